@@ -1,0 +1,36 @@
+# agentdesk — run `make help` for the targets.
+GO        ?= go
+PKGS      ?= ./...
+BENCHTIME ?= 1x
+
+.DEFAULT_GOAL := help
+
+.PHONY: help
+help: ## show this help
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+.PHONY: run
+run: ## start the server on the embedded stores (DATA_DIR=./data, HTTP_ADDR=127.0.0.1:8080)
+	$(GO) run ./cmd/agentdesk serve
+
+.PHONY: build
+build: ## build bin/agentdesk
+	$(GO) build -o bin/agentdesk ./cmd/agentdesk
+
+.PHONY: test
+test: ## vet and run every test with the race detector
+	$(GO) vet $(PKGS)
+	$(GO) test -race -count=1 -timeout 15m $(PKGS)
+
+.PHONY: bench
+bench: ## run the benchmarks (append, list query, catch-up); see README
+	$(GO) test -run '^$$' -bench . -benchtime $(BENCHTIME) -timeout 60m ./bench/ ./eventstore/ ./readstore/
+
+.PHONY: lint
+lint: ## gofmt check and go vet
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); echo 'run make fmt'; exit 1)
+	$(GO) vet $(PKGS)
+
+.PHONY: fmt
+fmt: ## format the code
+	gofmt -w $$(git ls-files '*.go')

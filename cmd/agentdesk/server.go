@@ -1,0 +1,221 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
+	"github.com/go-chi/cors"
+
+	"agentdesk/commands"
+	"agentdesk/commands/web"
+	"agentdesk/eventstore"
+	"agentdesk/internal/auth"
+	"agentdesk/internal/config"
+	"agentdesk/projections"
+	"agentdesk/readapi"
+	"agentdesk/readstore"
+)
+
+// Server is a running agentdesk: stores, projections and the HTTP API.
+type Server struct {
+	cfg    config.Config
+	log    *slog.Logger
+	events *eventstore.SQLiteStore
+	reads  *readstore.SQLiteStore
+	runner *projections.Runner
+	http   *http.Server
+
+	stopRunner context.CancelFunc
+	runnerDone chan struct{}
+	closeOnce  sync.Once
+}
+
+// Open opens the stores in cfg.DataDir, starts the projections and
+// bootstraps the superadmin. Serve then answers HTTP.
+func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server, err error) {
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("data dir: %w", err)
+	}
+	secret, err := cfg.EnsureSecret()
+	if err != nil {
+		return nil, fmt.Errorf("jwt secret: %w", err)
+	}
+	s := &Server{cfg: cfg, log: log}
+	defer func() {
+		if err != nil {
+			s.closeStores()
+		}
+	}()
+	if s.events, err = eventstore.OpenSQLite(eventstore.SQLiteConfig{Path: filepath.Join(cfg.DataDir, "events.db")}); err != nil {
+		return nil, fmt.Errorf("event store: %w", err)
+	}
+	if s.reads, err = readstore.OpenSQLite(readstore.SQLiteConfig{Path: filepath.Join(cfg.DataDir, "reads.db")}); err != nil {
+		return nil, fmt.Errorf("read store: %w", err)
+	}
+	if s.runner, err = projections.New(ctx, projections.Config{Events: s.events, Reads: s.reads, Projectors: projections.All(), Logger: log}); err != nil {
+		return nil, err
+	}
+	tokens, err := auth.NewTokens(secret, cfg.TokenTTL)
+	if err != nil {
+		return nil, err
+	}
+	passwords := auth.Bcrypt{Cost: cfg.BcryptCost}
+	app, err := commands.New(commands.Config{Store: s.events, Hasher: passwords})
+	if err != nil {
+		return nil, err
+	}
+	api, err := readapi.New(readapi.Config{Reads: s.reads, Progress: s.runner, Tokens: tokenAdapter{tokens}, Passwords: passwords, Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	writeErr := func(w http.ResponseWriter, r *http.Request, err error) { readapi.WriteError(log, w, r, err) }
+	writes, err := web.New(web.Config{App: app, Records: api, Principal: readapi.PrincipalFrom, WriteError: writeErr, Logger: log})
+	if err != nil {
+		return nil, err
+	}
+
+	runCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	s.stopRunner, s.runnerDone = stop, make(chan struct{})
+	go func() {
+		defer close(s.runnerDone)
+		if err := s.runner.Run(runCtx); err != nil {
+			log.Error("projections stopped", "err", err)
+		}
+	}()
+
+	if err := s.bootstrapAdmin(ctx, app); err != nil {
+		s.stopProjections()
+		return nil, err
+	}
+	s.http = &http.Server{
+		Handler:           s.router(api, writes),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	return s, nil
+}
+
+func (s *Server) bootstrapAdmin(ctx context.Context, app *commands.App) error {
+	pw, path, err := s.cfg.InitialAdminPassword()
+	if err != nil {
+		return fmt.Errorf("initial admin password: %w", err)
+	}
+	made, err := app.EnsureSuperadmin(ctx, s.cfg.AdminUsername, pw)
+	if err != nil {
+		return fmt.Errorf("create superadmin %q: %w", s.cfg.AdminUsername, err)
+	}
+	if made {
+		attrs := []any{"username", s.cfg.AdminUsername}
+		if path != "" {
+			attrs = append(attrs, "password_file", path)
+		}
+		s.log.Info("superadmin created", attrs...)
+	}
+	return nil
+}
+
+func (s *Server) router(api *readapi.API, writes *web.Handler) http.Handler {
+	r := chi.NewRouter()
+	r.Use(middleware.RequestID, s.logRequests, middleware.Recoverer)
+	r.Use(cors.Handler(cors.Options{
+		AllowedOrigins:   s.cfg.CORSOrigins,
+		AllowedMethods:   []string{"GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"},
+		AllowedHeaders:   []string{"Authorization", "Content-Type", "Idempotency-Key", "X-Correlation-ID", "X-Causation-ID"},
+		ExposedHeaders:   []string{"Content-Range", "Idempotent-Replayed"},
+		AllowCredentials: false,
+		MaxAge:           600,
+	}))
+	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
+		readapi.WriteJSON(w, http.StatusNotFound, readapi.Problem{Detail: "no such endpoint"})
+	})
+	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
+		readapi.WriteJSON(w, http.StatusMethodNotAllowed, readapi.Problem{Detail: "method not allowed"})
+	})
+	api.Public(r)
+	r.Group(func(r chi.Router) {
+		r.Use(api.Authenticate)
+		api.Authenticated(r)
+		writes.Mount(r)
+	})
+	return r
+}
+
+// logRequests logs one line per request, after it is served.
+func (s *Server) logRequests(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
+		start := time.Now()
+		next.ServeHTTP(ww, r)
+		level := slog.LevelDebug
+		if ww.Status() >= 500 {
+			level = slog.LevelWarn
+		}
+		s.log.Log(r.Context(), level, "http", "method", r.Method, "path", r.URL.Path, "status", ww.Status(),
+			"bytes", ww.BytesWritten(), "took", time.Since(start), "request_id", middleware.GetReqID(r.Context()))
+	})
+}
+
+// Serve answers HTTP on ln until Shutdown.
+func (s *Server) Serve(ln net.Listener) error {
+	err := s.http.Serve(ln)
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return err
+}
+
+// Shutdown lets requests in flight finish, then stops the projections
+// and closes the stores.
+func (s *Server) Shutdown(ctx context.Context) error {
+	err := s.http.Shutdown(ctx)
+	s.stopProjections()
+	s.closeStores()
+	return err
+}
+
+func (s *Server) stopProjections() {
+	if s.stopRunner != nil {
+		s.stopRunner()
+		<-s.runnerDone
+	}
+}
+
+func (s *Server) closeStores() {
+	s.closeOnce.Do(func() {
+		if s.events != nil {
+			if err := s.events.Close(); err != nil {
+				s.log.Error("close event store", "err", err)
+			}
+		}
+		if s.reads != nil {
+			if err := s.reads.Close(); err != nil {
+				s.log.Error("close read store", "err", err)
+			}
+		}
+	})
+}
+
+// tokenAdapter lets the query API use auth.Tokens.
+type tokenAdapter struct{ t *auth.Tokens }
+
+func (a tokenAdapter) Issue(c readapi.TokenClaims) (string, time.Duration, error) {
+	return a.t.Issue(auth.Claims(c))
+}
+
+func (a tokenAdapter) Parse(token string) (readapi.TokenClaims, error) {
+	c, err := a.t.Parse(token)
+	return readapi.TokenClaims(c), err
+}

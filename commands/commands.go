@@ -1,0 +1,232 @@
+// Package commands is the write side of agentdesk: each command loads its
+// aggregate's stream, lets the domain decide, and appends the resulting
+// events with the expected revision, stamped with metadata taken from the
+// authenticated principal. A concurrent change to the same stream makes
+// the append fail with a conflict; nothing is ever overwritten.
+//
+// The HTTP endpoints for commands live in the subpackage web.
+package commands
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+
+	"agentdesk/domain"
+	"agentdesk/eventstore"
+)
+
+// ErrConflict means the aggregate changed between load and append; the
+// caller may reload and retry. It is domain.ErrConflict.
+var ErrConflict = domain.ErrConflict
+
+// PasswordHasher hashes passwords for storage; it is slow on purpose.
+type PasswordHasher interface {
+	Hash(password string) (string, error)
+}
+
+// Config configures an App.
+type Config struct {
+	// Store is the event store; required.
+	Store eventstore.Store
+	// Hasher hashes user passwords; required.
+	Hasher PasswordHasher
+	// Now returns the current time; defaults to time.Now.
+	Now func() time.Time
+}
+
+// Validate reports every missing setting.
+func (c Config) Validate() error {
+	var errs []error
+	if c.Store == nil {
+		errs = append(errs, errors.New("commands: Store is required"))
+	}
+	if c.Hasher == nil {
+		errs = append(errs, errors.New("commands: Hasher is required"))
+	}
+	return errors.Join(errs...)
+}
+
+// App runs commands. It is safe for concurrent use.
+type App struct {
+	store  eventstore.Store
+	hasher PasswordHasher
+	now    func() time.Time
+}
+
+// New returns an App for cfg.
+func New(cfg Config) (*App, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &App{store: cfg.Store, hasher: cfg.Hasher, now: cfg.Now}, nil
+}
+
+// Meta is who issues a command and under which ids; the HTTP layer fills
+// it from the authenticated principal and request headers.
+type Meta struct {
+	Principal domain.Principal
+	// CommandID identifies the command. When it is derived from an
+	// idempotency key, the ids of new aggregates and events are derived
+	// from it too, so a retry appends nothing new.
+	CommandID     string
+	CorrelationID string
+	CausationID   string
+}
+
+// Result tells what a command did.
+type Result struct {
+	// ID is the aggregate's id.
+	ID string
+	// Position is the global position of the aggregate's last event after
+	// the command: once a projection has reached it, it reflects the command.
+	Position uint64
+	// Revision is the stream revision of that event.
+	Revision uint64
+	// Changed is false when the command recorded nothing.
+	Changed bool
+}
+
+// aggregate is a state that evolves by events, used through a pointer.
+type aggregate[S any] interface {
+	*S
+	Apply(domain.Event)
+}
+
+// loaded is an aggregate's state plus where its stream stands.
+type loaded[S any] struct {
+	state    S
+	exists   bool
+	revision uint64
+	position uint64
+}
+
+// load replays a stream into a fresh state.
+func load[S any, P aggregate[S]](ctx context.Context, store eventstore.Store, reg *domain.Registry, stream string) (loaded[S], error) {
+	var l loaded[S]
+	evs, err := store.ReadStream(ctx, stream, 0, 0)
+	if err != nil {
+		return l, fmt.Errorf("read %s: %w", stream, err)
+	}
+	for _, rec := range evs {
+		e, err := reg.Decode(rec.Type, rec.Data)
+		if err != nil {
+			return l, fmt.Errorf("replay %s@%d: %w", stream, rec.Revision, err)
+		}
+		P(&l.state).Apply(e)
+		l.exists, l.revision, l.position = true, rec.Revision, rec.Position
+	}
+	return l, nil
+}
+
+func (l loaded[S]) expected() eventstore.ExpectedRevision {
+	if !l.exists {
+		return eventstore.NoStream
+	}
+	return eventstore.Exact(l.revision)
+}
+
+// execute is the command pipeline: load, authorize and decide (both in
+// decide), append with the expected revision.
+func execute[S any, P aggregate[S]](ctx context.Context, a *App, m Meta, reg *domain.Registry, stream, id string,
+	decide func(s P) (companyID string, events []domain.Event, err error)) (Result, error) {
+	l, err := load[S, P](ctx, a.store, reg, stream)
+	if err != nil {
+		return Result{}, err
+	}
+	companyID, events, err := decide(&l.state)
+	if err != nil {
+		return Result{}, err
+	}
+	res := Result{ID: id, Position: l.position, Revision: l.revision}
+	if len(events) == 0 {
+		return res, nil
+	}
+	ar, err := a.append(ctx, m, companyID, stream, l.expected(), events)
+	if err != nil {
+		return Result{}, err
+	}
+	res.Position, res.Revision, res.Changed = ar.Position, ar.NextRevision, true
+	return res, nil
+}
+
+// append encodes and appends events with metadata from m.
+func (a *App) append(ctx context.Context, m Meta, companyID, stream string, expected eventstore.ExpectedRevision, events []domain.Event) (eventstore.AppendResult, error) {
+	commandID := m.CommandID
+	deterministic := commandID != ""
+	if !deterministic {
+		commandID = uuid.NewString()
+	}
+	meta := eventstore.Metadata{
+		CompanyID:     companyID,
+		ActorID:       m.Principal.UserID,
+		ActorRole:     string(m.Principal.Role),
+		CorrelationID: m.CorrelationID,
+		CausationID:   m.CausationID,
+		CommandID:     commandID,
+		RecordedAt:    a.now().UTC(),
+	}
+	if meta.CorrelationID == "" {
+		meta.CorrelationID = commandID
+	}
+	if meta.CausationID == "" {
+		meta.CausationID = commandID
+	}
+	data := make([]eventstore.EventData, len(events))
+	for i, e := range events {
+		raw, err := json.Marshal(e)
+		if err != nil {
+			return eventstore.AppendResult{}, fmt.Errorf("encode %s: %w", e.EventType(), err)
+		}
+		id := uuid.NewString()
+		if deterministic {
+			id = DeriveID(commandID, fmt.Sprintf("event/%s/%d", stream, i))
+		}
+		data[i] = eventstore.EventData{ID: id, Type: e.EventType(), SchemaVersion: 1, Data: raw, Metadata: meta}
+	}
+	res, err := a.store.Append(ctx, stream, expected, data)
+	if errors.Is(err, eventstore.ErrWrongExpectedRevision) {
+		return res, fmt.Errorf("%w: %s changed while the command ran", ErrConflict, stream)
+	}
+	return res, err
+}
+
+// newID returns the id for an aggregate a command creates: random, or
+// derived from the command id so that a retried command targets the
+// same aggregate.
+func newID(m Meta, purpose string) string {
+	if m.CommandID == "" {
+		return uuid.NewString()
+	}
+	return DeriveID(m.CommandID, purpose)
+}
+
+// idNamespace scopes ids derived from command ids.
+var idNamespace = uuid.MustParse("7f6b3c9e-4a8d-4f51-9a56-1d2c8e0b7a13")
+
+// DeriveID returns a stable UUID (version 5) for name under parent.
+func DeriveID(parent, name string) string {
+	return uuid.NewSHA1(idNamespace, []byte(parent+"\x00"+name)).String()
+}
+
+// scopedCompany returns the company a principal acts in: its own, or for a
+// superadmin the requested one (which must be given).
+func scopedCompany(p domain.Principal, requested string) (string, error) {
+	if !p.IsSuperadmin() {
+		if requested != "" && requested != p.CompanyID {
+			return "", &domain.ValidationError{Fields: map[string]string{"company_id": "must be your own company"}}
+		}
+		return p.CompanyID, nil
+	}
+	if !domain.ValidID(requested) {
+		return "", &domain.ValidationError{Fields: map[string]string{"company_id": "is required (a UUID) for a superadmin"}}
+	}
+	return requested, nil
+}

@@ -1,0 +1,212 @@
+package commands
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"agentdesk/domain"
+	"agentdesk/domain/user"
+	"agentdesk/eventstore"
+)
+
+// Password length limits; bcrypt reads at most 72 bytes.
+const (
+	MinPassword = 8
+	MaxPassword = 72
+)
+
+// CreateUser is the input of the CreateUser command.
+type CreateUser struct {
+	// CompanyID is only read for a superadmin; company admins create users
+	// in their own company. It is empty for a new superadmin.
+	CompanyID string
+	Username  string
+	Password  string
+	Email     string
+	FullName  string
+	Role      domain.Role
+}
+
+// CreateUser creates a user and claims its username.
+func (a *App) CreateUser(ctx context.Context, m Meta, in CreateUser) (Result, error) {
+	p := m.Principal
+	companyID := in.CompanyID
+	if !p.IsSuperadmin() {
+		if companyID != "" && companyID != p.CompanyID {
+			return Result{}, &domain.ValidationError{Fields: map[string]string{"company_id": "must be your own company"}}
+		}
+		companyID = p.CompanyID
+	}
+	if !domain.CanUser(p, domain.Create, domain.UserRef{CompanyID: companyID, Role: in.Role}) {
+		return Result{}, domain.ErrForbidden
+	}
+	if companyID != "" && p.IsSuperadmin() {
+		ok, err := a.companyExists(ctx, companyID)
+		if err != nil {
+			return Result{}, err
+		}
+		if !ok {
+			return Result{}, &domain.ValidationError{Fields: map[string]string{"company_id": "no such company"}}
+		}
+	}
+	hash, err := a.hashPassword(in.Password)
+	if err != nil {
+		return Result{}, err
+	}
+	id := newID(m, "user")
+	// Validate before claiming the name, so a bad request claims nothing.
+	var probe user.User
+	cmd := user.CreateCmd{UserID: id, CompanyID: companyID, Username: in.Username, Email: in.Email,
+		FullName: in.FullName, Role: in.Role, PasswordHash: hash}
+	if _, err := probe.Create(cmd); err != nil {
+		return Result{}, err
+	}
+	if err := a.claimUsername(ctx, m, companyID, in.Username, id); err != nil {
+		return Result{}, err
+	}
+	return execute(ctx, a, m, user.Events, user.Stream(id), id,
+		func(u *user.User) (string, []domain.Event, error) {
+			evs, err := u.Create(cmd)
+			return companyID, evs, err
+		})
+}
+
+// UpdateUser is the input of the UpdateUser command; nil fields stay.
+type UpdateUser struct {
+	Email    *string
+	FullName *string
+	Role     *domain.Role
+	Password *string
+}
+
+// UpdateUser changes a user's profile, role or password. Users may change
+// their own profile and password but not their own role.
+func (a *App) UpdateUser(ctx context.Context, m Meta, id string, in UpdateUser) (Result, error) {
+	var hash string
+	if in.Password != nil {
+		h, err := a.hashPassword(*in.Password)
+		if err != nil {
+			return Result{}, err
+		}
+		hash = h
+	}
+	return a.onUser(ctx, m, id, domain.Update, func(u *user.User) ([]domain.Event, error) {
+		if in.Role != nil && *in.Role != u.Role {
+			if u.ID == m.Principal.UserID && !m.Principal.IsSuperadmin() {
+				return nil, fmt.Errorf("%w: you cannot change your own role", domain.ErrForbidden)
+			}
+			if *in.Role == domain.Superadmin && !m.Principal.IsSuperadmin() {
+				return nil, fmt.Errorf("%w: only a superadmin grants superadmin", domain.ErrForbidden)
+			}
+		}
+		evs, err := u.Update(user.UpdateCmd{Email: in.Email, FullName: in.FullName, Role: in.Role})
+		if err != nil || hash == "" {
+			return evs, err
+		}
+		pw, err := u.ChangePassword(hash)
+		return append(evs, pw...), err
+	})
+}
+
+// DeleteUser deletes a user and frees the username.
+func (a *App) DeleteUser(ctx context.Context, m Meta, id string) (Result, error) {
+	if id == m.Principal.UserID {
+		return Result{}, fmt.Errorf("%w: you cannot delete yourself", domain.ErrForbidden)
+	}
+	var username, companyID string
+	res, err := a.onUser(ctx, m, id, domain.Delete, func(u *user.User) ([]domain.Event, error) {
+		username, companyID = u.Username, u.CompanyID
+		return u.Delete()
+	})
+	if err != nil || !res.Changed {
+		return res, err
+	}
+	_, err = execute(ctx, a, m, user.Events, user.UsernameStream(username), id,
+		func(n *user.Username) (string, []domain.Event, error) {
+			evs, err := n.Release(id)
+			return companyID, evs, err
+		})
+	return res, err
+}
+
+// onUser runs a command on an existing user the actor can see. Users who
+// may only read themselves see nobody else: others are not found.
+func (a *App) onUser(ctx context.Context, m Meta, id string, act domain.Action, decide func(*user.User) ([]domain.Event, error)) (Result, error) {
+	if !domain.ValidID(id) {
+		return Result{}, domain.ErrNotFound
+	}
+	return execute(ctx, a, m, user.Events, user.Stream(id), id,
+		func(u *user.User) (string, []domain.Event, error) {
+			self := u.ID == m.Principal.UserID
+			if !u.Exists() || !(self || domain.CanUser(m.Principal, domain.Read, u.Ref())) {
+				return "", nil, domain.ErrNotFound
+			}
+			// Everyone may change their own profile and password.
+			if !(self && act == domain.Update) && !domain.CanUser(m.Principal, act, u.Ref()) {
+				return "", nil, domain.ErrForbidden
+			}
+			evs, err := decide(u)
+			return u.CompanyID, evs, err
+		})
+}
+
+// EnsureSuperadmin creates the platform superadmin if no user holds the
+// username yet. It reports whether it created one.
+func (a *App) EnsureSuperadmin(ctx context.Context, username, password string) (bool, error) {
+	l, err := load[user.Username](ctx, a.store, user.Events, user.UsernameStream(username))
+	if err != nil {
+		return false, err
+	}
+	if l.state.Owner != "" {
+		return false, nil
+	}
+	system := Meta{Principal: domain.Principal{UserID: "system", Role: domain.Superadmin}}
+	_, err = a.CreateUser(ctx, system, CreateUser{Username: username, Password: password, Role: domain.Superadmin, FullName: "Platform administrator"})
+	return err == nil, err
+}
+
+func (a *App) hashPassword(pw string) (string, error) {
+	switch {
+	case len(pw) < MinPassword:
+		return "", &domain.ValidationError{Fields: map[string]string{"password": fmt.Sprintf("must be at least %d characters", MinPassword)}}
+	case len(pw) > MaxPassword:
+		return "", &domain.ValidationError{Fields: map[string]string{"password": fmt.Sprintf("must be at most %d bytes", MaxPassword)}}
+	}
+	h, err := a.hasher.Hash(pw)
+	if err != nil {
+		return "", fmt.Errorf("hash password: %w", err)
+	}
+	return h, nil
+}
+
+// claimUsername reserves a username for userID. The claim is its own
+// stream appended with an expected revision, so two concurrent creates of
+// the same name cannot both win.
+func (a *App) claimUsername(ctx context.Context, m Meta, companyID, username, userID string) error {
+	_, err := execute(ctx, a, m, user.Events, user.UsernameStream(username), userID,
+		func(n *user.Username) (string, []domain.Event, error) {
+			evs, err := n.Claim(userID)
+			return companyID, evs, err
+		})
+	if errors.Is(err, ErrConflict) || errors.Is(err, eventstore.ErrWrongExpectedRevision) {
+		return &domain.ValidationError{Fields: map[string]string{"username": "is taken"}}
+	}
+	return err
+}
+
+// checkMember verifies that userID is a live user of companyID; field
+// names the input for the validation message.
+func (a *App) checkMember(ctx context.Context, companyID, userID, field string) error {
+	if !domain.ValidID(userID) {
+		return &domain.ValidationError{Fields: map[string]string{field: "must be a UUID"}}
+	}
+	l, err := load[user.User](ctx, a.store, user.Events, user.Stream(userID))
+	if err != nil {
+		return err
+	}
+	if !l.state.Exists() || l.state.CompanyID != companyID {
+		return &domain.ValidationError{Fields: map[string]string{field: "no such user in this company"}}
+	}
+	return nil
+}

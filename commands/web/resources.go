@@ -1,0 +1,268 @@
+package web
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+
+	"agentdesk/commands"
+	"agentdesk/domain"
+	"agentdesk/domain/ticket"
+)
+
+// recordFields are the read-only fields of every record. React Admin sends
+// the whole record back on update, so PUT accepts and ignores them.
+type recordFields struct {
+	ID        *string         `json:"id"`
+	CreatedAt json.RawMessage `json:"created_at"`
+	UpdatedAt json.RawMessage `json:"updated_at"`
+	Revision  json.RawMessage `json:"revision"`
+}
+
+// checkID rejects a body whose id differs from the URL's.
+func (f recordFields) checkID(id string) error {
+	if f.ID != nil && *f.ID != id {
+		return &domain.ValidationError{Fields: map[string]string{"id": "does not match the URL"}}
+	}
+	return nil
+}
+
+func created(res commands.Result) (outcome, error) {
+	return outcome{res: res, status: http.StatusCreated}, nil
+}
+
+func done(res commands.Result, err error) (outcome, error) { return outcome{res: res}, err }
+
+// --- companies ---
+
+type companyBody struct {
+	Name *string `json:"name"`
+}
+
+func (h *Handler) createCompany(c *call) (outcome, error) {
+	var b companyBody
+	if err := c.decode(&b); err != nil {
+		return outcome{}, err
+	}
+	res, err := h.app.CreateCompany(c.r.Context(), c.meta, deref(b.Name))
+	if err != nil {
+		return outcome{}, err
+	}
+	return created(res)
+}
+
+func (h *Handler) updateCompany(c *call) (outcome, error) {
+	var b struct {
+		companyBody
+		recordFields
+		CompanyID json.RawMessage `json:"company_id"`
+	}
+	if err := c.decode(&b); err != nil {
+		return outcome{}, err
+	}
+	if err := b.checkID(c.id); err != nil {
+		return outcome{}, err
+	}
+	if b.Name == nil {
+		return outcome{}, &domain.ValidationError{Fields: map[string]string{"name": "is required"}}
+	}
+	return done(h.app.UpdateCompany(c.r.Context(), c.meta, c.id, *b.Name))
+}
+
+func (h *Handler) deleteCompany(c *call) (outcome, error) {
+	return h.deleteWith(c, "companies", h.app.DeleteCompany)
+}
+
+// --- users ---
+
+type userBody struct {
+	CompanyID *string      `json:"company_id"`
+	Username  *string      `json:"username"`
+	Password  *string      `json:"password"`
+	Email     *string      `json:"email"`
+	FullName  *string      `json:"full_name"`
+	Role      *domain.Role `json:"role"`
+}
+
+func (h *Handler) createUser(c *call) (outcome, error) {
+	var b userBody
+	if err := c.decode(&b); err != nil {
+		return outcome{}, err
+	}
+	res, err := h.app.CreateUser(c.r.Context(), c.meta, commands.CreateUser{
+		CompanyID: deref(b.CompanyID), Username: deref(b.Username), Password: deref(b.Password),
+		Email: deref(b.Email), FullName: deref(b.FullName), Role: deref(b.Role),
+	})
+	if err != nil {
+		return outcome{}, err
+	}
+	return created(res)
+}
+
+func (h *Handler) updateUser(c *call) (outcome, error) {
+	var b struct {
+		userBody
+		recordFields
+	}
+	if err := c.decode(&b); err != nil {
+		return outcome{}, err
+	}
+	if err := b.checkID(c.id); err != nil {
+		return outcome{}, err
+	}
+	// company_id and username are fixed; sending them back unchanged is fine,
+	// and the command rejects nothing here because it never reads them.
+	in := commands.UpdateUser{Email: b.Email, FullName: b.FullName, Role: b.Role}
+	if b.Password != nil && *b.Password != "" {
+		in.Password = b.Password
+	}
+	return done(h.app.UpdateUser(c.r.Context(), c.meta, c.id, in))
+}
+
+func (h *Handler) deleteUser(c *call) (outcome, error) {
+	return h.deleteWith(c, "users", h.app.DeleteUser)
+}
+
+// --- tickets ---
+
+type ticketBody struct {
+	CompanyID   *string          `json:"company_id"`
+	Title       *string          `json:"title"`
+	Description *string          `json:"description"`
+	Priority    *ticket.Priority `json:"priority"`
+	RequesterID *string          `json:"requester_id"`
+	Tags        *[]string        `json:"tags"`
+}
+
+func (h *Handler) openTicket(c *call) (outcome, error) {
+	var b ticketBody
+	if err := c.decode(&b); err != nil {
+		return outcome{}, err
+	}
+	in := commands.OpenTicket{
+		CompanyID: deref(b.CompanyID), Title: deref(b.Title), Description: deref(b.Description),
+		Priority: deref(b.Priority), RequesterID: deref(b.RequesterID),
+	}
+	if b.Tags != nil {
+		in.Tags = *b.Tags
+	}
+	res, err := h.app.OpenTicket(c.r.Context(), c.meta, in)
+	if err != nil {
+		return outcome{}, err
+	}
+	return created(res)
+}
+
+func (h *Handler) updateTicket(c *call) (outcome, error) {
+	var b struct {
+		ticketBody
+		recordFields
+		Status         *ticket.Status  `json:"status"`
+		AssigneeID     json.RawMessage `json:"assignee_id"`
+		CommentCount   json.RawMessage `json:"comment_count"`
+		CreatedBy      json.RawMessage `json:"created_by"`
+		LastActivityAt json.RawMessage `json:"last_activity_at"`
+	}
+	if err := c.decode(&b); err != nil {
+		return outcome{}, err
+	}
+	if err := b.checkID(c.id); err != nil {
+		return outcome{}, err
+	}
+	in := commands.UpdateTicket{
+		EditCmd: ticket.EditCmd{Title: b.Title, Description: b.Description, Priority: b.Priority, Tags: b.Tags},
+		Status:  b.Status,
+	}
+	if b.AssigneeID != nil {
+		a, err := optionalID(b.AssigneeID, "assignee_id")
+		if err != nil {
+			return outcome{}, err
+		}
+		in.AssigneeID = &a
+	}
+	return done(h.app.UpdateTicket(c.r.Context(), c.meta, c.id, in))
+}
+
+func (h *Handler) deleteTicket(c *call) (outcome, error) {
+	return h.deleteWith(c, "tickets", h.app.DeleteTicket)
+}
+
+func (h *Handler) assignTicket(c *call) (outcome, error) {
+	var b struct {
+		AssigneeID json.RawMessage `json:"assignee_id"`
+	}
+	if err := c.decode(&b); err != nil {
+		return outcome{}, err
+	}
+	if b.AssigneeID == nil {
+		return outcome{}, &domain.ValidationError{Fields: map[string]string{"assignee_id": "is required (null unassigns)"}}
+	}
+	a, err := optionalID(b.AssigneeID, "assignee_id")
+	if err != nil {
+		return outcome{}, err
+	}
+	return done(h.app.AssignTicket(c.r.Context(), c.meta, c.id, a))
+}
+
+func (h *Handler) ticketStatus(c *call) (outcome, error) {
+	var b struct {
+		Status *ticket.Status `json:"status"`
+	}
+	if err := c.decode(&b); err != nil {
+		return outcome{}, err
+	}
+	if b.Status == nil {
+		return outcome{}, &domain.ValidationError{Fields: map[string]string{"status": "is required"}}
+	}
+	return done(h.app.ChangeTicketStatus(c.r.Context(), c.meta, c.id, *b.Status))
+}
+
+func (h *Handler) commentTicket(c *call) (outcome, error) {
+	var b struct {
+		Body *string `json:"body"`
+	}
+	if err := c.decode(&b); err != nil {
+		return outcome{}, err
+	}
+	res, err := h.app.CommentTicket(c.r.Context(), c.meta, c.id, deref(b.Body))
+	if err != nil {
+		return outcome{}, err
+	}
+	return created(res)
+}
+
+// deleteWith answers a delete with the record as it was just before: a
+// deleted record cannot be read back. The snapshot is taken from the read
+// model at the aggregate's current position.
+func (h *Handler) deleteWith(c *call, resource string, del func(ctx context.Context, m commands.Meta, id string) (commands.Result, error)) (outcome, error) {
+	ctx := c.r.Context()
+	before, err := h.records.Record(ctx, c.meta.Principal, resource, c.id, 0)
+	if err != nil {
+		return outcome{}, err
+	}
+	res, err := del(ctx, c.meta, c.id)
+	if err != nil {
+		return outcome{}, err
+	}
+	return outcome{res: res, snapshot: before}, nil
+}
+
+// optionalID reads a JSON string id or null ("" means none).
+func optionalID(raw json.RawMessage, field string) (string, error) {
+	var s *string
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return "", &requestError{status: http.StatusBadRequest, msg: "field " + field + " must be a string or null", fields: map[string]string{field: "must be a string or null"}}
+	}
+	if s == nil {
+		return "", nil
+	}
+	return *s, nil
+}
+
+func deref[T any](p *T) T {
+	var zero T
+	if p == nil {
+		return zero
+	}
+	return *p
+}

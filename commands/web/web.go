@@ -1,0 +1,306 @@
+// Package web is the HTTP face of the write side: POST, PUT and DELETE on
+// the React Admin resources and the ticket actions. Each endpoint decodes
+// a strict JSON body, runs one command and answers with the resulting
+// record as the next GET will return it. Writes carrying an
+// Idempotency-Key are answered once and replayed after.
+package web
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/google/uuid"
+
+	"agentdesk/commands"
+	"agentdesk/domain"
+)
+
+// MaxBody is the largest request body accepted (413 beyond).
+const MaxBody = 1 << 20
+
+// Records renders the record a write produced, as the next GET will.
+type Records interface {
+	// Record waits until the resource's read model has applied position
+	// and returns the document p may see with that id.
+	Record(ctx context.Context, p domain.Principal, resource, id string, position uint64) (json.RawMessage, error)
+}
+
+// Config configures the write endpoints.
+type Config struct {
+	App     *commands.App
+	Records Records
+	// Principal returns the authenticated principal of a request.
+	Principal func(ctx context.Context) (domain.Principal, bool)
+	// WriteError answers a request with an error (the API's one mapping).
+	WriteError func(w http.ResponseWriter, r *http.Request, err error)
+	// Logger defaults to slog.Default().
+	Logger *slog.Logger
+}
+
+// Validate reports every missing setting.
+func (c Config) Validate() error {
+	var errs []error
+	if c.App == nil {
+		errs = append(errs, errors.New("web: App is required"))
+	}
+	if c.Records == nil {
+		errs = append(errs, errors.New("web: Records is required"))
+	}
+	if c.Principal == nil {
+		errs = append(errs, errors.New("web: Principal is required"))
+	}
+	if c.WriteError == nil {
+		errs = append(errs, errors.New("web: WriteError is required"))
+	}
+	return errors.Join(errs...)
+}
+
+// Handler serves the write endpoints.
+type Handler struct {
+	app       *commands.App
+	records   Records
+	principal func(ctx context.Context) (domain.Principal, bool)
+	writeErr  func(w http.ResponseWriter, r *http.Request, err error)
+	log       *slog.Logger
+}
+
+// New returns a Handler for cfg.
+func New(cfg Config) (*Handler, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	return &Handler{app: cfg.App, records: cfg.Records, principal: cfg.Principal, writeErr: cfg.WriteError, log: cfg.Logger}, nil
+}
+
+// Mount registers the write endpoints on r, which must authenticate.
+func (h *Handler) Mount(r chi.Router) {
+	r.Post("/api/companies", h.run("companies", h.createCompany))
+	r.Put("/api/companies/{id}", h.run("companies", h.updateCompany))
+	r.Delete("/api/companies/{id}", h.run("companies", h.deleteCompany))
+
+	r.Post("/api/users", h.run("users", h.createUser))
+	r.Put("/api/users/{id}", h.run("users", h.updateUser))
+	r.Delete("/api/users/{id}", h.run("users", h.deleteUser))
+
+	r.Post("/api/tickets", h.run("tickets", h.openTicket))
+	r.Put("/api/tickets/{id}", h.run("tickets", h.updateTicket))
+	r.Delete("/api/tickets/{id}", h.run("tickets", h.deleteTicket))
+	r.Post("/api/tickets/{id}/assign", h.run("tickets", h.assignTicket))
+	r.Post("/api/tickets/{id}/status", h.run("tickets", h.ticketStatus))
+	r.Post("/api/tickets/{id}/comments", h.run("tickets", h.commentTicket))
+}
+
+// call is one write request being served.
+type call struct {
+	r    *http.Request
+	meta commands.Meta
+	id   string // the {id} path parameter
+	body []byte
+}
+
+// decode reads the body strictly into v: one JSON object, no unknown
+// fields, types as declared.
+func (c *call) decode(v any) error {
+	if len(bytes.TrimSpace(c.body)) == 0 {
+		return &requestError{status: http.StatusBadRequest, msg: "a JSON body is required"}
+	}
+	dec := json.NewDecoder(bytes.NewReader(c.body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return decodeError(err)
+	}
+	if dec.More() {
+		return &requestError{status: http.StatusBadRequest, msg: "the body must hold a single JSON object"}
+	}
+	return nil
+}
+
+// outcome is what a command handler returns: the record to render.
+type outcome struct {
+	res commands.Result
+	// snapshot, when set, is answered instead of reading the record (a
+	// deleted record cannot be read back).
+	snapshot json.RawMessage
+	status   int
+}
+
+// run wraps a command handler: principal, body limit, idempotency, the
+// command, then the read-your-writes response.
+func (h *Handler) run(resource string, fn func(c *call) (outcome, error)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		p, ok := h.principal(r.Context())
+		if !ok {
+			h.writeErr(w, r, &requestError{status: http.StatusUnauthorized, msg: "not authenticated"})
+			return
+		}
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBody))
+		if err != nil {
+			var tooBig *http.MaxBytesError
+			if errors.As(err, &tooBig) {
+				h.writeErr(w, r, &requestError{status: http.StatusRequestEntityTooLarge, msg: fmt.Sprintf("the body must be at most %d bytes", MaxBody)})
+				return
+			}
+			h.writeErr(w, r, &requestError{status: http.StatusBadRequest, msg: "cannot read the body"})
+			return
+		}
+		c := &call{r: r, id: chi.URLParam(r, "id"), body: body, meta: commands.Meta{
+			Principal:     p,
+			CorrelationID: headerID(r, "X-Correlation-ID"),
+			CausationID:   headerID(r, "X-Causation-ID"),
+		}}
+		key := strings.TrimSpace(r.Header.Get("Idempotency-Key"))
+		if key == "" {
+			status, out, err := h.execute(c, resource, fn)
+			h.answer(w, r, status, out, err)
+			return
+		}
+		if len(key) > 255 {
+			h.writeErr(w, r, &requestError{status: http.StatusBadRequest, msg: "Idempotency-Key must be at most 255 characters"})
+			return
+		}
+		scope := p.CompanyID
+		if scope == "" {
+			scope = "platform"
+		}
+		k := commands.IdempotencyKey{Scope: scope, Key: key}
+		hash := requestHash(r, body)
+		if first, ok, err := h.app.Lookup(r.Context(), k); err != nil || ok {
+			if err == nil && first.RequestHash != hash {
+				err = fmt.Errorf("%w: the Idempotency-Key was used for another request", domain.ErrConflict)
+			}
+			if err != nil {
+				h.writeErr(w, r, err)
+				return
+			}
+			w.Header().Set("Idempotent-Replayed", "true")
+			h.answer(w, r, first.Status, first.Body, nil)
+			return
+		}
+		c.meta.CommandID = k.CommandID()
+		status, out, err := h.execute(c, resource, fn)
+		if err != nil {
+			h.answer(w, r, 0, nil, err)
+			return
+		}
+		saved, err := h.app.Remember(r.Context(), c.meta, k, commands.Response{RequestHash: hash, Status: status, Body: out})
+		if err != nil {
+			h.answer(w, r, 0, nil, err)
+			return
+		}
+		h.answer(w, r, saved.Status, saved.Body, nil)
+	}
+}
+
+// execute runs the command and renders its record.
+func (h *Handler) execute(c *call, resource string, fn func(c *call) (outcome, error)) (int, json.RawMessage, error) {
+	out, err := fn(c)
+	if err != nil {
+		return 0, nil, err
+	}
+	status := out.status
+	if status == 0 {
+		status = http.StatusOK
+	}
+	if out.snapshot != nil {
+		return status, out.snapshot, nil
+	}
+	rec, err := h.records.Record(c.r.Context(), c.meta.Principal, resource, out.res.ID, out.res.Position)
+	if err != nil {
+		return 0, nil, err
+	}
+	return status, rec, nil
+}
+
+func (h *Handler) answer(w http.ResponseWriter, r *http.Request, status int, body json.RawMessage, err error) {
+	if err != nil {
+		h.writeErr(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+	_, _ = w.Write([]byte("\n"))
+}
+
+// requestHash fingerprints a request for idempotency: method, path and body.
+func requestHash(r *http.Request, body []byte) string {
+	h := sha256.New()
+	fmt.Fprintf(h, "%s %s\n", r.Method, r.URL.Path)
+	h.Write(body)
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// headerID returns a caller-supplied UUID header, or "" if absent or not a UUID.
+func headerID(r *http.Request, name string) string {
+	v := strings.TrimSpace(r.Header.Get(name))
+	if _, err := uuid.Parse(v); err != nil {
+		return ""
+	}
+	return strings.ToLower(v)
+}
+
+// requestError is a client error with its status.
+type requestError struct {
+	status int
+	msg    string
+	fields map[string]string
+}
+
+func (e *requestError) Error() string { return e.msg }
+
+// HTTPStatus gives the API's error mapping the status.
+func (e *requestError) HTTPStatus() int { return e.status }
+
+// Fields names the offending fields, if known.
+func (e *requestError) Fields() map[string]string { return e.fields }
+
+func decodeError(err error) error {
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syn):
+		return &requestError{status: http.StatusBadRequest, msg: fmt.Sprintf("malformed JSON at byte %d", syn.Offset)}
+	case errors.As(err, &typ):
+		field := typ.Field
+		if field == "" {
+			return &requestError{status: http.StatusBadRequest, msg: "the body must be a JSON object"}
+		}
+		msg := "must be " + jsonKind(typ.Type.Kind().String())
+		return &requestError{status: http.StatusBadRequest, msg: fmt.Sprintf("field %s %s", field, msg), fields: map[string]string{field: msg}}
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return &requestError{status: http.StatusBadRequest, msg: "malformed JSON: unexpected end"}
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		field := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+		return &requestError{status: http.StatusBadRequest, msg: fmt.Sprintf("unknown field %q", field), fields: map[string]string{field: "unknown field"}}
+	}
+	return &requestError{status: http.StatusBadRequest, msg: "malformed JSON: " + err.Error()}
+}
+
+func jsonKind(goKind string) string {
+	switch goKind {
+	case "string":
+		return "a string"
+	case "slice", "array":
+		return "an array"
+	case "bool":
+		return "a boolean"
+	case "struct", "map":
+		return "an object"
+	case "int", "int64", "float64", "uint64":
+		return "a number"
+	}
+	return "of another type"
+}

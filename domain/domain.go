@@ -1,0 +1,129 @@
+// Package domain holds agentdesk's business rules: the aggregates (in the
+// subpackages company, user and ticket), their events, the role policy and
+// the domain errors. It is pure: standard library only, no I/O and no
+// clock; time comes in as an argument.
+//
+// Aggregates follow decide/evolve: a command method validates the command
+// against the current state and returns events (none when nothing would
+// change); state changes only when an event is applied.
+package domain
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"sort"
+	"strings"
+)
+
+// Event is a domain event. EventType returns its stable, past-tense,
+// namespaced name (for example "ticket.opened"), which is what the event
+// store keeps; it never depends on the Go type's name.
+type Event interface {
+	EventType() string
+}
+
+// Domain errors. The HTTP layer maps them to status codes in one table.
+var (
+	// ErrNotFound means the aggregate does not exist (or was deleted).
+	ErrNotFound = errors.New("not found")
+	// ErrAlreadyExists means a create targeted an existing aggregate.
+	ErrAlreadyExists = errors.New("already exists")
+	// ErrForbidden means the actor's role does not allow the action.
+	ErrForbidden = errors.New("forbidden")
+	// ErrInvalidTransition means the command is not allowed in the
+	// aggregate's current state (for example commenting on a closed ticket).
+	ErrInvalidTransition = errors.New("invalid state transition")
+	// ErrConflict means the aggregate changed concurrently, or a request
+	// conflicts with an earlier one (an idempotency key reused with another
+	// body); nothing was written.
+	ErrConflict = errors.New("conflict")
+)
+
+// ValidationError lists invalid command fields with a message each.
+type ValidationError struct {
+	Fields map[string]string
+}
+
+// Error joins the field messages in a stable order.
+func (e *ValidationError) Error() string {
+	keys := make([]string, 0, len(e.Fields))
+	for k := range e.Fields {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = k + ": " + e.Fields[k]
+	}
+	return "validation failed: " + strings.Join(parts, "; ")
+}
+
+// Problems collects field validation messages; Err returns nil when empty.
+type Problems map[string]string
+
+// Add records msg for field unless the field already has a message.
+func (p Problems) Add(field, msg string) {
+	if _, ok := p[field]; !ok {
+		p[field] = msg
+	}
+}
+
+// Err returns a *ValidationError for the collected problems, or nil.
+func (p Problems) Err() error {
+	if len(p) == 0 {
+		return nil
+	}
+	return &ValidationError{Fields: p}
+}
+
+var uuidPattern = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
+
+// ValidID reports whether s is a lower-case canonical UUID, the form of
+// every aggregate id.
+func ValidID(s string) bool { return uuidPattern.MatchString(s) }
+
+// Registry maps event type names to constructors so stored events can be
+// decoded back into domain events.
+type Registry struct {
+	ctors map[string]func() Event
+}
+
+// NewRegistry registers constructors of empty events (pointers, so that
+// decoding can fill them) under their EventType; it panics on a duplicate
+// name, a programming error. Aggregates use events as pointers throughout.
+func NewRegistry(ctors ...func() Event) *Registry {
+	r := &Registry{ctors: make(map[string]func() Event, len(ctors))}
+	for _, c := range ctors {
+		name := c().EventType()
+		if _, dup := r.ctors[name]; dup {
+			panic("domain: event type registered twice: " + name)
+		}
+		r.ctors[name] = c
+	}
+	return r
+}
+
+// Decode turns a stored event's type and JSON data back into an Event.
+func (r *Registry) Decode(eventType string, data []byte) (Event, error) {
+	c, ok := r.ctors[eventType]
+	if !ok {
+		return nil, fmt.Errorf("unknown event type %q", eventType)
+	}
+	e := c()
+	if err := json.Unmarshal(data, e); err != nil {
+		return nil, fmt.Errorf("decode %s: %w", eventType, err)
+	}
+	return e, nil
+}
+
+// Types returns the registered event type names, sorted.
+func (r *Registry) Types() []string {
+	out := make([]string, 0, len(r.ctors))
+	for k := range r.ctors {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}

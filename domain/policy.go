@@ -1,0 +1,144 @@
+package domain
+
+// Role is a user's role. Every role but Superadmin is scoped to one company.
+type Role string
+
+// Roles, from most to least privileged.
+const (
+	Superadmin     Role = "superadmin"
+	CompanyAdmin   Role = "company_admin"
+	ContentManager Role = "content_manager"
+	ContentWriter  Role = "content_writer"
+	Client         Role = "client"
+)
+
+// Roles lists every role.
+var Roles = []Role{Superadmin, CompanyAdmin, ContentManager, ContentWriter, Client}
+
+// Valid reports whether r is a known role.
+func (r Role) Valid() bool {
+	for _, v := range Roles {
+		if r == v {
+			return true
+		}
+	}
+	return false
+}
+
+// Principal is the authenticated actor of a command or query. Its
+// CompanyID scopes everything it touches, except for a superadmin, whose
+// CompanyID is empty.
+type Principal struct {
+	UserID    string
+	Username  string
+	CompanyID string
+	Role      Role
+}
+
+// IsSuperadmin reports whether p may act on every company.
+func (p Principal) IsSuperadmin() bool { return p.Role == Superadmin }
+
+// InCompany reports whether p may see data of companyID at all: its own
+// company, or any company for a superadmin.
+func (p Principal) InCompany(companyID string) bool {
+	return p.IsSuperadmin() || (p.CompanyID != "" && p.CompanyID == companyID)
+}
+
+// Action is something a principal does to a resource.
+type Action string
+
+// Actions checked by the policy.
+const (
+	Read    Action = "read"
+	Create  Action = "create"
+	Update  Action = "update"
+	Delete  Action = "delete"
+	Assign  Action = "assign"
+	Status  Action = "status"
+	Comment Action = "comment"
+)
+
+// CanCompany reports whether p may do a to the company companyID (empty
+// for a create).
+func CanCompany(p Principal, a Action, companyID string) bool {
+	if p.IsSuperadmin() {
+		return true
+	}
+	return a == Read && p.Role == CompanyAdmin && p.CompanyID == companyID
+}
+
+// UserRef is what the policy needs to know about a target user.
+type UserRef struct {
+	ID        string
+	CompanyID string
+	Role      Role
+}
+
+// CanUser reports whether p may do a to the user target. For a create,
+// target carries the company and role of the user to be created.
+func CanUser(p Principal, a Action, target UserRef) bool {
+	if p.IsSuperadmin() {
+		return true
+	}
+	if target.CompanyID != p.CompanyID {
+		return false
+	}
+	switch p.Role {
+	case CompanyAdmin:
+		return target.Role != Superadmin
+	case ContentManager:
+		return a == Read
+	case ContentWriter, Client:
+		return a == Read && target.ID == p.UserID
+	}
+	return false
+}
+
+// CanListUsers reports whether p may list users beyond itself.
+func CanListUsers(p Principal) bool {
+	return p.IsSuperadmin() || p.Role == CompanyAdmin || p.Role == ContentManager
+}
+
+// TicketRef is what the policy needs to know about a target ticket.
+type TicketRef struct {
+	CompanyID   string
+	RequesterID string
+	AssigneeID  string
+}
+
+// CanTicket reports whether p may do a to the ticket target. For a create,
+// target carries the company and the requester.
+//
+// Company admins and content managers do everything within their company.
+// Content writers read, open and comment on any ticket of their company
+// and change (edit, status, assign to themselves) the tickets assigned to
+// them. Clients open tickets for themselves, and read and comment on their
+// own requests only.
+func CanTicket(p Principal, a Action, target TicketRef) bool {
+	if p.IsSuperadmin() {
+		return true
+	}
+	if target.CompanyID != p.CompanyID {
+		return false
+	}
+	switch p.Role {
+	case CompanyAdmin, ContentManager:
+		return true
+	case ContentWriter:
+		switch a {
+		case Read, Create, Comment:
+			return true
+		case Update, Status, Assign:
+			return target.AssigneeID == p.UserID
+		}
+	case Client:
+		switch a {
+		case Read, Create, Comment:
+			return target.RequesterID == p.UserID
+		}
+	}
+	return false
+}
+
+// TicketsOwnOnly reports whether p may only see tickets it requested.
+func TicketsOwnOnly(p Principal) bool { return p.Role == Client }

@@ -1,0 +1,858 @@
+package eventstore
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/google/uuid"
+	"github.com/mattn/go-sqlite3"
+)
+
+// Defaults of SQLiteConfig.
+const (
+	DefaultMaxBatch  = 512
+	DefaultReadConns = 8
+)
+
+const (
+	// busyTimeoutMS bounds how long a connection waits for a lock held by
+	// another process (a backup tool, the sqlite3 shell) before failing.
+	busyTimeoutMS = 5000
+	// readAllBatch is ReadAll's page size when the caller passes no limit,
+	// and the page size of subscriptions.
+	readAllBatch = 1000
+)
+
+// SQLiteConfig configures OpenSQLite.
+type SQLiteConfig struct {
+	// Path is the database file. It is created if missing; its directory
+	// must exist. One process at a time may write to it.
+	Path string
+	// MaxBatch caps how many queued events the writer gathers into one
+	// transaction (group commit). A single append larger than MaxBatch
+	// still commits alone and whole. Zero means DefaultMaxBatch.
+	MaxBatch int
+	// ReadConns is the size of the read-only connection pool used by reads
+	// and subscriptions. Zero means DefaultReadConns.
+	ReadConns int
+}
+
+// Validate reports every problem with c at once.
+func (c SQLiteConfig) Validate() error {
+	var errs []error
+	if c.Path == "" {
+		errs = append(errs, errors.New("path is required"))
+	}
+	if c.Path == ":memory:" || strings.Contains(c.Path, "mode=memory") {
+		// The writer and the read pool are separate connections, and each
+		// would get its own private in-memory database.
+		errs = append(errs, errors.New("path cannot be an in-memory database: the writer and the readers need a shared file"))
+	}
+	if c.MaxBatch < 0 {
+		errs = append(errs, fmt.Errorf("max batch must be >= 0, got %d", c.MaxBatch))
+	}
+	if c.ReadConns < 0 {
+		errs = append(errs, fmt.Errorf("read conns must be >= 0, got %d", c.ReadConns))
+	}
+	return errors.Join(errs...)
+}
+
+func (c SQLiteConfig) withDefaults() SQLiteConfig {
+	if c.MaxBatch == 0 {
+		c.MaxBatch = DefaultMaxBatch
+	}
+	if c.ReadConns == 0 {
+		c.ReadConns = DefaultReadConns
+	}
+	return c
+}
+
+// SQLiteStore is the embedded Store: one SQLite file in WAL mode, written by
+// a single goroutine that commits queued appends together (group commit),
+// and read through a separate pool of read-only connections. It is safe for
+// concurrent use.
+//
+// Because one goroutine commits and each commit is one transaction,
+// positions are contiguous (1, 2, 3, …) and become visible in order: a
+// reader never sees position N+1 without N.
+type SQLiteStore struct {
+	cfg SQLiteConfig
+
+	writeDB *sql.DB
+	write   *sql.Conn // owned by the writer goroutine after OpenSQLite returns
+	stmts   writeStmts
+	readDB  *sql.DB
+
+	// closeMu guards closed and sending on requests, so Close can close
+	// the channel knowing no Append is in the middle of a send.
+	closeMu  sync.RWMutex
+	closed   bool
+	requests chan *appendRequest
+
+	writerDone chan struct{} // closed when the writer goroutine has returned
+	done       chan struct{} // closed by Close once the writer is done
+	closeOnce  sync.Once
+	closeErr   error
+
+	// notifyMu guards the commit notification: the writer closes notify
+	// and replaces it after every commit that wrote events, so waiting
+	// subscriptions wake without polling. head is the last committed
+	// position known to the writer, published together with the channel.
+	notifyMu sync.Mutex
+	notify   chan struct{}
+	head     uint64
+
+	// commits counts write transactions, so tests can check that group
+	// commit really shares transactions.
+	commits atomic.Uint64
+	// subscriptionPage is how many events a subscription reads at a time;
+	// tests shrink it to exercise paging.
+	subscriptionPage int
+}
+
+type writeStmts struct {
+	begin, commit, rollback        *sql.Stmt
+	savepoint, release, rollbackTo *sql.Stmt
+	findID, lastRevision, insert   *sql.Stmt
+}
+
+const schema = `
+CREATE TABLE IF NOT EXISTS events (
+	position       INTEGER PRIMARY KEY,
+	id             TEXT    NOT NULL UNIQUE,
+	stream_id      TEXT    NOT NULL,
+	revision       INTEGER NOT NULL,
+	type           TEXT    NOT NULL,
+	schema_version INTEGER NOT NULL,
+	company_id     TEXT    NOT NULL,
+	category       TEXT    NOT NULL,
+	data           BLOB    NOT NULL,
+	metadata       BLOB    NOT NULL,
+	UNIQUE (stream_id, revision)
+);
+CREATE INDEX IF NOT EXISTS events_company_position ON events (company_id, position);
+`
+
+// OpenSQLite opens (creating if needed) the event store at cfg.Path and
+// starts its writer goroutine. Close it to stop the writer.
+func OpenSQLite(cfg SQLiteConfig) (*SQLiteStore, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("open sqlite event store: %w", err)
+	}
+	cfg = cfg.withDefaults()
+	s := &SQLiteStore{
+		cfg:        cfg,
+		requests:   make(chan *appendRequest, cfg.MaxBatch),
+		writerDone: make(chan struct{}),
+		done:       make(chan struct{}),
+		notify:     make(chan struct{}),
+
+		subscriptionPage: readAllBatch,
+	}
+	if err := s.open(); err != nil {
+		s.closeDBs()
+		return nil, fmt.Errorf("open sqlite event store %s: %w", cfg.Path, err)
+	}
+	go s.runWriter()
+	return s, nil
+}
+
+func (s *SQLiteStore) open() error {
+	ctx := context.Background()
+
+	// synchronous=FULL makes SQLite fsync the WAL at every COMMIT. The
+	// driver's WAL default (NORMAL) only syncs at checkpoints, so a power
+	// loss could drop commits that Append already acknowledged, and an
+	// event log that forgets acknowledged events breaks every command that
+	// read its own write. Group commit pays for the fsync once per batch.
+	dsn, err := sqliteDSN(s.cfg.Path, "_journal_mode=WAL", "_synchronous=FULL", fmt.Sprintf("_busy_timeout=%d", busyTimeoutMS))
+	if err != nil {
+		return err
+	}
+	if s.writeDB, err = sql.Open("sqlite3", dsn); err != nil {
+		return err
+	}
+	s.writeDB.SetMaxOpenConns(1)
+	s.writeDB.SetConnMaxLifetime(0)
+	if s.write, err = s.writeDB.Conn(ctx); err != nil {
+		return err
+	}
+	var mode string
+	if err := s.write.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
+		return fmt.Errorf("read journal mode: %w", err)
+	}
+	if !strings.EqualFold(mode, "wal") {
+		// Without WAL, readers would block the writer and the other way round.
+		return fmt.Errorf("journal mode is %q, want wal (does the file system support it?)", mode)
+	}
+	if _, err := s.write.ExecContext(ctx, schema); err != nil {
+		return fmt.Errorf("create schema: %w", err)
+	}
+	if err := s.prepare(ctx); err != nil {
+		return err
+	}
+
+	// mode=ro makes a bug in a read path unable to write, and the pool is
+	// separate so reads never queue behind the writer's connection.
+	if dsn, err = sqliteDSN(s.cfg.Path, "mode=ro", fmt.Sprintf("_busy_timeout=%d", busyTimeoutMS)); err != nil {
+		return err
+	}
+	if s.readDB, err = sql.Open("sqlite3", dsn); err != nil {
+		return err
+	}
+	s.readDB.SetMaxOpenConns(s.cfg.ReadConns)
+	s.readDB.SetMaxIdleConns(s.cfg.ReadConns)
+	var head sql.NullInt64
+	if err := s.readDB.QueryRowContext(ctx, "SELECT max(position) FROM events").Scan(&head); err != nil {
+		return fmt.Errorf("read head: %w", err)
+	}
+	s.head = uint64(head.Int64)
+	return nil
+}
+
+// sqliteDSN builds a file: URI so that paths with '?' or '#' stay paths, and
+// so that SQLite sees URI parameters such as mode=ro. The path is made
+// absolute because a relative one would read as the URI's authority.
+func sqliteDSN(path string, params ...string) (string, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return "", err
+	}
+	u := url.URL{Scheme: "file", Path: filepath.ToSlash(abs)}
+	return u.String() + "?" + strings.Join(params, "&"), nil
+}
+
+func (s *SQLiteStore) prepare(ctx context.Context) error {
+	queries := []struct {
+		stmt  **sql.Stmt
+		query string
+	}{
+		{&s.stmts.begin, "BEGIN IMMEDIATE"},
+		{&s.stmts.commit, "COMMIT"},
+		{&s.stmts.rollback, "ROLLBACK"},
+		{&s.stmts.savepoint, "SAVEPOINT append_request"},
+		{&s.stmts.release, "RELEASE append_request"},
+		{&s.stmts.rollbackTo, "ROLLBACK TO append_request"},
+		{&s.stmts.findID, "SELECT stream_id, revision, position FROM events WHERE id = ?"},
+		{&s.stmts.lastRevision, "SELECT max(revision) FROM events WHERE stream_id = ?"},
+		{&s.stmts.insert, `INSERT INTO events
+			(id, stream_id, revision, type, schema_version, company_id, category, data, metadata)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`},
+	}
+	for _, q := range queries {
+		st, err := s.write.PrepareContext(ctx, q.query)
+		if err != nil {
+			return fmt.Errorf("prepare %q: %w", q.query, err)
+		}
+		*q.stmt = st
+	}
+	return nil
+}
+
+// Close stops accepting appends (they fail with ErrClosed), lets the queued
+// ones commit, stops the writer, ends every subscription with ErrClosed and
+// closes the database. Calling it again returns the first call's result.
+func (s *SQLiteStore) Close() error {
+	s.closeOnce.Do(func() {
+		s.closeMu.Lock()
+		s.closed = true
+		close(s.requests)
+		s.closeMu.Unlock()
+		<-s.writerDone
+		close(s.done)
+		s.closeErr = s.closeDBs()
+	})
+	return s.closeErr
+}
+
+func (s *SQLiteStore) closeDBs() error {
+	var errs []error
+	// Readers first: the last connection to close checkpoints the WAL,
+	// and only the writer can.
+	if s.readDB != nil {
+		errs = append(errs, s.readDB.Close())
+	}
+	for _, st := range []*sql.Stmt{
+		s.stmts.begin, s.stmts.commit, s.stmts.rollback,
+		s.stmts.savepoint, s.stmts.release, s.stmts.rollbackTo,
+		s.stmts.findID, s.stmts.lastRevision, s.stmts.insert,
+	} {
+		if st != nil {
+			errs = append(errs, st.Close())
+		}
+	}
+	if s.write != nil {
+		errs = append(errs, s.write.Close())
+	}
+	if s.writeDB != nil {
+		errs = append(errs, s.writeDB.Close())
+	}
+	return errors.Join(errs...)
+}
+
+func (s *SQLiteStore) isClosed() bool {
+	select {
+	case <-s.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// readErr turns the errors of a read racing Close into ErrClosed.
+func (s *SQLiteStore) readErr(op string, err error) error {
+	if s.isClosed() {
+		return fmt.Errorf("%s: %w", op, ErrClosed)
+	}
+	return fmt.Errorf("%s: %w", op, err)
+}
+
+// appendRequest carries one Append to the writer goroutine.
+type appendRequest struct {
+	// ctx travels with the request (as in http.Request) so the writer can
+	// skip an append whose caller already gave up, instead of committing
+	// something the caller was told failed.
+	ctx      context.Context
+	stream   string
+	expected ExpectedRevision
+	rows     []eventRow
+	reply    chan appendReply // buffered: the writer never blocks on it
+
+	res AppendResult
+	err error
+}
+
+type appendReply struct {
+	res AppendResult
+	err error
+}
+
+// eventRow is an event validated and encoded by the appending goroutine,
+// so the single writer only does SQL.
+type eventRow struct {
+	id            string
+	typ           string
+	schemaVersion int
+	companyID     string
+	data          []byte
+	metadata      []byte
+}
+
+// Append implements Store. The events are validated in the caller's
+// goroutine, then queued for the writer, which commits them together with
+// whatever else is queued. Event ids are stored in canonical lower-case
+// UUID form. If ctx ends after the request was queued,
+// Append returns ctx.Err() and the events may or may not be stored;
+// appending the same ids again settles it (a retry is idempotent).
+func (s *SQLiteStore) Append(ctx context.Context, stream string, expected ExpectedRevision, events []EventData) (AppendResult, error) {
+	rows, err := encodeEvents(stream, events)
+	if err != nil {
+		return AppendResult{}, fmt.Errorf("append to stream %q: %w", stream, err)
+	}
+	req := &appendRequest{ctx: ctx, stream: stream, expected: expected, rows: rows, reply: make(chan appendReply, 1)}
+	if err := s.enqueue(ctx, req); err != nil {
+		return AppendResult{}, fmt.Errorf("append to stream %q: %w", stream, err)
+	}
+	select {
+	case r := <-req.reply:
+		return r.res, r.err
+	case <-ctx.Done():
+		return AppendResult{}, fmt.Errorf("append to stream %q: %w", stream, ctx.Err())
+	}
+}
+
+func (s *SQLiteStore) enqueue(ctx context.Context, req *appendRequest) error {
+	s.closeMu.RLock()
+	defer s.closeMu.RUnlock()
+	if s.closed {
+		return ErrClosed
+	}
+	select {
+	case s.requests <- req:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func encodeEvents(stream string, events []EventData) ([]eventRow, error) {
+	if stream == "" {
+		return nil, fmt.Errorf("%w: empty stream id", ErrInvalidEvent)
+	}
+	if len(events) == 0 {
+		return nil, fmt.Errorf("%w: no events", ErrInvalidEvent)
+	}
+	rows := make([]eventRow, len(events))
+	seen := make(map[string]bool, len(events))
+	for i, ev := range events {
+		id, err := uuid.Parse(ev.ID)
+		if err != nil {
+			return nil, fmt.Errorf("%w: event %d: id %q is not a UUID", ErrInvalidEvent, i, ev.ID)
+		}
+		// Stored in canonical form so that "A1…" and "a1…" are one id.
+		canon := id.String()
+		if seen[canon] {
+			return nil, fmt.Errorf("%w: event %d: id %s appears twice in one append", ErrDuplicateEvent, i, canon)
+		}
+		seen[canon] = true
+		if ev.Type == "" {
+			return nil, fmt.Errorf("%w: event %d (%s): empty type", ErrInvalidEvent, i, canon)
+		}
+		if !json.Valid(ev.Data) {
+			return nil, fmt.Errorf("%w: event %d (%s): data is not valid JSON", ErrInvalidEvent, i, canon)
+		}
+		version := ev.SchemaVersion
+		if version == 0 {
+			version = 1
+		}
+		if version < 1 {
+			return nil, fmt.Errorf("%w: event %d (%s): schema version %d < 1", ErrInvalidEvent, i, canon, version)
+		}
+		meta, err := json.Marshal(ev.Metadata)
+		if err != nil {
+			return nil, fmt.Errorf("%w: event %d (%s): metadata: %v", ErrInvalidEvent, i, canon, err)
+		}
+		rows[i] = eventRow{
+			id:            canon,
+			typ:           ev.Type,
+			schemaVersion: version,
+			companyID:     ev.Metadata.CompanyID,
+			// Copied because the writer may still read it after a cancelled
+			// Append has returned and the caller reused the buffer.
+			data: bytes.Clone(ev.Data),
+			metadata:      meta,
+		}
+	}
+	return rows, nil
+}
+
+// runWriter is the only goroutine that writes. It takes one request, then
+// whatever else is already queued (without waiting, so a lone append pays
+// no latency), and commits them in one transaction.
+func (s *SQLiteStore) runWriter() {
+	defer close(s.writerDone)
+	var batch []*appendRequest
+	for req := range s.requests {
+		batch = append(batch[:0], req)
+		n := len(req.rows)
+	drain:
+		for n < s.cfg.MaxBatch {
+			select {
+			case r, ok := <-s.requests:
+				if !ok {
+					break drain
+				}
+				batch = append(batch, r)
+				n += len(r.rows)
+			default:
+				break drain
+			}
+		}
+		s.commitBatch(batch)
+		clear(batch) // drop references to the events until the next batch
+	}
+}
+
+// commitBatch runs every request of batch in one transaction, each in its
+// own savepoint so that a request that fails (wrong revision, duplicate id)
+// is undone alone, then commits once and replies to every request.
+func (s *SQLiteStore) commitBatch(batch []*appendRequest) {
+	// The writer's statements run without a deadline: one caller's context
+	// must not interrupt a transaction shared with others, and a context
+	// without Done lets the driver skip its interrupt watcher.
+	ctx := context.Background()
+	defer func() {
+		for _, req := range batch {
+			req.reply <- appendReply{res: req.res, err: req.err}
+		}
+	}()
+
+	if _, err := s.stmts.begin.ExecContext(ctx); err != nil {
+		s.failBatch(batch, fmt.Errorf("begin: %w", err))
+		return
+	}
+	var last uint64 // last position written by this batch
+	for _, req := range batch {
+		if err := req.ctx.Err(); err != nil {
+			req.err = fmt.Errorf("append to stream %q: %w", req.stream, err)
+			continue
+		}
+		if _, err := s.stmts.savepoint.ExecContext(ctx); err != nil {
+			s.abort(ctx, batch, fmt.Errorf("savepoint: %w", err))
+			return
+		}
+		res, wrote, err := s.appendOne(ctx, req)
+		if err != nil {
+			req.err = err
+			if _, rbErr := s.stmts.rollbackTo.ExecContext(ctx); rbErr != nil {
+				s.abort(ctx, batch, fmt.Errorf("append to stream %q: %w (rollback to savepoint: %v)", req.stream, err, rbErr))
+				return
+			}
+		}
+		if _, err := s.stmts.release.ExecContext(ctx); err != nil {
+			s.abort(ctx, batch, fmt.Errorf("release savepoint: %w", err))
+			return
+		}
+		if err == nil {
+			req.res = res
+			if wrote {
+				last = res.Position
+			}
+		}
+	}
+	if _, err := s.stmts.commit.ExecContext(ctx); err != nil {
+		s.abort(ctx, batch, fmt.Errorf("commit: %w", err))
+		return
+	}
+	s.commits.Add(1)
+	if last != 0 {
+		s.published(last)
+	}
+}
+
+// abort rolls the whole transaction back after a failure that is not one
+// request's fault (I/O, full disk) and fails every request that had
+// succeeded so far; requests that failed on their own keep their error.
+func (s *SQLiteStore) abort(ctx context.Context, batch []*appendRequest, err error) {
+	// ROLLBACK may fail because SQLite already rolled back on its own
+	// (SQLITE_FULL, SQLITE_IOERR); either way no transaction is left open.
+	_, _ = s.stmts.rollback.ExecContext(ctx)
+	s.failBatch(batch, err)
+}
+
+func (s *SQLiteStore) failBatch(batch []*appendRequest, err error) {
+	for _, req := range batch {
+		if req.err == nil {
+			req.res = AppendResult{}
+			req.err = err
+		}
+	}
+}
+
+// published announces a commit: it records the new head and wakes every
+// subscription waiting for one.
+func (s *SQLiteStore) published(head uint64) {
+	s.notifyMu.Lock()
+	s.head = head
+	close(s.notify)
+	s.notify = make(chan struct{})
+	s.notifyMu.Unlock()
+}
+
+// watch returns the channel the next commit will close and the head as of
+// now. Taken before a read, it closes the lost-wakeup window: a commit that
+// lands after the read either is seen by it or closes the channel.
+func (s *SQLiteStore) watch() (<-chan struct{}, uint64) {
+	s.notifyMu.Lock()
+	defer s.notifyMu.Unlock()
+	return s.notify, s.head
+}
+
+// appendOne runs one request inside the batch's transaction. wrote is false
+// for an idempotent retry, which returns the original result.
+func (s *SQLiteStore) appendOne(ctx context.Context, req *appendRequest) (res AppendResult, wrote bool, err error) {
+	// The retry check comes before the revision check, as in EventStoreDB:
+	// a retry arrives after its own first attempt moved the stream on.
+	res, retry, err := s.checkRetry(ctx, req)
+	if err != nil || retry {
+		return res, false, err
+	}
+
+	var lastRev sql.NullInt64
+	if err := s.stmts.lastRevision.QueryRowContext(ctx, req.stream).Scan(&lastRev); err != nil {
+		return AppendResult{}, false, fmt.Errorf("append to stream %q: read last revision: %w", req.stream, err)
+	}
+	if !req.expected.Matches(uint64(lastRev.Int64), lastRev.Valid) {
+		actual := "no stream"
+		if lastRev.Valid {
+			actual = fmt.Sprintf("revision %d", lastRev.Int64)
+		}
+		return AppendResult{}, false, fmt.Errorf("append to stream %q: expected %s, stream is at %s: %w",
+			req.stream, req.expected, actual, ErrWrongExpectedRevision)
+	}
+
+	var rev int64 // a new stream starts at revision 0
+	if lastRev.Valid {
+		rev = lastRev.Int64 + 1
+	}
+	category := Category(req.stream)
+	for _, row := range req.rows {
+		r, err := s.stmts.insert.ExecContext(ctx,
+			row.id, req.stream, rev, row.typ, row.schemaVersion, row.companyID, category, row.data, row.metadata)
+		if err != nil {
+			var se sqlite3.Error
+			if errors.As(err, &se) && se.ExtendedCode == sqlite3.ErrConstraintUnique {
+				return AppendResult{}, false, fmt.Errorf("append to stream %q: event %s is already stored elsewhere: %w",
+					req.stream, row.id, ErrDuplicateEvent)
+			}
+			return AppendResult{}, false, fmt.Errorf("append to stream %q: insert: %w", req.stream, err)
+		}
+		pos, err := r.LastInsertId()
+		if err != nil {
+			return AppendResult{}, false, fmt.Errorf("append to stream %q: position: %w", req.stream, err)
+		}
+		res = AppendResult{NextRevision: uint64(rev), Position: uint64(pos)}
+		rev++
+	}
+	return res, true, nil
+}
+
+// checkRetry reports whether req repeats an append already stored: its
+// first id exists, and all its ids sit in req.stream at consecutive
+// revisions in the same order. An id stored any other way is
+// ErrDuplicateEvent.
+func (s *SQLiteStore) checkRetry(ctx context.Context, req *appendRequest) (AppendResult, bool, error) {
+	var res AppendResult
+	for i, row := range req.rows {
+		var stream string
+		var rev, pos int64
+		err := s.stmts.findID.QueryRowContext(ctx, row.id).Scan(&stream, &rev, &pos)
+		if i == 0 && errors.Is(err, sql.ErrNoRows) {
+			return AppendResult{}, false, nil // not a retry; a later id reused is caught by the insert
+		}
+		if errors.Is(err, sql.ErrNoRows) {
+			return AppendResult{}, false, fmt.Errorf("append to stream %q: events %s… were stored by an append without event %s: %w",
+				req.stream, req.rows[0].id, row.id, ErrDuplicateEvent)
+		}
+		if err != nil {
+			return AppendResult{}, false, fmt.Errorf("append to stream %q: look up event %s: %w", req.stream, row.id, err)
+		}
+		if stream != req.stream || (i > 0 && uint64(rev) != res.NextRevision+1) {
+			return AppendResult{}, false, fmt.Errorf("append to stream %q: event %s is already stored in stream %q at revision %d: %w",
+				req.stream, row.id, stream, rev, ErrDuplicateEvent)
+		}
+		res = AppendResult{NextRevision: uint64(rev), Position: uint64(pos)}
+	}
+	return res, true, nil
+}
+
+const selectEvents = `SELECT position, id, stream_id, revision, type, schema_version, data, metadata FROM events`
+
+// ReadStream implements Store.
+func (s *SQLiteStore) ReadStream(ctx context.Context, stream string, from uint64, limit int) ([]RecordedEvent, error) {
+	if s.isClosed() {
+		return nil, fmt.Errorf("read stream %q: %w", stream, ErrClosed)
+	}
+	if from > math.MaxInt64 {
+		return nil, nil
+	}
+	return s.query(ctx, fmt.Sprintf("read stream %q", stream),
+		selectEvents+` WHERE stream_id = ? AND revision >= ? ORDER BY revision LIMIT ?`,
+		stream, int64(from), sqlLimit(limit))
+}
+
+// ReadStreamBackward implements Store.
+func (s *SQLiteStore) ReadStreamBackward(ctx context.Context, stream string, from uint64, limit int) ([]RecordedEvent, error) {
+	if s.isClosed() {
+		return nil, fmt.Errorf("read stream %q backward: %w", stream, ErrClosed)
+	}
+	return s.query(ctx, fmt.Sprintf("read stream %q backward", stream),
+		selectEvents+` WHERE stream_id = ? AND revision <= ? ORDER BY revision DESC LIMIT ?`,
+		stream, clampInt64(from), sqlLimit(limit))
+}
+
+// ReadAll implements Store. The company filter uses its own indexed column;
+// category and type filters are applied in SQL too, so a page is limit
+// matching events, not limit scanned ones. limit <= 0 means 1000.
+func (s *SQLiteStore) ReadAll(ctx context.Context, after uint64, limit int, filter Filter) ([]RecordedEvent, error) {
+	if s.isClosed() {
+		return nil, fmt.Errorf("read all: %w", ErrClosed)
+	}
+	if after >= math.MaxInt64 {
+		return nil, nil
+	}
+	if limit <= 0 {
+		limit = readAllBatch
+	}
+	var q strings.Builder
+	q.WriteString(selectEvents + ` WHERE position > ?`)
+	args := []any{int64(after)}
+	if filter.CompanyID != "" {
+		q.WriteString(` AND company_id = ?`)
+		args = append(args, filter.CompanyID)
+	}
+	args = appendIn(&q, "category", filter.Categories, args)
+	args = appendIn(&q, "type", filter.Types, args)
+	q.WriteString(` ORDER BY position LIMIT ?`)
+	args = append(args, limit)
+	return s.query(ctx, "read all", q.String(), args...)
+}
+
+func appendIn(q *strings.Builder, column string, values []string, args []any) []any {
+	if len(values) == 0 {
+		return args
+	}
+	q.WriteString(" AND " + column + " IN (")
+	for i, v := range values {
+		if i > 0 {
+			q.WriteString(", ")
+		}
+		q.WriteString("?")
+		args = append(args, v)
+	}
+	q.WriteString(")")
+	return args
+}
+
+// Head implements Store.
+func (s *SQLiteStore) Head(ctx context.Context) (uint64, error) {
+	if s.isClosed() {
+		return 0, fmt.Errorf("head: %w", ErrClosed)
+	}
+	var head sql.NullInt64
+	if err := s.readDB.QueryRowContext(ctx, "SELECT max(position) FROM events").Scan(&head); err != nil {
+		return 0, s.readErr("head", err)
+	}
+	return uint64(head.Int64), nil
+}
+
+func (s *SQLiteStore) query(ctx context.Context, op, query string, args ...any) ([]RecordedEvent, error) {
+	rows, err := s.readDB.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, s.readErr(op, err)
+	}
+	defer rows.Close()
+	var events []RecordedEvent
+	for rows.Next() {
+		var (
+			ev        RecordedEvent
+			pos, rev  int64
+			data, raw []byte
+		)
+		if err := rows.Scan(&pos, &ev.ID, &ev.StreamID, &rev, &ev.Type, &ev.SchemaVersion, &data, &raw); err != nil {
+			return nil, s.readErr(op, err)
+		}
+		if err := json.Unmarshal(raw, &ev.Metadata); err != nil {
+			return nil, fmt.Errorf("%s: event at position %d: decode metadata: %w", op, pos, err)
+		}
+		ev.Position, ev.Revision, ev.Data = uint64(pos), uint64(rev), data
+		events = append(events, ev)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, s.readErr(op, err)
+	}
+	return events, nil
+}
+
+// sqlLimit maps "no limit" to SQLite's -1.
+func sqlLimit(limit int) int {
+	if limit <= 0 {
+		return -1
+	}
+	return limit
+}
+
+// clampInt64 keeps End and other huge revisions inside SQLite's integers;
+// no stored revision comes near the limit.
+func clampInt64(v uint64) int64 {
+	if v > math.MaxInt64 {
+		return math.MaxInt64
+	}
+	return int64(v)
+}
+
+// Subscribe implements Store. The subscription reads the database page by
+// page and, once caught up, sleeps until the writer announces a commit, so
+// catch-up and live delivery are one code path and cannot leave a gap.
+// When ctx ends, Next returns ctx's error.
+func (s *SQLiteStore) Subscribe(ctx context.Context, after uint64, filter Filter) (Subscription, error) {
+	if s.isClosed() {
+		return nil, fmt.Errorf("subscribe: %w", ErrClosed)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("subscribe: %w", err)
+	}
+	sub := &sqliteSubscription{store: s, cursor: after, filter: filter, page: s.subscriptionPage, ended: make(chan struct{})}
+	sub.stop = context.AfterFunc(ctx, func() { sub.end(ctx.Err()) })
+	return sub, nil
+}
+
+type sqliteSubscription struct {
+	store  *SQLiteStore
+	filter Filter
+	page   int
+	// cursor is the position up to which the store has been searched. It
+	// can run ahead of the last delivered event when a filter skips events,
+	// so a sparse filter does not rescan the same rows after every commit.
+	cursor uint64
+	stop   func() bool
+
+	endOnce sync.Once
+	ended   chan struct{}
+	cause   error // why the subscription ended; written once before ended closes
+}
+
+func (sub *sqliteSubscription) end(cause error) {
+	sub.endOnce.Do(func() {
+		sub.cause = cause
+		close(sub.ended)
+	})
+}
+
+// endErr returns why the subscription can no longer deliver, or nil.
+func (sub *sqliteSubscription) endErr() error {
+	select {
+	case <-sub.ended:
+		return fmt.Errorf("subscription: %w", sub.cause)
+	case <-sub.store.done:
+		return fmt.Errorf("subscription: %w", ErrClosed)
+	default:
+		return nil
+	}
+}
+
+// Next implements Subscription.
+func (sub *sqliteSubscription) Next(ctx context.Context) ([]RecordedEvent, error) {
+	for {
+		if err := sub.endErr(); err != nil {
+			return nil, err
+		}
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		wake, head := sub.store.watch()
+		events, err := sub.store.ReadAll(ctx, sub.cursor, sub.page, sub.filter)
+		if err != nil {
+			if endErr := sub.endErr(); endErr != nil {
+				return nil, endErr
+			}
+			return nil, fmt.Errorf("subscription: %w", err)
+		}
+		if len(events) > 0 {
+			sub.cursor = events[len(events)-1].Position
+		}
+		// A short page saw everything committed up to head (the read
+		// started after head was published), so nothing up to head is left.
+		if len(events) < sub.page && head > sub.cursor {
+			sub.cursor = head
+		}
+		if len(events) > 0 {
+			return events, nil
+		}
+		select {
+		case <-wake:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-sub.ended:
+		case <-sub.store.done:
+		}
+	}
+}
+
+// Close implements Subscription. It is safe to call from another goroutine
+// while Next blocks, and more than once.
+func (sub *sqliteSubscription) Close() error {
+	sub.stop()
+	sub.end(ErrClosed)
+	return nil
+}

@@ -1,0 +1,125 @@
+// Package auth issues and verifies the API's bearer tokens (JWT, HS256
+// only, expiry required) and hashes passwords with bcrypt.
+package auth
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+	"golang.org/x/crypto/bcrypt"
+)
+
+// ErrInvalidToken means a token is malformed, expired, signed with another
+// key or algorithm, or lacks a required claim.
+var ErrInvalidToken = errors.New("invalid token")
+
+// Issuer is the "iss" claim of every token.
+const Issuer = "agentdesk"
+
+// Tokens issues and verifies tokens with one HMAC key.
+type Tokens struct {
+	secret []byte
+	ttl    time.Duration
+	now    func() time.Time
+}
+
+// NewTokens returns Tokens signing with secret (at least 32 bytes) and
+// valid for ttl.
+func NewTokens(secret []byte, ttl time.Duration) (*Tokens, error) {
+	var errs []error
+	if len(secret) < 32 {
+		errs = append(errs, errors.New("auth: JWT secret must be at least 32 bytes"))
+	}
+	if ttl <= 0 {
+		errs = append(errs, errors.New("auth: token lifetime must be positive"))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return &Tokens{secret: secret, ttl: ttl, now: time.Now}, nil
+}
+
+// Claims are what a token says about its holder.
+type Claims struct {
+	UserID    string
+	CompanyID string
+	Role      string
+}
+
+type jwtClaims struct {
+	CompanyID string `json:"cid,omitempty"`
+	Role      string `json:"role"`
+	jwt.RegisteredClaims
+}
+
+// Issue returns a signed token for c and its lifetime.
+func (t *Tokens) Issue(c Claims) (string, time.Duration, error) {
+	now := t.now()
+	claims := jwtClaims{
+		CompanyID: c.CompanyID,
+		Role:      c.Role,
+		RegisteredClaims: jwt.RegisteredClaims{
+			Subject:   c.UserID,
+			Issuer:    Issuer,
+			IssuedAt:  jwt.NewNumericDate(now),
+			ExpiresAt: jwt.NewNumericDate(now.Add(t.ttl)),
+		},
+	}
+	s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString(t.secret)
+	if err != nil {
+		return "", 0, fmt.Errorf("sign token: %w", err)
+	}
+	return s, t.ttl, nil
+}
+
+// Parse verifies a token: HS256 only, "exp" required and in the future,
+// our issuer, a subject. Any failure is ErrInvalidToken.
+func (t *Tokens) Parse(token string) (Claims, error) {
+	var claims jwtClaims
+	_, err := jwt.ParseWithClaims(token, &claims, func(*jwt.Token) (any, error) { return t.secret, nil },
+		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
+		jwt.WithExpirationRequired(),
+		jwt.WithIssuer(Issuer),
+		jwt.WithTimeFunc(t.now),
+	)
+	if err != nil {
+		return Claims{}, fmt.Errorf("%w: %v", ErrInvalidToken, err)
+	}
+	if claims.Subject == "" {
+		return Claims{}, fmt.Errorf("%w: no subject", ErrInvalidToken)
+	}
+	return Claims{UserID: claims.Subject, CompanyID: claims.CompanyID, Role: claims.Role}, nil
+}
+
+// Bcrypt hashes passwords with bcrypt at a fixed cost.
+type Bcrypt struct {
+	// Cost is the bcrypt work factor; 0 means bcrypt.DefaultCost.
+	Cost int
+}
+
+// Hash returns the bcrypt hash of password.
+func (b Bcrypt) Hash(password string) (string, error) {
+	cost := b.Cost
+	if cost == 0 {
+		cost = bcrypt.DefaultCost
+	}
+	h, err := bcrypt.GenerateFromPassword([]byte(password), cost)
+	return string(h), err
+}
+
+// Verify reports whether password matches hash.
+func (Bcrypt) Verify(hash, password string) bool {
+	return bcrypt.CompareHashAndPassword([]byte(hash), []byte(password)) == nil
+}
+
+// dummyHash is compared against when a username is unknown, so that
+// sign-in takes as long for unknown users as for wrong passwords.
+var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("agentdesk-timing-equalizer"), bcrypt.DefaultCost)
+
+// VerifyUnknown spends the time of one Verify and reports false.
+func (Bcrypt) VerifyUnknown(password string) bool {
+	_ = bcrypt.CompareHashAndPassword(dummyHash, []byte(password))
+	return false
+}

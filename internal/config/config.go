@@ -1,0 +1,174 @@
+// Package config reads agentdesk's settings from the environment, with
+// defaults that run the server on the embedded stores with nothing to set.
+package config
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// Config is the server's configuration.
+type Config struct {
+	// HTTPAddr is where the server listens (HTTP_ADDR).
+	HTTPAddr string
+	// DataDir holds the embedded stores and generated secrets (DATA_DIR).
+	DataDir string
+	// JWTSecret signs tokens (JWT_SECRET); generated and kept in the data
+	// dir when unset.
+	JWTSecret []byte
+	// TokenTTL is how long a token is valid (TOKEN_TTL).
+	TokenTTL time.Duration
+	// AdminUsername and AdminPassword create the superadmin on first start
+	// (ADMIN_USERNAME, ADMIN_PASSWORD).
+	AdminUsername string
+	AdminPassword string
+	// CORSOrigins are the browser origins allowed to call the API
+	// (CORS_ORIGINS, comma-separated; "*" allows any).
+	CORSOrigins []string
+	// LogLevel is debug, info, warn or error (LOG_LEVEL).
+	LogLevel string
+	// LogFormat is text or json (LOG_FORMAT).
+	LogFormat string
+	// BcryptCost is the password hashing work factor (BCRYPT_COST).
+	BcryptCost int
+}
+
+// FromEnv reads the configuration from the environment through getenv.
+func FromEnv(getenv func(string) string) (Config, error) {
+	c := Config{
+		HTTPAddr:      or(getenv("HTTP_ADDR"), "127.0.0.1:8080"),
+		DataDir:       or(getenv("DATA_DIR"), "./data"),
+		AdminUsername: or(getenv("ADMIN_USERNAME"), "admin"),
+		AdminPassword: getenv("ADMIN_PASSWORD"),
+		LogLevel:      or(getenv("LOG_LEVEL"), "info"),
+		LogFormat:     or(getenv("LOG_FORMAT"), "text"),
+		BcryptCost:    10,
+		TokenTTL:      12 * time.Hour,
+	}
+	var errs []error
+	if s := getenv("JWT_SECRET"); s != "" {
+		c.JWTSecret = []byte(s)
+		if len(c.JWTSecret) < 32 {
+			errs = append(errs, errors.New("JWT_SECRET must be at least 32 bytes"))
+		}
+	}
+	if s := getenv("TOKEN_TTL"); s != "" {
+		d, err := time.ParseDuration(s)
+		if err != nil || d < time.Minute {
+			errs = append(errs, fmt.Errorf("TOKEN_TTL %q: want a duration of at least 1m, such as 12h", s))
+		}
+		c.TokenTTL = d
+	}
+	if s := getenv("BCRYPT_COST"); s != "" {
+		var n int
+		if _, err := fmt.Sscan(s, &n); err != nil || n < 4 || n > 31 {
+			errs = append(errs, fmt.Errorf("BCRYPT_COST %q: want an integer from 4 to 31", s))
+		}
+		c.BcryptCost = n
+	}
+	for _, o := range strings.Split(or(getenv("CORS_ORIGINS"), "*"), ",") {
+		if o = strings.TrimSpace(o); o != "" {
+			c.CORSOrigins = append(c.CORSOrigins, o)
+		}
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		errs = append(errs, fmt.Errorf("LOG_LEVEL %q: want debug, info, warn or error", c.LogLevel))
+	}
+	switch c.LogFormat {
+	case "text", "json":
+	default:
+		errs = append(errs, fmt.Errorf("LOG_FORMAT %q: want text or json", c.LogFormat))
+	}
+	return c, errors.Join(errs...)
+}
+
+func or(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+// EnsureSecret returns c.JWTSecret, or the secret kept in the data dir,
+// creating it (32 random bytes, mode 0600) the first time.
+func (c Config) EnsureSecret() ([]byte, error) {
+	if len(c.JWTSecret) > 0 {
+		return c.JWTSecret, nil
+	}
+	path := filepath.Join(c.DataDir, "jwt-secret")
+	if b, err := os.ReadFile(path); err == nil {
+		s := strings.TrimSpace(string(b))
+		if len(s) < 32 {
+			return nil, fmt.Errorf("%s: secret too short; delete it to generate a new one", path)
+		}
+		return []byte(s), nil
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	secret, err := randomHex(32)
+	if err != nil {
+		return nil, err
+	}
+	if err := writeNew(path, secret); err != nil {
+		return nil, err
+	}
+	return []byte(secret), nil
+}
+
+// InitialAdminPassword returns c.AdminPassword or, when unset, a random
+// password written to DATA_DIR/initial-admin-password (mode 0600), whose
+// path it also returns.
+func (c Config) InitialAdminPassword() (password, path string, err error) {
+	if c.AdminPassword != "" {
+		return c.AdminPassword, "", nil
+	}
+	path = filepath.Join(c.DataDir, "initial-admin-password")
+	if b, err := os.ReadFile(path); err == nil {
+		return strings.TrimSpace(string(b)), path, nil
+	}
+	pw, err := randomHex(12)
+	if err != nil {
+		return "", "", err
+	}
+	if err := writeNew(path, pw); err != nil {
+		return "", "", err
+	}
+	return pw, path, nil
+}
+
+func randomHex(n int) (string, error) {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(b), nil
+}
+
+// writeNew writes a secret file durably: temp file, fsync, rename.
+func writeNew(path, content string) error {
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := f.WriteString(content + "\n"); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}

@@ -1,0 +1,310 @@
+package projections
+
+import (
+	"fmt"
+	"time"
+
+	"agentdesk/domain/company"
+	"agentdesk/domain/ticket"
+	"agentdesk/domain/user"
+	"agentdesk/eventstore"
+	"agentdesk/readstore"
+)
+
+// Collection names of the read models, as the query API knows them.
+const (
+	Companies   = "companies"
+	Users       = "users"
+	Tickets     = "tickets"
+	Credentials = "credentials"
+)
+
+// Company is a document of the companies read model.
+type Company struct {
+	ID        string    `json:"id"`
+	CompanyID string    `json:"company_id"`
+	Name      string    `json:"name"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+	Revision  uint64    `json:"revision"`
+}
+
+// CompaniesProjector builds the companies read model.
+func CompaniesProjector() Projector {
+	return &Def[Company]{
+		ProjectionName: Companies,
+		Spec: readstore.Collection{
+			Name: Companies,
+			Fields: []readstore.Field{
+				{Name: "company_id", Type: readstore.String},
+				{Name: "name", Type: readstore.String},
+				{Name: "created_at", Type: readstore.Time},
+				{Name: "updated_at", Type: readstore.Time},
+			},
+			Indexes:    [][]string{{"created_at"}, {"name"}},
+			TextFields: []string{"name"},
+		},
+		Categories: []string{company.Category},
+		DocID:      streamID(company.Category),
+		Project: func(ev eventstore.RecordedEvent, cur *Company) (*Company, error) {
+			e, err := company.Events.Decode(ev.Type, ev.Data)
+			if err != nil {
+				return nil, err
+			}
+			at := ev.Metadata.RecordedAt
+			switch e := e.(type) {
+			case *company.Created:
+				return &Company{ID: e.CompanyID, CompanyID: e.CompanyID, Name: e.Name, CreatedAt: at, UpdatedAt: at, Revision: ev.Revision}, nil
+			case *company.Deleted:
+				return nil, nil
+			}
+			if cur == nil {
+				return nil, fmt.Errorf("%s before company.created", ev.Type)
+			}
+			next := *cur
+			if e, ok := e.(*company.Updated); ok {
+				next.Name = e.Name
+			}
+			next.UpdatedAt, next.Revision = at, ev.Revision
+			return &next, nil
+		},
+	}
+}
+
+// User is a document of the users read model. It never holds the
+// password hash.
+type User struct {
+	ID        string    `json:"id"`
+	CompanyID *string   `json:"company_id"`
+	Username  string    `json:"username"`
+	Email     string    `json:"email"`
+	FullName  string    `json:"full_name"`
+	Role      string    `json:"role"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+	Revision  uint64    `json:"revision"`
+}
+
+// UsersProjector builds the users read model.
+func UsersProjector() Projector {
+	return &Def[User]{
+		ProjectionName: Users,
+		Spec: readstore.Collection{
+			Name: Users,
+			Fields: []readstore.Field{
+				{Name: "company_id", Type: readstore.String},
+				{Name: "username", Type: readstore.String},
+				{Name: "email", Type: readstore.String},
+				{Name: "full_name", Type: readstore.String},
+				{Name: "role", Type: readstore.String},
+				{Name: "created_at", Type: readstore.Time},
+				{Name: "updated_at", Type: readstore.Time},
+			},
+			Indexes:    [][]string{{"company_id", "created_at"}, {"username"}, {"company_id", "role"}},
+			TextFields: []string{"username", "email", "full_name"},
+		},
+		Categories: []string{user.Category},
+		DocID:      streamID(user.Category),
+		Project: func(ev eventstore.RecordedEvent, cur *User) (*User, error) {
+			e, err := user.Events.Decode(ev.Type, ev.Data)
+			if err != nil {
+				return nil, err
+			}
+			at := ev.Metadata.RecordedAt
+			switch e := e.(type) {
+			case *user.Created:
+				u := &User{ID: e.UserID, Username: e.Username, Email: e.Email, FullName: e.FullName,
+					Role: string(e.Role), CreatedAt: at, UpdatedAt: at, Revision: ev.Revision}
+				if e.CompanyID != "" {
+					u.CompanyID = &e.CompanyID
+				}
+				return u, nil
+			case *user.Deleted:
+				return nil, nil
+			}
+			if cur == nil {
+				return nil, fmt.Errorf("%s before user.created", ev.Type)
+			}
+			next := *cur
+			if e, ok := e.(*user.Updated); ok {
+				if e.Email != nil {
+					next.Email = *e.Email
+				}
+				if e.FullName != nil {
+					next.FullName = *e.FullName
+				}
+				if e.Role != nil {
+					next.Role = string(*e.Role)
+				}
+			}
+			next.UpdatedAt, next.Revision = at, ev.Revision
+			return &next, nil
+		},
+	}
+}
+
+// Credential is what sign-in needs about a user: kept in its own
+// collection, which no query endpoint serves.
+type Credential struct {
+	ID           string `json:"id"`
+	Username     string `json:"username"`
+	PasswordHash string `json:"password_hash"`
+}
+
+// CredentialsProjector builds the credentials read model used by sign-in.
+func CredentialsProjector() Projector {
+	return &Def[Credential]{
+		ProjectionName: Credentials,
+		Spec: readstore.Collection{
+			Name:    Credentials,
+			Fields:  []readstore.Field{{Name: "username", Type: readstore.String}},
+			Indexes: [][]string{{"username"}},
+		},
+		Categories: []string{user.Category},
+		DocID:      streamID(user.Category),
+		Project: func(ev eventstore.RecordedEvent, cur *Credential) (*Credential, error) {
+			e, err := user.Events.Decode(ev.Type, ev.Data)
+			if err != nil {
+				return nil, err
+			}
+			switch e := e.(type) {
+			case *user.Created:
+				return &Credential{ID: e.UserID, Username: e.Username, PasswordHash: e.PasswordHash}, nil
+			case *user.PasswordChanged:
+				if cur == nil {
+					return nil, fmt.Errorf("%s before user.created", ev.Type)
+				}
+				next := *cur
+				next.PasswordHash = e.PasswordHash
+				return &next, nil
+			case *user.Deleted:
+				return nil, nil
+			}
+			return cur, nil
+		},
+	}
+}
+
+// Ticket is a document of the tickets read model.
+type Ticket struct {
+	ID             string    `json:"id"`
+	CompanyID      string    `json:"company_id"`
+	Title          string    `json:"title"`
+	Description    string    `json:"description"`
+	Priority       string    `json:"priority"`
+	Status         string    `json:"status"`
+	RequesterID    string    `json:"requester_id"`
+	AssigneeID     *string   `json:"assignee_id"`
+	Tags           []string  `json:"tags"`
+	CommentCount   int       `json:"comment_count"`
+	CreatedBy      string    `json:"created_by"`
+	CreatedAt      time.Time `json:"created_at"`
+	UpdatedAt      time.Time `json:"updated_at"`
+	LastActivityAt time.Time `json:"last_activity_at"`
+	Revision       uint64    `json:"revision"`
+}
+
+// TicketsProjector builds the tickets read model.
+func TicketsProjector() Projector {
+	return &Def[Ticket]{
+		ProjectionName: Tickets,
+		Spec: readstore.Collection{
+			Name: Tickets,
+			Fields: []readstore.Field{
+				{Name: "company_id", Type: readstore.String},
+				{Name: "title", Type: readstore.String},
+				{Name: "description", Type: readstore.String},
+				{Name: "priority", Type: readstore.String},
+				{Name: "status", Type: readstore.String},
+				{Name: "requester_id", Type: readstore.String},
+				{Name: "assignee_id", Type: readstore.String},
+				{Name: "tags", Type: readstore.StringList},
+				{Name: "comment_count", Type: readstore.Number},
+				{Name: "created_at", Type: readstore.Time},
+				{Name: "updated_at", Type: readstore.Time},
+				{Name: "last_activity_at", Type: readstore.Time},
+			},
+			Indexes: [][]string{
+				{"company_id", "created_at"},
+				{"company_id", "status", "created_at"},
+				{"company_id", "requester_id", "created_at"},
+				{"company_id", "assignee_id", "created_at"},
+				{"company_id", "updated_at"},
+			},
+			TextFields: []string{"title", "description"},
+		},
+		Categories: []string{ticket.Category},
+		DocID:      streamID(ticket.Category),
+		Project:    projectTicket,
+	}
+}
+
+func projectTicket(ev eventstore.RecordedEvent, cur *Ticket) (*Ticket, error) {
+	e, err := ticket.Events.Decode(ev.Type, ev.Data)
+	if err != nil {
+		return nil, err
+	}
+	at := ev.Metadata.RecordedAt
+	if o, ok := e.(*ticket.Opened); ok {
+		tags := o.Tags
+		if tags == nil {
+			tags = []string{}
+		}
+		return &Ticket{
+			ID: o.TicketID, CompanyID: o.CompanyID, Title: o.Title, Description: o.Description,
+			Priority: string(o.Priority), Status: string(ticket.Open), RequesterID: o.RequesterID,
+			Tags: tags, CreatedBy: ev.Metadata.ActorID, CreatedAt: at, UpdatedAt: at, LastActivityAt: at,
+			Revision: ev.Revision,
+		}, nil
+	}
+	if cur == nil {
+		return nil, fmt.Errorf("%s before ticket.opened", ev.Type)
+	}
+	next := *cur
+	next.LastActivityAt, next.Revision = at, ev.Revision
+	switch e := e.(type) {
+	case *ticket.Edited:
+		if e.Title != nil {
+			next.Title = *e.Title
+		}
+		if e.Description != nil {
+			next.Description = *e.Description
+		}
+		if e.Priority != nil {
+			next.Priority = string(*e.Priority)
+		}
+		if e.Tags != nil {
+			next.Tags = *e.Tags
+		}
+		next.UpdatedAt = at
+	case *ticket.Assigned:
+		id := e.AssigneeID
+		next.AssigneeID, next.UpdatedAt = &id, at
+	case *ticket.Unassigned:
+		next.AssigneeID, next.UpdatedAt = nil, at
+	case *ticket.StatusChanged:
+		next.Status, next.UpdatedAt = string(e.To), at
+	case *ticket.Commented:
+		next.CommentCount++
+	case *ticket.Deleted:
+		return nil, nil
+	}
+	return &next, nil
+}
+
+// streamID returns a DocID function that takes the aggregate id from the
+// stream name of a category.
+func streamID(category string) func(eventstore.RecordedEvent) string {
+	prefix := category + "-"
+	return func(ev eventstore.RecordedEvent) string {
+		if len(ev.StreamID) <= len(prefix) || ev.StreamID[:len(prefix)] != prefix {
+			return ""
+		}
+		return ev.StreamID[len(prefix):]
+	}
+}
+
+// All returns the projectors agentdesk runs.
+func All() []Projector {
+	return []Projector{CompaniesProjector(), UsersProjector(), CredentialsProjector(), TicketsProjector()}
+}

@@ -1,0 +1,134 @@
+// Package projections turns the event log into read models. A Runner keeps
+// one checkpoint per projection in the read store, catches up from it in
+// batches (each batch and its checkpoint in one read-store transaction),
+// then tails new events as the event store announces them.
+//
+// Projectors are pure: a Def's Project function maps (event, current
+// document) to the new document; the runner owns loading, version guards,
+// batching and checkpoints.
+package projections
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"agentdesk/eventstore"
+	"agentdesk/readstore"
+)
+
+// Projector is a read model the Runner keeps up to date.
+type Projector interface {
+	// Name identifies the projection and its checkpoint.
+	Name() string
+	// Collection declares the collection it writes.
+	Collection() readstore.Collection
+	// Filter selects the events it consumes.
+	Filter() eventstore.Filter
+	// Fold applies events, in position order, to the current documents
+	// (read from rs) and returns the writes that bring them up to date.
+	Fold(ctx context.Context, rs readstore.Store, events []eventstore.RecordedEvent) ([]readstore.Write, error)
+}
+
+// Def defines a projection with one document per aggregate, of type D.
+type Def[D any] struct {
+	// ProjectionName is the projection's name, also its checkpoint name.
+	ProjectionName string
+	// Spec declares the collection.
+	Spec readstore.Collection
+	// Categories are the stream categories consumed.
+	Categories []string
+	// DocID returns the id of the document ev changes, or "" to skip ev.
+	DocID func(ev eventstore.RecordedEvent) string
+	// Project returns the document after ev given the current one (nil if
+	// there is none), or nil to delete it. It must be pure.
+	Project func(ev eventstore.RecordedEvent, cur *D) (*D, error)
+}
+
+// Name implements Projector.
+func (d *Def[D]) Name() string { return d.ProjectionName }
+
+// Collection implements Projector.
+func (d *Def[D]) Collection() readstore.Collection { return d.Spec }
+
+// Filter implements Projector.
+func (d *Def[D]) Filter() eventstore.Filter { return eventstore.Filter{Categories: d.Categories} }
+
+type slot[D any] struct {
+	doc     *D
+	version uint64
+	touched bool
+}
+
+// maxInIDs bounds the ids looked up by one query.
+const maxInIDs = 500
+
+// Fold implements Projector. Events at or below a document's version were
+// already applied and are skipped, so replaying a batch is harmless.
+func (d *Def[D]) Fold(ctx context.Context, rs readstore.Store, events []eventstore.RecordedEvent) ([]readstore.Write, error) {
+	slots := make(map[string]*slot[D], len(events))
+	order := make([]string, 0, len(events))
+	var missing []string
+	for i := range events {
+		id := d.DocID(events[i])
+		if id == "" {
+			continue
+		}
+		if _, ok := slots[id]; !ok {
+			slots[id] = &slot[D]{}
+			order = append(order, id)
+			missing = append(missing, id)
+		}
+	}
+	for len(missing) > 0 {
+		chunk := missing[:min(len(missing), maxInIDs)]
+		missing = missing[len(chunk):]
+		docs, _, err := rs.Query(ctx, d.Spec.Name, readstore.Query{Where: []readstore.Condition{{Field: "id", Op: readstore.In, Value: chunk}}})
+		if err != nil {
+			return nil, fmt.Errorf("load %s documents: %w", d.Spec.Name, err)
+		}
+		for _, doc := range docs {
+			var v D
+			if err := json.Unmarshal(doc.Data, &v); err != nil {
+				return nil, fmt.Errorf("decode %s/%s: %w", d.Spec.Name, doc.ID, err)
+			}
+			s := slots[doc.ID]
+			s.doc, s.version = &v, doc.Version
+		}
+	}
+	for i := range events {
+		ev := events[i]
+		id := d.DocID(ev)
+		if id == "" {
+			continue
+		}
+		s := slots[id]
+		if ev.Position <= s.version {
+			continue
+		}
+		next, err := d.Project(ev, s.doc)
+		if err != nil {
+			return nil, fmt.Errorf("project %s@%d (%s): %w", ev.StreamID, ev.Revision, ev.Type, err)
+		}
+		s.doc, s.version, s.touched = next, ev.Position, true
+	}
+	writes := make([]readstore.Write, 0, len(order))
+	for _, id := range order {
+		s := slots[id]
+		if !s.touched {
+			continue
+		}
+		w := readstore.Write{Collection: d.Spec.Name, Doc: readstore.Doc{ID: id, Version: s.version}}
+		if s.doc == nil {
+			w.Delete = true
+		} else {
+			raw, err := json.Marshal(s.doc)
+			if err != nil {
+				return nil, fmt.Errorf("encode %s/%s: %w", d.Spec.Name, id, err)
+			}
+			w.Doc.Data = raw
+		}
+		writes = append(writes, w)
+	}
+	return writes, nil
+}

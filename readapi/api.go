@@ -1,0 +1,234 @@
+// Package readapi is the query side of the HTTP API: React Admin list and
+// record endpoints over the read models, sign-in and the current user,
+// health checks, the authentication middleware, and the one table that
+// maps errors to HTTP statuses. It never appends events.
+package readapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"agentdesk/domain"
+	"agentdesk/eventstore"
+	"agentdesk/readstore"
+)
+
+// Progress tells how far projections have got.
+type Progress interface {
+	// Wait blocks until the named projection has applied every event up
+	// to position, or ctx ends.
+	Wait(ctx context.Context, projection string, position uint64) error
+	// Ready reports whether every projection has caught up since start.
+	Ready() bool
+}
+
+// TokenService issues and verifies bearer tokens.
+type TokenService interface {
+	Issue(c TokenClaims) (token string, ttl time.Duration, err error)
+	Parse(token string) (TokenClaims, error)
+}
+
+// TokenClaims is what a token says about its holder.
+type TokenClaims struct {
+	UserID    string
+	CompanyID string
+	Role      string
+}
+
+// PasswordVerifier checks passwords against stored hashes.
+type PasswordVerifier interface {
+	Verify(hash, password string) bool
+	// VerifyUnknown costs as much as Verify and reports false; it keeps
+	// unknown usernames from answering faster.
+	VerifyUnknown(password string) bool
+}
+
+// Config configures an API.
+type Config struct {
+	Reads     readstore.Store
+	Progress  Progress
+	Tokens    TokenService
+	Passwords PasswordVerifier
+	// Logger defaults to slog.Default().
+	Logger *slog.Logger
+	// WriteWait bounds how long a write waits for its projection before
+	// answering; default 5s.
+	WriteWait time.Duration
+}
+
+// Validate reports every missing setting.
+func (c Config) Validate() error {
+	var errs []error
+	if c.Reads == nil {
+		errs = append(errs, errors.New("readapi: Reads is required"))
+	}
+	if c.Progress == nil {
+		errs = append(errs, errors.New("readapi: Progress is required"))
+	}
+	if c.Tokens == nil {
+		errs = append(errs, errors.New("readapi: Tokens is required"))
+	}
+	if c.Passwords == nil {
+		errs = append(errs, errors.New("readapi: Passwords is required"))
+	}
+	return errors.Join(errs...)
+}
+
+// API serves the query endpoints.
+type API struct {
+	reads     readstore.Store
+	progress  Progress
+	tokens    TokenService
+	passwords PasswordVerifier
+	log       *slog.Logger
+	writeWait time.Duration
+}
+
+// New returns an API for cfg.
+func New(cfg Config) (*API, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.WriteWait <= 0 {
+		cfg.WriteWait = 5 * time.Second
+	}
+	return &API{reads: cfg.Reads, progress: cfg.Progress, tokens: cfg.Tokens, passwords: cfg.Passwords,
+		log: cfg.Logger, writeWait: cfg.WriteWait}, nil
+}
+
+// Public mounts the endpoints that need no token.
+func (a *API) Public(r chi.Router) {
+	r.Get("/healthz", func(w http.ResponseWriter, r *http.Request) {
+		WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	r.Get("/readyz", func(w http.ResponseWriter, r *http.Request) {
+		if !a.progress.Ready() {
+			WriteJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "catching up", "detail": "projections are catching up"})
+			return
+		}
+		WriteJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	})
+	r.Post("/auth/token", a.token)
+}
+
+// Authenticated mounts the endpoints that need a principal; wrap r with
+// Authenticate first.
+func (a *API) Authenticated(r chi.Router) {
+	r.Get("/auth/me", a.me)
+	for _, res := range resources {
+		r.Get("/api/"+res.name, a.list(res))
+		r.Get("/api/"+res.name+"/{id}", a.get(res))
+	}
+}
+
+// StatusError is implemented by errors that carry their own HTTP status,
+// such as request decoding errors of the write endpoints.
+type StatusError interface {
+	error
+	HTTPStatus() int
+}
+
+// errorStatus is the one table from errors to HTTP statuses; errors not
+// in it are internal (500).
+var errorStatus = []struct {
+	err    error
+	status int
+}{
+	{domain.ErrNotFound, http.StatusNotFound},
+	{readstore.ErrNotFound, http.StatusNotFound},
+	{domain.ErrForbidden, http.StatusForbidden},
+	{domain.ErrAlreadyExists, http.StatusConflict},
+	{domain.ErrConflict, http.StatusConflict},
+	{eventstore.ErrWrongExpectedRevision, http.StatusConflict},
+	{domain.ErrInvalidTransition, http.StatusConflict},
+	{readstore.ErrUnknownField, http.StatusBadRequest},
+	{readstore.ErrInvalidQuery, http.StatusBadRequest},
+	{errUnauthorized, http.StatusUnauthorized},
+	{errNotReady, http.StatusServiceUnavailable},
+}
+
+var (
+	errUnauthorized = errors.New("not authenticated")
+	errNotReady     = errors.New("not ready")
+)
+
+// ErrorStatus returns the HTTP status for err.
+func ErrorStatus(err error) int {
+	var se StatusError
+	if errors.As(err, &se) {
+		return se.HTTPStatus()
+	}
+	var ve *domain.ValidationError
+	if errors.As(err, &ve) {
+		return http.StatusUnprocessableEntity
+	}
+	for _, e := range errorStatus {
+		if errors.Is(err, e.err) {
+			return e.status
+		}
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusInternalServerError
+}
+
+// Problem is the body of every error response.
+type Problem struct {
+	Detail string            `json:"detail"`
+	Errors map[string]string `json:"errors,omitempty"`
+}
+
+// WriteError answers with err's status and a {"detail"} body. Internal
+// errors are logged once here, with the request, and answered generically.
+func WriteError(log *slog.Logger, w http.ResponseWriter, r *http.Request, err error) {
+	status := ErrorStatus(err)
+	p := Problem{Detail: err.Error()}
+	var ve *domain.ValidationError
+	var fe interface{ Fields() map[string]string }
+	switch {
+	case errors.As(err, &ve):
+		p.Errors = ve.Fields
+	case errors.As(err, &fe):
+		p.Errors = fe.Fields()
+	}
+	switch {
+	case status == http.StatusInternalServerError:
+		log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+		p.Detail = "internal error"
+	case status == http.StatusNotFound:
+		p.Detail = "not found"
+	case status == http.StatusUnauthorized:
+		w.Header().Set("WWW-Authenticate", `Bearer realm="agentdesk"`)
+	}
+	WriteJSON(w, status, p)
+}
+
+// WriteJSON writes v as a JSON response with status.
+func WriteJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) { WriteError(a.log, w, r, err) }
+
+// badRequest is a 400 with a message.
+type badRequest struct{ msg string }
+
+func (e *badRequest) Error() string   { return e.msg }
+func (e *badRequest) HTTPStatus() int { return http.StatusBadRequest }
+
+func badRequestf(format string, args ...any) error {
+	return &badRequest{msg: fmt.Sprintf(format, args...)}
+}

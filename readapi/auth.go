@@ -1,0 +1,159 @@
+package readapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strings"
+
+	"agentdesk/domain"
+	"agentdesk/readstore"
+)
+
+// The read models this package reads beyond the resources it serves; their
+// names and document shapes are the contract with the projections.
+const (
+	usersCollection       = "users"
+	credentialsCollection = "credentials"
+)
+
+// userDoc is the part of a users document that identifies a principal.
+type userDoc struct {
+	ID        string  `json:"id"`
+	Username  string  `json:"username"`
+	CompanyID *string `json:"company_id"`
+	Role      string  `json:"role"`
+}
+
+// credentialDoc is a credentials document.
+type credentialDoc struct {
+	ID           string `json:"id"`
+	PasswordHash string `json:"password_hash"`
+}
+
+type principalKey struct{}
+
+// PrincipalFrom returns the principal Authenticate put in ctx.
+func PrincipalFrom(ctx context.Context) (domain.Principal, bool) {
+	p, ok := ctx.Value(principalKey{}).(domain.Principal)
+	return p, ok
+}
+
+// Authenticate requires a valid bearer token and puts the principal in
+// the request context. The principal is read from the users read model on
+// every request, so a role change or a deletion takes effect at once; the
+// token only proves who the caller is.
+func (a *API) Authenticate(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := r.Header.Get("Authorization")
+		scheme, token, ok := strings.Cut(h, " ")
+		if !ok || !strings.EqualFold(scheme, "bearer") || token == "" {
+			a.fail(w, r, errors.Join(errUnauthorized, errors.New("a bearer token is required")))
+			return
+		}
+		claims, err := a.tokens.Parse(strings.TrimSpace(token))
+		if err != nil {
+			a.fail(w, r, errors.Join(errUnauthorized, errors.New("the token is invalid or expired")))
+			return
+		}
+		p, err := a.principal(r.Context(), claims.UserID)
+		if err != nil {
+			a.fail(w, r, err)
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), principalKey{}, p)))
+	})
+}
+
+func (a *API) principal(ctx context.Context, userID string) (domain.Principal, error) {
+	doc, err := a.reads.Get(ctx, usersCollection, userID)
+	if errors.Is(err, readstore.ErrNotFound) {
+		return domain.Principal{}, errors.Join(errUnauthorized, errors.New("the user no longer exists"))
+	}
+	if err != nil {
+		return domain.Principal{}, err
+	}
+	var u userDoc
+	if err := json.Unmarshal(doc.Data, &u); err != nil {
+		return domain.Principal{}, err
+	}
+	p := domain.Principal{UserID: u.ID, Username: u.Username, Role: domain.Role(u.Role)}
+	if u.CompanyID != nil {
+		p.CompanyID = *u.CompanyID
+	}
+	return p, nil
+}
+
+// tokenResponse is the OAuth2-style answer of POST /auth/token.
+type tokenResponse struct {
+	AccessToken string `json:"access_token"`
+	TokenType   string `json:"token_type"`
+	ExpiresIn   int64  `json:"expires_in"`
+}
+
+// token signs a user in with a form-encoded username and password.
+func (a *API) token(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+	if err := r.ParseForm(); err != nil {
+		a.fail(w, r, badRequestf("the body must be form-encoded username and password"))
+		return
+	}
+	username := strings.ToLower(strings.TrimSpace(r.PostForm.Get("username")))
+	password := r.PostForm.Get("password")
+	if username == "" || password == "" {
+		a.fail(w, r, &domain.ValidationError{Fields: map[string]string{"username": "is required", "password": "is required"}})
+		return
+	}
+	docs, _, err := a.reads.Query(r.Context(), credentialsCollection, readstore.Query{
+		Where: []readstore.Condition{{Field: "username", Op: readstore.Eq, Value: username}}, Limit: 1,
+	})
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	var cred credentialDoc
+	if len(docs) == 1 {
+		if err := json.Unmarshal(docs[0].Data, &cred); err != nil {
+			a.fail(w, r, err)
+			return
+		}
+	}
+	if cred.ID == "" {
+		a.passwords.VerifyUnknown(password)
+	}
+	if cred.ID == "" || !a.passwords.Verify(cred.PasswordHash, password) {
+		a.fail(w, r, errors.Join(errUnauthorized, errors.New("wrong username or password")))
+		return
+	}
+	p, err := a.principal(r.Context(), cred.ID)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	tok, ttl, err := a.tokens.Issue(TokenClaims{UserID: p.UserID, CompanyID: p.CompanyID, Role: string(p.Role)})
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	WriteJSON(w, http.StatusOK, tokenResponse{AccessToken: tok, TokenType: "bearer", ExpiresIn: int64(ttl.Seconds())})
+}
+
+// me answers the current user's record.
+func (a *API) me(w http.ResponseWriter, r *http.Request) {
+	p, _ := PrincipalFrom(r.Context())
+	doc, err := a.reads.Get(r.Context(), usersCollection, p.UserID)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeRaw(w, http.StatusOK, doc.Data)
+}
+
+func writeRaw(w http.ResponseWriter, status int, body []byte) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+	_, _ = w.Write([]byte("\n"))
+}

@@ -1,0 +1,179 @@
+package readapi
+
+import (
+	"encoding/json"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+
+	"agentdesk/readstore"
+)
+
+// Paging limits of list endpoints.
+const (
+	DefaultLimit = 25
+	MaxLimit     = 1000
+)
+
+// operator suffixes of filter keys, longest first so "_gte" wins over "_gt".
+var suffixes = []struct {
+	suffix string
+	op     readstore.Op
+}{
+	{"_gte", readstore.Gte}, {"_lte", readstore.Lte}, {"_gt", readstore.Gt}, {"_lt", readstore.Lt}, {"_ne", readstore.Ne},
+}
+
+// parseListQuery reads React Admin's list parameters: skip/limit or
+// range=[a,b]; sort=field&order=ASC|DESC or sort=["field","ASC"]; and
+// filter={json}. Fields outside the resource's allow-lists are a 400.
+func parseListQuery(v url.Values, res *resource) (readstore.Query, error) {
+	q := readstore.Query{Limit: DefaultLimit, Count: true}
+	if s := v.Get("range"); s != "" {
+		var rng []int
+		if err := json.Unmarshal([]byte(s), &rng); err != nil || len(rng) != 2 || rng[0] < 0 || rng[1] < rng[0] {
+			return q, badRequestf("range must be [first, last] with 0 <= first <= last")
+		}
+		q.Skip, q.Limit = rng[0], rng[1]-rng[0]+1
+	}
+	if s := v.Get("skip"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 0 {
+			return q, badRequestf("skip must be a non-negative integer")
+		}
+		q.Skip = n
+	}
+	if s := v.Get("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 {
+			return q, badRequestf("limit must be a positive integer")
+		}
+		q.Limit = n
+	}
+	if q.Limit > MaxLimit {
+		return q, badRequestf("at most %d records per page", MaxLimit)
+	}
+	sortField, order := v.Get("sort"), v.Get("order")
+	if strings.HasPrefix(sortField, "[") {
+		var pair []string
+		if err := json.Unmarshal([]byte(sortField), &pair); err != nil || len(pair) != 2 {
+			return q, badRequestf(`sort must be a field name or ["field","ASC|DESC"]`)
+		}
+		sortField, order = pair[0], pair[1]
+	}
+	if sortField == "" {
+		sortField, order = "created_at", "DESC"
+		if !slices.Contains(res.sorts, sortField) {
+			sortField = "id"
+		}
+	}
+	if sortField != "id" && !slices.Contains(res.sorts, sortField) {
+		return q, badRequestf("cannot sort %s by %q; sortable fields: %s", res.name, sortField, strings.Join(res.sorts, ", "))
+	}
+	switch strings.ToUpper(order) {
+	case "", "ASC":
+		q.Sort = []readstore.Sort{{Field: sortField}}
+	case "DESC":
+		q.Sort = []readstore.Sort{{Field: sortField, Desc: true}}
+	default:
+		return q, badRequestf("order must be ASC or DESC")
+	}
+	if s := v.Get("filter"); s != "" && s != "{}" {
+		where, err := parseFilter(s, res)
+		if err != nil {
+			return q, err
+		}
+		q.Where = where
+	}
+	return q, nil
+}
+
+func parseFilter(s string, res *resource) ([]readstore.Condition, error) {
+	dec := json.NewDecoder(strings.NewReader(s))
+	dec.UseNumber()
+	var raw map[string]any
+	if err := dec.Decode(&raw); err != nil {
+		return nil, badRequestf("filter must be a JSON object")
+	}
+	keys := make([]string, 0, len(raw))
+	for k := range raw {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	var where []readstore.Condition
+	for _, key := range keys {
+		val := raw[key]
+		if key == "q" {
+			text, ok := val.(string)
+			if !ok {
+				return nil, badRequestf("filter q must be a string")
+			}
+			if strings.TrimSpace(text) != "" {
+				where = append(where, readstore.Condition{Op: readstore.Text, Value: strings.TrimSpace(text)})
+			}
+			continue
+		}
+		field, op := key, readstore.Eq
+		if !allowedFilter(res, field) {
+			for _, s := range suffixes {
+				if base, ok := strings.CutSuffix(key, s.suffix); ok && allowedFilter(res, base) {
+					field, op = base, s.op
+					break
+				}
+			}
+		}
+		if !allowedFilter(res, field) {
+			return nil, badRequestf("cannot filter %s by %q; filterable fields: id, q, %s (with _gte, _lte, _gt, _lt, _ne)", res.name, key, strings.Join(res.filters, ", "))
+		}
+		c, err := condition(field, op, val)
+		if err != nil {
+			return nil, err
+		}
+		where = append(where, c)
+	}
+	return where, nil
+}
+
+func allowedFilter(res *resource, field string) bool {
+	return field == "id" || slices.Contains(res.filters, field)
+}
+
+// condition converts a JSON filter value: arrays mean "in", scalars keep
+// their JSON type; the store checks them against the field's type.
+func condition(field string, op readstore.Op, val any) (readstore.Condition, error) {
+	switch v := val.(type) {
+	case []any:
+		if op != readstore.Eq {
+			return readstore.Condition{}, badRequestf("filter %s: a list only works with equality", field)
+		}
+		items := make([]any, len(v))
+		for i, item := range v {
+			s, err := scalar(field, item)
+			if err != nil {
+				return readstore.Condition{}, err
+			}
+			items[i] = s
+		}
+		return readstore.Condition{Field: field, Op: readstore.In, Value: items}, nil
+	default:
+		s, err := scalar(field, v)
+		if err != nil {
+			return readstore.Condition{}, err
+		}
+		return readstore.Condition{Field: field, Op: op, Value: s}, nil
+	}
+}
+
+func scalar(field string, v any) (any, error) {
+	switch v := v.(type) {
+	case string, bool:
+		return v, nil
+	case json.Number:
+		f, err := v.Float64()
+		if err != nil {
+			return nil, badRequestf("filter %s: %q is not a number", field, v)
+		}
+		return f, nil
+	}
+	return nil, badRequestf("filter %s: values must be strings, numbers, booleans or lists of them", field)
+}

@@ -1,0 +1,207 @@
+package readapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/go-chi/chi/v5"
+
+	"agentdesk/domain"
+	"agentdesk/readstore"
+)
+
+// resource is a read model served as a React Admin resource.
+type resource struct {
+	name string // URL segment, collection and projection name
+	// filters and sorts are the allow-lists; id and q are always allowed.
+	filters []string
+	sorts   []string
+	// scope returns the conditions that restrict p to what it may see, or
+	// an error if p may not list the resource at all.
+	scope func(p domain.Principal) ([]readstore.Condition, error)
+	// visible reports whether p may read one document.
+	visible func(p domain.Principal, d scopeDoc) bool
+}
+
+// scopeDoc holds the fields of a document that decide who may see it.
+type scopeDoc struct {
+	ID          string  `json:"id"`
+	CompanyID   *string `json:"company_id"`
+	RequesterID string  `json:"requester_id"`
+	AssigneeID  *string `json:"assignee_id"`
+	Role        string  `json:"role"`
+}
+
+func (d scopeDoc) company() string {
+	if d.CompanyID == nil {
+		return ""
+	}
+	return *d.CompanyID
+}
+
+func eq(field, value string) readstore.Condition {
+	return readstore.Condition{Field: field, Op: readstore.Eq, Value: value}
+}
+
+// resources lists what the query API serves.
+var resources = []*resource{
+	{
+		name:    "companies",
+		filters: []string{"name", "created_at", "updated_at"},
+		sorts:   []string{"name", "created_at", "updated_at"},
+		scope: func(p domain.Principal) ([]readstore.Condition, error) {
+			switch {
+			case p.IsSuperadmin():
+				return nil, nil
+			case domain.CanCompany(p, domain.Read, p.CompanyID):
+				return []readstore.Condition{eq("id", p.CompanyID)}, nil
+			}
+			return nil, domain.ErrForbidden
+		},
+		visible: func(p domain.Principal, d scopeDoc) bool { return domain.CanCompany(p, domain.Read, d.ID) },
+	},
+	{
+		name:    "users",
+		filters: []string{"company_id", "username", "email", "full_name", "role", "created_at", "updated_at"},
+		sorts:   []string{"username", "email", "full_name", "role", "created_at", "updated_at"},
+		scope: func(p domain.Principal) ([]readstore.Condition, error) {
+			switch {
+			case p.IsSuperadmin():
+				return nil, nil
+			case domain.CanListUsers(p):
+				return []readstore.Condition{eq("company_id", p.CompanyID)}, nil
+			}
+			return []readstore.Condition{eq("company_id", p.CompanyID), eq("id", p.UserID)}, nil
+		},
+		visible: func(p domain.Principal, d scopeDoc) bool {
+			return d.ID == p.UserID || domain.CanUser(p, domain.Read, domain.UserRef{ID: d.ID, CompanyID: d.company(), Role: domain.Role(d.Role)})
+		},
+	},
+	{
+		name: "tickets",
+		filters: []string{"company_id", "title", "priority", "status", "requester_id", "assignee_id", "tags",
+			"comment_count", "created_at", "updated_at", "last_activity_at"},
+		sorts: []string{"title", "priority", "status", "comment_count", "created_at", "updated_at", "last_activity_at"},
+		scope: func(p domain.Principal) ([]readstore.Condition, error) {
+			switch {
+			case p.IsSuperadmin():
+				return nil, nil
+			case domain.TicketsOwnOnly(p):
+				return []readstore.Condition{eq("company_id", p.CompanyID), eq("requester_id", p.UserID)}, nil
+			}
+			return []readstore.Condition{eq("company_id", p.CompanyID)}, nil
+		},
+		visible: func(p domain.Principal, d scopeDoc) bool {
+			ref := domain.TicketRef{CompanyID: d.company(), RequesterID: d.RequesterID}
+			if d.AssigneeID != nil {
+				ref.AssigneeID = *d.AssigneeID
+			}
+			return domain.CanTicket(p, domain.Read, ref)
+		},
+	},
+}
+
+func resourceNamed(name string) (*resource, bool) {
+	for _, r := range resources {
+		if r.name == name {
+			return r, true
+		}
+	}
+	return nil, false
+}
+
+// list answers GET /api/{resource} with {data, total}.
+func (a *API) list(res *resource) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		p, _ := PrincipalFrom(r.Context())
+		scope, err := res.scope(p)
+		if err != nil {
+			a.fail(w, r, err)
+			return
+		}
+		q, err := parseListQuery(r.URL.Query(), res)
+		if err != nil {
+			a.fail(w, r, err)
+			return
+		}
+		q.Where = append(scope, q.Where...)
+		docs, total, err := a.reads.Query(r.Context(), res.name, q)
+		if err != nil {
+			a.fail(w, r, err)
+			return
+		}
+		data := make([]json.RawMessage, len(docs))
+		for i, d := range docs {
+			data[i] = d.Data
+		}
+		end := q.Skip + len(docs) - 1
+		if len(docs) == 0 {
+			end = q.Skip
+		}
+		w.Header().Set("Content-Range", fmt.Sprintf("%s %d-%d/%d", res.name, q.Skip, end, total))
+		WriteJSON(w, http.StatusOK, struct {
+			Data  []json.RawMessage `json:"data"`
+			Total int64             `json:"total"`
+		}{data, total})
+	}
+}
+
+// get answers GET /api/{resource}/{id} with the record itself.
+func (a *API) get(res *resource) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		p, _ := PrincipalFrom(r.Context())
+		id := chi.URLParam(r, "id")
+		if _, err := res.scope(p); err != nil {
+			a.fail(w, r, err)
+			return
+		}
+		data, err := a.lookup(r.Context(), p, res, id)
+		if err != nil {
+			a.fail(w, r, err)
+			return
+		}
+		writeRaw(w, http.StatusOK, data)
+	}
+}
+
+// lookup reads one document p may see; anything else is not found.
+func (a *API) lookup(ctx context.Context, p domain.Principal, res *resource, id string) (json.RawMessage, error) {
+	if !domain.ValidID(id) {
+		return nil, domain.ErrNotFound
+	}
+	doc, err := a.reads.Get(ctx, res.name, id)
+	if err != nil {
+		return nil, err
+	}
+	var sd scopeDoc
+	if err := json.Unmarshal(doc.Data, &sd); err != nil {
+		return nil, fmt.Errorf("decode %s/%s: %w", res.name, id, err)
+	}
+	if !res.visible(p, sd) {
+		return nil, domain.ErrNotFound
+	}
+	return doc.Data, nil
+}
+
+// Record returns the record a write produced, as the next GET will: it
+// waits until the resource's projection has applied position, then reads
+// the document. It is the read half of read-your-writes for the write
+// endpoints.
+func (a *API) Record(ctx context.Context, p domain.Principal, resourceName, id string, position uint64) (json.RawMessage, error) {
+	res, ok := resourceNamed(resourceName)
+	if !ok {
+		return nil, fmt.Errorf("readapi: unknown resource %q", resourceName)
+	}
+	wctx, cancel := context.WithTimeout(ctx, a.writeWait)
+	defer cancel()
+	if err := a.progress.Wait(wctx, res.name, position); err != nil {
+		if ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
+			return nil, errors.Join(errNotReady, fmt.Errorf("the change was recorded but the %s view is behind; retry the read shortly", res.name))
+		}
+		return nil, err
+	}
+	return a.lookup(ctx, p, res, id)
+}
