@@ -175,7 +175,7 @@ func (s *SQLiteStore) open() error {
 	// loss could drop commits that Append already acknowledged, and an
 	// event log that forgets acknowledged events breaks every command that
 	// read its own write. Group commit pays for the fsync once per batch.
-	dsn, err := sqliteDSN(s.cfg.Path, "_journal_mode=WAL", "_synchronous=FULL", fmt.Sprintf("_busy_timeout=%d", busyTimeoutMS))
+	dsn, err := sqliteDSN(s.cfg.Path, "_journal_mode=WAL", "_synchronous=FULL", "_cache_size=-65536", fmt.Sprintf("_busy_timeout=%d", busyTimeoutMS))
 	if err != nil {
 		return err
 	}
@@ -429,8 +429,8 @@ func encodeEvents(stream string, events []EventData) ([]eventRow, error) {
 			companyID:     ev.Metadata.CompanyID,
 			// Copied because the writer may still read it after a cancelled
 			// Append has returned and the caller reused the buffer.
-			data: bytes.Clone(ev.Data),
-			metadata:      meta,
+			data:     bytes.Clone(ev.Data),
+			metadata: meta,
 		}
 	}
 	return rows, nil
@@ -495,7 +495,7 @@ func (s *SQLiteStore) commitBatch(batch []*appendRequest) {
 		if err != nil {
 			req.err = err
 			if _, rbErr := s.stmts.rollbackTo.ExecContext(ctx); rbErr != nil {
-				s.abort(ctx, batch, fmt.Errorf("append to stream %q: %w (rollback to savepoint: %v)", req.stream, err, rbErr))
+				s.abort(ctx, batch, fmt.Errorf("rollback to savepoint after %v: %w", err, rbErr))
 				return
 			}
 		}
@@ -521,8 +521,7 @@ func (s *SQLiteStore) commitBatch(batch []*appendRequest) {
 }
 
 // abort rolls the whole transaction back after a failure that is not one
-// request's fault (I/O, full disk) and fails every request that had
-// succeeded so far; requests that failed on their own keep their error.
+// request's fault (I/O, full disk) and fails every request of the batch.
 func (s *SQLiteStore) abort(ctx context.Context, batch []*appendRequest, err error) {
 	// ROLLBACK may fail because SQLite already rolled back on its own
 	// (SQLITE_FULL, SQLITE_IOERR); either way no transaction is left open.
@@ -530,12 +529,14 @@ func (s *SQLiteStore) abort(ctx context.Context, batch []*appendRequest, err err
 	s.failBatch(batch, err)
 }
 
+// failBatch gives every request err, replacing even a request's own
+// ErrWrongExpectedRevision or ErrDuplicateEvent: that verdict may have been
+// caused by an earlier request of the batch that is now rolled back, and
+// the caller should retry rather than reload.
 func (s *SQLiteStore) failBatch(batch []*appendRequest, err error) {
 	for _, req := range batch {
-		if req.err == nil {
-			req.res = AppendResult{}
-			req.err = err
-		}
+		req.res = AppendResult{}
+		req.err = fmt.Errorf("append to stream %q: %w", req.stream, err)
 	}
 }
 
@@ -591,8 +592,8 @@ func (s *SQLiteStore) appendOne(ctx context.Context, req *appendRequest) (res Ap
 			row.id, req.stream, rev, row.typ, row.schemaVersion, row.companyID, category, row.data, row.metadata)
 		if err != nil {
 			var se sqlite3.Error
-			if errors.As(err, &se) && se.ExtendedCode == sqlite3.ErrConstraintUnique {
-				return AppendResult{}, false, fmt.Errorf("append to stream %q: event %s is already stored elsewhere: %w",
+			if errors.As(err, &se) && se.ExtendedCode == sqlite3.ErrConstraintUnique && strings.Contains(se.Error(), "events.id") {
+				return AppendResult{}, false, fmt.Errorf("append to stream %q: event %s is already stored, and not as a retry of this append: %w",
 					req.stream, row.id, ErrDuplicateEvent)
 			}
 			return AppendResult{}, false, fmt.Errorf("append to stream %q: insert: %w", req.stream, err)
@@ -621,7 +622,7 @@ func (s *SQLiteStore) checkRetry(ctx context.Context, req *appendRequest) (Appen
 			return AppendResult{}, false, nil // not a retry; a later id reused is caught by the insert
 		}
 		if errors.Is(err, sql.ErrNoRows) {
-			return AppendResult{}, false, fmt.Errorf("append to stream %q: events %s… were stored by an append without event %s: %w",
+			return AppendResult{}, false, fmt.Errorf("append to stream %q: event %s is already stored but event %s is not, so this is not a retry: %w",
 				req.stream, req.rows[0].id, row.id, ErrDuplicateEvent)
 		}
 		if err != nil {

@@ -345,7 +345,7 @@ func TestSQLiteCloseFinishesQueuedAppends(t *testing.T) {
 func TestSQLitePaths(t *testing.T) {
 	dir := t.TempDir()
 	t.Chdir(dir)
-	for _, path := range []string{"events.db", filepath.Join(dir, "a dir", "ev?x=1#frag%20.db")} {
+	for _, path := range []string{"events.db", filepath.Join("a dir", "ev?x=1#frag%20.db")} {
 		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 			t.Fatal(err)
 		}
@@ -354,13 +354,9 @@ func TestSQLitePaths(t *testing.T) {
 		if err := store.Close(); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := os.Stat(filepath.Join(dir, path)); filepath.IsAbs(path) {
-			_, err = os.Stat(path)
-			if err != nil {
-				t.Fatalf("no database file at %q: %v", path, err)
-			}
-		} else if err != nil {
-			t.Fatalf("no database file at %q relative to the working directory: %v", path, err)
+		// The file must carry the literal name, not a URI-decoded one.
+		if _, err := os.Stat(filepath.Join(dir, path)); err != nil {
+			t.Fatalf("no database file at %q: %v", path, err)
 		}
 	}
 }

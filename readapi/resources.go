@@ -195,13 +195,22 @@ func (a *API) Record(ctx context.Context, p domain.Principal, resourceName, id s
 	if !ok {
 		return nil, fmt.Errorf("readapi: unknown resource %q", resourceName)
 	}
-	wctx, cancel := context.WithTimeout(ctx, a.writeWait)
-	defer cancel()
-	if err := a.progress.Wait(wctx, res.name, position); err != nil {
-		if ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
-			return nil, errors.Join(errNotReady, fmt.Errorf("the change was recorded but the %s view is behind; retry the read shortly", res.name))
-		}
+	if err := a.Await(ctx, resourceName, position); err != nil {
 		return nil, err
 	}
 	return a.lookup(ctx, p, res, id)
+}
+
+// Await waits, for at most the configured write wait, until the
+// resource's projection has applied position.
+func (a *API) Await(ctx context.Context, resourceName string, position uint64) error {
+	wctx, cancel := context.WithTimeout(ctx, a.writeWait)
+	defer cancel()
+	if err := a.progress.Wait(wctx, resourceName, position); err != nil {
+		if ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
+			return errors.Join(errNotReady, fmt.Errorf("the change was recorded but the %s view is behind; retry the read shortly", resourceName))
+		}
+		return err
+	}
+	return nil
 }

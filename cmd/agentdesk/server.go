@@ -117,7 +117,24 @@ func (s *Server) bootstrapAdmin(ctx context.Context, app *commands.App) error {
 	if err != nil {
 		return fmt.Errorf("create superadmin %q: %w", s.cfg.AdminUsername, err)
 	}
-	if made {
+	if !made {
+		return nil
+	}
+	// Sign-in reads the projections: let them see the new superadmin
+	// before the server answers.
+	head, err := s.events.Head(ctx)
+	if err != nil {
+		return err
+	}
+	for _, name := range []string{projections.Users, projections.Credentials} {
+		wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		err := s.runner.Wait(wctx, name, head)
+		cancel()
+		if err != nil {
+			return err
+		}
+	}
+	{
 		attrs := []any{"username", s.cfg.AdminUsername}
 		if path != "" {
 			attrs = append(attrs, "password_file", path)

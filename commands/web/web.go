@@ -33,6 +33,8 @@ type Records interface {
 	// Record waits until the resource's read model has applied position
 	// and returns the document p may see with that id.
 	Record(ctx context.Context, p domain.Principal, resource, id string, position uint64) (json.RawMessage, error)
+	// Await waits until the resource's read model has applied position.
+	Await(ctx context.Context, resource string, position uint64) error
 }
 
 // Config configures the write endpoints.
@@ -215,6 +217,9 @@ func (h *Handler) execute(c *call, resource string, fn func(c *call) (outcome, e
 		status = http.StatusOK
 	}
 	if out.snapshot != nil {
+		if err := h.records.Await(c.r.Context(), resource, out.res.Position); err != nil {
+			return 0, nil, err
+		}
 		return status, out.snapshot, nil
 	}
 	rec, err := h.records.Record(c.r.Context(), c.meta.Principal, resource, out.res.ID, out.res.Position)
