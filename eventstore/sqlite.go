@@ -175,7 +175,7 @@ func (s *SQLiteStore) open() error {
 	// loss could drop commits that Append already acknowledged, and an
 	// event log that forgets acknowledged events breaks every command that
 	// read its own write. Group commit pays for the fsync once per batch.
-	dsn, err := sqliteDSN(s.cfg.Path, "_journal_mode=WAL", "_synchronous=FULL", "_cache_size=-65536", fmt.Sprintf("_busy_timeout=%d", busyTimeoutMS))
+	dsn, err := sqliteDSN(s.cfg.Path, "_journal_mode=WAL", "_synchronous=FULL", fmt.Sprintf("_busy_timeout=%d", busyTimeoutMS))
 	if err != nil {
 		return err
 	}

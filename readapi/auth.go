@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 
@@ -49,12 +50,12 @@ func (a *API) Authenticate(next http.Handler) http.Handler {
 		h := r.Header.Get("Authorization")
 		scheme, token, ok := strings.Cut(h, " ")
 		if !ok || !strings.EqualFold(scheme, "bearer") || token == "" {
-			a.fail(w, r, errors.Join(errUnauthorized, errors.New("a bearer token is required")))
+			a.fail(w, r, fmt.Errorf("%w: a bearer token is required", errUnauthorized))
 			return
 		}
 		claims, err := a.tokens.Parse(strings.TrimSpace(token))
 		if err != nil {
-			a.fail(w, r, errors.Join(errUnauthorized, errors.New("the token is invalid or expired")))
+			a.fail(w, r, fmt.Errorf("%w: the token is invalid or expired", errUnauthorized))
 			return
 		}
 		p, err := a.principal(r.Context(), claims.UserID)
@@ -69,7 +70,7 @@ func (a *API) Authenticate(next http.Handler) http.Handler {
 func (a *API) principal(ctx context.Context, userID string) (domain.Principal, error) {
 	doc, err := a.reads.Get(ctx, usersCollection, userID)
 	if errors.Is(err, readstore.ErrNotFound) {
-		return domain.Principal{}, errors.Join(errUnauthorized, errors.New("the user no longer exists"))
+		return domain.Principal{}, fmt.Errorf("%w: the user no longer exists", errUnauthorized)
 	}
 	if err != nil {
 		return domain.Principal{}, err
@@ -123,7 +124,7 @@ func (a *API) token(w http.ResponseWriter, r *http.Request) {
 		a.passwords.VerifyUnknown(password)
 	}
 	if cred.ID == "" || !a.passwords.Verify(cred.PasswordHash, password) {
-		a.fail(w, r, errors.Join(errUnauthorized, errors.New("wrong username or password")))
+		a.fail(w, r, fmt.Errorf("%w: wrong username or password", errUnauthorized))
 		return
 	}
 	p, err := a.principal(r.Context(), cred.ID)

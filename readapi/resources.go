@@ -16,6 +16,9 @@ import (
 // resource is a read model served as a React Admin resource.
 type resource struct {
 	name string // URL segment, collection and projection name
+	// also lists other projections a write must reach before it is
+	// answered (users: sign-in reads credentials).
+	also []string
 	// filters and sorts are the allow-lists; id and q are always allowed.
 	filters []string
 	sorts   []string
@@ -65,6 +68,7 @@ var resources = []*resource{
 	},
 	{
 		name:    "users",
+		also:    []string{credentialsCollection},
 		filters: []string{"company_id", "username", "email", "full_name", "role", "created_at", "updated_at"},
 		sorts:   []string{"username", "email", "full_name", "role", "created_at", "updated_at"},
 		scope: func(p domain.Principal) ([]readstore.Condition, error) {
@@ -204,13 +208,19 @@ func (a *API) Record(ctx context.Context, p domain.Principal, resourceName, id s
 // Await waits, for at most the configured write wait, until the
 // resource's projection has applied position.
 func (a *API) Await(ctx context.Context, resourceName string, position uint64) error {
+	res, ok := resourceNamed(resourceName)
+	if !ok {
+		return fmt.Errorf("readapi: unknown resource %q", resourceName)
+	}
 	wctx, cancel := context.WithTimeout(ctx, a.writeWait)
 	defer cancel()
-	if err := a.progress.Wait(wctx, resourceName, position); err != nil {
-		if ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
-			return errors.Join(errNotReady, fmt.Errorf("the change was recorded but the %s view is behind; retry the read shortly", resourceName))
+	for _, name := range append([]string{res.name}, res.also...) {
+		if err := a.progress.Wait(wctx, name, position); err != nil {
+			if ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
+				return fmt.Errorf("%w: the change was recorded but the %s view is behind; retry the read shortly", errNotReady, name)
+			}
+			return err
 		}
-		return err
 	}
 	return nil
 }

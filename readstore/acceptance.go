@@ -754,12 +754,16 @@ func accDrop(t *testing.T, open func(t *testing.T) Store) {
 // for one reader, and each applied batch visible once Apply returns.
 func accConcurrent(t *testing.T, open func(t *testing.T) Store) {
 	s, ctx := accOpen(t, open)
-	const batches, perBatch = 20, 10
+	const batches, perBatch, readers = 20, 10, 3
 	done := make(chan struct{})
 	errs := make(chan error, 8)
+	// The writer starts once every reader has queried, so they overlap.
+	var started sync.WaitGroup
+	started.Add(readers)
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		defer close(done)
+		started.Wait()
 		for b := range batches {
 			batch := Batch{Checkpoint: &Checkpoint{Name: "acc", Position: uint64(b + 1)}}
 			for i := range perBatch {
@@ -779,10 +783,15 @@ func accConcurrent(t *testing.T, open func(t *testing.T) Store) {
 			}
 		}
 	})
-	for r := range 3 {
+	for r := range readers {
 		wg.Go(func() {
+			markStarted := sync.OnceFunc(started.Done)
+			defer markStarted() // a reader that fails early must not block the writer
 			var prev int64
-			for {
+			for n := 0; ; n++ {
+				if n == 1 {
+					markStarted()
+				}
 				select {
 				case <-done:
 					return

@@ -441,7 +441,7 @@ func BenchmarkQueryPage(b *testing.B) {
 		{"first_page", listQuery(true)},
 		{"page_40", func() Query { q := listQuery(true); q.Skip = 1000; return q }()},
 		{"text_search", Query{
-			Where: []Condition{{Field: "company_id", Op: Eq, Value: "c-big"}, {Op: Text, Value: "floor 7 "}},
+			Where: []Condition{{Field: "company_id", Op: Eq, Value: "c-big"}, {Op: Text, Value: "FLOOR 10 "}},
 			Sort:  []Sort{{Field: "created_at", Desc: true}}, Limit: 25, Count: true,
 		}},
 	} {

@@ -13,10 +13,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/google/uuid"
@@ -74,6 +76,10 @@ type Handler struct {
 	principal func(ctx context.Context) (domain.Principal, bool)
 	writeErr  func(w http.ResponseWriter, r *http.Request, err error)
 	log       *slog.Logger
+	// keyLocks serializes requests that share an Idempotency-Key, so a
+	// retry racing its original waits for it and replays its response
+	// instead of deciding again on the state the original produced.
+	keyLocks [64]sync.Mutex
 }
 
 // New returns a Handler for cfg.
@@ -179,6 +185,9 @@ func (h *Handler) run(resource string, fn func(c *call) (outcome, error)) http.H
 		}
 		k := commands.IdempotencyKey{Scope: scope, Key: key}
 		hash := requestHash(r, body)
+		lock := &h.keyLocks[fnv32(k.Scope+"\x00"+k.Key)%uint32(len(h.keyLocks))]
+		lock.Lock()
+		defer lock.Unlock()
 		if first, ok, err := h.app.Lookup(r.Context(), k); err != nil || ok {
 			if err == nil && first.RequestHash != hash {
 				err = fmt.Errorf("%w: the Idempotency-Key was used for another request", domain.ErrConflict)
@@ -246,6 +255,12 @@ func requestHash(r *http.Request, body []byte) string {
 	fmt.Fprintf(h, "%s %s\n", r.Method, r.URL.Path)
 	h.Write(body)
 	return hex.EncodeToString(h.Sum(nil))
+}
+
+func fnv32(s string) uint32 {
+	h := fnv.New32a()
+	h.Write([]byte(s))
+	return h.Sum32()
 }
 
 // headerID returns a caller-supplied UUID header, or "" if absent or not a UUID.
