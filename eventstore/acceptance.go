@@ -760,10 +760,10 @@ func testReopen(t *testing.T, open OpenFunc) {
 
 // acceptanceContext bounds a subtest, so that a missing event fails it
 // with a deadline error rather than hanging the run.
-func acceptanceContext(t *testing.T) context.Context {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), acceptanceTimeout)
-	t.Cleanup(cancel)
+func acceptanceContext(tb testing.TB) context.Context {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(tb.Context(), acceptanceTimeout)
+	tb.Cleanup(cancel)
 	return ctx
 }
 
