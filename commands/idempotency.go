@@ -8,8 +8,6 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/google/uuid"
-
 	"agentdesk/domain"
 	"agentdesk/eventstore"
 )
@@ -70,7 +68,7 @@ func (a *App) Remember(ctx context.Context, m Meta, k IdempotencyKey, r Response
 		return r, err
 	}
 	_, err = a.store.Append(ctx, k.stream(), eventstore.NoStream, []eventstore.EventData{{
-		ID:            uuid.NewString(),
+		ID:            newUUID(),
 		Type:          IdempotencyRecordedType,
 		SchemaVersion: 1,
 		Data:          data,
