@@ -22,6 +22,10 @@ type Config struct {
 	// RetryDelay is the pause after a failed batch before it is retried;
 	// default 1s.
 	RetryDelay time.Duration
+	// BatchSize is the most events read and applied in one read-store
+	// transaction while catching up; default 4096. Larger batches fold
+	// more events of one document into one write.
+	BatchSize int
 }
 
 // Validate reports every problem with c.
@@ -53,6 +57,7 @@ type Runner struct {
 	reads      readstore.Store
 	log        *slog.Logger
 	retryDelay time.Duration
+	batchSize  int
 	tracks     map[string]*track
 	order      []*track
 }
@@ -64,7 +69,7 @@ type track struct {
 	mu       sync.Mutex
 	position uint64        // checkpoint stored with the last applied batch
 	advanced chan struct{} // closed and replaced when position moves
-	caughtUp bool          // reached the head seen at start
+	caughtUp bool          // finished the catch-up from its checkpoint
 	lastErr  error
 }
 
@@ -79,7 +84,10 @@ func New(ctx context.Context, cfg Config) (*Runner, error) {
 	if cfg.RetryDelay <= 0 {
 		cfg.RetryDelay = time.Second
 	}
-	r := &Runner{events: cfg.Events, reads: cfg.Reads, log: cfg.Logger, retryDelay: cfg.RetryDelay, tracks: map[string]*track{}}
+	if cfg.BatchSize <= 0 {
+		cfg.BatchSize = 4096
+	}
+	r := &Runner{events: cfg.Events, reads: cfg.Reads, log: cfg.Logger, retryDelay: cfg.RetryDelay, batchSize: cfg.BatchSize, tracks: map[string]*track{}}
 	for _, p := range cfg.Projectors {
 		if err := cfg.Reads.Ensure(ctx, p.Collection()); err != nil {
 			return nil, fmt.Errorf("ensure %s: %w", p.Collection().Name, err)
@@ -96,39 +104,30 @@ func New(ctx context.Context, cfg Config) (*Runner, error) {
 }
 
 // Run projects until ctx is done, one goroutine per projection, and
-// returns once they have all stopped. A failing batch is logged and
-// retried; it never skips events.
+// returns once they have all stopped. Each projection first catches up
+// from its checkpoint, then follows a live subscription. A failing batch
+// is logged and retried; it never skips events.
 func (r *Runner) Run(ctx context.Context) error {
-	head, err := r.events.Head(ctx)
-	if err != nil {
-		return fmt.Errorf("projections: head: %w", err)
-	}
 	var wg sync.WaitGroup
 	for _, t := range r.order {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			r.runOne(ctx, t, head)
+			r.runOne(ctx, t)
 		}()
 	}
 	wg.Wait()
 	return nil
 }
 
-func (r *Runner) runOne(ctx context.Context, t *track, head uint64) {
-	name := t.p.Name()
-	start := time.Now()
-	from := t.pos()
-	if from >= head {
-		t.markCaughtUp()
-	}
+func (r *Runner) runOne(ctx context.Context, t *track) {
 	for ctx.Err() == nil {
-		err := r.follow(ctx, t, head, start)
+		err := r.follow(ctx, t)
 		if err == nil || ctx.Err() != nil {
 			return
 		}
 		t.setErr(err)
-		r.log.Error("projection failed; retrying", "projection", name, "position", t.pos(), "err", err)
+		r.log.Error("projection failed; retrying", "projection", t.p.Name(), "position", t.pos(), "err", err)
 		select {
 		case <-ctx.Done():
 			return
@@ -137,24 +136,23 @@ func (r *Runner) runOne(ctx context.Context, t *track, head uint64) {
 	}
 }
 
-// follow subscribes from the checkpoint and applies batches until ctx
-// ends or a batch fails.
-func (r *Runner) follow(ctx context.Context, t *track, head uint64, start time.Time) error {
+// follow catches up from the checkpoint, then applies live events as they
+// are appended, until ctx ends or a batch fails.
+func (r *Runner) follow(ctx context.Context, t *track) error {
+	if !t.isCaughtUp() {
+		start, from := time.Now(), t.pos()
+		if err := r.catchUp(ctx, t); err != nil {
+			return err
+		}
+		t.markCaughtUp()
+		r.log.Info("projection caught up", "projection", t.p.Name(), "from", from, "position", t.pos(), "took", time.Since(start).Round(time.Millisecond))
+	}
 	sub, err := r.events.Subscribe(ctx, t.pos(), t.p.Filter())
 	if err != nil {
 		return fmt.Errorf("subscribe: %w", err)
 	}
 	defer sub.Close()
-	from := t.pos()
 	for {
-		// Once nothing stored is left below the start-up head, the
-		// projection counts as caught up even if no event matched.
-		if !t.isCaughtUp() {
-			if last, err := r.lastMatching(ctx, t, head); err == nil && last <= t.pos() {
-				t.markCaughtUp()
-				r.log.Info("projection caught up", "projection", t.p.Name(), "from", from, "position", t.pos(), "took", time.Since(start).Round(time.Millisecond))
-			}
-		}
 		evs, err := sub.Next(ctx)
 		if err != nil {
 			if ctx.Err() != nil {
@@ -168,18 +166,54 @@ func (r *Runner) follow(ctx context.Context, t *track, head uint64, start time.T
 	}
 }
 
-// lastMatching returns the position of the last event at or below head
-// that the projection consumes (0 if none). It reads backward cheaply by
-// asking for events after the current checkpoint, one at a time.
-func (r *Runner) lastMatching(ctx context.Context, t *track, head uint64) (uint64, error) {
-	evs, err := r.events.ReadAll(ctx, t.pos(), 1, t.p.Filter())
-	if err != nil {
-		return 0, err
+// catchUp applies everything stored after the checkpoint in large
+// batches. A reader goroutine fetches the next batch while the current one
+// is folded and written, so reading and writing overlap.
+func (r *Runner) catchUp(ctx context.Context, t *track) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	batches := make(chan []eventstore.RecordedEvent, 1)
+	readErr := make(chan error, 1)
+	go func() {
+		defer close(batches)
+		after := t.pos()
+		for {
+			evs, err := r.events.ReadAll(ctx, after, r.batchSize, t.p.Filter())
+			if err != nil {
+				readErr <- fmt.Errorf("read after %d: %w", after, err)
+				return
+			}
+			if len(evs) == 0 {
+				return
+			}
+			select {
+			case batches <- evs:
+			case <-ctx.Done():
+				return
+			}
+			if len(evs) < r.batchSize {
+				return
+			}
+			after = evs[len(evs)-1].Position
+		}
+	}()
+	var applyErr error
+	for evs := range batches {
+		if applyErr == nil {
+			if applyErr = r.apply(ctx, t, evs); applyErr != nil {
+				cancel() // stop the reader; the loop drains what it sent
+			}
+		}
 	}
-	if len(evs) == 0 || evs[0].Position > head {
-		return t.pos(), nil
+	if applyErr != nil {
+		return applyErr
 	}
-	return evs[0].Position, nil
+	select {
+	case err := <-readErr:
+		return err
+	default:
+		return ctx.Err()
+	}
 }
 
 // apply folds one batch and stores it with its checkpoint in one transaction.
@@ -245,8 +279,8 @@ func (r *Runner) Status() []Status {
 	return out
 }
 
-// Ready reports whether every projection has caught up with the events
-// stored when Run started.
+// Ready reports whether every projection has finished catching up from
+// its checkpoint.
 func (r *Runner) Ready() bool {
 	for _, t := range r.order {
 		if !t.isCaughtUp() {
