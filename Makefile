@@ -1,7 +1,6 @@
 # agentdesk — run `make help` for the targets.
 GO        ?= go
 PKGS      ?= ./...
-BENCHTIME ?= 1x
 
 .DEFAULT_GOAL := help
 
@@ -23,8 +22,14 @@ test: ## vet and run every test with the race detector
 	$(GO) test -race -count=1 -timeout 15m $(PKGS)
 
 .PHONY: bench
-bench: ## run the benchmarks (append, list query, catch-up); see README
-	$(GO) test -run '^$$' -bench . -benchtime $(BENCHTIME) -timeout 60m ./bench/ ./eventstore/ ./readstore/
+bench: ## run the benchmarks: append, list query, catch-up (about 5 minutes; see README)
+	$(GO) test -run '^$$' -bench Append -benchtime 20000x -count 3 ./commands/
+	$(GO) test -run '^$$' -bench ListQuery -benchtime 5000x ./cmd/agentdesk/
+	$(GO) test -run '^$$' -bench CatchUp -benchtime 1x -timeout 30m ./projections/
+
+.PHONY: bench-stores
+bench-stores: ## run the event store and read store micro-benchmarks
+	$(GO) test -run '^$$' -bench . ./eventstore/ ./readstore/
 
 .PHONY: lint
 lint: ## gofmt check and go vet

@@ -25,8 +25,8 @@ type testServer struct {
 	dir string
 }
 
-// startServer runs the server in-process until the test ends.
-func startServer(tb testing.TB, dir string) *testServer {
+// testConfig is the configuration of an in-process test server on dir.
+func testConfig(tb testing.TB, dir string) config.Config {
 	tb.Helper()
 	cfg, err := config.FromEnv(func(k string) string {
 		switch k {
@@ -44,8 +44,18 @@ func startServer(tb testing.TB, dir string) *testServer {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	log := slog.New(slog.NewTextHandler(testWriter{tb}, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	srv, err := Open(context.Background(), cfg, log)
+	return cfg
+}
+
+// quietLogger logs warnings and errors through tb.
+func quietLogger(tb testing.TB) *slog.Logger {
+	return slog.New(slog.NewTextHandler(testWriter{tb}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+}
+
+// startServer runs the server in-process until the test ends.
+func startServer(tb testing.TB, dir string) *testServer {
+	tb.Helper()
+	srv, err := Open(context.Background(), testConfig(tb, dir), quietLogger(tb))
 	if err != nil {
 		tb.Fatalf("open server: %v", err)
 	}
