@@ -106,6 +106,8 @@ type loaded[S any] struct {
 	exists   bool
 	revision uint64
 	position uint64
+	// createdBy is the command id of the stream's first event.
+	createdBy string
 }
 
 // load replays a stream into a fresh state.
@@ -121,6 +123,9 @@ func load[S any, P aggregate[S]](ctx context.Context, store eventstore.Store, re
 			return l, fmt.Errorf("replay %s@%d: %w", stream, rec.Revision, err)
 		}
 		P(&l.state).Apply(e)
+		if !l.exists {
+			l.createdBy = rec.Metadata.CommandID
+		}
 		l.exists, l.revision, l.position = true, rec.Revision, rec.Position
 	}
 	return l, nil
@@ -141,11 +146,17 @@ func execute[S any, P aggregate[S]](ctx context.Context, a *App, m Meta, reg *do
 	if err != nil {
 		return Result{}, err
 	}
+	res := Result{ID: id, Position: l.position, Revision: l.revision}
 	companyID, events, err := decide(&l.state)
+	if errors.Is(err, domain.ErrAlreadyExists) && m.CommandID != "" && l.createdBy == m.CommandID {
+		// A retry of the command that created the aggregate (same
+		// idempotency key, say after a crash before its answer was
+		// recorded) succeeds without appending again.
+		return res, nil
+	}
 	if err != nil {
 		return Result{}, err
 	}
-	res := Result{ID: id, Position: l.position, Revision: l.revision}
 	if len(events) == 0 {
 		return res, nil
 	}

@@ -1,0 +1,184 @@
+package commands_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"agentdesk/commands"
+	"agentdesk/domain"
+	"agentdesk/domain/ticket"
+	"agentdesk/eventstore"
+)
+
+var fixedNow = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+
+func newApp(t *testing.T) (*commands.App, eventstore.Store) {
+	t.Helper()
+	es, err := eventstore.OpenSQLite(eventstore.SQLiteConfig{Path: filepath.Join(t.TempDir(), "events.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { es.Close() })
+	app, err := commands.New(commands.Config{Store: es, Hasher: noHash{}, Now: func() time.Time { return fixedNow }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return app, es
+}
+
+func adminOf(company string) commands.Meta {
+	return commands.Meta{Principal: domain.Principal{UserID: uuid.NewString(), CompanyID: company, Role: domain.CompanyAdmin}}
+}
+
+func TestNewValidates(t *testing.T) {
+	if _, err := commands.New(commands.Config{}); err == nil {
+		t.Fatal("got nil, want an error naming the missing store and hasher")
+	}
+}
+
+// Concurrent edits of one ticket: every one either lands or is a conflict,
+// and the stream holds exactly the ones that landed — no lost update.
+func TestConcurrentUpdatesConflict(t *testing.T) {
+	app, es := newApp(t)
+	ctx := context.Background()
+	m := adminOf(uuid.NewString())
+	res, err := app.OpenTicket(ctx, m, commands.OpenTicket{Title: "race"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 20
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	landed, conflicts := 0, 0
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			title := fmt.Sprintf("title %d", i)
+			_, err := app.UpdateTicket(ctx, m, res.ID, commands.UpdateTicket{EditCmd: ticket.EditCmd{Title: &title}})
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err == nil:
+				landed++
+			case errors.Is(err, domain.ErrConflict):
+				conflicts++
+			default:
+				t.Errorf("update %d: %v", i, err)
+			}
+		}()
+	}
+	wg.Wait()
+	evs, err := es.ReadStream(ctx, ticket.Stream(res.ID), 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if landed == 0 || landed+conflicts != n || len(evs) != 1+landed {
+		t.Fatalf("got %d landed, %d conflicts, %d events; want landed+conflicts=%d and events=1+landed", landed, conflicts, len(evs), n)
+	}
+}
+
+// Metadata comes from the principal and the command, never from input.
+func TestMetadataStampedFromPrincipal(t *testing.T) {
+	app, es := newApp(t)
+	ctx := context.Background()
+	company := uuid.NewString()
+	m := adminOf(company)
+	m.CorrelationID = uuid.NewString()
+	if _, err := app.OpenTicket(ctx, m, commands.OpenTicket{Title: "x", CompanyID: uuid.NewString()}); err == nil {
+		t.Fatal("a company admin opened a ticket in another company")
+	}
+	res, err := app.OpenTicket(ctx, m, commands.OpenTicket{Title: "x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	evs, err := es.ReadStream(ctx, ticket.Stream(res.ID), 0, 0)
+	if err != nil || len(evs) != 1 {
+		t.Fatalf("got %d events (err %v), want 1", len(evs), err)
+	}
+	md := evs[0].Metadata
+	if md.CompanyID != company || md.ActorID != m.Principal.UserID || md.ActorRole != "company_admin" ||
+		md.CorrelationID != m.CorrelationID || md.CommandID == "" || md.CausationID != md.CommandID || !md.RecordedAt.Equal(fixedNow) {
+		t.Fatalf("got metadata %+v", md)
+	}
+	if evs[0].Type != ticket.TypeOpened || evs[0].SchemaVersion != 1 {
+		t.Fatalf("got type %s v%d, want ticket.opened v1", evs[0].Type, evs[0].SchemaVersion)
+	}
+}
+
+// A command replayed under the same command id (an Idempotency-Key) does
+// not append again: creates resolve to the same aggregate, comments to the
+// same event.
+func TestSameCommandIDAppendsOnce(t *testing.T) {
+	app, es := newApp(t)
+	ctx := context.Background()
+	m := adminOf(uuid.NewString())
+	m.CommandID = commands.IdempotencyKey{Scope: m.Principal.CompanyID, Key: "k1"}.CommandID()
+	first, err := app.OpenTicket(ctx, m, commands.OpenTicket{Title: "once"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := app.OpenTicket(ctx, m, commands.OpenTicket{Title: "once"})
+	if err != nil || again.ID != first.ID || again.Position != first.Position {
+		t.Fatalf("retry: got %+v, %v; want %+v", again, err, first)
+	}
+	m.CommandID = commands.IdempotencyKey{Scope: m.Principal.CompanyID, Key: "k2"}.CommandID()
+	c1, err := app.CommentTicket(ctx, m, first.ID, "hello")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c2, err := app.CommentTicket(ctx, m, first.ID, "hello")
+	if err != nil || c2.Position != c1.Position {
+		t.Fatalf("comment retry: got %+v, %v; want position %d", c2, err, c1.Position)
+	}
+	evs, _ := es.ReadStream(ctx, ticket.Stream(first.ID), 0, 0)
+	if len(evs) != 2 {
+		t.Fatalf("got %d events, want 2 (opened, commented)", len(evs))
+	}
+}
+
+func TestUsernamesAreUnique(t *testing.T) {
+	app, _ := newApp(t)
+	ctx := context.Background()
+	m := adminOf(uuid.NewString())
+	in := commands.CreateUser{Username: "Dana", Password: "long-enough", Role: domain.ContentWriter}
+	if _, err := app.CreateUser(ctx, m, in); err != nil {
+		t.Fatal(err)
+	}
+	other := adminOf(uuid.NewString())
+	in.Username = "dana"
+	_, err := app.CreateUser(ctx, other, in)
+	var ve *domain.ValidationError
+	if !errors.As(err, &ve) || ve.Fields["username"] == "" {
+		t.Fatalf("got %v, want a validation error on username", err)
+	}
+	in.Password = "short"
+	in.Username = "erin"
+	if _, err := app.CreateUser(ctx, m, in); !errors.As(err, &ve) || ve.Fields["password"] == "" {
+		t.Fatalf("got %v, want a validation error on password", err)
+	}
+}
+
+func TestDeletedUserFreesUsername(t *testing.T) {
+	app, _ := newApp(t)
+	ctx := context.Background()
+	m := adminOf(uuid.NewString())
+	in := commands.CreateUser{Username: "frank", Password: "long-enough", Role: domain.Client}
+	res, err := app.CreateUser(ctx, m, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := app.DeleteUser(ctx, m, res.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := app.CreateUser(ctx, m, in); err != nil {
+		t.Fatalf("recreate after delete: %v", err)
+	}
+}
