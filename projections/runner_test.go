@@ -1,0 +1,201 @@
+package projections_test
+
+import (
+	"context"
+	"encoding/json"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"agentdesk/domain"
+	"agentdesk/domain/ticket"
+	"agentdesk/eventstore"
+	"agentdesk/projections"
+	"agentdesk/readstore"
+)
+
+// counting wraps a projector and counts the events it folds.
+type counting struct {
+	projections.Projector
+	events atomic.Int64
+}
+
+func (c *counting) Fold(ctx context.Context, rs readstore.Store, evs []eventstore.RecordedEvent) ([]readstore.Write, error) {
+	c.events.Add(int64(len(evs)))
+	return c.Projector.Fold(ctx, rs, evs)
+}
+
+type stores struct {
+	es eventstore.Store
+	rs readstore.Store
+}
+
+func openStores(t *testing.T, dir string) stores {
+	t.Helper()
+	es, err := eventstore.OpenSQLite(eventstore.SQLiteConfig{Path: filepath.Join(dir, "events.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs, err := readstore.OpenSQLite(readstore.SQLiteConfig{Path: filepath.Join(dir, "reads.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return stores{es, rs}
+}
+
+func (s stores) close() { s.es.Close(); s.rs.Close() }
+
+// appendTicket appends domain events to a ticket's stream.
+func appendTicket(t *testing.T, es eventstore.Store, id string, expected eventstore.ExpectedRevision, evs ...domain.Event) eventstore.AppendResult {
+	t.Helper()
+	data := make([]eventstore.EventData, len(evs))
+	for i, e := range evs {
+		raw, err := json.Marshal(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		data[i] = eventstore.EventData{ID: uuid.NewString(), Type: e.EventType(), SchemaVersion: 1, Data: raw,
+			Metadata: eventstore.Metadata{CompanyID: "c1", ActorID: "u1", RecordedAt: time.Now().UTC()}}
+	}
+	res, err := es.Append(context.Background(), ticket.Stream(id), expected, data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+// startRunner runs the tickets projection until the returned stop is called.
+func startRunner(t *testing.T, s stores, p projections.Projector) (*projections.Runner, func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	r, err := projections.New(ctx, projections.Config{Events: s.es, Reads: s.rs, Projectors: []projections.Projector{p}, BatchSize: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { defer close(done); _ = r.Run(ctx) }()
+	return r, func() { cancel(); <-done }
+}
+
+func waitFor(t *testing.T, r *projections.Runner, pos uint64) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := r.Wait(ctx, projections.Tickets, pos); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func getTicket(t *testing.T, rs readstore.Store, id string) projections.Ticket {
+	t.Helper()
+	doc, err := rs.Get(context.Background(), projections.Tickets, id)
+	if err != nil {
+		t.Fatalf("get ticket %s: %v", id, err)
+	}
+	var tk projections.Ticket
+	if err := json.Unmarshal(doc.Data, &tk); err != nil {
+		t.Fatal(err)
+	}
+	return tk
+}
+
+func TestRunnerCatchesUpTailsAndResumes(t *testing.T) {
+	dir := t.TempDir()
+	s := openStores(t, dir)
+	ids := []string{uuid.NewString(), uuid.NewString()}
+	for _, id := range ids {
+		appendTicket(t, s.es, id, eventstore.NoStream, &ticket.Opened{TicketID: id, CompanyID: "c1", Title: "t", Priority: ticket.Normal, RequesterID: "u1"})
+	}
+	res := appendTicket(t, s.es, ids[0], eventstore.Exact(0),
+		&ticket.Commented{CommentID: uuid.NewString(), AuthorID: "u1", Body: "a"},
+		&ticket.Commented{CommentID: uuid.NewString(), AuthorID: "u1", Body: "b"},
+		&ticket.StatusChanged{From: ticket.Open, To: ticket.InProgress})
+
+	first := &counting{Projector: projections.TicketsProjector()}
+	r, stop := startRunner(t, s, first)
+	waitFor(t, r, res.Position) // catch-up, in batches of 3
+	if got := getTicket(t, s.rs, ids[0]); got.CommentCount != 2 || got.Status != "in_progress" || got.Revision != 3 {
+		t.Fatalf("after catch-up: got %+v", got)
+	}
+	if !r.Ready() {
+		t.Fatal("not ready after catch-up")
+	}
+	// Live: an append wakes the runner.
+	res = appendTicket(t, s.es, ids[1], eventstore.Exact(0), &ticket.Deleted{})
+	waitFor(t, r, res.Position)
+	if _, err := s.rs.Get(context.Background(), projections.Tickets, ids[1]); err == nil {
+		t.Fatal("deleted ticket still in the read model")
+	}
+	stop()
+	if got := first.events.Load(); got != 6 {
+		t.Fatalf("first run folded %d events, want 6", got)
+	}
+
+	// A restart resumes from the checkpoint: only the new event is folded.
+	res = appendTicket(t, s.es, ids[0], eventstore.Exact(3), &ticket.Commented{CommentID: uuid.NewString(), AuthorID: "u1", Body: "c"})
+	s.close()
+	s = openStores(t, dir)
+	defer s.close()
+	second := &counting{Projector: projections.TicketsProjector()}
+	r, stop = startRunner(t, s, second)
+	defer stop()
+	if st := r.Status(); st[0].Position == 0 {
+		t.Fatalf("restarted from position 0: %+v", st)
+	}
+	waitFor(t, r, res.Position)
+	if got := second.events.Load(); got != 1 {
+		t.Fatalf("second run folded %d events, want only the 1 new one", got)
+	}
+	if got := getTicket(t, s.rs, ids[0]); got.CommentCount != 3 {
+		t.Fatalf("after restart: comment_count %d, want 3", got.CommentCount)
+	}
+}
+
+// Folding events that were already applied changes nothing: versions
+// guard every document, so a replayed batch is harmless.
+func TestFoldSkipsAppliedEvents(t *testing.T) {
+	s := openStores(t, t.TempDir())
+	defer s.close()
+	ctx := context.Background()
+	p := projections.TicketsProjector()
+	if err := s.rs.Ensure(ctx, p.Collection()); err != nil {
+		t.Fatal(err)
+	}
+	id := uuid.NewString()
+	appendTicket(t, s.es, id, eventstore.NoStream,
+		&ticket.Opened{TicketID: id, CompanyID: "c1", Title: "t", Priority: ticket.Normal, RequesterID: "u1"},
+		&ticket.Commented{CommentID: uuid.NewString(), AuthorID: "u1", Body: "a"})
+	evs, err := s.es.ReadAll(ctx, 0, 0, p.Filter())
+	if err != nil {
+		t.Fatal(err)
+	}
+	writes, err := p.Fold(ctx, s.rs, evs)
+	if err != nil || len(writes) != 1 {
+		t.Fatalf("first fold: %d writes, %v; want 1", len(writes), err)
+	}
+	if err := s.rs.Apply(ctx, readstore.Batch{Writes: writes}); err != nil {
+		t.Fatal(err)
+	}
+	again, err := p.Fold(ctx, s.rs, evs)
+	if err != nil || len(again) != 0 {
+		t.Fatalf("replayed fold: %d writes, %v; want none", len(again), err)
+	}
+}
+
+func TestWaitHonoursContext(t *testing.T) {
+	s := openStores(t, t.TempDir())
+	defer s.close()
+	r, stop := startRunner(t, s, projections.TicketsProjector())
+	defer stop()
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if err := r.Wait(ctx, projections.Tickets, 1_000_000); err == nil {
+		t.Fatal("Wait for a position never reached returned nil")
+	}
+	if err := r.Wait(context.Background(), "nope", 0); err == nil {
+		t.Fatal("Wait on an unknown projection returned nil")
+	}
+}
