@@ -1,0 +1,84 @@
+package auth
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+var secret = []byte(strings.Repeat("k", 32))
+
+func TestTokenRoundTrip(t *testing.T) {
+	tk, err := NewTokens(secret, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, ttl, err := tk.Issue(Claims{UserID: "u1", CompanyID: "c1", Role: "client"})
+	if err != nil || ttl != time.Hour {
+		t.Fatalf("issue: %v, ttl %v", err, ttl)
+	}
+	c, err := tk.Parse(s)
+	if err != nil || c != (Claims{UserID: "u1", CompanyID: "c1", Role: "client"}) {
+		t.Fatalf("parse: got %+v, %v", c, err)
+	}
+}
+
+func TestParseRejects(t *testing.T) {
+	tk, _ := NewTokens(secret, time.Hour)
+	now := time.Now()
+	sign := func(m jwt.SigningMethod, key any, claims jwt.MapClaims) string {
+		s, err := jwt.NewWithClaims(m, claims).SignedString(key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	valid := func() jwt.MapClaims {
+		return jwt.MapClaims{"sub": "u1", "iss": Issuer, "exp": now.Add(time.Hour).Unix()}
+	}
+	noExp := valid()
+	delete(noExp, "exp")
+	expired := valid()
+	expired["exp"] = now.Add(-time.Minute).Unix()
+	otherIss := valid()
+	otherIss["iss"] = "someone-else"
+	noSub := valid()
+	delete(noSub, "sub")
+	cases := map[string]string{
+		"alg none":     sign(jwt.SigningMethodNone, jwt.UnsafeAllowNoneSignatureType, valid()),
+		"HS512":        sign(jwt.SigningMethodHS512, secret, valid()),
+		"other key":    sign(jwt.SigningMethodHS256, []byte(strings.Repeat("x", 32)), valid()),
+		"no exp":       sign(jwt.SigningMethodHS256, secret, noExp),
+		"expired":      sign(jwt.SigningMethodHS256, secret, expired),
+		"other issuer": sign(jwt.SigningMethodHS256, secret, otherIss),
+		"no subject":   sign(jwt.SigningMethodHS256, secret, noSub),
+		"garbage":      "not.a.token",
+	}
+	for name, s := range cases {
+		t.Run(name, func(t *testing.T) {
+			if _, err := tk.Parse(s); !errors.Is(err, ErrInvalidToken) {
+				t.Fatalf("got %v, want ErrInvalidToken", err)
+			}
+		})
+	}
+}
+
+func TestNewTokensValidates(t *testing.T) {
+	if _, err := NewTokens([]byte("short"), 0); err == nil {
+		t.Fatal("got nil, want errors for a short secret and a zero lifetime")
+	}
+}
+
+func TestBcrypt(t *testing.T) {
+	b := Bcrypt{Cost: 4}
+	h, err := b.Hash("correct horse")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !b.Verify(h, "correct horse") || b.Verify(h, "wrong horse") || b.VerifyUnknown("correct horse") {
+		t.Fatal("bcrypt verification is wrong")
+	}
+}
