@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/httprate"
 
 	"agentdesk/domain"
 	"agentdesk/eventstore"
@@ -61,6 +62,9 @@ type Config struct {
 	// WriteWait bounds how long a write waits for its projection before
 	// answering; default 5s.
 	WriteWait time.Duration
+	// SignInLimit is how many sign-in attempts one client IP may make per
+	// minute before getting 429; 0 means no limit.
+	SignInLimit int
 }
 
 // Validate reports every missing setting.
@@ -87,8 +91,9 @@ type API struct {
 	progress  Progress
 	tokens    TokenService
 	passwords PasswordVerifier
-	log       *slog.Logger
-	writeWait time.Duration
+	log         *slog.Logger
+	writeWait   time.Duration
+	signInLimit int
 }
 
 // New returns an API for cfg.
@@ -103,7 +108,7 @@ func New(cfg Config) (*API, error) {
 		cfg.WriteWait = 5 * time.Second
 	}
 	return &API{reads: cfg.Reads, progress: cfg.Progress, tokens: cfg.Tokens, passwords: cfg.Passwords,
-		log: cfg.Logger, writeWait: cfg.WriteWait}, nil
+		log: cfg.Logger, writeWait: cfg.WriteWait, signInLimit: cfg.SignInLimit}, nil
 }
 
 // Public mounts the endpoints that need no token.
@@ -118,7 +123,17 @@ func (a *API) Public(r chi.Router) {
 		}
 		WriteJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 	})
-	r.Post("/auth/token", a.token)
+	if a.signInLimit > 0 {
+		// Password guessing is slowed per client address; the in-memory
+		// counter is per process, which is enough to blunt brute force.
+		limit := httprate.Limit(a.signInLimit, time.Minute, httprate.WithKeyFuncs(httprate.KeyByIP),
+			httprate.WithLimitHandler(func(w http.ResponseWriter, r *http.Request) {
+				WriteJSON(w, http.StatusTooManyRequests, Problem{Detail: "too many sign-in attempts; retry later"})
+			}))
+		r.With(limit).Post("/auth/token", a.token)
+	} else {
+		r.Post("/auth/token", a.token)
+	}
 }
 
 // Authenticated mounts the endpoints that need a principal; wrap r with

@@ -458,3 +458,20 @@ func TestRestartResumes(t *testing.T) {
 	raw, _ := json.Marshal(got)
 	_ = raw
 }
+
+// TestSignInRateLimit: password guessing from one address gets 429.
+func TestSignInRateLimit(t *testing.T) {
+	ts := startServer(t, t.TempDir())
+	status := 0
+	for i := 0; i < 31 && status != http.StatusTooManyRequests; i++ {
+		resp, err := http.PostForm(ts.URL+"/auth/token", map[string][]string{"username": {"admin"}, "password": {"guess-" + fmt.Sprint(i)}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		status = resp.StatusCode
+	}
+	if status != http.StatusTooManyRequests {
+		t.Fatalf("after 31 attempts: got %d, want 429", status)
+	}
+}

@@ -31,7 +31,7 @@ Usage:
 
 Configuration is read from the environment (HTTP_ADDR, DATA_DIR, JWT_SECRET,
 ADMIN_USERNAME, ADMIN_PASSWORD, TOKEN_TTL, CORS_ORIGINS, BCRYPT_COST,
-LOG_LEVEL, LOG_FORMAT); see the README.
+SIGN_IN_RATE_LIMIT, LOG_LEVEL, LOG_FORMAT); see the README.
 `
 
 func main() {

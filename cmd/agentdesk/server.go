@@ -74,7 +74,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server, 
 	if err != nil {
 		return nil, err
 	}
-	api, err := readapi.New(readapi.Config{Reads: s.reads, Progress: s.runner, Tokens: tokenAdapter{tokens}, Passwords: passwords, Logger: log})
+	api, err := readapi.New(readapi.Config{Reads: s.reads, Progress: s.runner, Tokens: tokenAdapter{tokens}, Passwords: passwords, Logger: log, SignInLimit: cfg.SignInLimit})
 	if err != nil {
 		return nil, err
 	}

@@ -37,6 +37,9 @@ type Config struct {
 	LogFormat string
 	// BcryptCost is the password hashing work factor (BCRYPT_COST).
 	BcryptCost int
+	// SignInLimit is the sign-in attempts allowed per client IP and minute
+	// (SIGN_IN_RATE_LIMIT; 0 disables the limit).
+	SignInLimit int
 }
 
 // FromEnv reads the configuration from the environment through getenv.
@@ -49,6 +52,7 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		LogLevel:      or(getenv("LOG_LEVEL"), "info"),
 		LogFormat:     or(getenv("LOG_FORMAT"), "text"),
 		BcryptCost:    10,
+		SignInLimit:   30,
 		TokenTTL:      12 * time.Hour,
 	}
 	var errs []error
@@ -71,6 +75,13 @@ func FromEnv(getenv func(string) string) (Config, error) {
 			errs = append(errs, fmt.Errorf("BCRYPT_COST %q: want an integer from 4 to 31", s))
 		}
 		c.BcryptCost = n
+	}
+	if s := getenv("SIGN_IN_RATE_LIMIT"); s != "" {
+		var n int
+		if _, err := fmt.Sscan(s, &n); err != nil || n < 0 {
+			errs = append(errs, fmt.Errorf("SIGN_IN_RATE_LIMIT %q: want a non-negative integer", s))
+		}
+		c.SignInLimit = n
 	}
 	for _, o := range strings.Split(or(getenv("CORS_ORIGINS"), "*"), ",") {
 		if o = strings.TrimSpace(o); o != "" {
