@@ -761,17 +761,20 @@ func accConcurrent(t *testing.T, open func(t *testing.T) Store) {
 	var started sync.WaitGroup
 	started.Add(readers)
 	var wg sync.WaitGroup
+	all := make([]Batch, batches)
+	for b := range all {
+		all[b].Checkpoint = &Checkpoint{Name: "acc", Position: uint64(b + 1)}
+		for i := range perBatch {
+			id := fmt.Sprintf("c%02d%02d", b, i)
+			all[b].Writes = append(all[b].Writes, Write{Collection: accName, Doc: accDoc(t, id, uint64(b+1), map[string]any{
+				"owner": "w", "score": i, "created_at": time.Date(2026, 1, 1, b, i, 0, 0, time.UTC).Format(time.RFC3339),
+			})})
+		}
+	}
 	wg.Go(func() {
 		defer close(done)
 		started.Wait()
-		for b := range batches {
-			batch := Batch{Checkpoint: &Checkpoint{Name: "acc", Position: uint64(b + 1)}}
-			for i := range perBatch {
-				id := fmt.Sprintf("c%02d%02d", b, i)
-				batch.Writes = append(batch.Writes, Write{Collection: accName, Doc: accDoc(t, id, uint64(b+1), map[string]any{
-					"owner": "w", "score": i, "created_at": time.Date(2026, 1, 1, b, i, 0, 0, time.UTC).Format(time.RFC3339),
-				})})
-			}
+		for b, batch := range all {
 			if err := s.Apply(ctx, batch); err != nil {
 				errs <- fmt.Errorf("Apply batch %d: %w", b, err)
 				return
