@@ -80,7 +80,7 @@ func CanUser(p Principal, a Action, target UserRef) bool {
 	if p.IsSuperadmin() {
 		return true
 	}
-	if target.CompanyID != p.CompanyID {
+	if !p.InCompany(target.CompanyID) {
 		return false
 	}
 	switch p.Role {
@@ -111,14 +111,13 @@ type TicketRef struct {
 //
 // Company admins and content managers do everything within their company.
 // Content writers read, open and comment on any ticket of their company
-// and change (edit, status, assign to themselves) the tickets assigned to
-// them. Clients open tickets for themselves, and read and comment on their
+// and change (edit, change status, hand over) the tickets assigned to them. Clients open tickets for themselves, and read and comment on their
 // own requests only.
 func CanTicket(p Principal, a Action, target TicketRef) bool {
 	if p.IsSuperadmin() {
 		return true
 	}
-	if target.CompanyID != p.CompanyID {
+	if !p.InCompany(target.CompanyID) {
 		return false
 	}
 	switch p.Role {

@@ -33,7 +33,7 @@ func (n *Username) Claim(userID string) ([]domain.Event, error) {
 
 // Release decides giving the name up; only its owner releases it.
 func (n *Username) Release(userID string) ([]domain.Event, error) {
-	if n.Owner != userID {
+	if n.Owner == "" || n.Owner != userID {
 		return nil, nil
 	}
 	return []domain.Event{&Released{UserID: userID}}, nil

@@ -1,0 +1,319 @@
+package domain_test
+
+import (
+	"slices"
+	"testing"
+
+	"agentdesk/domain"
+)
+
+const (
+	companyA = "aaaaaaaa-1111-4111-8111-111111111111"
+	companyB = "bbbbbbbb-2222-4222-8222-222222222222"
+	otherID  = "cccccccc-3333-4333-8333-333333333333"
+	otherID2 = "dddddddd-4444-4444-8444-444444444444"
+)
+
+var (
+	superadmin = domain.Principal{UserID: "00000000-0000-4000-8000-000000000001", Username: "root", Role: domain.Superadmin}
+	admin      = domain.Principal{UserID: "00000000-0000-4000-8000-000000000002", Username: "ada", CompanyID: companyA, Role: domain.CompanyAdmin}
+	manager    = domain.Principal{UserID: "00000000-0000-4000-8000-000000000003", Username: "max", CompanyID: companyA, Role: domain.ContentManager}
+	writer     = domain.Principal{UserID: "00000000-0000-4000-8000-000000000004", Username: "wes", CompanyID: companyA, Role: domain.ContentWriter}
+	client     = domain.Principal{UserID: "00000000-0000-4000-8000-000000000005", Username: "cal", CompanyID: companyA, Role: domain.Client}
+
+	principals = []domain.Principal{superadmin, admin, manager, writer, client}
+	actions    = []domain.Action{domain.Read, domain.Create, domain.Update, domain.Delete, domain.Assign, domain.Status, domain.Comment}
+	crud       = []domain.Action{domain.Read, domain.Create, domain.Update, domain.Delete}
+)
+
+var (
+	all          = actions
+	none         = []domain.Action{}
+	readOnly     = []domain.Action{domain.Read}
+	participate  = []domain.Action{domain.Read, domain.Create, domain.Comment}
+	allButDelete = []domain.Action{domain.Read, domain.Create, domain.Update, domain.Assign, domain.Status, domain.Comment}
+)
+
+// ticketTargets are tickets as seen from principal p, all in company A
+// except the foreign one.
+var ticketTargets = map[string]func(p domain.Principal) domain.TicketRef{
+	"own request assigned to self": func(p domain.Principal) domain.TicketRef {
+		return domain.TicketRef{CompanyID: companyA, RequesterID: p.UserID, AssigneeID: p.UserID}
+	},
+	"own request unassigned": func(p domain.Principal) domain.TicketRef {
+		return domain.TicketRef{CompanyID: companyA, RequesterID: p.UserID}
+	},
+	"other's request assigned to self": func(p domain.Principal) domain.TicketRef {
+		return domain.TicketRef{CompanyID: companyA, RequesterID: otherID, AssigneeID: p.UserID}
+	},
+	"other's request assigned to another": func(p domain.Principal) domain.TicketRef {
+		return domain.TicketRef{CompanyID: companyA, RequesterID: otherID, AssigneeID: otherID2}
+	},
+	"other's request unassigned": func(p domain.Principal) domain.TicketRef {
+		return domain.TicketRef{CompanyID: companyA, RequesterID: otherID}
+	},
+	"other company, own request assigned to self": func(p domain.Principal) domain.TicketRef {
+		return domain.TicketRef{CompanyID: companyB, RequesterID: p.UserID, AssigneeID: p.UserID}
+	},
+}
+
+func TestCanTicket(t *testing.T) {
+	for _, c := range []struct {
+		p      domain.Principal
+		target string
+		allow  []domain.Action
+	}{
+		{superadmin, "own request assigned to self", all},
+		{superadmin, "own request unassigned", all},
+		{superadmin, "other's request assigned to self", all},
+		{superadmin, "other's request assigned to another", all},
+		{superadmin, "other's request unassigned", all},
+		{superadmin, "other company, own request assigned to self", all},
+
+		{admin, "own request assigned to self", all},
+		{admin, "own request unassigned", all},
+		{admin, "other's request assigned to self", all},
+		{admin, "other's request assigned to another", all},
+		{admin, "other's request unassigned", all},
+		{admin, "other company, own request assigned to self", none},
+
+		{manager, "own request assigned to self", all},
+		{manager, "own request unassigned", all},
+		{manager, "other's request assigned to self", all},
+		{manager, "other's request assigned to another", all},
+		{manager, "other's request unassigned", all},
+		{manager, "other company, own request assigned to self", none},
+
+		// Writers work on every ticket of their company but change only
+		// the ones assigned to them, and delete none.
+		{writer, "own request assigned to self", allButDelete},
+		{writer, "own request unassigned", participate},
+		{writer, "other's request assigned to self", allButDelete},
+		{writer, "other's request assigned to another", participate},
+		{writer, "other's request unassigned", participate},
+		{writer, "other company, own request assigned to self", none},
+
+		// Clients see only their own requests, and never change them.
+		{client, "own request assigned to self", participate},
+		{client, "own request unassigned", participate},
+		{client, "other's request assigned to self", none},
+		{client, "other's request assigned to another", none},
+		{client, "other's request unassigned", none},
+		{client, "other company, own request assigned to self", none},
+	} {
+		target := ticketTargets[c.target](c.p)
+		for _, a := range actions {
+			want := slices.Contains(c.allow, a)
+			if got := domain.CanTicket(c.p, a, target); got != want {
+				t.Errorf("%s may %s %s: got %v, want %v", c.p.Role, a, c.target, got, want)
+			}
+		}
+	}
+}
+
+// userTargets are users as seen from principal p.
+var userTargets = map[string]func(p domain.Principal) domain.UserRef{
+	"self": func(p domain.Principal) domain.UserRef {
+		return domain.UserRef{ID: p.UserID, CompanyID: p.CompanyID, Role: p.Role}
+	},
+	"a writer of the company": func(domain.Principal) domain.UserRef {
+		return domain.UserRef{ID: otherID, CompanyID: companyA, Role: domain.ContentWriter}
+	},
+	"an admin of the company": func(domain.Principal) domain.UserRef {
+		return domain.UserRef{ID: otherID2, CompanyID: companyA, Role: domain.CompanyAdmin}
+	},
+	"a superadmin": func(domain.Principal) domain.UserRef {
+		return domain.UserRef{ID: otherID, Role: domain.Superadmin}
+	},
+	"a client of another company": func(domain.Principal) domain.UserRef {
+		return domain.UserRef{ID: otherID, CompanyID: companyB, Role: domain.Client}
+	},
+}
+
+func TestCanUser(t *testing.T) {
+	for _, c := range []struct {
+		p      domain.Principal
+		target string
+		allow  []domain.Action
+	}{
+		{superadmin, "self", crud},
+		{superadmin, "a writer of the company", crud},
+		{superadmin, "an admin of the company", crud},
+		{superadmin, "a superadmin", crud},
+		{superadmin, "a client of another company", crud},
+
+		{admin, "self", crud},
+		{admin, "a writer of the company", crud},
+		{admin, "an admin of the company", crud},
+		{admin, "a superadmin", none},
+		{admin, "a client of another company", none},
+
+		{manager, "self", readOnly},
+		{manager, "a writer of the company", readOnly},
+		{manager, "an admin of the company", readOnly},
+		{manager, "a superadmin", none},
+		{manager, "a client of another company", none},
+
+		{writer, "self", readOnly},
+		{writer, "a writer of the company", none},
+		{writer, "an admin of the company", none},
+		{writer, "a superadmin", none},
+		{writer, "a client of another company", none},
+
+		{client, "self", readOnly},
+		{client, "a writer of the company", none},
+		{client, "an admin of the company", none},
+		{client, "a superadmin", none},
+		{client, "a client of another company", none},
+	} {
+		target := userTargets[c.target](c.p)
+		for _, a := range crud {
+			want := slices.Contains(c.allow, a)
+			if got := domain.CanUser(c.p, a, target); got != want {
+				t.Errorf("%s may %s %s: got %v, want %v", c.p.Role, a, c.target, got, want)
+			}
+		}
+	}
+}
+
+// For a create, the target is the user to be: its company and role.
+func TestCanUserCreate(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		p      domain.Principal
+		target domain.UserRef
+		want   bool
+	}{
+		{"superadmin creates a superadmin", superadmin, domain.UserRef{Role: domain.Superadmin}, true},
+		{"superadmin creates an admin of any company", superadmin, domain.UserRef{CompanyID: companyB, Role: domain.CompanyAdmin}, true},
+		{"admin creates an admin", admin, domain.UserRef{CompanyID: companyA, Role: domain.CompanyAdmin}, true},
+		{"admin creates a manager", admin, domain.UserRef{CompanyID: companyA, Role: domain.ContentManager}, true},
+		{"admin creates a writer", admin, domain.UserRef{CompanyID: companyA, Role: domain.ContentWriter}, true},
+		{"admin creates a client", admin, domain.UserRef{CompanyID: companyA, Role: domain.Client}, true},
+		{"admin cannot create a superadmin", admin, domain.UserRef{Role: domain.Superadmin}, false},
+		{"admin cannot create a superadmin in its company", admin, domain.UserRef{CompanyID: companyA, Role: domain.Superadmin}, false},
+		{"admin cannot create in another company", admin, domain.UserRef{CompanyID: companyB, Role: domain.Client}, false},
+		{"manager cannot create a client", manager, domain.UserRef{CompanyID: companyA, Role: domain.Client}, false},
+		{"writer cannot create a client", writer, domain.UserRef{CompanyID: companyA, Role: domain.Client}, false},
+		{"client cannot create a client", client, domain.UserRef{CompanyID: companyA, Role: domain.Client}, false},
+	} {
+		if got := domain.CanUser(c.p, domain.Create, c.target); got != c.want {
+			t.Errorf("%s: got %v, want %v", c.name, got, c.want)
+		}
+	}
+}
+
+func TestCanCompany(t *testing.T) {
+	targets := map[string]string{"own company": companyA, "another company": companyB, "a new company": ""}
+	for _, c := range []struct {
+		p      domain.Principal
+		target string
+		allow  []domain.Action
+	}{
+		{superadmin, "own company", crud},
+		{superadmin, "another company", crud},
+		{superadmin, "a new company", crud},
+		{admin, "own company", readOnly},
+		{admin, "another company", none},
+		{admin, "a new company", none},
+		{manager, "own company", none},
+		{manager, "another company", none},
+		{manager, "a new company", none},
+		{writer, "own company", none},
+		{writer, "another company", none},
+		{writer, "a new company", none},
+		{client, "own company", none},
+		{client, "another company", none},
+		{client, "a new company", none},
+	} {
+		for _, a := range crud {
+			want := slices.Contains(c.allow, a)
+			if got := domain.CanCompany(c.p, a, targets[c.target]); got != want {
+				t.Errorf("%s may %s %s: got %v, want %v", c.p.Role, a, c.target, got, want)
+			}
+		}
+	}
+}
+
+// Whatever the action and however the target points back at the actor,
+// nobody but a superadmin reaches into another company.
+func TestCrossCompanyAlwaysDenied(t *testing.T) {
+	for _, p := range principals {
+		if p.IsSuperadmin() {
+			continue
+		}
+		for _, a := range actions {
+			if domain.CanTicket(p, a, domain.TicketRef{CompanyID: companyB, RequesterID: p.UserID, AssigneeID: p.UserID}) {
+				t.Errorf("%s may %s a ticket of another company: got true, want false", p.Role, a)
+			}
+			if domain.CanUser(p, a, domain.UserRef{ID: p.UserID, CompanyID: companyB, Role: p.Role}) {
+				t.Errorf("%s may %s a user of another company: got true, want false", p.Role, a)
+			}
+			if domain.CanCompany(p, a, companyB) {
+				t.Errorf("%s may %s another company: got true, want false", p.Role, a)
+			}
+		}
+	}
+}
+
+func TestRoleQueries(t *testing.T) {
+	for _, c := range []struct {
+		p              domain.Principal
+		superadmin     bool
+		listUsers      bool
+		ticketsOwnOnly bool
+	}{
+		{superadmin, true, true, false},
+		{admin, false, true, false},
+		{manager, false, true, false},
+		{writer, false, false, false},
+		{client, false, false, true},
+	} {
+		if got := c.p.IsSuperadmin(); got != c.superadmin {
+			t.Errorf("IsSuperadmin(%s): got %v, want %v", c.p.Role, got, c.superadmin)
+		}
+		if got := domain.CanListUsers(c.p); got != c.listUsers {
+			t.Errorf("CanListUsers(%s): got %v, want %v", c.p.Role, got, c.listUsers)
+		}
+		if got := domain.TicketsOwnOnly(c.p); got != c.ticketsOwnOnly {
+			t.Errorf("TicketsOwnOnly(%s): got %v, want %v", c.p.Role, got, c.ticketsOwnOnly)
+		}
+	}
+}
+
+func TestInCompany(t *testing.T) {
+	for _, c := range []struct {
+		name    string
+		p       domain.Principal
+		company string
+		want    bool
+	}{
+		{"superadmin in any company", superadmin, companyB, true},
+		{"superadmin with no company", superadmin, "", true},
+		{"admin in own company", admin, companyA, true},
+		{"client in own company", client, companyA, true},
+		{"admin in another company", admin, companyB, false},
+		{"admin with no company", admin, "", false},
+		{"companyless non-superadmin matches nothing", domain.Principal{Role: domain.CompanyAdmin}, "", false},
+	} {
+		if got := c.p.InCompany(c.company); got != c.want {
+			t.Errorf("%s: got %v, want %v", c.name, got, c.want)
+		}
+	}
+}
+
+func TestRoleValid(t *testing.T) {
+	for _, r := range domain.Roles {
+		if !r.Valid() {
+			t.Errorf("got Role(%q).Valid() = false, want true", r)
+		}
+	}
+	if got, want := len(domain.Roles), 5; got != want {
+		t.Errorf("got %d roles, want %d", got, want)
+	}
+	for _, r := range []domain.Role{"", "admin", "Superadmin", " client"} {
+		if r.Valid() {
+			t.Errorf("got Role(%q).Valid() = true, want false", r)
+		}
+	}
+}

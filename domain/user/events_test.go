@@ -1,0 +1,85 @@
+package user
+
+import (
+	"encoding/json"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+
+	"agentdesk/domain"
+)
+
+func TestEventsRoundTrip(t *testing.T) {
+	cases := []struct {
+		eventType string
+		event     domain.Event
+	}{
+		{"user.created", created()},
+		{"user.updated", &Updated{Email: ptr(""), FullName: ptr("Alice L."), Role: ptr(domain.CompanyAdmin)}},
+		{"user.password_changed", &PasswordChanged{PasswordHash: hash}},
+		{"user.deleted", &Deleted{Username: "alice"}},
+		{"username.claimed", &Claimed{UserID: userID}},
+		{"username.released", &Released{UserID: userID}},
+	}
+	var covered []string
+	for _, c := range cases {
+		covered = append(covered, c.eventType)
+		t.Run(c.eventType, func(t *testing.T) {
+			if got := c.event.EventType(); got != c.eventType {
+				t.Fatalf("got event type %q, want %q", got, c.eventType)
+			}
+			data, err := json.Marshal(c.event)
+			if err != nil {
+				t.Fatalf("marshal: got error %v, want nil", err)
+			}
+			got, err := Events.Decode(c.eventType, data)
+			if err != nil {
+				t.Fatalf("decode %s: got error %v, want nil", data, err)
+			}
+			if !reflect.DeepEqual(got, c.event) {
+				t.Fatalf("got %s, want %s", describe([]domain.Event{got}), describe([]domain.Event{c.event}))
+			}
+		})
+	}
+	slices.Sort(covered)
+	if got := Events.Types(); !slices.Equal(got, covered) {
+		t.Fatalf("got registered types %v, want the tested %v", got, covered)
+	}
+}
+
+func TestDecodeUnknownType(t *testing.T) {
+	for _, eventType := range []string{"user.exploded", "ticket.opened", ""} {
+		got, err := Events.Decode(eventType, []byte(`{}`))
+		if err == nil || !strings.Contains(err.Error(), "unknown event type") {
+			t.Errorf("Decode(%q): got %v, %v, want an unknown event type error", eventType, got, err)
+		}
+	}
+}
+
+// Audit views redact SecretFields, so each must name a JSON field that
+// actually carries a secret.
+func TestSecretFields(t *testing.T) {
+	for _, e := range []domain.Event{created(), &PasswordChanged{PasswordHash: hash}} {
+		var fields map[string]any
+		data, _ := json.Marshal(e)
+		if err := json.Unmarshal(data, &fields); err != nil {
+			t.Fatalf("unmarshal %s: got error %v, want nil", data, err)
+		}
+		if fields["password_hash"] != hash {
+			t.Fatalf("got %s, want the hash under password_hash", data)
+		}
+	}
+	if !slices.Contains(SecretFields, "password_hash") {
+		t.Fatalf("got SecretFields %v, want password_hash among them", SecretFields)
+	}
+}
+
+func TestStream(t *testing.T) {
+	if got, want := Stream(userID), "user-"+userID; got != want {
+		t.Fatalf("got %q, want %q", got, want)
+	}
+	if !strings.HasPrefix(Stream(userID), Category+"-") {
+		t.Fatalf("got stream %q, want it in category %q", Stream(userID), Category)
+	}
+}
