@@ -111,7 +111,8 @@ type TicketRef struct {
 //
 // Company admins and content managers do everything within their company.
 // Content writers read, open and comment on any ticket of their company
-// and change (edit, change status, hand over) the tickets assigned to them. Clients open tickets for themselves, and read and comment on their
+// and change (edit, change status, hand over) the tickets assigned to
+// them. Clients open tickets for themselves, and read and comment on their
 // own requests only.
 func CanTicket(p Principal, a Action, target TicketRef) bool {
 	if p.IsSuperadmin() {

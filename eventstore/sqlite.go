@@ -31,6 +31,14 @@ const (
 	// readAllBatch is ReadAll's page size when the caller passes no limit,
 	// and the page size of subscriptions.
 	readAllBatch = 1000
+	// lookupChunk caps the values of one batch look-up statement; with the
+	// padding of lookUp, ids and streams use at most 10 statement sizes.
+	lookupChunk = 512
+	// insertChunk caps the rows of one multi-row INSERT (10 values each,
+	// far below SQLite's 32766-parameter limit). Larger statements save
+	// little more: past a few dozen rows the per-statement cost is noise
+	// beside the per-row work inside SQLite.
+	insertChunk = 100
 )
 
 // SQLiteConfig configures OpenSQLite.
@@ -93,6 +101,16 @@ type SQLiteStore struct {
 	stmts   writeStmts
 	readDB  *sql.DB
 
+	// The writer goroutine owns these (tests borrow them while it is idle).
+	// Being the only writer, it numbers events itself from written, the
+	// last position it committed, instead of asking SQLite for each row.
+	// writtenKnown is false after a failed batch: a COMMIT that reported
+	// an error may still have reached the WAL, so the next transaction
+	// re-reads the head rather than trust memory.
+	written      uint64
+	writtenKnown bool
+	batch        batchState
+
 	// closeMu guards closed and sending on requests, so Close can close
 	// the channel knowing no Append is in the middle of a send.
 	closeMu  sync.RWMutex
@@ -121,9 +139,46 @@ type SQLiteStore struct {
 }
 
 type writeStmts struct {
-	begin, commit, rollback        *sql.Stmt
-	savepoint, release, rollbackTo *sql.Stmt
-	findID, lastRevision, insert   *sql.Stmt
+	begin, commit, rollback, head *sql.Stmt
+	// findIDs, lastRevisions and insert take as many values as the batch
+	// has ids, streams or rows, and are prepared per size on first use.
+	findIDs, lastRevisions, insert stmtCache
+}
+
+// stmtCache holds the sizes of one statement that takes a variable number
+// of values, each prepared on the writer's connection on first use.
+type stmtCache struct {
+	build func(n int) string
+	stmts map[int]*sql.Stmt
+}
+
+func (c *stmtCache) get(ctx context.Context, conn *sql.Conn, n int) (*sql.Stmt, error) {
+	if st, ok := c.stmts[n]; ok {
+		return st, nil
+	}
+	q := c.build(n)
+	st, err := conn.PrepareContext(ctx, q)
+	if err != nil {
+		return nil, fmt.Errorf("prepare %q: %w", q, err)
+	}
+	if c.stmts == nil {
+		c.stmts = make(map[int]*sql.Stmt)
+	}
+	c.stmts[n] = st
+	return st, nil
+}
+
+func (c *stmtCache) close() error {
+	var errs []error
+	for _, st := range c.stmts {
+		errs = append(errs, st.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// placeholders returns n copies of group separated by commas.
+func placeholders(group string, n int) string {
+	return strings.TrimSuffix(strings.Repeat(group+",", n), ",")
 }
 
 const schema = `
@@ -217,6 +272,7 @@ func (s *SQLiteStore) open() error {
 		return fmt.Errorf("read head: %w", err)
 	}
 	s.head = uint64(head.Int64)
+	s.written, s.writtenKnown = s.head, true
 	return nil
 }
 
@@ -240,14 +296,7 @@ func (s *SQLiteStore) prepare(ctx context.Context) error {
 		{&s.stmts.begin, "BEGIN IMMEDIATE"},
 		{&s.stmts.commit, "COMMIT"},
 		{&s.stmts.rollback, "ROLLBACK"},
-		{&s.stmts.savepoint, "SAVEPOINT append_request"},
-		{&s.stmts.release, "RELEASE append_request"},
-		{&s.stmts.rollbackTo, "ROLLBACK TO append_request"},
-		{&s.stmts.findID, "SELECT stream_id, revision, position FROM events WHERE id = ?"},
-		{&s.stmts.lastRevision, "SELECT max(revision) FROM events WHERE stream_id = ?"},
-		{&s.stmts.insert, `INSERT INTO events
-			(id, stream_id, revision, type, schema_version, company_id, category, data, metadata)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`},
+		{&s.stmts.head, "SELECT max(position) FROM events"},
 	}
 	for _, q := range queries {
 		st, err := s.write.PrepareContext(ctx, q.query)
@@ -255,6 +304,28 @@ func (s *SQLiteStore) prepare(ctx context.Context) error {
 			return fmt.Errorf("prepare %q: %w", q.query, err)
 		}
 		*q.stmt = st
+	}
+	s.stmts.findIDs.build = func(n int) string {
+		return "SELECT id, stream_id, revision, position FROM events WHERE id IN (" + placeholders("?", n) + ")"
+	}
+	// Not "max(revision) … WHERE stream_id IN (…) GROUP BY stream_id":
+	// SQLite answers that by scanning every event of each stream, while a
+	// max per stream is one seek at the end of its (stream_id, revision)
+	// index range. A stream without events answers NULL.
+	s.stmts.lastRevisions.build = func(n int) string {
+		return "SELECT column1, (SELECT max(revision) FROM events WHERE stream_id = column1) FROM (VALUES " +
+			placeholders("(?)", n) + ")"
+	}
+	s.stmts.insert.build = func(n int) string {
+		return "INSERT INTO events (position, id, stream_id, revision, type, schema_version, company_id, category, data, metadata) VALUES " +
+			placeholders("(?,?,?,?,?,?,?,?,?,?)", n)
+	}
+	// Preparing one size of each now makes a database whose schema does
+	// not fit fail at open rather than at the first append.
+	for _, c := range []*stmtCache{&s.stmts.findIDs, &s.stmts.lastRevisions, &s.stmts.insert} {
+		if _, err := c.get(ctx, s.write, 1); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -282,14 +353,13 @@ func (s *SQLiteStore) closeDBs() error {
 	if s.readDB != nil {
 		errs = append(errs, s.readDB.Close())
 	}
-	for _, st := range []*sql.Stmt{
-		s.stmts.begin, s.stmts.commit, s.stmts.rollback,
-		s.stmts.savepoint, s.stmts.release, s.stmts.rollbackTo,
-		s.stmts.findID, s.stmts.lastRevision, s.stmts.insert,
-	} {
+	for _, st := range []*sql.Stmt{s.stmts.begin, s.stmts.commit, s.stmts.rollback, s.stmts.head} {
 		if st != nil {
 			errs = append(errs, st.Close())
 		}
+	}
+	for _, c := range []*stmtCache{&s.stmts.findIDs, &s.stmts.lastRevisions, &s.stmts.insert} {
+		errs = append(errs, c.close())
 	}
 	if s.write != nil {
 		errs = append(errs, s.write.Close())
