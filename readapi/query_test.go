@@ -1,0 +1,73 @@
+package readapi
+
+import (
+	"net/http"
+	"net/url"
+	"reflect"
+	"testing"
+
+	"agentdesk/readstore"
+)
+
+func TestParseListQuery(t *testing.T) {
+	tickets, _ := resourceNamed("tickets")
+	cases := []struct {
+		name  string
+		query string
+		want  readstore.Query
+	}{
+		{"defaults", "", readstore.Query{Limit: 25, Count: true, Sort: []readstore.Sort{{Field: "created_at", Desc: true}}}},
+		{"skip limit sort order", "skip=50&limit=10&sort=title&order=asc",
+			readstore.Query{Skip: 50, Limit: 10, Count: true, Sort: []readstore.Sort{{Field: "title"}}}},
+		{"simple-rest range and sort", `range=[10,19]&sort=["priority","DESC"]`,
+			readstore.Query{Skip: 10, Limit: 10, Count: true, Sort: []readstore.Sort{{Field: "priority", Desc: true}}}},
+		{"filters", `filter={"status":"open","priority":["high","urgent"],"comment_count_gte":2,"created_at_lt":"2026-01-01T00:00:00Z","assignee_id_ne":"x","q":" vpn "}`,
+			readstore.Query{Limit: 25, Count: true, Sort: []readstore.Sort{{Field: "created_at", Desc: true}}, Where: []readstore.Condition{
+				{Field: "assignee_id", Op: readstore.Ne, Value: "x"},
+				{Field: "comment_count", Op: readstore.Gte, Value: 2.0},
+				{Field: "created_at", Op: readstore.Lt, Value: "2026-01-01T00:00:00Z"},
+				{Field: "priority", Op: readstore.In, Value: []any{"high", "urgent"}},
+				{Op: readstore.Text, Value: "vpn"},
+				{Field: "status", Op: readstore.Eq, Value: "open"},
+			}}},
+		{"getMany", `filter={"id":["a","b"]}`,
+			readstore.Query{Limit: 25, Count: true, Sort: []readstore.Sort{{Field: "created_at", Desc: true}}, Where: []readstore.Condition{
+				{Field: "id", Op: readstore.In, Value: []any{"a", "b"}}}}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			v, err := url.ParseQuery(c.query)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := parseListQuery(v, tickets)
+			if err != nil {
+				t.Fatalf("got error %v", err)
+			}
+			if !reflect.DeepEqual(got, c.want) {
+				t.Fatalf("got %+v, want %+v", got, c.want)
+			}
+		})
+	}
+}
+
+func TestParseListQueryRejects(t *testing.T) {
+	tickets, _ := resourceNamed("tickets")
+	for _, q := range []string{
+		"skip=-1", "limit=0", "limit=abc", "limit=1001", "range=[3,1]", "range=x", `sort=["title"]`,
+		"sort=description", "sort=title&order=sideways", "filter=[1]", `filter={"password_hash":"x"}`,
+		`filter={"status_like":"x"}`, `filter={"q":3}`, `filter={"status":{"$ne":"x"}}`, `filter={"status":null}`,
+		`filter={"comment_count_gte":[1,2]}`,
+	} {
+		t.Run(q, func(t *testing.T) {
+			v, err := url.ParseQuery(q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = parseListQuery(v, tickets)
+			if err == nil || ErrorStatus(err) != http.StatusBadRequest {
+				t.Fatalf("got %v (status %d), want a 400", err, ErrorStatus(err))
+			}
+		})
+	}
+}
