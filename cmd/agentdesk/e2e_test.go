@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"reflect"
@@ -210,7 +209,6 @@ func TestEndToEnd(t *testing.T) {
 
 	t.Run("tenant isolation", func(t *testing.T) {
 		a, b, root := a.with(t), b.with(t), root.with(t)
-		_, _ = b, root
 		for _, tk := range ticketsA {
 			id := tk["id"].(string)
 			p := "/api/tickets/" + id
@@ -259,8 +257,7 @@ func TestEndToEnd(t *testing.T) {
 	})
 
 	t.Run("roles", func(t *testing.T) {
-		a, b, root := a.with(t), b.with(t), root.with(t)
-		_, _ = b, root
+		a := a.with(t)
 		a.admin.must(http.StatusCreated, "POST", "/api/users", map[string]any{"username": "carol", "password": "carol-pass", "role": "client"})
 		w := a.admin.must(http.StatusCreated, "POST", "/api/users", map[string]any{"username": "wendy", "password": "wendy-pass", "role": "content_writer"}).Map(t)
 		carol := login(t, ts.URL, "carol", "carol-pass")
@@ -288,8 +285,7 @@ func TestEndToEnd(t *testing.T) {
 	})
 
 	t.Run("bad input", func(t *testing.T) {
-		a, b, root := a.with(t), b.with(t), root.with(t)
-		_, _ = b, root
+		a, b := a.with(t), b.with(t)
 		p := "/api/tickets/" + ticketsA[4]["id"].(string)
 		cases := []struct {
 			name, method, path string
@@ -360,8 +356,7 @@ func TestEndToEnd(t *testing.T) {
 	})
 
 	t.Run("idempotency", func(t *testing.T) {
-		a, b, root := a.with(t), b.with(t), root.with(t)
-		_, _ = b, root
+		a, b := a.with(t), b.with(t)
 		body := map[string]any{"title": "Exactly once"}
 		const key = "6a1f0e7e-retry-key"
 		var wg sync.WaitGroup
@@ -392,8 +387,7 @@ func TestEndToEnd(t *testing.T) {
 	})
 
 	t.Run("delete", func(t *testing.T) {
-		a, b, root := a.with(t), b.with(t), root.with(t)
-		_, _ = b, root
+		a := a.with(t)
 		id := ticketsA[5]["id"].(string)
 		gone := a.admin.must(http.StatusOK, "DELETE", "/api/tickets/"+id, nil).Map(t)
 		if gone["id"] != id {
@@ -455,8 +449,6 @@ func TestRestartResumes(t *testing.T) {
 	if !reflect.DeepEqual(got, rec) {
 		t.Fatalf("after restart: got %v, want %v", got, rec)
 	}
-	raw, _ := json.Marshal(got)
-	_ = raw
 }
 
 // TestSignInRateLimit: password guessing from one address gets 429.
