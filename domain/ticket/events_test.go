@@ -2,57 +2,29 @@ package ticket
 
 import (
 	"encoding/json"
-	"reflect"
-	"slices"
 	"strings"
 	"testing"
 
 	"agentdesk/domain"
+	"agentdesk/domain/domaintest"
 )
 
 func TestEventsRoundTrip(t *testing.T) {
-	cases := []struct {
-		eventType string
-		event     domain.Event
-	}{
-		{"ticket.opened", opened()},
-		{"ticket.edited", &Edited{Title: ptr("t"), Description: ptr(""), Priority: ptr(High), Tags: &[]string{"a", "b"}}},
-		{"ticket.assigned", &Assigned{AssigneeID: agentID, PreviousAssigneeID: otherAgentID}},
-		{"ticket.unassigned", &Unassigned{PreviousAssigneeID: agentID}},
-		{"ticket.status_changed", moved(Resolved, Closed)},
-		{"ticket.commented", &Commented{CommentID: commentID, AuthorID: agentID, Body: "Looks fixed."}},
-		{"ticket.deleted", &Deleted{}},
-	}
-	var covered []string
-	for _, c := range cases {
-		covered = append(covered, c.eventType)
-		t.Run(c.eventType, func(t *testing.T) {
-			if got := c.event.EventType(); got != c.eventType {
-				t.Fatalf("got event type %q, want %q", got, c.eventType)
-			}
-			data, err := json.Marshal(c.event)
-			if err != nil {
-				t.Fatalf("marshal: got error %v, want nil", err)
-			}
-			got, err := Events.Decode(c.eventType, data)
-			if err != nil {
-				t.Fatalf("decode %s: got error %v, want nil", data, err)
-			}
-			if !reflect.DeepEqual(got, c.event) {
-				t.Fatalf("got %s, want %s", describe([]domain.Event{got}), describe([]domain.Event{c.event}))
-			}
-		})
-	}
-	slices.Sort(covered)
-	if got := Events.Types(); !slices.Equal(got, covered) {
-		t.Fatalf("got registered types %v, want the tested %v", got, covered)
-	}
+	domaintest.RoundTrip(t, Events, map[string]domain.Event{
+		"ticket.opened":         opened(),
+		"ticket.edited":         &Edited{Title: domaintest.Ptr("t"), Description: domaintest.Ptr(""), Priority: domaintest.Ptr(High), Tags: &[]string{"a", "b"}},
+		"ticket.assigned":       &Assigned{AssigneeID: agentID, PreviousAssigneeID: otherAgentID},
+		"ticket.unassigned":     &Unassigned{PreviousAssigneeID: agentID},
+		"ticket.status_changed": moved(Resolved, Closed),
+		"ticket.commented":      &Commented{CommentID: commentID, AuthorID: agentID, Body: "Looks fixed."},
+		"ticket.deleted":        &Deleted{},
+	})
 }
 
 // An edit stores only the fields that changed, so that replaying it
 // leaves the others alone.
 func TestEditedOmitsUnchangedFields(t *testing.T) {
-	data, err := json.Marshal(&Edited{Priority: ptr(Low)})
+	data, err := json.Marshal(&Edited{Priority: domaintest.Ptr(Low)})
 	if err != nil {
 		t.Fatalf("marshal: got error %v, want nil", err)
 	}

@@ -1,7 +1,6 @@
 package ticket
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"reflect"
@@ -10,6 +9,7 @@ import (
 	"testing"
 
 	"agentdesk/domain"
+	"agentdesk/domain/domaintest"
 )
 
 const (
@@ -20,92 +20,6 @@ const (
 	otherAgentID = "55555555-5555-4555-8555-555555555555"
 	commentID    = "66666666-6666-4666-8666-666666666666"
 )
-
-// spec is one "given events → command → expected events or error" case.
-// A case that expects neither an error nor fields expects exactly want
-// (nothing when want is empty).
-type spec struct {
-	name       string
-	given      []domain.Event
-	when       func(*Ticket) ([]domain.Event, error)
-	want       []domain.Event
-	wantErr    error    // checked with errors.Is
-	wantFields []string // keys of the expected *domain.ValidationError
-}
-
-func runSpecs(t *testing.T, specs []spec) {
-	t.Helper()
-	for _, s := range specs {
-		t.Run(s.name, func(t *testing.T) {
-			var tk Ticket
-			for _, e := range s.given {
-				tk.Apply(e)
-			}
-			got, err := s.when(&tk)
-			checkOutcome(t, got, err, s.want, s.wantErr, s.wantFields)
-		})
-	}
-}
-
-func checkOutcome(tb testing.TB, got []domain.Event, err error, want []domain.Event, wantErr error, wantFields []string) {
-	tb.Helper()
-	switch {
-	case wantErr != nil:
-		if !errors.Is(err, wantErr) {
-			tb.Fatalf("got error %v, want %v", err, wantErr)
-		}
-	case wantFields != nil:
-		var ve *domain.ValidationError
-		if !errors.As(err, &ve) {
-			tb.Fatalf("got error %v, want a *domain.ValidationError on %v", err, wantFields)
-		}
-		if keys := fieldKeys(ve); !slices.Equal(keys, wantFields) {
-			tb.Fatalf("got invalid fields %v, want %v", keys, wantFields)
-		}
-	case err != nil:
-		tb.Fatalf("got error %v, want events %s", err, describe(want))
-	}
-	if err != nil {
-		if len(got) != 0 {
-			tb.Fatalf("got events %s along with error %v, want none", describe(got), err)
-		}
-		return
-	}
-	if len(want) == 0 && len(got) == 0 {
-		return
-	}
-	if !reflect.DeepEqual(got, want) {
-		tb.Fatalf("got events %s, want %s", describe(got), describe(want))
-	}
-}
-
-func fieldKeys(ve *domain.ValidationError) []string {
-	keys := make([]string, 0, len(ve.Fields))
-	for k := range ve.Fields {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
-}
-
-// describe prints events with their type and JSON data, so pointer fields
-// show their values rather than addresses.
-func describe(evs []domain.Event) string {
-	if len(evs) == 0 {
-		return "[]"
-	}
-	parts := make([]string, len(evs))
-	for i, e := range evs {
-		data, err := json.Marshal(e)
-		if err != nil {
-			data = fmt.Appendf(nil, "%+v", e)
-		}
-		parts[i] = e.EventType() + string(data)
-	}
-	return "[" + strings.Join(parts, " ") + "]"
-}
-
-func ptr[T any](v T) *T { return &v }
 
 func opened() *Opened {
 	return &Opened{
@@ -170,142 +84,142 @@ func numberedTags(n int) []string {
 }
 
 func TestOpen(t *testing.T) {
-	runSpecs(t, []spec{
+	domaintest.Run(t, []domaintest.Spec[Ticket]{
 		{
-			name: "opens with normal priority by default",
-			when: open(func(c *OpenCmd) {}),
-			want: []domain.Event{opened()},
+			Name: "opens with normal priority by default",
+			When: open(func(c *OpenCmd) {}),
+			Want: []domain.Event{opened()},
 		},
 		{
-			name: "keeps a given priority",
-			when: open(func(c *OpenCmd) { c.Priority = Urgent }),
-			want: openedWith(func(e *Opened) { e.Priority = Urgent }),
+			Name: "keeps a given priority",
+			When: open(func(c *OpenCmd) { c.Priority = Urgent }),
+			Want: openedWith(func(e *Opened) { e.Priority = Urgent }),
 		},
 		{
-			name: "trims the title",
-			when: open(func(c *OpenCmd) { c.Title = " \tPrinter on fire \n" }),
-			want: []domain.Event{opened()},
+			Name: "trims the title",
+			When: open(func(c *OpenCmd) { c.Title = " \tPrinter on fire \n" }),
+			Want: []domain.Event{opened()},
 		},
 		{
-			name: "lower-cases, trims and de-duplicates tags keeping order",
-			when: open(func(c *OpenCmd) { c.Tags = []string{" Billing", "URGENT", "billing", "urgent ", "VIP"} }),
-			want: openedWith(func(e *Opened) { e.Tags = []string{"billing", "urgent", "vip"} }),
+			Name: "lower-cases, trims and de-duplicates tags keeping order",
+			When: open(func(c *OpenCmd) { c.Tags = []string{" Billing", "URGENT", "billing", "urgent ", "VIP"} }),
+			Want: openedWith(func(e *Opened) { e.Tags = []string{"billing", "urgent", "vip"} }),
 		},
 		{
-			name: "records no tags as an empty list",
-			when: open(func(c *OpenCmd) { c.Tags = nil }),
-			want: openedWith(func(e *Opened) { e.Tags = []string{} }),
+			Name: "records no tags as an empty list",
+			When: open(func(c *OpenCmd) { c.Tags = nil }),
+			Want: openedWith(func(e *Opened) { e.Tags = []string{} }),
 		},
 		{
-			name: "accepts 20 tags once duplicates are dropped",
-			when: open(func(c *OpenCmd) { c.Tags = append(numberedTags(20), "TAG-00", "tag-19") }),
-			want: openedWith(func(e *Opened) { e.Tags = numberedTags(20) }),
+			Name: "accepts 20 tags once duplicates are dropped",
+			When: open(func(c *OpenCmd) { c.Tags = append(numberedTags(20), "TAG-00", "tag-19") }),
+			Want: openedWith(func(e *Opened) { e.Tags = numberedTags(20) }),
 		},
 		{
-			name: "accepts the longest title, description and tag, counted in runes",
-			when: open(func(c *OpenCmd) {
+			Name: "accepts the longest title, description and tag, counted in runes",
+			When: open(func(c *OpenCmd) {
 				c.Title = strings.Repeat("é", MaxTitle)
 				c.Description = strings.Repeat("é", MaxDescription)
 				c.Tags = []string{strings.Repeat("é", MaxTag)}
 			}),
-			want: openedWith(func(e *Opened) {
+			Want: openedWith(func(e *Opened) {
 				e.Title = strings.Repeat("é", MaxTitle)
 				e.Description = strings.Repeat("é", MaxDescription)
 				e.Tags = []string{strings.Repeat("é", MaxTag)}
 			}),
 		},
 		{
-			name:       "rejects an empty title",
-			when:       open(func(c *OpenCmd) { c.Title = "" }),
-			wantFields: []string{"title"},
+			Name:       "rejects an empty title",
+			When:       open(func(c *OpenCmd) { c.Title = "" }),
+			WantFields: []string{"title"},
 		},
 		{
-			name:       "rejects a blank title",
-			when:       open(func(c *OpenCmd) { c.Title = " \t\n" }),
-			wantFields: []string{"title"},
+			Name:       "rejects a blank title",
+			When:       open(func(c *OpenCmd) { c.Title = " \t\n" }),
+			WantFields: []string{"title"},
 		},
 		{
-			name:       "rejects a too long title",
-			when:       open(func(c *OpenCmd) { c.Title = strings.Repeat("x", MaxTitle+1) }),
-			wantFields: []string{"title"},
+			Name:       "rejects a too long title",
+			When:       open(func(c *OpenCmd) { c.Title = strings.Repeat("x", MaxTitle+1) }),
+			WantFields: []string{"title"},
 		},
 		{
-			name:       "rejects a too long description",
-			when:       open(func(c *OpenCmd) { c.Description = strings.Repeat("x", MaxDescription+1) }),
-			wantFields: []string{"description"},
+			Name:       "rejects a too long description",
+			When:       open(func(c *OpenCmd) { c.Description = strings.Repeat("x", MaxDescription+1) }),
+			WantFields: []string{"description"},
 		},
 		{
-			name:       "rejects an unknown priority",
-			when:       open(func(c *OpenCmd) { c.Priority = "critical" }),
-			wantFields: []string{"priority"},
+			Name:       "rejects an unknown priority",
+			When:       open(func(c *OpenCmd) { c.Priority = "critical" }),
+			WantFields: []string{"priority"},
 		},
 		{
-			name:       "rejects an upper-case priority",
-			when:       open(func(c *OpenCmd) { c.Priority = "HIGH" }),
-			wantFields: []string{"priority"},
+			Name:       "rejects an upper-case priority",
+			When:       open(func(c *OpenCmd) { c.Priority = "HIGH" }),
+			WantFields: []string{"priority"},
 		},
 		{
-			name:       "rejects an empty tag",
-			when:       open(func(c *OpenCmd) { c.Tags = []string{"ok", "  "} }),
-			wantFields: []string{"tags"},
+			Name:       "rejects an empty tag",
+			When:       open(func(c *OpenCmd) { c.Tags = []string{"ok", "  "} }),
+			WantFields: []string{"tags"},
 		},
 		{
-			name:       "rejects a too long tag",
-			when:       open(func(c *OpenCmd) { c.Tags = []string{strings.Repeat("x", MaxTag+1)} }),
-			wantFields: []string{"tags"},
+			Name:       "rejects a too long tag",
+			When:       open(func(c *OpenCmd) { c.Tags = []string{strings.Repeat("x", MaxTag+1)} }),
+			WantFields: []string{"tags"},
 		},
 		{
-			name:       "rejects more than 20 distinct tags",
-			when:       open(func(c *OpenCmd) { c.Tags = numberedTags(MaxTags + 1) }),
-			wantFields: []string{"tags"},
+			Name:       "rejects more than 20 distinct tags",
+			When:       open(func(c *OpenCmd) { c.Tags = numberedTags(MaxTags + 1) }),
+			WantFields: []string{"tags"},
 		},
 		{
-			name:       "rejects a ticket id that is not a UUID",
-			when:       open(func(c *OpenCmd) { c.TicketID = "ticket-1" }),
-			wantFields: []string{"id"},
+			Name:       "rejects a ticket id that is not a UUID",
+			When:       open(func(c *OpenCmd) { c.TicketID = "ticket-1" }),
+			WantFields: []string{"id"},
 		},
 		{
-			name:       "rejects an upper-case ticket id",
-			when:       open(func(c *OpenCmd) { c.TicketID = strings.ToUpper(ticketID) }),
-			wantFields: []string{"id"},
+			Name:       "rejects an upper-case ticket id",
+			When:       open(func(c *OpenCmd) { c.TicketID = strings.ToUpper(ticketID) }),
+			WantFields: []string{"id"},
 		},
 		{
-			name:       "rejects a missing company id",
-			when:       open(func(c *OpenCmd) { c.CompanyID = "" }),
-			wantFields: []string{"company_id"},
+			Name:       "rejects a missing company id",
+			When:       open(func(c *OpenCmd) { c.CompanyID = "" }),
+			WantFields: []string{"company_id"},
 		},
 		{
-			name:       "rejects a requester id that is not a UUID",
-			when:       open(func(c *OpenCmd) { c.RequesterID = requesterID + "0" }),
-			wantFields: []string{"requester_id"},
+			Name:       "rejects a requester id that is not a UUID",
+			When:       open(func(c *OpenCmd) { c.RequesterID = requesterID + "0" }),
+			WantFields: []string{"requester_id"},
 		},
 		{
-			name: "reports every invalid field at once",
-			when: open(func(c *OpenCmd) {
+			Name: "reports every invalid field at once",
+			When: open(func(c *OpenCmd) {
 				*c = OpenCmd{
 					TicketID: "x", CompanyID: "y", RequesterID: "z", Title: " ",
 					Description: strings.Repeat("x", MaxDescription+1), Priority: "p", Tags: []string{""},
 				}
 			}),
-			wantFields: []string{"company_id", "description", "id", "priority", "requester_id", "tags", "title"},
+			WantFields: []string{"company_id", "description", "id", "priority", "requester_id", "tags", "title"},
 		},
 		{
-			name:    "cannot open twice",
-			given:   []domain.Event{opened()},
-			when:    open(func(c *OpenCmd) {}),
-			wantErr: domain.ErrAlreadyExists,
+			Name:    "cannot open twice",
+			Given:   []domain.Event{opened()},
+			When:    open(func(c *OpenCmd) {}),
+			WantErr: domain.ErrAlreadyExists,
 		},
 		{
-			name:    "cannot reopen a deleted ticket's id",
-			given:   deletedTicket,
-			when:    open(func(c *OpenCmd) {}),
-			wantErr: domain.ErrAlreadyExists,
+			Name:    "cannot reopen a deleted ticket's id",
+			Given:   deletedTicket,
+			When:    open(func(c *OpenCmd) {}),
+			WantErr: domain.ErrAlreadyExists,
 		},
 		{
-			name:    "existence is checked before validation",
-			given:   []domain.Event{opened()},
-			when:    open(func(c *OpenCmd) { c.Title = "" }),
-			wantErr: domain.ErrAlreadyExists,
+			Name:    "existence is checked before validation",
+			Given:   []domain.Event{opened()},
+			When:    open(func(c *OpenCmd) { c.Title = "" }),
+			WantErr: domain.ErrAlreadyExists,
 		},
 	})
 }
@@ -316,153 +230,153 @@ func edit(c EditCmd) func(*Ticket) ([]domain.Event, error) {
 
 func TestEdit(t *testing.T) {
 	same := opened()
-	runSpecs(t, []spec{
+	domaintest.Run(t, []domaintest.Spec[Ticket]{
 		{
-			name:  "records a new title, trimmed",
-			given: []domain.Event{opened()},
-			when:  edit(EditCmd{Title: ptr("  Printer smoking  ")}),
-			want:  []domain.Event{&Edited{Title: ptr("Printer smoking")}},
+			Name:  "records a new title, trimmed",
+			Given: []domain.Event{opened()},
+			When:  edit(EditCmd{Title: domaintest.Ptr("  Printer smoking  ")}),
+			Want:  []domain.Event{&Edited{Title: domaintest.Ptr("Printer smoking")}},
 		},
 		{
-			name:  "records a new description",
-			given: []domain.Event{opened()},
-			when:  edit(EditCmd{Description: ptr("Second floor.")}),
-			want:  []domain.Event{&Edited{Description: ptr("Second floor.")}},
+			Name:  "records a new description",
+			Given: []domain.Event{opened()},
+			When:  edit(EditCmd{Description: domaintest.Ptr("Second floor.")}),
+			Want:  []domain.Event{&Edited{Description: domaintest.Ptr("Second floor.")}},
 		},
 		{
-			name:  "records a new priority",
-			given: []domain.Event{opened()},
-			when:  edit(EditCmd{Priority: ptr(High)}),
-			want:  []domain.Event{&Edited{Priority: ptr(High)}},
+			Name:  "records a new priority",
+			Given: []domain.Event{opened()},
+			When:  edit(EditCmd{Priority: domaintest.Ptr(High)}),
+			Want:  []domain.Event{&Edited{Priority: domaintest.Ptr(High)}},
 		},
 		{
-			name:  "records new tags, normalized",
-			given: []domain.Event{opened()},
-			when:  edit(EditCmd{Tags: &[]string{"Hardware", " Fire ", "hardware"}}),
-			want:  []domain.Event{&Edited{Tags: &[]string{"hardware", "fire"}}},
+			Name:  "records new tags, normalized",
+			Given: []domain.Event{opened()},
+			When:  edit(EditCmd{Tags: &[]string{"Hardware", " Fire ", "hardware"}}),
+			Want:  []domain.Event{&Edited{Tags: &[]string{"hardware", "fire"}}},
 		},
 		{
-			name:  "records cleared tags",
-			given: []domain.Event{opened()},
-			when:  edit(EditCmd{Tags: &[]string{}}),
-			want:  []domain.Event{&Edited{Tags: &[]string{}}},
+			Name:  "records cleared tags",
+			Given: []domain.Event{opened()},
+			When:  edit(EditCmd{Tags: &[]string{}}),
+			Want:  []domain.Event{&Edited{Tags: &[]string{}}},
 		},
 		{
-			name:  "records only the fields that change",
-			given: []domain.Event{opened()},
-			when: edit(EditCmd{
-				Title: ptr(same.Title), Description: ptr("Second floor."),
-				Priority: ptr(same.Priority), Tags: &[]string{"HARDWARE"},
+			Name:  "records only the fields that change",
+			Given: []domain.Event{opened()},
+			When: edit(EditCmd{
+				Title: domaintest.Ptr(same.Title), Description: domaintest.Ptr("Second floor."),
+				Priority: domaintest.Ptr(same.Priority), Tags: &[]string{"HARDWARE"},
 			}),
-			want: []domain.Event{&Edited{Description: ptr("Second floor.")}},
+			Want: []domain.Event{&Edited{Description: domaintest.Ptr("Second floor.")}},
 		},
 		{
-			name:  "an empty edit records nothing",
-			given: []domain.Event{opened()},
-			when:  edit(EditCmd{}),
+			Name:  "an empty edit records nothing",
+			Given: []domain.Event{opened()},
+			When:  edit(EditCmd{}),
 		},
 		{
-			name:  "an edit to the current values records nothing",
-			given: []domain.Event{opened()},
-			when: edit(EditCmd{
-				Title: ptr(" " + same.Title + " "), Description: ptr(same.Description),
-				Priority: ptr(same.Priority), Tags: &[]string{" Hardware"},
+			Name:  "an edit to the current values records nothing",
+			Given: []domain.Event{opened()},
+			When: edit(EditCmd{
+				Title: domaintest.Ptr(" " + same.Title + " "), Description: domaintest.Ptr(same.Description),
+				Priority: domaintest.Ptr(same.Priority), Tags: &[]string{" Hardware"},
 			}),
 		},
 		{
-			name:  "no tags edited to an empty list records nothing",
-			given: openedWith(func(e *Opened) { e.Tags = []string{} }),
-			when:  edit(EditCmd{Tags: &[]string{}}),
+			Name:  "no tags edited to an empty list records nothing",
+			Given: openedWith(func(e *Opened) { e.Tags = []string{} }),
+			When:  edit(EditCmd{Tags: &[]string{}}),
 		},
 		{
-			name:  "sees the state left by earlier edits",
-			given: []domain.Event{opened(), &Edited{Title: ptr("Printer smoking")}},
-			when:  edit(EditCmd{Title: ptr("Printer smoking")}),
+			Name:  "sees the state left by earlier edits",
+			Given: []domain.Event{opened(), &Edited{Title: domaintest.Ptr("Printer smoking")}},
+			When:  edit(EditCmd{Title: domaintest.Ptr("Printer smoking")}),
 		},
 		{
-			name:  "a resolved ticket can be edited",
-			given: reach(Resolved),
-			when:  edit(EditCmd{Priority: ptr(Low)}),
-			want:  []domain.Event{&Edited{Priority: ptr(Low)}},
+			Name:  "a resolved ticket can be edited",
+			Given: reach(Resolved),
+			When:  edit(EditCmd{Priority: domaintest.Ptr(Low)}),
+			Want:  []domain.Event{&Edited{Priority: domaintest.Ptr(Low)}},
 		},
 		{
-			name:       "rejects an empty title",
-			given:      []domain.Event{opened()},
-			when:       edit(EditCmd{Title: ptr("  ")}),
-			wantFields: []string{"title"},
+			Name:       "rejects an empty title",
+			Given:      []domain.Event{opened()},
+			When:       edit(EditCmd{Title: domaintest.Ptr("  ")}),
+			WantFields: []string{"title"},
 		},
 		{
-			name:       "rejects a too long title",
-			given:      []domain.Event{opened()},
-			when:       edit(EditCmd{Title: ptr(strings.Repeat("x", MaxTitle+1))}),
-			wantFields: []string{"title"},
+			Name:       "rejects a too long title",
+			Given:      []domain.Event{opened()},
+			When:       edit(EditCmd{Title: domaintest.Ptr(strings.Repeat("x", MaxTitle+1))}),
+			WantFields: []string{"title"},
 		},
 		{
-			name:       "rejects a too long description",
-			given:      []domain.Event{opened()},
-			when:       edit(EditCmd{Description: ptr(strings.Repeat("x", MaxDescription+1))}),
-			wantFields: []string{"description"},
+			Name:       "rejects a too long description",
+			Given:      []domain.Event{opened()},
+			When:       edit(EditCmd{Description: domaintest.Ptr(strings.Repeat("x", MaxDescription+1))}),
+			WantFields: []string{"description"},
 		},
 		{
-			name:       "rejects an empty priority",
-			given:      []domain.Event{opened()},
-			when:       edit(EditCmd{Priority: ptr(Priority(""))}),
-			wantFields: []string{"priority"},
+			Name:       "rejects an empty priority",
+			Given:      []domain.Event{opened()},
+			When:       edit(EditCmd{Priority: domaintest.Ptr(Priority(""))}),
+			WantFields: []string{"priority"},
 		},
 		{
-			name:       "rejects an unknown priority",
-			given:      []domain.Event{opened()},
-			when:       edit(EditCmd{Priority: ptr(Priority("critical"))}),
-			wantFields: []string{"priority"},
+			Name:       "rejects an unknown priority",
+			Given:      []domain.Event{opened()},
+			When:       edit(EditCmd{Priority: domaintest.Ptr(Priority("critical"))}),
+			WantFields: []string{"priority"},
 		},
 		{
-			name:       "rejects too many tags",
-			given:      []domain.Event{opened()},
-			when:       edit(EditCmd{Tags: ptr(numberedTags(MaxTags + 1))}),
-			wantFields: []string{"tags"},
+			Name:       "rejects too many tags",
+			Given:      []domain.Event{opened()},
+			When:       edit(EditCmd{Tags: domaintest.Ptr(numberedTags(MaxTags + 1))}),
+			WantFields: []string{"tags"},
 		},
 		{
-			name:       "rejects an invalid field even if the valid ones do not change",
-			given:      []domain.Event{opened()},
-			when:       edit(EditCmd{Title: ptr(same.Title), Tags: &[]string{strings.Repeat("x", MaxTag+1)}}),
-			wantFields: []string{"tags"},
+			Name:       "rejects an invalid field even if the valid ones do not change",
+			Given:      []domain.Event{opened()},
+			When:       edit(EditCmd{Title: domaintest.Ptr(same.Title), Tags: &[]string{strings.Repeat("x", MaxTag+1)}}),
+			WantFields: []string{"tags"},
 		},
 		{
-			name:  "reports every invalid field at once",
-			given: []domain.Event{opened()},
-			when: edit(EditCmd{
-				Title: ptr(""), Description: ptr(strings.Repeat("x", MaxDescription+1)),
-				Priority: ptr(Priority("p")), Tags: &[]string{""},
+			Name:  "reports every invalid field at once",
+			Given: []domain.Event{opened()},
+			When: edit(EditCmd{
+				Title: domaintest.Ptr(""), Description: domaintest.Ptr(strings.Repeat("x", MaxDescription+1)),
+				Priority: domaintest.Ptr(Priority("p")), Tags: &[]string{""},
 			}),
-			wantFields: []string{"description", "priority", "tags", "title"},
+			WantFields: []string{"description", "priority", "tags", "title"},
 		},
 		{
-			name:    "a change to a closed ticket is an invalid transition",
-			given:   closedTicket,
-			when:    edit(EditCmd{Title: ptr("Printer smoking")}),
-			wantErr: domain.ErrInvalidTransition,
+			Name:    "a change to a closed ticket is an invalid transition",
+			Given:   closedTicket,
+			When:    edit(EditCmd{Title: domaintest.Ptr("Printer smoking")}),
+			WantErr: domain.ErrInvalidTransition,
 		},
 		{
-			name:  "a no-op edit of a closed ticket records nothing",
-			given: closedTicket,
-			when:  edit(EditCmd{Title: ptr(same.Title), Priority: ptr(same.Priority)}),
+			Name:  "a no-op edit of a closed ticket records nothing",
+			Given: closedTicket,
+			When:  edit(EditCmd{Title: domaintest.Ptr(same.Title), Priority: domaintest.Ptr(same.Priority)}),
 		},
 		{
-			name:       "an invalid edit of a closed ticket is reported as invalid",
-			given:      closedTicket,
-			when:       edit(EditCmd{Title: ptr("")}),
-			wantFields: []string{"title"},
+			Name:       "an invalid edit of a closed ticket is reported as invalid",
+			Given:      closedTicket,
+			When:       edit(EditCmd{Title: domaintest.Ptr("")}),
+			WantFields: []string{"title"},
 		},
 		{
-			name:    "a deleted ticket is not found",
-			given:   deletedTicket,
-			when:    edit(EditCmd{Title: ptr("Printer smoking")}),
-			wantErr: domain.ErrNotFound,
+			Name:    "a deleted ticket is not found",
+			Given:   deletedTicket,
+			When:    edit(EditCmd{Title: domaintest.Ptr("Printer smoking")}),
+			WantErr: domain.ErrNotFound,
 		},
 		{
-			name:    "a ticket never opened is not found",
-			when:    edit(EditCmd{Title: ptr("Printer smoking")}),
-			wantErr: domain.ErrNotFound,
+			Name:    "a ticket never opened is not found",
+			When:    edit(EditCmd{Title: domaintest.Ptr("Printer smoking")}),
+			WantErr: domain.ErrNotFound,
 		},
 	})
 }
@@ -473,85 +387,85 @@ func assign(id string) func(*Ticket) ([]domain.Event, error) {
 
 func TestAssign(t *testing.T) {
 	assigned := with([]domain.Event{opened()}, &Assigned{AssigneeID: agentID})
-	runSpecs(t, []spec{
+	domaintest.Run(t, []domaintest.Spec[Ticket]{
 		{
-			name:  "assigns an unassigned ticket",
-			given: []domain.Event{opened()},
-			when:  assign(agentID),
-			want:  []domain.Event{&Assigned{AssigneeID: agentID}},
+			Name:  "assigns an unassigned ticket",
+			Given: []domain.Event{opened()},
+			When:  assign(agentID),
+			Want:  []domain.Event{&Assigned{AssigneeID: agentID}},
 		},
 		{
-			name:  "reassigns, recording the previous assignee",
-			given: assigned,
-			when:  assign(otherAgentID),
-			want:  []domain.Event{&Assigned{AssigneeID: otherAgentID, PreviousAssigneeID: agentID}},
+			Name:  "reassigns, recording the previous assignee",
+			Given: assigned,
+			When:  assign(otherAgentID),
+			Want:  []domain.Event{&Assigned{AssigneeID: otherAgentID, PreviousAssigneeID: agentID}},
 		},
 		{
-			name:  "the same assignee records nothing",
-			given: assigned,
-			when:  assign(agentID),
+			Name:  "the same assignee records nothing",
+			Given: assigned,
+			When:  assign(agentID),
 		},
 		{
-			name:  "an empty assignee unassigns",
-			given: assigned,
-			when:  assign(""),
-			want:  []domain.Event{&Unassigned{PreviousAssigneeID: agentID}},
+			Name:  "an empty assignee unassigns",
+			Given: assigned,
+			When:  assign(""),
+			Want:  []domain.Event{&Unassigned{PreviousAssigneeID: agentID}},
 		},
 		{
-			name:  "unassigning an unassigned ticket records nothing",
-			given: []domain.Event{opened()},
-			when:  assign(""),
+			Name:  "unassigning an unassigned ticket records nothing",
+			Given: []domain.Event{opened()},
+			When:  assign(""),
 		},
 		{
-			name:  "sees an earlier unassignment",
-			given: with(assigned, &Unassigned{PreviousAssigneeID: agentID}),
-			when:  assign(""),
+			Name:  "sees an earlier unassignment",
+			Given: with(assigned, &Unassigned{PreviousAssigneeID: agentID}),
+			When:  assign(""),
 		},
 		{
-			name:  "a resolved ticket can be assigned",
-			given: reach(Resolved),
-			when:  assign(agentID),
-			want:  []domain.Event{&Assigned{AssigneeID: agentID}},
+			Name:  "a resolved ticket can be assigned",
+			Given: reach(Resolved),
+			When:  assign(agentID),
+			Want:  []domain.Event{&Assigned{AssigneeID: agentID}},
 		},
 		{
-			name:       "rejects an assignee id that is not a UUID",
-			given:      []domain.Event{opened()},
-			when:       assign("agent-1"),
-			wantFields: []string{"assignee_id"},
+			Name:       "rejects an assignee id that is not a UUID",
+			Given:      []domain.Event{opened()},
+			When:       assign("agent-1"),
+			WantFields: []string{"assignee_id"},
 		},
 		{
-			name:       "rejects an upper-case assignee id",
-			given:      []domain.Event{opened()},
-			when:       assign(strings.ToUpper(agentID)),
-			wantFields: []string{"assignee_id"},
+			Name:       "rejects an upper-case assignee id",
+			Given:      []domain.Event{opened()},
+			When:       assign(strings.ToUpper(agentID)),
+			WantFields: []string{"assignee_id"},
 		},
 		{
-			name:    "cannot assign a closed ticket",
-			given:   closedTicket,
-			when:    assign(agentID),
-			wantErr: domain.ErrInvalidTransition,
+			Name:    "cannot assign a closed ticket",
+			Given:   closedTicket,
+			When:    assign(agentID),
+			WantErr: domain.ErrInvalidTransition,
 		},
 		{
-			name:    "cannot unassign a closed ticket",
-			given:   with(reach(Resolved), &Assigned{AssigneeID: agentID}, moved(Resolved, Closed)),
-			when:    assign(""),
-			wantErr: domain.ErrInvalidTransition,
+			Name:    "cannot unassign a closed ticket",
+			Given:   with(reach(Resolved), &Assigned{AssigneeID: agentID}, moved(Resolved, Closed)),
+			When:    assign(""),
+			WantErr: domain.ErrInvalidTransition,
 		},
 		{
-			name:  "the same assignee on a closed ticket records nothing",
-			given: with(reach(Resolved), &Assigned{AssigneeID: agentID}, moved(Resolved, Closed)),
-			when:  assign(agentID),
+			Name:  "the same assignee on a closed ticket records nothing",
+			Given: with(reach(Resolved), &Assigned{AssigneeID: agentID}, moved(Resolved, Closed)),
+			When:  assign(agentID),
 		},
 		{
-			name:    "a deleted ticket is not found",
-			given:   deletedTicket,
-			when:    assign(agentID),
-			wantErr: domain.ErrNotFound,
+			Name:    "a deleted ticket is not found",
+			Given:   deletedTicket,
+			When:    assign(agentID),
+			WantErr: domain.ErrNotFound,
 		},
 		{
-			name:    "a ticket never opened is not found",
-			when:    assign(agentID),
-			wantErr: domain.ErrNotFound,
+			Name:    "a ticket never opened is not found",
+			When:    assign(agentID),
+			WantErr: domain.ErrNotFound,
 		},
 	})
 }
@@ -593,30 +507,30 @@ func changeStatus(to Status) func(*Ticket) ([]domain.Event, error) {
 }
 
 func TestChangeStatus(t *testing.T) {
-	var specs []spec
+	var specs []domaintest.Spec[Ticket]
 	for _, from := range statuses {
 		for _, to := range statuses {
-			s := spec{name: string(from) + "→" + string(to), given: reach(from), when: changeStatus(to)}
+			s := domaintest.Spec[Ticket]{Name: string(from) + "→" + string(to), Given: reach(from), When: changeStatus(to)}
 			switch {
 			case from == to:
-				s.name += " records nothing"
+				s.Name += " records nothing"
 			case allowedTransitions[[2]Status{from, to}]:
-				s.want = []domain.Event{moved(from, to)}
+				s.Want = []domain.Event{moved(from, to)}
 			default:
-				s.name += " is invalid"
-				s.wantErr = domain.ErrInvalidTransition
+				s.Name += " is invalid"
+				s.WantErr = domain.ErrInvalidTransition
 			}
 			specs = append(specs, s)
 		}
 	}
 	specs = append(specs,
-		spec{name: "rejects an unknown status", given: reach(Open), when: changeStatus("done"), wantFields: []string{"status"}},
-		spec{name: "rejects an empty status", given: reach(Open), when: changeStatus(""), wantFields: []string{"status"}},
-		spec{name: "rejects an upper-case status", given: reach(InProgress), when: changeStatus("OPEN"), wantFields: []string{"status"}},
-		spec{name: "a deleted ticket is not found", given: deletedTicket, when: changeStatus(InProgress), wantErr: domain.ErrNotFound},
-		spec{name: "a ticket never opened is not found", when: changeStatus(InProgress), wantErr: domain.ErrNotFound},
+		domaintest.Spec[Ticket]{Name: "rejects an unknown status", Given: reach(Open), When: changeStatus("done"), WantFields: []string{"status"}},
+		domaintest.Spec[Ticket]{Name: "rejects an empty status", Given: reach(Open), When: changeStatus(""), WantFields: []string{"status"}},
+		domaintest.Spec[Ticket]{Name: "rejects an upper-case status", Given: reach(InProgress), When: changeStatus("OPEN"), WantFields: []string{"status"}},
+		domaintest.Spec[Ticket]{Name: "a deleted ticket is not found", Given: deletedTicket, When: changeStatus(InProgress), WantErr: domain.ErrNotFound},
+		domaintest.Spec[Ticket]{Name: "a ticket never opened is not found", When: changeStatus(InProgress), WantErr: domain.ErrNotFound},
 	)
-	runSpecs(t, specs)
+	domaintest.Run(t, specs)
 }
 
 func TestTransitionError(t *testing.T) {
@@ -644,83 +558,83 @@ func comment(body string) func(*Ticket) ([]domain.Event, error) {
 }
 
 func TestComment(t *testing.T) {
-	runSpecs(t, []spec{
+	domaintest.Run(t, []domaintest.Spec[Ticket]{
 		{
-			name:  "records a trimmed comment",
-			given: []domain.Event{opened()},
-			when:  comment("\n  Looks fixed.\n\nPlease check.  "),
-			want:  []domain.Event{&Commented{CommentID: commentID, AuthorID: agentID, Body: "Looks fixed.\n\nPlease check."}},
+			Name:  "records a trimmed comment",
+			Given: []domain.Event{opened()},
+			When:  comment("\n  Looks fixed.\n\nPlease check.  "),
+			Want:  []domain.Event{&Commented{CommentID: commentID, AuthorID: agentID, Body: "Looks fixed.\n\nPlease check."}},
 		},
 		{
-			name:  "accepts the longest body, counted in runes",
-			given: []domain.Event{opened()},
-			when:  comment(strings.Repeat("é", MaxComment)),
-			want:  []domain.Event{&Commented{CommentID: commentID, AuthorID: agentID, Body: strings.Repeat("é", MaxComment)}},
+			Name:  "accepts the longest body, counted in runes",
+			Given: []domain.Event{opened()},
+			When:  comment(strings.Repeat("é", MaxComment)),
+			Want:  []domain.Event{&Commented{CommentID: commentID, AuthorID: agentID, Body: strings.Repeat("é", MaxComment)}},
 		},
 		{
-			name:  "a resolved ticket takes comments",
-			given: reach(Resolved),
-			when:  comment("Thanks!"),
-			want:  []domain.Event{&Commented{CommentID: commentID, AuthorID: agentID, Body: "Thanks!"}},
+			Name:  "a resolved ticket takes comments",
+			Given: reach(Resolved),
+			When:  comment("Thanks!"),
+			Want:  []domain.Event{&Commented{CommentID: commentID, AuthorID: agentID, Body: "Thanks!"}},
 		},
 		{
-			name:       "rejects an empty body",
-			given:      []domain.Event{opened()},
-			when:       comment(""),
-			wantFields: []string{"body"},
+			Name:       "rejects an empty body",
+			Given:      []domain.Event{opened()},
+			When:       comment(""),
+			WantFields: []string{"body"},
 		},
 		{
-			name:       "rejects a blank body",
-			given:      []domain.Event{opened()},
-			when:       comment(" \n\t "),
-			wantFields: []string{"body"},
+			Name:       "rejects a blank body",
+			Given:      []domain.Event{opened()},
+			When:       comment(" \n\t "),
+			WantFields: []string{"body"},
 		},
 		{
-			name:       "rejects a too long body",
-			given:      []domain.Event{opened()},
-			when:       comment(strings.Repeat("x", MaxComment+1)),
-			wantFields: []string{"body"},
+			Name:       "rejects a too long body",
+			Given:      []domain.Event{opened()},
+			When:       comment(strings.Repeat("x", MaxComment+1)),
+			WantFields: []string{"body"},
 		},
 		{
-			name:  "rejects a comment id that is not a UUID, with the body",
-			given: []domain.Event{opened()},
-			when: func(t *Ticket) ([]domain.Event, error) {
+			Name:  "rejects a comment id that is not a UUID, with the body",
+			Given: []domain.Event{opened()},
+			When: func(t *Ticket) ([]domain.Event, error) {
 				return t.Comment(CommentCmd{CommentID: "c1", AuthorID: agentID, Body: " "})
 			},
-			wantFields: []string{"body", "comment_id"},
+			WantFields: []string{"body", "comment_id"},
 		},
 		{
-			name:    "a closed ticket takes no comments",
-			given:   closedTicket,
-			when:    comment("Still broken."),
-			wantErr: domain.ErrInvalidTransition,
+			Name:    "a closed ticket takes no comments",
+			Given:   closedTicket,
+			When:    comment("Still broken."),
+			WantErr: domain.ErrInvalidTransition,
 		},
 		{
-			name:  "a reopened ticket takes comments again",
-			given: with(closedTicket, moved(Closed, Open)),
-			when:  comment("Still broken."),
-			want:  []domain.Event{&Commented{CommentID: commentID, AuthorID: agentID, Body: "Still broken."}},
+			Name:  "a reopened ticket takes comments again",
+			Given: with(closedTicket, moved(Closed, Open)),
+			When:  comment("Still broken."),
+			Want:  []domain.Event{&Commented{CommentID: commentID, AuthorID: agentID, Body: "Still broken."}},
 		},
 		{
-			name:    "a deleted ticket is not found",
-			given:   deletedTicket,
-			when:    comment("Hello?"),
-			wantErr: domain.ErrNotFound,
+			Name:    "a deleted ticket is not found",
+			Given:   deletedTicket,
+			When:    comment("Hello?"),
+			WantErr: domain.ErrNotFound,
 		},
 		{
-			name:    "a ticket never opened is not found",
-			when:    comment("Hello?"),
-			wantErr: domain.ErrNotFound,
+			Name:    "a ticket never opened is not found",
+			When:    comment("Hello?"),
+			WantErr: domain.ErrNotFound,
 		},
 	})
 }
 
 func TestDelete(t *testing.T) {
 	del := func(t *Ticket) ([]domain.Event, error) { return t.Delete() }
-	specs := []spec{
-		{name: "deletes an open ticket", given: []domain.Event{opened()}, when: del, want: []domain.Event{&Deleted{}}},
-		{name: "deletes a closed ticket", given: closedTicket, when: del, want: []domain.Event{&Deleted{}}},
-		{name: "a ticket never opened is not found", when: del, wantErr: domain.ErrNotFound},
+	specs := []domaintest.Spec[Ticket]{
+		{Name: "deletes an open ticket", Given: []domain.Event{opened()}, When: del, Want: []domain.Event{&Deleted{}}},
+		{Name: "deletes a closed ticket", Given: closedTicket, When: del, Want: []domain.Event{&Deleted{}}},
+		{Name: "a ticket never opened is not found", When: del, WantErr: domain.ErrNotFound},
 	}
 	// After a delete every command finds nothing, whatever the status was.
 	for _, status := range statuses {
@@ -729,7 +643,7 @@ func TestDelete(t *testing.T) {
 			name string
 			when func(*Ticket) ([]domain.Event, error)
 		}{
-			{"edit", edit(EditCmd{Title: ptr("Printer smoking")})},
+			{"edit", edit(EditCmd{Title: domaintest.Ptr("Printer smoking")})},
 			{"no-op edit", edit(EditCmd{})},
 			{"assign", assign(agentID)},
 			{"unassign", assign("")},
@@ -740,15 +654,15 @@ func TestDelete(t *testing.T) {
 			{"comment", comment("Hello?")},
 			{"delete", del},
 		} {
-			specs = append(specs, spec{
-				name:    c.name + " of a deleted " + string(status) + " ticket is not found",
-				given:   given,
-				when:    c.when,
-				wantErr: domain.ErrNotFound,
+			specs = append(specs, domaintest.Spec[Ticket]{
+				Name:    c.name + " of a deleted " + string(status) + " ticket is not found",
+				Given:   given,
+				When:    c.when,
+				WantErr: domain.ErrNotFound,
 			})
 		}
 	}
-	runSpecs(t, specs)
+	domaintest.Run(t, specs)
 }
 
 func TestApply(t *testing.T) {
@@ -773,8 +687,8 @@ func TestApply(t *testing.T) {
 		{name: "opened", given: []domain.Event{opened()}, want: base, wantExists: true},
 		{
 			name: "edited fields replace, absent fields stay",
-			given: []domain.Event{opened(), &Edited{Title: ptr("Printer smoking"), Tags: &[]string{"a", "b"}},
-				&Edited{Priority: ptr(Urgent)}, &Edited{Description: ptr("")}},
+			given: []domain.Event{opened(), &Edited{Title: domaintest.Ptr("Printer smoking"), Tags: &[]string{"a", "b"}},
+				&Edited{Priority: domaintest.Ptr(Urgent)}, &Edited{Description: domaintest.Ptr("")}},
 			want: state(func(s *Ticket) {
 				s.Title, s.Tags, s.Priority, s.Description, s.Version = "Printer smoking", []string{"a", "b"}, Urgent, "", 4
 			}),

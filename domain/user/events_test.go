@@ -2,50 +2,23 @@ package user
 
 import (
 	"encoding/json"
-	"reflect"
 	"slices"
 	"strings"
 	"testing"
 
 	"agentdesk/domain"
+	"agentdesk/domain/domaintest"
 )
 
 func TestEventsRoundTrip(t *testing.T) {
-	cases := []struct {
-		eventType string
-		event     domain.Event
-	}{
-		{"user.created", created()},
-		{"user.updated", &Updated{Email: ptr(""), FullName: ptr("Alice L."), Role: ptr(domain.CompanyAdmin)}},
-		{"user.password_changed", &PasswordChanged{PasswordHash: hash}},
-		{"user.deleted", &Deleted{Username: "alice"}},
-		{"username.claimed", &Claimed{UserID: userID}},
-		{"username.released", &Released{UserID: userID}},
-	}
-	var covered []string
-	for _, c := range cases {
-		covered = append(covered, c.eventType)
-		t.Run(c.eventType, func(t *testing.T) {
-			if got := c.event.EventType(); got != c.eventType {
-				t.Fatalf("got event type %q, want %q", got, c.eventType)
-			}
-			data, err := json.Marshal(c.event)
-			if err != nil {
-				t.Fatalf("marshal: got error %v, want nil", err)
-			}
-			got, err := Events.Decode(c.eventType, data)
-			if err != nil {
-				t.Fatalf("decode %s: got error %v, want nil", data, err)
-			}
-			if !reflect.DeepEqual(got, c.event) {
-				t.Fatalf("got %s, want %s", describe([]domain.Event{got}), describe([]domain.Event{c.event}))
-			}
-		})
-	}
-	slices.Sort(covered)
-	if got := Events.Types(); !slices.Equal(got, covered) {
-		t.Fatalf("got registered types %v, want the tested %v", got, covered)
-	}
+	domaintest.RoundTrip(t, Events, map[string]domain.Event{
+		"user.created":          created(),
+		"user.updated":          &Updated{Email: domaintest.Ptr(""), FullName: domaintest.Ptr("Alice L."), Role: domaintest.Ptr(domain.CompanyAdmin)},
+		"user.password_changed": &PasswordChanged{PasswordHash: hash},
+		"user.deleted":          &Deleted{Username: "alice"},
+		"username.claimed":      &Claimed{UserID: userID},
+		"username.released":     &Released{UserID: userID},
+	})
 }
 
 func TestDecodeUnknownType(t *testing.T) {

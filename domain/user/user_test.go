@@ -1,15 +1,12 @@
 package user
 
 import (
-	"encoding/json"
-	"errors"
 	"fmt"
-	"reflect"
-	"slices"
 	"strings"
 	"testing"
 
 	"agentdesk/domain"
+	"agentdesk/domain/domaintest"
 )
 
 const (
@@ -18,91 +15,6 @@ const (
 	companyID   = "cccccccc-3333-4333-8333-333333333333"
 	hash        = "$2a$10$abcdefghijklmnopqrstuv"
 )
-
-// spec is one "given events → command → expected events or error" case
-// for an aggregate S. A case that expects neither an error nor fields
-// expects exactly want (nothing when want is empty).
-type spec[S any] struct {
-	name       string
-	given      []domain.Event
-	when       func(*S) ([]domain.Event, error)
-	want       []domain.Event
-	wantErr    error    // checked with errors.Is
-	wantFields []string // keys of the expected *domain.ValidationError
-}
-
-func runSpecs[S any, P interface {
-	*S
-	Apply(domain.Event)
-}](t *testing.T, specs []spec[S]) {
-	t.Helper()
-	for _, s := range specs {
-		t.Run(s.name, func(t *testing.T) {
-			state := P(new(S))
-			for _, e := range s.given {
-				state.Apply(e)
-			}
-			got, err := s.when(state)
-			checkOutcome(t, got, err, s.want, s.wantErr, s.wantFields)
-		})
-	}
-}
-
-func checkOutcome(tb testing.TB, got []domain.Event, err error, want []domain.Event, wantErr error, wantFields []string) {
-	tb.Helper()
-	switch {
-	case wantErr != nil:
-		if !errors.Is(err, wantErr) {
-			tb.Fatalf("got error %v, want %v", err, wantErr)
-		}
-	case wantFields != nil:
-		var ve *domain.ValidationError
-		if !errors.As(err, &ve) {
-			tb.Fatalf("got error %v, want a *domain.ValidationError on %v", err, wantFields)
-		}
-		keys := make([]string, 0, len(ve.Fields))
-		for k := range ve.Fields {
-			keys = append(keys, k)
-		}
-		slices.Sort(keys)
-		if !slices.Equal(keys, wantFields) {
-			tb.Fatalf("got invalid fields %v, want %v", keys, wantFields)
-		}
-	case err != nil:
-		tb.Fatalf("got error %v, want events %s", err, describe(want))
-	}
-	if err != nil {
-		if len(got) != 0 {
-			tb.Fatalf("got events %s along with error %v, want none", describe(got), err)
-		}
-		return
-	}
-	if len(want) == 0 && len(got) == 0 {
-		return
-	}
-	if !reflect.DeepEqual(got, want) {
-		tb.Fatalf("got events %s, want %s", describe(got), describe(want))
-	}
-}
-
-// describe prints events with their type and JSON data, so pointer fields
-// show their values rather than addresses.
-func describe(evs []domain.Event) string {
-	if len(evs) == 0 {
-		return "[]"
-	}
-	parts := make([]string, len(evs))
-	for i, e := range evs {
-		data, err := json.Marshal(e)
-		if err != nil {
-			data = fmt.Appendf(nil, "%+v", e)
-		}
-		parts[i] = e.EventType() + string(data)
-	}
-	return "[" + strings.Join(parts, " ") + "]"
-}
-
-func ptr[T any](v T) *T { return &v }
 
 func created() *Created {
 	return &Created{
@@ -139,115 +51,115 @@ func create(change func(*CreateCmd)) func(*User) ([]domain.Event, error) {
 }
 
 func TestCreate(t *testing.T) {
-	specs := []spec[User]{
+	specs := []domaintest.Spec[User]{
 		{
-			name: "creates a company user",
-			when: create(func(c *CreateCmd) {}),
-			want: []domain.Event{created()},
+			Name: "creates a company user",
+			When: create(func(c *CreateCmd) {}),
+			Want: []domain.Event{created()},
 		},
 		{
-			name: "normalizes the username and trims email and full name",
-			when: create(func(c *CreateCmd) {
+			Name: "normalizes the username and trims email and full name",
+			When: create(func(c *CreateCmd) {
 				c.Username, c.Email, c.FullName = "  Alice.Liddell@Wonder-Land_1 ", " alice@example.com\t", "  Alice Liddell "
 			}),
-			want: []domain.Event{createdWith(func(e *Created) { e.Username = "alice.liddell@wonder-land_1" })},
+			Want: []domain.Event{createdWith(func(e *Created) { e.Username = "alice.liddell@wonder-land_1" })},
 		},
 		{
-			name: "creates a superadmin without a company",
-			when: create(func(c *CreateCmd) { c.CompanyID, c.Role = "", domain.Superadmin }),
-			want: []domain.Event{createdSuperadmin()},
+			Name: "creates a superadmin without a company",
+			When: create(func(c *CreateCmd) { c.CompanyID, c.Role = "", domain.Superadmin }),
+			Want: []domain.Event{createdSuperadmin()},
 		},
 		{
-			name: "email and full name are optional",
-			when: create(func(c *CreateCmd) { c.Email, c.FullName = "  ", "" }),
-			want: []domain.Event{createdWith(func(e *Created) { e.Email, e.FullName = "", "" })},
+			Name: "email and full name are optional",
+			When: create(func(c *CreateCmd) { c.Email, c.FullName = "  ", "" }),
+			Want: []domain.Event{createdWith(func(e *Created) { e.Email, e.FullName = "", "" })},
 		},
 		{
-			name: "accepts the shortest and a digit-led username",
-			when: create(func(c *CreateCmd) { c.Username = "7ab" }),
-			want: []domain.Event{createdWith(func(e *Created) { e.Username = "7ab" })},
+			Name: "accepts the shortest and a digit-led username",
+			When: create(func(c *CreateCmd) { c.Username = "7ab" }),
+			Want: []domain.Event{createdWith(func(e *Created) { e.Username = "7ab" })},
 		},
 		{
-			name: "accepts a 64-character username",
-			when: create(func(c *CreateCmd) { c.Username = strings.Repeat("a", 64) }),
-			want: []domain.Event{createdWith(func(e *Created) { e.Username = strings.Repeat("a", 64) })},
+			Name: "accepts a 64-character username",
+			When: create(func(c *CreateCmd) { c.Username = strings.Repeat("a", 64) }),
+			Want: []domain.Event{createdWith(func(e *Created) { e.Username = strings.Repeat("a", 64) })},
 		},
 		{
-			name: "accepts a 200-rune full name",
-			when: create(func(c *CreateCmd) { c.FullName = strings.Repeat("é", 200) }),
-			want: []domain.Event{createdWith(func(e *Created) { e.FullName = strings.Repeat("é", 200) })},
+			Name: "accepts a 200-rune full name",
+			When: create(func(c *CreateCmd) { c.FullName = strings.Repeat("é", 200) }),
+			Want: []domain.Event{createdWith(func(e *Created) { e.FullName = strings.Repeat("é", 200) })},
 		},
 		{
-			name:       "a superadmin belongs to no company",
-			when:       create(func(c *CreateCmd) { c.Role = domain.Superadmin }),
-			wantFields: []string{"role"},
+			Name:       "a superadmin belongs to no company",
+			When:       create(func(c *CreateCmd) { c.Role = domain.Superadmin }),
+			WantFields: []string{"role"},
 		},
 		{
-			name:       "rejects an empty role",
-			when:       create(func(c *CreateCmd) { c.Role = "" }),
-			wantFields: []string{"role"},
+			Name:       "rejects an empty role",
+			When:       create(func(c *CreateCmd) { c.Role = "" }),
+			WantFields: []string{"role"},
 		},
 		{
-			name:       "rejects an unknown role",
-			when:       create(func(c *CreateCmd) { c.Role = "root" }),
-			wantFields: []string{"role"},
+			Name:       "rejects an unknown role",
+			When:       create(func(c *CreateCmd) { c.Role = "root" }),
+			WantFields: []string{"role"},
 		},
 		{
-			name:       "rejects an id that is not a UUID",
-			when:       create(func(c *CreateCmd) { c.UserID = "alice" }),
-			wantFields: []string{"id"},
+			Name:       "rejects an id that is not a UUID",
+			When:       create(func(c *CreateCmd) { c.UserID = "alice" }),
+			WantFields: []string{"id"},
 		},
 		{
-			name:       "rejects an upper-case id",
-			when:       create(func(c *CreateCmd) { c.UserID = strings.ToUpper(userID) }),
-			wantFields: []string{"id"},
+			Name:       "rejects an upper-case id",
+			When:       create(func(c *CreateCmd) { c.UserID = strings.ToUpper(userID) }),
+			WantFields: []string{"id"},
 		},
 		{
-			name:       "rejects a missing password hash",
-			when:       create(func(c *CreateCmd) { c.PasswordHash = "" }),
-			wantFields: []string{"password"},
+			Name:       "rejects a missing password hash",
+			When:       create(func(c *CreateCmd) { c.PasswordHash = "" }),
+			WantFields: []string{"password"},
 		},
 		{
-			name:       "rejects a too long full name",
-			when:       create(func(c *CreateCmd) { c.FullName = strings.Repeat("x", 201) }),
-			wantFields: []string{"full_name"},
+			Name:       "rejects a too long full name",
+			When:       create(func(c *CreateCmd) { c.FullName = strings.Repeat("x", 201) }),
+			WantFields: []string{"full_name"},
 		},
 		{
-			name: "reports every invalid field at once",
-			when: create(func(c *CreateCmd) {
+			Name: "reports every invalid field at once",
+			When: create(func(c *CreateCmd) {
 				*c = CreateCmd{UserID: "x", Username: "a", Email: "nope", FullName: strings.Repeat("x", 201), Role: "root"}
 			}),
-			wantFields: []string{"email", "full_name", "id", "password", "role", "username"},
+			WantFields: []string{"email", "full_name", "id", "password", "role", "username"},
 		},
 		{
-			name:    "cannot create twice",
-			given:   []domain.Event{created()},
-			when:    create(func(c *CreateCmd) {}),
-			wantErr: domain.ErrAlreadyExists,
+			Name:    "cannot create twice",
+			Given:   []domain.Event{created()},
+			When:    create(func(c *CreateCmd) {}),
+			WantErr: domain.ErrAlreadyExists,
 		},
 		{
-			name:    "cannot reuse a deleted user's id",
-			given:   deletedUser,
-			when:    create(func(c *CreateCmd) {}),
-			wantErr: domain.ErrAlreadyExists,
+			Name:    "cannot reuse a deleted user's id",
+			Given:   deletedUser,
+			When:    create(func(c *CreateCmd) {}),
+			WantErr: domain.ErrAlreadyExists,
 		},
 	}
 	for _, role := range []domain.Role{domain.CompanyAdmin, domain.ContentManager, domain.ContentWriter, domain.Client} {
 		specs = append(specs,
-			spec[User]{
-				name: "creates a " + string(role) + " in a company",
-				when: create(func(c *CreateCmd) { c.Role = role }),
-				want: []domain.Event{createdWith(func(e *Created) { e.Role = role })},
+			domaintest.Spec[User]{
+				Name: "creates a " + string(role) + " in a company",
+				When: create(func(c *CreateCmd) { c.Role = role }),
+				Want: []domain.Event{createdWith(func(e *Created) { e.Role = role })},
 			},
-			spec[User]{
-				name:       "a " + string(role) + " needs a company",
-				when:       create(func(c *CreateCmd) { c.Role, c.CompanyID = role, "" }),
-				wantFields: []string{"company_id"},
+			domaintest.Spec[User]{
+				Name:       "a " + string(role) + " needs a company",
+				When:       create(func(c *CreateCmd) { c.Role, c.CompanyID = role, "" }),
+				WantFields: []string{"company_id"},
 			},
-			spec[User]{
-				name:       "a " + string(role) + " needs a UUID company",
-				when:       create(func(c *CreateCmd) { c.Role, c.CompanyID = role, "acme" }),
-				wantFields: []string{"company_id"},
+			domaintest.Spec[User]{
+				Name:       "a " + string(role) + " needs a UUID company",
+				When:       create(func(c *CreateCmd) { c.Role, c.CompanyID = role, "acme" }),
+				WantFields: []string{"company_id"},
 			},
 		)
 	}
@@ -255,23 +167,23 @@ func TestCreate(t *testing.T) {
 		"", "ab", "  ab  ", strings.Repeat("a", 65), ".alice", "_alice", "-alice", "@alice",
 		"al ice", "alice!", "jürgen", "alice/bob", "al\nice",
 	} {
-		specs = append(specs, spec[User]{
-			name:       fmt.Sprintf("rejects username %q", name),
-			when:       create(func(c *CreateCmd) { c.Username = name }),
-			wantFields: []string{"username"},
+		specs = append(specs, domaintest.Spec[User]{
+			Name:       fmt.Sprintf("rejects username %q", name),
+			When:       create(func(c *CreateCmd) { c.Username = name }),
+			WantFields: []string{"username"},
 		})
 	}
 	for _, email := range []string{
 		"alice", "alice@", "@example.com", "Alice <alice@example.com>", "<alice@example.com>",
 		"alice@example.com, bob@example.com", strings.Repeat("a", 243) + "@example.com",
 	} {
-		specs = append(specs, spec[User]{
-			name:       fmt.Sprintf("rejects email %.40q", email),
-			when:       create(func(c *CreateCmd) { c.Email = email }),
-			wantFields: []string{"email"},
+		specs = append(specs, domaintest.Spec[User]{
+			Name:       fmt.Sprintf("rejects email %.40q", email),
+			When:       create(func(c *CreateCmd) { c.Email = email }),
+			WantFields: []string{"email"},
 		})
 	}
-	runSpecs(t, specs)
+	domaintest.Run(t, specs)
 }
 
 func update(c UpdateCmd) func(*User) ([]domain.Event, error) {
@@ -279,108 +191,108 @@ func update(c UpdateCmd) func(*User) ([]domain.Event, error) {
 }
 
 func TestUpdate(t *testing.T) {
-	runSpecs(t, []spec[User]{
+	domaintest.Run(t, []domaintest.Spec[User]{
 		{
-			name:  "records a new email, trimmed",
-			given: []domain.Event{created()},
-			when:  update(UpdateCmd{Email: ptr(" alice@wonderland.example ")}),
-			want:  []domain.Event{&Updated{Email: ptr("alice@wonderland.example")}},
+			Name:  "records a new email, trimmed",
+			Given: []domain.Event{created()},
+			When:  update(UpdateCmd{Email: domaintest.Ptr(" alice@wonderland.example ")}),
+			Want:  []domain.Event{&Updated{Email: domaintest.Ptr("alice@wonderland.example")}},
 		},
 		{
-			name:  "records a cleared email",
-			given: []domain.Event{created()},
-			when:  update(UpdateCmd{Email: ptr("")}),
-			want:  []domain.Event{&Updated{Email: ptr("")}},
+			Name:  "records a cleared email",
+			Given: []domain.Event{created()},
+			When:  update(UpdateCmd{Email: domaintest.Ptr("")}),
+			Want:  []domain.Event{&Updated{Email: domaintest.Ptr("")}},
 		},
 		{
-			name:  "records a new full name, trimmed",
-			given: []domain.Event{created()},
-			when:  update(UpdateCmd{FullName: ptr(" Alice L. ")}),
-			want:  []domain.Event{&Updated{FullName: ptr("Alice L.")}},
+			Name:  "records a new full name, trimmed",
+			Given: []domain.Event{created()},
+			When:  update(UpdateCmd{FullName: domaintest.Ptr(" Alice L. ")}),
+			Want:  []domain.Event{&Updated{FullName: domaintest.Ptr("Alice L.")}},
 		},
 		{
-			name:  "records a new role",
-			given: []domain.Event{created()},
-			when:  update(UpdateCmd{Role: ptr(domain.ContentManager)}),
-			want:  []domain.Event{&Updated{Role: ptr(domain.ContentManager)}},
+			Name:  "records a new role",
+			Given: []domain.Event{created()},
+			When:  update(UpdateCmd{Role: domaintest.Ptr(domain.ContentManager)}),
+			Want:  []domain.Event{&Updated{Role: domaintest.Ptr(domain.ContentManager)}},
 		},
 		{
-			name:  "records only the fields that change",
-			given: []domain.Event{created()},
-			when: update(UpdateCmd{
-				Email: ptr(" alice@example.com "), FullName: ptr("Alice L."), Role: ptr(domain.ContentWriter),
+			Name:  "records only the fields that change",
+			Given: []domain.Event{created()},
+			When: update(UpdateCmd{
+				Email: domaintest.Ptr(" alice@example.com "), FullName: domaintest.Ptr("Alice L."), Role: domaintest.Ptr(domain.ContentWriter),
 			}),
-			want: []domain.Event{&Updated{FullName: ptr("Alice L.")}},
+			Want: []domain.Event{&Updated{FullName: domaintest.Ptr("Alice L.")}},
 		},
 		{
-			name:  "an empty update records nothing",
-			given: []domain.Event{created()},
-			when:  update(UpdateCmd{}),
+			Name:  "an empty update records nothing",
+			Given: []domain.Event{created()},
+			When:  update(UpdateCmd{}),
 		},
 		{
-			name:  "an update to the current values records nothing",
-			given: []domain.Event{created()},
-			when: update(UpdateCmd{
-				Email: ptr("alice@example.com"), FullName: ptr(" Alice Liddell"), Role: ptr(domain.ContentWriter),
+			Name:  "an update to the current values records nothing",
+			Given: []domain.Event{created()},
+			When: update(UpdateCmd{
+				Email: domaintest.Ptr("alice@example.com"), FullName: domaintest.Ptr(" Alice Liddell"), Role: domaintest.Ptr(domain.ContentWriter),
 			}),
 		},
 		{
-			name:  "sees earlier updates",
-			given: []domain.Event{created(), &Updated{Role: ptr(domain.CompanyAdmin)}},
-			when:  update(UpdateCmd{Role: ptr(domain.CompanyAdmin)}),
+			Name:  "sees earlier updates",
+			Given: []domain.Event{created(), &Updated{Role: domaintest.Ptr(domain.CompanyAdmin)}},
+			When:  update(UpdateCmd{Role: domaintest.Ptr(domain.CompanyAdmin)}),
 		},
 		{
-			name:  "a superadmin keeps its role without a company",
-			given: []domain.Event{createdSuperadmin()},
-			when:  update(UpdateCmd{Role: ptr(domain.Superadmin), FullName: ptr("Root")}),
-			want:  []domain.Event{&Updated{FullName: ptr("Root")}},
+			Name:  "a superadmin keeps its role without a company",
+			Given: []domain.Event{createdSuperadmin()},
+			When:  update(UpdateCmd{Role: domaintest.Ptr(domain.Superadmin), FullName: domaintest.Ptr("Root")}),
+			Want:  []domain.Event{&Updated{FullName: domaintest.Ptr("Root")}},
 		},
 		{
-			name:       "rejects an unknown role",
-			given:      []domain.Event{created()},
-			when:       update(UpdateCmd{Role: ptr(domain.Role("root"))}),
-			wantFields: []string{"role"},
+			Name:       "rejects an unknown role",
+			Given:      []domain.Event{created()},
+			When:       update(UpdateCmd{Role: domaintest.Ptr(domain.Role("root"))}),
+			WantFields: []string{"role"},
 		},
 		{
-			name:       "a company user cannot become superadmin",
-			given:      []domain.Event{created()},
-			when:       update(UpdateCmd{Role: ptr(domain.Superadmin)}),
-			wantFields: []string{"role"},
+			Name:       "a company user cannot become superadmin",
+			Given:      []domain.Event{created()},
+			When:       update(UpdateCmd{Role: domaintest.Ptr(domain.Superadmin)}),
+			WantFields: []string{"role"},
 		},
 		{
-			name:       "a superadmin cannot take a company role, having no company",
-			given:      []domain.Event{createdSuperadmin()},
-			when:       update(UpdateCmd{Role: ptr(domain.CompanyAdmin)}),
-			wantFields: []string{"company_id"},
+			Name:       "a superadmin cannot take a company role, having no company",
+			Given:      []domain.Event{createdSuperadmin()},
+			When:       update(UpdateCmd{Role: domaintest.Ptr(domain.CompanyAdmin)}),
+			WantFields: []string{"company_id"},
 		},
 		{
-			name:       "rejects an invalid email",
-			given:      []domain.Event{created()},
-			when:       update(UpdateCmd{Email: ptr("Alice <alice@example.com>")}),
-			wantFields: []string{"email"},
+			Name:       "rejects an invalid email",
+			Given:      []domain.Event{created()},
+			When:       update(UpdateCmd{Email: domaintest.Ptr("Alice <alice@example.com>")}),
+			WantFields: []string{"email"},
 		},
 		{
-			name:       "rejects a too long full name",
-			given:      []domain.Event{created()},
-			when:       update(UpdateCmd{FullName: ptr(strings.Repeat("x", 201))}),
-			wantFields: []string{"full_name"},
+			Name:       "rejects a too long full name",
+			Given:      []domain.Event{created()},
+			When:       update(UpdateCmd{FullName: domaintest.Ptr(strings.Repeat("x", 201))}),
+			WantFields: []string{"full_name"},
 		},
 		{
-			name:       "rejects an invalid field even if the valid ones do not change",
-			given:      []domain.Event{created()},
-			when:       update(UpdateCmd{Email: ptr("alice@example.com"), Role: ptr(domain.Role(""))}),
-			wantFields: []string{"role"},
+			Name:       "rejects an invalid field even if the valid ones do not change",
+			Given:      []domain.Event{created()},
+			When:       update(UpdateCmd{Email: domaintest.Ptr("alice@example.com"), Role: domaintest.Ptr(domain.Role(""))}),
+			WantFields: []string{"role"},
 		},
 		{
-			name:    "a deleted user is not found",
-			given:   deletedUser,
-			when:    update(UpdateCmd{FullName: ptr("Alice L.")}),
-			wantErr: domain.ErrNotFound,
+			Name:    "a deleted user is not found",
+			Given:   deletedUser,
+			When:    update(UpdateCmd{FullName: domaintest.Ptr("Alice L.")}),
+			WantErr: domain.ErrNotFound,
 		},
 		{
-			name:    "a user never created is not found",
-			when:    update(UpdateCmd{FullName: ptr("Alice L.")}),
-			wantErr: domain.ErrNotFound,
+			Name:    "a user never created is not found",
+			When:    update(UpdateCmd{FullName: domaintest.Ptr("Alice L.")}),
+			WantErr: domain.ErrNotFound,
 		},
 	})
 }
@@ -389,50 +301,50 @@ func TestChangePassword(t *testing.T) {
 	change := func(h string) func(*User) ([]domain.Event, error) {
 		return func(u *User) ([]domain.Event, error) { return u.ChangePassword(h) }
 	}
-	runSpecs(t, []spec[User]{
+	domaintest.Run(t, []domaintest.Spec[User]{
 		{
-			name:  "records the new hash",
-			given: []domain.Event{created()},
-			when:  change("$2a$10$new"),
-			want:  []domain.Event{&PasswordChanged{PasswordHash: "$2a$10$new"}},
+			Name:  "records the new hash",
+			Given: []domain.Event{created()},
+			When:  change("$2a$10$new"),
+			Want:  []domain.Event{&PasswordChanged{PasswordHash: "$2a$10$new"}},
 		},
 		{
-			name:       "rejects an empty hash",
-			given:      []domain.Event{created()},
-			when:       change(""),
-			wantFields: []string{"password"},
+			Name:       "rejects an empty hash",
+			Given:      []domain.Event{created()},
+			When:       change(""),
+			WantFields: []string{"password"},
 		},
 		{
-			name:    "a deleted user is not found",
-			given:   deletedUser,
-			when:    change("$2a$10$new"),
-			wantErr: domain.ErrNotFound,
+			Name:    "a deleted user is not found",
+			Given:   deletedUser,
+			When:    change("$2a$10$new"),
+			WantErr: domain.ErrNotFound,
 		},
 		{
-			name:    "a user never created is not found",
-			when:    change("$2a$10$new"),
-			wantErr: domain.ErrNotFound,
+			Name:    "a user never created is not found",
+			When:    change("$2a$10$new"),
+			WantErr: domain.ErrNotFound,
 		},
 	})
 }
 
 func TestDelete(t *testing.T) {
 	del := func(u *User) ([]domain.Event, error) { return u.Delete() }
-	runSpecs(t, []spec[User]{
+	domaintest.Run(t, []domaintest.Spec[User]{
 		{
-			name:  "records the username to free",
-			given: []domain.Event{created()},
-			when:  del,
-			want:  []domain.Event{&Deleted{Username: "alice"}},
+			Name:  "records the username to free",
+			Given: []domain.Event{created()},
+			When:  del,
+			Want:  []domain.Event{&Deleted{Username: "alice"}},
 		},
 		{
-			name:  "deletes a superadmin",
-			given: []domain.Event{createdSuperadmin()},
-			when:  del,
-			want:  []domain.Event{&Deleted{Username: "alice"}},
+			Name:  "deletes a superadmin",
+			Given: []domain.Event{createdSuperadmin()},
+			When:  del,
+			Want:  []domain.Event{&Deleted{Username: "alice"}},
 		},
-		{name: "cannot delete twice", given: deletedUser, when: del, wantErr: domain.ErrNotFound},
-		{name: "a user never created is not found", when: del, wantErr: domain.ErrNotFound},
+		{Name: "cannot delete twice", Given: deletedUser, When: del, WantErr: domain.ErrNotFound},
+		{Name: "a user never created is not found", When: del, WantErr: domain.ErrNotFound},
 	})
 }
 
@@ -456,7 +368,7 @@ func TestApply(t *testing.T) {
 		{name: "created", given: []domain.Event{created()}, want: base, wantExists: true},
 		{
 			name:       "updated fields replace, absent fields stay",
-			given:      []domain.Event{created(), &Updated{Email: ptr("")}, &Updated{Role: ptr(domain.Client)}},
+			given:      []domain.Event{created(), &Updated{Email: domaintest.Ptr("")}, &Updated{Role: domaintest.Ptr(domain.Client)}},
 			want:       state(func(s *User) { s.Email, s.Role, s.Version = "", domain.Client, 3 }),
 			wantExists: true,
 		},

@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"agentdesk/domain"
+	"agentdesk/domain/domaintest"
 )
 
 func claim(id string) func(*Username) ([]domain.Event, error) {
@@ -17,53 +18,53 @@ func release(id string) func(*Username) ([]domain.Event, error) {
 func TestUsername(t *testing.T) {
 	claimed := []domain.Event{&Claimed{UserID: userID}}
 	released := []domain.Event{&Claimed{UserID: userID}, &Released{UserID: userID}}
-	runSpecs(t, []spec[Username]{
+	domaintest.Run(t, []domaintest.Spec[Username]{
 		{
-			name: "claims a free name",
-			when: claim(userID),
-			want: []domain.Event{&Claimed{UserID: userID}},
+			Name: "claims a free name",
+			When: claim(userID),
+			Want: []domain.Event{&Claimed{UserID: userID}},
 		},
 		{
-			name:  "a claim by the owner records nothing",
-			given: claimed,
-			when:  claim(userID),
+			Name:  "a claim by the owner records nothing",
+			Given: claimed,
+			When:  claim(userID),
 		},
 		{
-			name:       "a name taken by another user is invalid",
-			given:      claimed,
-			when:       claim(otherUserID),
-			wantFields: []string{"username"},
+			Name:       "a name taken by another user is invalid",
+			Given:      claimed,
+			When:       claim(otherUserID),
+			WantFields: []string{"username"},
 		},
 		{
-			name:  "a released name can be claimed by another user",
-			given: released,
-			when:  claim(otherUserID),
-			want:  []domain.Event{&Claimed{UserID: otherUserID}},
+			Name:  "a released name can be claimed by another user",
+			Given: released,
+			When:  claim(otherUserID),
+			Want:  []domain.Event{&Claimed{UserID: otherUserID}},
 		},
 		{
-			name:  "the owner releases the name",
-			given: claimed,
-			when:  release(userID),
-			want:  []domain.Event{&Released{UserID: userID}},
+			Name:  "the owner releases the name",
+			Given: claimed,
+			When:  release(userID),
+			Want:  []domain.Event{&Released{UserID: userID}},
 		},
 		{
-			name:  "a release by another user records nothing",
-			given: claimed,
-			when:  release(otherUserID),
+			Name:  "a release by another user records nothing",
+			Given: claimed,
+			When:  release(otherUserID),
 		},
 		{
-			name: "releasing a free name records nothing",
-			when: release(userID),
+			Name: "releasing a free name records nothing",
+			When: release(userID),
 		},
 		{
-			name:  "releasing a released name records nothing",
-			given: released,
-			when:  release(userID),
+			Name:  "releasing a released name records nothing",
+			Given: released,
+			When:  release(userID),
 		},
 		{
-			name:  "releasing a free name with no user records nothing",
-			given: released,
-			when:  release(""),
+			Name:  "releasing a free name with no user records nothing",
+			Given: released,
+			When:  release(""),
 		},
 	})
 }
