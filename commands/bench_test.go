@@ -30,12 +30,16 @@ func (noHash) Hash(pw string) (string, error) { return "x", nil }
 // Run it with a fixed count, for example -benchtime 20000x.
 func BenchmarkAppend(b *testing.B) {
 	for _, g := range []int{1, 16, 64} {
-		b.Run(fmt.Sprintf("pipeline/goroutines=%d", g), func(b *testing.B) { benchPipeline(b, g) })
+		b.Run(fmt.Sprintf("pipeline/goroutines=%d", g), func(b *testing.B) { benchPipeline(b, g, false) })
 	}
+	b.Run("pipeline-comment/goroutines=64", func(b *testing.B) { benchPipeline(b, 64, true) })
 	b.Run("raw-insert/batch=64", benchRawInsert)
 }
 
-func benchPipeline(b *testing.B, goroutines int) {
+// benchPipeline runs b.N commands on goroutines workers: ticket opens, or
+// with comment set, comments on existing tickets (100 per worker, taken
+// in turn), which load the ticket's stream before appending.
+func benchPipeline(b *testing.B, goroutines int, comment bool) {
 	es, err := eventstore.OpenSQLite(eventstore.SQLiteConfig{Path: filepath.Join(b.TempDir(), "events.db")})
 	if err != nil {
 		b.Fatal(err)
@@ -48,6 +52,16 @@ func benchPipeline(b *testing.B, goroutines int) {
 	company := uuid.NewString()
 	m := commands.Meta{Principal: domain.Principal{UserID: uuid.NewString(), CompanyID: company, Role: domain.CompanyAdmin}}
 	ctx := context.Background()
+	var tickets []string
+	if comment {
+		for range goroutines * 100 {
+			res, err := app.OpenTicket(ctx, m, commands.OpenTicket{Title: "to comment on"})
+			if err != nil {
+				b.Fatal(err)
+			}
+			tickets = append(tickets, res.ID)
+		}
+	}
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	errs := make(chan error, goroutines)
@@ -62,7 +76,12 @@ func benchPipeline(b *testing.B, goroutines int) {
 				if i > int64(b.N) {
 					return
 				}
-				_, err := app.OpenTicket(ctx, m, commands.OpenTicket{Title: fmt.Sprintf("ticket %d", i), Description: "the printer is on fire", Priority: "high", Tags: []string{"hardware"}})
+				var err error
+				if comment {
+					_, err = app.CommentTicket(ctx, m, tickets[int(i)%len(tickets)], "on my way")
+				} else {
+					_, err = app.OpenTicket(ctx, m, commands.OpenTicket{Title: fmt.Sprintf("ticket %d", i), Description: "the printer is on fire", Priority: "high", Tags: []string{"hardware"}})
+				}
 				if err != nil {
 					errs <- err
 					return

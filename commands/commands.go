@@ -146,6 +146,23 @@ func execute[S any, P aggregate[S]](ctx context.Context, a *App, m Meta, reg *do
 	if err != nil {
 		return Result{}, err
 	}
+	return decideAndAppend(ctx, a, m, l, stream, id, decide)
+}
+
+// create is execute for a command that creates an aggregate. With a
+// random (version 7) id, no stream can exist yet, so it skips the load and
+// appends with NoStream; with an id derived from an idempotency key the
+// stream may exist from an earlier attempt, so it loads as usual.
+func create[S any, P aggregate[S]](ctx context.Context, a *App, m Meta, reg *domain.Registry, stream, id string,
+	decide func(s P) (companyID string, events []domain.Event, err error)) (Result, error) {
+	if m.CommandID != "" {
+		return execute(ctx, a, m, reg, stream, id, decide)
+	}
+	return decideAndAppend(ctx, a, m, loaded[S]{}, stream, id, decide)
+}
+
+func decideAndAppend[S any, P aggregate[S]](ctx context.Context, a *App, m Meta, l loaded[S], stream, id string,
+	decide func(s P) (companyID string, events []domain.Event, err error)) (Result, error) {
 	res := Result{ID: id, Position: l.position, Revision: l.revision}
 	companyID, events, err := decide(&l.state)
 	if errors.Is(err, domain.ErrAlreadyExists) && m.CommandID != "" && l.createdBy == m.CommandID {

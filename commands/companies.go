@@ -13,7 +13,7 @@ func (a *App) CreateCompany(ctx context.Context, m Meta, name string) (Result, e
 		return Result{}, domain.ErrForbidden
 	}
 	id := newID(m, "company")
-	return execute(ctx, a, m, company.Events, company.Stream(id), id,
+	return create(ctx, a, m, company.Events, company.Stream(id), id,
 		func(c *company.Company) (string, []domain.Event, error) {
 			evs, err := c.Create(id, name)
 			return id, evs, err

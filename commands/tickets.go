@@ -49,7 +49,7 @@ func (a *App) OpenTicket(ctx context.Context, m Meta, in OpenTicket) (Result, er
 		}
 	}
 	id := newID(m, "ticket")
-	return execute(ctx, a, m, ticket.Events, ticket.Stream(id), id,
+	return create(ctx, a, m, ticket.Events, ticket.Stream(id), id,
 		func(t *ticket.Ticket) (string, []domain.Event, error) {
 			evs, err := t.Open(ticket.OpenCmd{
 				TicketID: id, CompanyID: companyID, Title: in.Title, Description: in.Description,

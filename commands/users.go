@@ -65,7 +65,7 @@ func (a *App) CreateUser(ctx context.Context, m Meta, in CreateUser) (Result, er
 	if err := a.claimUsername(ctx, m, companyID, in.Username, id); err != nil {
 		return Result{}, err
 	}
-	return execute(ctx, a, m, user.Events, user.Stream(id), id,
+	return create(ctx, a, m, user.Events, user.Stream(id), id,
 		func(u *user.User) (string, []domain.Event, error) {
 			evs, err := u.Create(cmd)
 			return companyID, evs, err
