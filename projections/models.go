@@ -227,6 +227,7 @@ func TicketsProjector() Projector {
 			Indexes: [][]string{
 				{"company_id", "created_at"},
 				{"company_id", "status", "created_at"},
+				{"company_id", "status"},
 				{"company_id", "requester_id", "created_at"},
 				{"company_id", "assignee_id", "created_at"},
 				{"company_id", "updated_at"},
