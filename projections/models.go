@@ -46,6 +46,7 @@ func CompaniesProjector() Projector {
 		},
 		Categories: []string{company.Category},
 		DocID:      streamID(company.Category),
+		Creates:    []string{company.TypeCreated},
 		Project: func(ev eventstore.RecordedEvent, cur *Company) (*Company, error) {
 			e, err := company.Events.Decode(ev.Type, ev.Data)
 			if err != nil {
@@ -105,6 +106,7 @@ func UsersProjector() Projector {
 		},
 		Categories: []string{user.Category},
 		DocID:      streamID(user.Category),
+		Creates:    []string{user.TypeCreated},
 		Project: func(ev eventstore.RecordedEvent, cur *User) (*User, error) {
 			e, err := user.Events.Decode(ev.Type, ev.Data)
 			if err != nil {
@@ -162,6 +164,7 @@ func CredentialsProjector() Projector {
 		},
 		Categories: []string{user.Category},
 		DocID:      streamID(user.Category),
+		Creates:    []string{user.TypeCreated},
 		Project: func(ev eventstore.RecordedEvent, cur *Credential) (*Credential, error) {
 			e, err := user.Events.Decode(ev.Type, ev.Data)
 			if err != nil {
@@ -236,6 +239,7 @@ func TicketsProjector() Projector {
 		},
 		Categories: []string{ticket.Category},
 		DocID:      streamID(ticket.Category),
+		Creates:    []string{ticket.TypeOpened},
 		Project:    projectTicket,
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 
 	"agentdesk/eventstore"
 	"agentdesk/readstore"
@@ -40,6 +41,12 @@ type Def[D any] struct {
 	Categories []string
 	// DocID returns the id of the document ev changes, or "" to skip ev.
 	DocID func(ev eventstore.RecordedEvent) string
+	// Creates lists the event types that start a document (a stream's
+	// first event). A document whose first event in a batch is one of them
+	// cannot exist yet, so Fold does not look it up: every stored
+	// document's version is at or below the checkpoint, and every event of
+	// a batch is above it.
+	Creates []string
 	// Project returns the document after ev given the current one (nil if
 	// there is none), or nil to delete it. It must be pure.
 	Project func(ev eventstore.RecordedEvent, cur *D) (*D, error)
@@ -77,7 +84,9 @@ func (d *Def[D]) Fold(ctx context.Context, rs readstore.Store, events []eventsto
 		if _, ok := slots[id]; !ok {
 			slots[id] = &slot[D]{}
 			order = append(order, id)
-			missing = append(missing, id)
+			if !slices.Contains(d.Creates, events[i].Type) {
+				missing = append(missing, id)
+			}
 		}
 	}
 	for len(missing) > 0 {

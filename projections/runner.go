@@ -23,7 +23,7 @@ type Config struct {
 	// default 1s.
 	RetryDelay time.Duration
 	// BatchSize is the most events read and applied in one read-store
-	// transaction while catching up; default 4096. Larger batches fold
+	// transaction while catching up; default 16384. Larger batches fold
 	// more events of one document into one write.
 	BatchSize int
 }
@@ -85,7 +85,7 @@ func New(ctx context.Context, cfg Config) (*Runner, error) {
 		cfg.RetryDelay = time.Second
 	}
 	if cfg.BatchSize <= 0 {
-		cfg.BatchSize = 4096
+		cfg.BatchSize = 16384
 	}
 	r := &Runner{events: cfg.Events, reads: cfg.Reads, log: cfg.Logger, retryDelay: cfg.RetryDelay, batchSize: cfg.BatchSize, tracks: map[string]*track{}}
 	for _, p := range cfg.Projectors {
