@@ -80,6 +80,7 @@ func (e ExpectedRevision) Matches(last uint64, exists bool) bool {
 	}
 }
 
+// String describes e for error messages.
 func (e ExpectedRevision) String() string {
 	switch e.kind {
 	case expectNoStream:

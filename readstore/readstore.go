@@ -52,6 +52,7 @@ const (
 	StringList
 )
 
+// String names the type.
 func (t FieldType) String() string {
 	switch t {
 	case String:

@@ -228,10 +228,12 @@ func (s *Server) closeStores() {
 // tokenAdapter lets the query API use auth.Tokens.
 type tokenAdapter struct{ t *auth.Tokens }
 
+// Issue signs a token for c.
 func (a tokenAdapter) Issue(c readapi.TokenClaims) (string, time.Duration, error) {
 	return a.t.Issue(auth.Claims(c))
 }
 
+// Parse verifies a token.
 func (a tokenAdapter) Parse(token string) (readapi.TokenClaims, error) {
 	c, err := a.t.Parse(token)
 	return readapi.TokenClaims(c), err

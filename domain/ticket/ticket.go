@@ -300,6 +300,7 @@ type TransitionError struct {
 	From, To Status
 }
 
+// Error names both statuses.
 func (e *TransitionError) Error() string {
 	return "cannot change status from " + string(e.From) + " to " + string(e.To)
 }
