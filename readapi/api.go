@@ -87,10 +87,10 @@ func (c Config) Validate() error {
 
 // API serves the query endpoints.
 type API struct {
-	reads     readstore.Store
-	progress  Progress
-	tokens    TokenService
-	passwords PasswordVerifier
+	reads       readstore.Store
+	progress    Progress
+	tokens      TokenService
+	passwords   PasswordVerifier
 	log         *slog.Logger
 	writeWait   time.Duration
 	signInLimit int
