@@ -209,19 +209,28 @@ func TestEndToEnd(t *testing.T) {
 
 	t.Run("tenant isolation", func(t *testing.T) {
 		a, b, root := a.with(t), b.with(t), root.with(t)
+		// Each admin tries every read, write and action on the other's tickets.
+		attempts := []struct {
+			intruder *client
+			ids      []string
+		}{{b.admin, nil}, {a.admin, []string{idB}}}
 		for _, tk := range ticketsA {
-			id := tk["id"].(string)
-			p := "/api/tickets/" + id
-			b.admin.must(http.StatusNotFound, "GET", p, nil)
-			b.admin.must(http.StatusNotFound, "PUT", p, map[string]any{"title": "hijacked"})
-			b.admin.must(http.StatusNotFound, "POST", p+"/status", map[string]any{"status": "in_progress"})
-			b.admin.must(http.StatusNotFound, "POST", p+"/assign", map[string]any{"assignee_id": nil})
-			b.admin.must(http.StatusNotFound, "POST", p+"/comments", map[string]any{"body": "hi"})
-			b.admin.must(http.StatusNotFound, "DELETE", p, nil)
+			attempts[0].ids = append(attempts[0].ids, tk["id"].(string))
 		}
-		a.admin.must(http.StatusNotFound, "GET", "/api/tickets/"+idB, nil)
-		a.admin.must(http.StatusNotFound, "PUT", "/api/tickets/"+idB, map[string]any{"title": "x"})
-		a.admin.must(http.StatusNotFound, "DELETE", "/api/tickets/"+idB, nil)
+		for _, at := range attempts {
+			for _, id := range at.ids {
+				p := "/api/tickets/" + id
+				at.intruder.must(http.StatusNotFound, "GET", p, nil)
+				at.intruder.must(http.StatusNotFound, "PUT", p, map[string]any{"title": "hijacked"})
+				at.intruder.must(http.StatusNotFound, "POST", p+"/status", map[string]any{"status": "in_progress"})
+				at.intruder.must(http.StatusNotFound, "POST", p+"/assign", map[string]any{"assignee_id": nil})
+				at.intruder.must(http.StatusNotFound, "POST", p+"/comments", map[string]any{"body": "hi"})
+				at.intruder.must(http.StatusNotFound, "DELETE", p, nil)
+			}
+		}
+		if got := b.admin.must(http.StatusOK, "GET", "/api/tickets/"+idB, nil).Map(t); got["title"] != "Globex only" || got["status"] != "open" || got["comment_count"] != 0.0 {
+			t.Fatalf("B's ticket changed by A: %v", got)
+		}
 		listB := b.admin.list("/api/tickets")
 		if listB.Total != 1 || listB.Data[0]["id"] != idB {
 			t.Fatalf("B's list: got %v", ids(listB))
