@@ -391,6 +391,11 @@ func TestEndToEnd(t *testing.T) {
 			t.Fatalf("idempotent create made %d tickets, want 1", l.Total)
 		}
 		a.admin.must(http.StatusConflict, "POST", "/api/tickets", map[string]any{"title": "Another body"}, "Idempotency-Key", key)
+		// Another user of the same company reusing the key gets a conflict,
+		// never the first user's response.
+		a.admin.must(http.StatusCreated, "POST", "/api/users", map[string]any{"username": "mia", "password": "mia-password", "role": "content_manager"})
+		mia := login(t, ts.URL, "mia", "mia-password")
+		mia.must(http.StatusConflict, "POST", "/api/tickets", body, "Idempotency-Key", key)
 		// The key is per company: B may use the same key for its own request.
 		b.admin.must(http.StatusCreated, "POST", "/api/tickets", body, "Idempotency-Key", key)
 	})

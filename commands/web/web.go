@@ -184,7 +184,7 @@ func (h *Handler) run(resource string, fn func(c *call) (outcome, error)) http.H
 			scope = "platform"
 		}
 		k := commands.IdempotencyKey{Scope: scope, Key: key}
-		hash := requestHash(r, body)
+		hash := requestHash(r, p.UserID, body)
 		lock := &h.keyLocks[fnv32(k.Scope+"\x00"+k.Key)%uint32(len(h.keyLocks))]
 		lock.Lock()
 		defer lock.Unlock()
@@ -249,10 +249,12 @@ func (h *Handler) answer(w http.ResponseWriter, r *http.Request, status int, bod
 	_, _ = w.Write([]byte("\n"))
 }
 
-// requestHash fingerprints a request for idempotency: method, path and body.
-func requestHash(r *http.Request, body []byte) string {
+// requestHash fingerprints a request for idempotency: the caller, method,
+// path and body. The caller is part of it so that another user of the same
+// company reusing a key gets a conflict, never someone else's response.
+func requestHash(r *http.Request, userID string, body []byte) string {
 	h := sha256.New()
-	fmt.Fprintf(h, "%s %s\n", r.Method, r.URL.Path)
+	fmt.Fprintf(h, "%s\n%s %s\n", userID, r.Method, r.URL.Path)
 	h.Write(body)
 	return hex.EncodeToString(h.Sum(nil))
 }
