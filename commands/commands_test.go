@@ -182,3 +182,50 @@ func TestDeletedUserFreesUsername(t *testing.T) {
 		t.Fatalf("recreate after delete: %v", err)
 	}
 }
+
+// Two Apps on one store stand for two server processes: each one's cache
+// goes stale when the other appends, and a command decided on a stale
+// state is decided again on the stored stream, never appended wrongly.
+func TestStaleCacheIsDecidedAgain(t *testing.T) {
+	app1, es := newApp(t)
+	app2, err := commands.New(commands.Config{Store: es, Hasher: noHash{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	m := adminOf(uuid.NewString())
+	res, err := app1.OpenTicket(ctx, m, commands.OpenTicket{Title: "shared"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := app1.CommentTicket(ctx, m, res.ID, "cached in app1"); err != nil {
+		t.Fatal(err)
+	}
+	// app2 moves the ticket on; app1's cached state is now stale.
+	for _, st := range []ticket.Status{ticket.Resolved, ticket.Closed} {
+		if _, err := app2.ChangeTicketStatus(ctx, m, res.ID, st); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// On its stale state app1 would accept the comment; the stored ticket is closed.
+	if _, err := app1.CommentTicket(ctx, m, res.ID, "too late"); !errors.Is(err, domain.ErrInvalidTransition) {
+		t.Fatalf("comment on a ticket closed elsewhere: got %v, want ErrInvalidTransition", err)
+	}
+	// app2 reopens; app1 (now holding "closed") can still act.
+	if _, err := app2.ChangeTicketStatus(ctx, m, res.ID, ticket.Open); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := app1.ChangeTicketStatus(ctx, m, res.ID, ticket.InProgress); err != nil {
+		t.Fatalf("status change after a reopen elsewhere: %v", err)
+	}
+	evs, _ := es.ReadStream(ctx, ticket.Stream(res.ID), 0, 0)
+	want := []string{ticket.TypeOpened, ticket.TypeCommented, ticket.TypeStatusChanged, ticket.TypeStatusChanged, ticket.TypeStatusChanged, ticket.TypeStatusChanged}
+	if len(evs) != len(want) {
+		t.Fatalf("got %d events, want %d", len(evs), len(want))
+	}
+	for i, e := range evs {
+		if e.Type != want[i] || e.Revision != uint64(i) {
+			t.Fatalf("event %d: got %s@%d, want %s@%d", i, e.Type, e.Revision, want[i], i)
+		}
+	}
+}
