@@ -9,8 +9,8 @@ help: ## show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-13s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 .PHONY: run
-run: ## start the server on the embedded stores (DATA_DIR=./data, HTTP_ADDR=127.0.0.1:8080)
-	$(GO) run ./cmd/agentdesk serve
+run: build ## start the server on the embedded stores (DATA_DIR=./data, HTTP_ADDR=127.0.0.1:8080)
+	exec ./bin/agentdesk serve
 
 .PHONY: build
 build: ## build bin/agentdesk
