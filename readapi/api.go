@@ -144,6 +144,7 @@ func (a *API) Authenticated(r chi.Router) {
 		r.Get("/api/"+res.name, a.list(res))
 		r.Get("/api/"+res.name+"/{id}", a.get(res))
 	}
+	r.Get("/api/tickets/{id}/comments", a.comments)
 }
 
 // StatusError is implemented by errors that carry their own HTTP status,

@@ -28,30 +28,10 @@ var suffixes = []struct {
 // range=[a,b]; sort=field&order=ASC|DESC or sort=["field","ASC"]; and
 // filter={json}. Fields outside the resource's allow-lists are a 400.
 func parseListQuery(v url.Values, res *resource) (readstore.Query, error) {
-	q := readstore.Query{Limit: DefaultLimit, Count: true}
-	if s := v.Get("range"); s != "" {
-		var rng []int
-		if err := json.Unmarshal([]byte(s), &rng); err != nil || len(rng) != 2 || rng[0] < 0 || rng[1] < rng[0] {
-			return q, badRequestf("range must be [first, last] with 0 <= first <= last")
-		}
-		q.Skip, q.Limit = rng[0], rng[1]-rng[0]+1
-	}
-	if s := v.Get("skip"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 0 {
-			return q, badRequestf("skip must be a non-negative integer")
-		}
-		q.Skip = n
-	}
-	if s := v.Get("limit"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 {
-			return q, badRequestf("limit must be a positive integer")
-		}
-		q.Limit = n
-	}
-	if q.Limit > MaxLimit {
-		return q, badRequestf("at most %d records per page", MaxLimit)
+	q := readstore.Query{Count: true}
+	var err error
+	if q.Skip, q.Limit, err = parsePage(v); err != nil {
+		return q, err
 	}
 	sortField, order := v.Get("sort"), v.Get("order")
 	if strings.HasPrefix(sortField, "[") {
@@ -86,6 +66,37 @@ func parseListQuery(v url.Values, res *resource) (readstore.Query, error) {
 		q.Where = where
 	}
 	return q, nil
+}
+
+// parsePage reads skip/limit or range=[first,last]; the limit defaults to
+// DefaultLimit and is at most MaxLimit.
+func parsePage(v url.Values) (skip, limit int, err error) {
+	limit = DefaultLimit
+	if s := v.Get("range"); s != "" {
+		var rng []int
+		if err := json.Unmarshal([]byte(s), &rng); err != nil || len(rng) != 2 || rng[0] < 0 || rng[1] < rng[0] {
+			return 0, 0, badRequestf("range must be [first, last] with 0 <= first <= last")
+		}
+		skip, limit = rng[0], rng[1]-rng[0]+1
+	}
+	if s := v.Get("skip"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 0 {
+			return 0, 0, badRequestf("skip must be a non-negative integer")
+		}
+		skip = n
+	}
+	if s := v.Get("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 {
+			return 0, 0, badRequestf("limit must be a positive integer")
+		}
+		limit = n
+	}
+	if limit > MaxLimit {
+		return 0, 0, badRequestf("at most %d records per page", MaxLimit)
+	}
+	return skip, limit, nil
 }
 
 func parseFilter(s string, res *resource) ([]readstore.Condition, error) {

@@ -86,6 +86,7 @@ var resources = []*resource{
 	},
 	{
 		name: "tickets",
+		also: []string{ticketCommentsCollection},
 		filters: []string{"company_id", "title", "priority", "status", "requester_id", "assignee_id", "tags",
 			"comment_count", "created_at", "updated_at", "last_activity_at"},
 		sorts: []string{"title", "priority", "status", "comment_count", "created_at", "updated_at", "last_activity_at"},
@@ -188,6 +189,52 @@ func (a *API) lookup(ctx context.Context, p domain.Principal, res *resource, id 
 		return nil, domain.ErrNotFound
 	}
 	return doc.Data, nil
+}
+
+// ticketCommentsCollection holds one document per ticket with its
+// comments (a read model contract, like usersCollection).
+const ticketCommentsCollection = "ticket_comments"
+
+// comments answers GET /api/tickets/{id}/comments: the ticket's comments,
+// oldest first, paged with skip/limit or range, as {data, total}. Whoever
+// may read the ticket may read its comments.
+func (a *API) comments(w http.ResponseWriter, r *http.Request) {
+	p, _ := PrincipalFrom(r.Context())
+	tickets, _ := resourceNamed("tickets")
+	skip, limit, err := parsePage(r.URL.Query())
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	id := chi.URLParam(r, "id")
+	if _, err := a.lookup(r.Context(), p, tickets, id); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	doc, err := a.reads.Get(r.Context(), ticketCommentsCollection, id)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	var thread struct {
+		Comments []json.RawMessage `json:"comments"`
+	}
+	if err := json.Unmarshal(doc.Data, &thread); err != nil {
+		a.fail(w, r, fmt.Errorf("decode comments of %s: %w", id, err))
+		return
+	}
+	total := len(thread.Comments)
+	from := min(skip, total)
+	page := thread.Comments[from : from+min(limit, total-from)]
+	end := skip + len(page) - 1
+	if len(page) == 0 {
+		end = skip
+	}
+	w.Header().Set("Content-Range", fmt.Sprintf("comments %d-%d/%d", skip, end, total))
+	WriteJSON(w, http.StatusOK, struct {
+		Data  []json.RawMessage `json:"data"`
+		Total int               `json:"total"`
+	}{page, total})
 }
 
 // Record returns the record a write produced, as the next GET will: it

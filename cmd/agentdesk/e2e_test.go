@@ -117,6 +117,26 @@ func TestEndToEnd(t *testing.T) {
 			t.Fatalf("comment %d: comment_count %v", i, rec["comment_count"])
 		}
 	}
+	var thread struct {
+		Data []struct {
+			ID        string `json:"id"`
+			TicketID  string `json:"ticket_id"`
+			AuthorID  string `json:"author_id"`
+			Body      string `json:"body"`
+			CreatedAt string `json:"created_at"`
+		} `json:"data"`
+		Total int `json:"total"`
+	}
+	a.admin.must(http.StatusOK, "GET", path+"/comments", nil).JSON(t, &thread)
+	if thread.Total != 3 || len(thread.Data) != 3 || thread.Data[0].Body != "comment 0" || thread.Data[2].Body != "comment 2" ||
+		thread.Data[1].AuthorID != meA["id"] || thread.Data[1].TicketID != first || thread.Data[1].CreatedAt == "" {
+		t.Fatalf("comments: got %+v", thread)
+	}
+	a.admin.must(http.StatusOK, "GET", path+"/comments?range=[1,1]", nil).JSON(t, &thread)
+	if thread.Total != 3 || len(thread.Data) != 1 || thread.Data[0].Body != "comment 1" {
+		t.Fatalf("comments range [1,1]: got %+v", thread)
+	}
+	b.admin.must(http.StatusNotFound, "GET", path+"/comments", nil)
 	after := a.admin.must(http.StatusOK, "GET", path, nil).Map(t)
 	if after["last_activity_at"].(string) <= after["created_at"].(string) {
 		t.Fatalf("last_activity_at %v not after created_at %v", after["last_activity_at"], after["created_at"])
@@ -276,6 +296,10 @@ func TestEndToEnd(t *testing.T) {
 		}
 		own := carol.must(http.StatusCreated, "POST", "/api/tickets", map[string]any{"title": "My request"}).Map(t)
 		carol.must(http.StatusCreated, "POST", "/api/tickets/"+own["id"].(string)+"/comments", map[string]any{"body": "any news?"})
+		if l := carol.list("/api/tickets/" + own["id"].(string) + "/comments"); l.Total != 1 || l.Data[0]["body"] != "any news?" {
+			t.Fatalf("client reads own comments: %+v", l)
+		}
+		carol.must(http.StatusNotFound, "GET", "/api/tickets/"+ticketsA[0]["id"].(string)+"/comments", nil)
 		carol.must(http.StatusForbidden, "PUT", "/api/tickets/"+own["id"].(string), map[string]any{"title": "changed"})
 		carol.must(http.StatusNotFound, "GET", "/api/tickets/"+ticketsA[1]["id"].(string), nil)
 		if l := carol.list("/api/tickets"); l.Total != 1 {
