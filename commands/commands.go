@@ -21,10 +21,6 @@ import (
 	"agentdesk/eventstore"
 )
 
-// ErrConflict means the aggregate changed between load and append; the
-// caller may reload and retry. It is domain.ErrConflict.
-var ErrConflict = domain.ErrConflict
-
 // PasswordHasher hashes passwords for storage; it is slow on purpose.
 type PasswordHasher interface {
 	Hash(password string) (string, error)
@@ -279,7 +275,7 @@ func (a *App) append(ctx context.Context, m Meta, companyID, stream string, expe
 	}
 	res, err := a.store.Append(ctx, stream, expected, data)
 	if errors.Is(err, eventstore.ErrWrongExpectedRevision) {
-		return res, fmt.Errorf("%w: %s changed while the command ran", ErrConflict, stream)
+		return res, fmt.Errorf("%w: %s changed while the command ran", domain.ErrConflict, stream)
 	}
 	return res, err
 }

@@ -7,7 +7,6 @@ import (
 
 	"agentdesk/domain"
 	"agentdesk/domain/user"
-	"agentdesk/eventstore"
 )
 
 // Password length limits; bcrypt reads at most 72 bytes.
@@ -189,7 +188,7 @@ func (a *App) claimUsername(ctx context.Context, m Meta, companyID, username, us
 			evs, err := n.Claim(userID)
 			return companyID, evs, err
 		})
-	if errors.Is(err, ErrConflict) || errors.Is(err, eventstore.ErrWrongExpectedRevision) {
+	if errors.Is(err, domain.ErrConflict) {
 		return &domain.ValidationError{Fields: map[string]string{"username": "is taken"}}
 	}
 	return err

@@ -242,13 +242,10 @@ func (a *API) comments(w http.ResponseWriter, r *http.Request) {
 // the document. It is the read half of read-your-writes for the write
 // endpoints.
 func (a *API) Record(ctx context.Context, p domain.Principal, resourceName, id string, position uint64) (json.RawMessage, error) {
-	res, ok := resourceNamed(resourceName)
-	if !ok {
-		return nil, fmt.Errorf("readapi: unknown resource %q", resourceName)
-	}
 	if err := a.Await(ctx, resourceName, position); err != nil {
 		return nil, err
 	}
+	res, _ := resourceNamed(resourceName) // Await checked the name
 	return a.lookup(ctx, p, res, id)
 }
 

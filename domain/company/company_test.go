@@ -113,10 +113,7 @@ func TestApply(t *testing.T) {
 		{name: "deleted", given: deletedCompany, want: Company{ID: companyID, Name: "Acme", Deleted: true, Version: 2}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			var got Company
-			for _, e := range c.given {
-				got.Apply(e)
-			}
+			got := domaintest.Replay[Company](c.given)
 			if got != c.want {
 				t.Fatalf("got state %+v, want %+v", got, c.want)
 			}

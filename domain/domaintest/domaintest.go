@@ -113,6 +113,19 @@ func describe(evs []domain.Event) string {
 	return "[" + strings.Join(parts, " ") + "]"
 }
 
+// Replay returns the state that events leave when applied, in order, to
+// a zero state.
+func Replay[S any, P interface {
+	*S
+	Apply(domain.Event)
+}](events []domain.Event) S {
+	var s S
+	for _, e := range events {
+		P(&s).Apply(e)
+	}
+	return s
+}
+
 // Ptr returns a pointer to a copy of v, for the optional fields of
 // commands and events.
 func Ptr[T any](v T) *T { return &v }

@@ -725,10 +725,7 @@ func TestApply(t *testing.T) {
 		},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			var got Ticket
-			for _, e := range c.given {
-				got.Apply(e)
-			}
+			got := domaintest.Replay[Ticket](c.given)
 			if !reflect.DeepEqual(got, c.want) {
 				t.Fatalf("got state %+v, want %+v", got, c.want)
 			}

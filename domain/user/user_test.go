@@ -385,10 +385,7 @@ func TestApply(t *testing.T) {
 		},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			var got User
-			for _, e := range c.given {
-				got.Apply(e)
-			}
+			got := domaintest.Replay[User](c.given)
 			if got != c.want {
 				t.Fatalf("got state %+v, want %+v", got, c.want)
 			}

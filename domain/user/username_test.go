@@ -89,10 +89,7 @@ func TestUsernameApply(t *testing.T) {
 		},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			var got Username
-			for _, e := range c.given {
-				got.Apply(e)
-			}
+			got := domaintest.Replay[Username](c.given)
 			if got != c.want {
 				t.Fatalf("got %+v, want %+v", got, c.want)
 			}
