@@ -1,12 +1,18 @@
 // Package eventstore defines the append-only event log that is agentdesk's
 // single source of truth: the Store contract, the envelope types it speaks
-// in, an embedded SQLite implementation and an acceptance suite that every
-// implementation passes.
+// in, and the embedded SQLite implementation.
 //
 // Streams are named "<category>-<id>" (for example "ticket-1b9d…"); the
 // category is the part before the first dash. Every event belongs to one
 // stream at a revision (0, 1, 2, … within the stream) and has a global
-// position, strictly increasing across the whole store in commit order.
+// Position, strictly increasing across the whole store in commit order.
+// Positions are opaque: EventStoreDB's is a commit/prepare pair.
+//
+// Readers of the whole log subscribe: a Subscription catches up from a
+// position, then follows new events, and reports checkpoints (how far it
+// has looked, even past events its filter skips) and when it has caught
+// up. The EventStoreDB adapter is in the subpackage esdb; the acceptance
+// suite every implementation passes is in eventstoretest.
 package eventstore
 
 import (
@@ -14,6 +20,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -119,12 +126,96 @@ type EventData struct {
 	Metadata Metadata
 }
 
+// Position is an event's place in the global order of the whole store (the
+// "$all" stream). It is opaque to callers: compare positions with Compare,
+// store them with Key and ParseKey. EventStoreDB's position is a
+// commit/prepare pair and is carried whole; the SQLite store numbers its
+// events 1, 2, 3, … and sets both parts to that number.
+//
+// The zero Position, Start, is the start of the log, before every event.
+type Position struct {
+	Commit  uint64
+	Prepare uint64
+}
+
+// Start is the position before the first event: subscribe from Start to
+// see everything.
+var Start = Position{}
+
+// Compare returns -1, 0 or +1 as p is before, at or after q.
+func (p Position) Compare(q Position) int {
+	switch {
+	case p.Commit < q.Commit:
+		return -1
+	case p.Commit > q.Commit:
+		return 1
+	case p.Prepare < q.Prepare:
+		return -1
+	case p.Prepare > q.Prepare:
+		return 1
+	}
+	return 0
+}
+
+// IsZero reports whether p is Start.
+func (p Position) IsZero() bool { return p == Position{} }
+
+// String formats p for people: "commit/prepare", or just the number when
+// both parts are equal (every SQLite position).
+func (p Position) String() string {
+	if p.Commit == p.Prepare {
+		return strconv.FormatUint(p.Commit, 10)
+	}
+	return strconv.FormatUint(p.Commit, 10) + "/" + strconv.FormatUint(p.Prepare, 10)
+}
+
+// keyLen is the length of a Key: two 16-digit hex numbers.
+const keyLen = 32
+
+// Key encodes p as 32 lower-case hex digits whose byte order is the
+// positions' order, so stores that only compare strings (a read model's
+// version guard, a checkpoint) keep positions in order. Start is "", which
+// sorts before every other key.
+func (p Position) Key() string {
+	if p.IsZero() {
+		return ""
+	}
+	const hexDigits = "0123456789abcdef"
+	var b [keyLen]byte
+	for i, v := range [2]uint64{p.Commit, p.Prepare} {
+		for j := 15; j >= 0; j-- {
+			b[i*16+j] = hexDigits[v&0xf]
+			v >>= 4
+		}
+	}
+	return string(b[:])
+}
+
+// ParseKey decodes a Key; "" is Start.
+func ParseKey(key string) (Position, error) {
+	if key == "" {
+		return Start, nil
+	}
+	if len(key) != keyLen {
+		return Position{}, fmt.Errorf("position key %q: want %d hex digits", key, keyLen)
+	}
+	c, err1 := strconv.ParseUint(key[:16], 16, 64)
+	p, err2 := strconv.ParseUint(key[16:], 16, 64)
+	if err := errors.Join(err1, err2); err != nil {
+		return Position{}, fmt.Errorf("position key %q: %w", key, err)
+	}
+	return Position{Commit: c, Prepare: p}, nil
+}
+
 // RecordedEvent is an event as stored.
 type RecordedEvent struct {
-	ID            string          `json:"id"`
-	StreamID      string          `json:"stream_id"`
-	Revision      uint64          `json:"revision"`
-	Position      uint64          `json:"position"`
+	ID       string `json:"id"`
+	StreamID string `json:"stream_id"`
+	Revision uint64 `json:"revision"`
+	// Position is the event's global position. It is set on events a
+	// Subscription delivers; a stream read leaves it zero, because
+	// EventStoreDB reports no global position there.
+	Position      Position        `json:"position"`
 	Type          string          `json:"type"`
 	SchemaVersion int             `json:"schema_version"`
 	Data          json.RawMessage `json:"data"`
@@ -136,8 +227,9 @@ type AppendResult struct {
 	// NextRevision is the revision of the last event appended: the value to
 	// pass as Exact for the next append to the stream.
 	NextRevision uint64
-	// Position is the global position of the last event appended.
-	Position uint64
+	// Position is the global position of the last event appended; a reader
+	// that has reached it has seen the append (read-your-writes).
+	Position Position
 }
 
 // Filter selects events when reading or subscribing to all streams. Empty
@@ -182,10 +274,6 @@ func Category(stream string) string {
 	return stream
 }
 
-// Start is the position before the first event: read or subscribe from
-// Start to see everything.
-const Start uint64 = 0
-
 // End, as the starting revision of ReadStreamBackward, means "from the last event".
 const End uint64 = ^uint64(0)
 
@@ -194,10 +282,15 @@ const End uint64 = ^uint64(0)
 type Store interface {
 	// Append writes events atomically at the end of stream if the stream
 	// satisfies expected, else it returns an error that errors.Is
-	// ErrWrongExpectedRevision and writes nothing. Appending events whose
-	// ids are all already stored in the stream, in the same order, is a
-	// no-op that returns where they landed; any other reuse of an id is
-	// ErrDuplicateEvent. When Append returns nil the events are durable.
+	// ErrWrongExpectedRevision and writes nothing. Appending again events
+	// whose ids are all already stored in the stream, in the same order,
+	// with the expected revision of the first attempt (a retry), is a no-op
+	// that returns their revision (and their position where the store can
+	// tell it, else Start). A reuse of an id that is not a retry is refused
+	// with ErrDuplicateEvent where the store detects it: the SQLite store
+	// does everywhere, EventStoreDB does not (ids are only unique there as
+	// far as its retry check goes). When Append returns nil the events are
+	// durable.
 	Append(ctx context.Context, stream string, expected ExpectedRevision, events []EventData) (AppendResult, error)
 
 	// ReadStream returns up to limit events of stream with revision >= from,
@@ -209,19 +302,15 @@ type Store interface {
 	// <= from, newest first; pass End to start at the last event.
 	ReadStreamBackward(ctx context.Context, stream string, from uint64, limit int) ([]RecordedEvent, error)
 
-	// ReadAll returns up to limit events with position > after that pass
-	// filter, in position order. limit <= 0 means an implementation-chosen
-	// batch size.
-	ReadAll(ctx context.Context, after uint64, limit int, filter Filter) ([]RecordedEvent, error)
+	// Head returns the position of the last event stored, or Start.
+	Head(ctx context.Context) (Position, error)
 
-	// Head returns the global position of the last event stored, or 0.
-	Head(ctx context.Context) (uint64, error)
-
-	// Subscribe delivers every event with position > after that passes
-	// filter, in position order: first the stored ones (catch-up), then new
-	// ones as they are appended (live), with no gap and no duplicate. The
-	// subscription ends when ctx is done or it is closed.
-	Subscribe(ctx context.Context, after uint64, filter Filter) (Subscription, error)
+	// Subscribe delivers every event after position from (from Start: every
+	// event) that passes filter, in position order: first the stored ones
+	// (catch-up), then new ones as they are appended (live), with no gap
+	// and no duplicate. The subscription ends when ctx is done or it is
+	// closed.
+	Subscribe(ctx context.Context, from Position, filter Filter) (Subscription, error)
 
 	// Close releases the store. Appends in flight finish first.
 	Close() error
@@ -230,10 +319,27 @@ type Store interface {
 // Subscription is a stream of events from a Store. It is used by one
 // goroutine at a time.
 type Subscription interface {
-	// Next blocks until at least one event is available and returns the
-	// next events in position order (one or more), or an error when ctx is
-	// done, the subscription is closed (ErrClosed) or the store fails.
-	Next(ctx context.Context) ([]RecordedEvent, error)
-	// Close ends the subscription; a blocked Next returns ErrClosed.
+	// Next blocks until there is something to report and returns it: up to
+	// max events (max <= 0: an implementation-chosen number), a checkpoint,
+	// or both. It returns an error when ctx is done, the subscription is
+	// closed (ErrClosed) or the store fails.
+	Next(ctx context.Context, max int) (Batch, error)
+	// Close ends the subscription; a blocked Next returns ErrClosed. It is
+	// safe to call from another goroutine and more than once.
 	Close() error
+}
+
+// Batch is what a Subscription reports at once.
+type Batch struct {
+	// Events are the next events, in position order; possibly none.
+	Events []RecordedEvent
+	// Checkpoint, when not Start, is a position at or after the last event
+	// of Events up to which every event passing the filter has been
+	// delivered: a subscription resumed from it misses nothing. It runs
+	// ahead of the events when the filter skips some, so a sparse
+	// subscriber still advances with the log.
+	Checkpoint Position
+	// CaughtUp is true once the subscription has delivered every event
+	// stored when it started, and on every batch after.
+	CaughtUp bool
 }

@@ -629,7 +629,7 @@ func (s *SQLiteStore) writeBatch(ctx context.Context, batch []*appendRequest) (u
 			req.res = res
 		default:
 			req.res = st.accept(req, head)
-			head = req.res.Position
+			head = req.res.Position.Commit
 		}
 	}
 	if err := s.insert(ctx, st.args); err != nil {
@@ -893,7 +893,7 @@ func (st *batchState) checkRetry(req *appendRequest) (AppendResult, bool, error)
 			return AppendResult{}, false, fmt.Errorf("append to stream %q: event %s is already stored in stream %q at revision %d: %w",
 				req.stream, row.id, ev.stream, ev.revision, ErrDuplicateEvent)
 		}
-		res = AppendResult{NextRevision: ev.revision, Position: ev.position}
+		res = AppendResult{NextRevision: ev.revision, Position: seq(ev.position)}
 	}
 	return res, true, nil
 }
@@ -910,10 +910,10 @@ func (st *batchState) accept(req *appendRequest, head uint64) AppendResult {
 	category := Category(req.stream)
 	var res AppendResult
 	for _, row := range req.rows {
-		res = AppendResult{NextRevision: rev, Position: head + 1}
 		head++
-		st.events[row.id] = storedEvent{stream: req.stream, revision: res.NextRevision, position: res.Position}
-		st.args = append(st.args, int64(res.Position), row.id, req.stream, int64(res.NextRevision),
+		res = AppendResult{NextRevision: rev, Position: seq(head)}
+		st.events[row.id] = storedEvent{stream: req.stream, revision: res.NextRevision, position: head}
+		st.args = append(st.args, int64(head), row.id, req.stream, int64(res.NextRevision),
 			row.typ, row.schemaVersion, row.companyID, category, row.data, row.metadata)
 		rev++
 	}
@@ -931,7 +931,7 @@ func (s *SQLiteStore) ReadStream(ctx context.Context, stream string, from uint64
 	if from > math.MaxInt64 {
 		return nil, nil
 	}
-	return s.query(ctx, fmt.Sprintf("read stream %q", stream),
+	return s.query(ctx, fmt.Sprintf("read stream %q", stream), false,
 		selectEvents+` WHERE stream_id = ? AND revision >= ? ORDER BY revision LIMIT ?`,
 		stream, int64(from), sqlLimit(limit))
 }
@@ -941,27 +941,25 @@ func (s *SQLiteStore) ReadStreamBackward(ctx context.Context, stream string, fro
 	if s.isClosed() {
 		return nil, fmt.Errorf("read stream %q backward: %w", stream, ErrClosed)
 	}
-	return s.query(ctx, fmt.Sprintf("read stream %q backward", stream),
+	return s.query(ctx, fmt.Sprintf("read stream %q backward", stream), false,
 		selectEvents+` WHERE stream_id = ? AND revision <= ? ORDER BY revision DESC LIMIT ?`,
 		stream, clampInt64(from), sqlLimit(limit))
 }
 
-// ReadAll implements Store. The company filter uses its own indexed column;
-// category and type filters are applied in SQL too, so a page is limit
-// matching events, not limit scanned ones. limit <= 0 means 1000.
-func (s *SQLiteStore) ReadAll(ctx context.Context, after uint64, limit int, filter Filter) ([]RecordedEvent, error) {
+// readAll returns up to limit events with position in (after, upTo] that
+// pass filter, in position order. The company filter uses its own indexed
+// column; category and type filters are applied in SQL too, so a page is
+// limit matching events, not limit scanned ones.
+func (s *SQLiteStore) readAll(ctx context.Context, after, upTo uint64, limit int, filter Filter) ([]RecordedEvent, error) {
 	if s.isClosed() {
 		return nil, fmt.Errorf("read all: %w", ErrClosed)
 	}
-	if after >= math.MaxInt64 {
+	if after >= upTo || after >= math.MaxInt64 {
 		return nil, nil
 	}
-	if limit <= 0 {
-		limit = readAllBatch
-	}
 	var q strings.Builder
-	q.WriteString(selectEvents + ` WHERE position > ?`)
-	args := []any{int64(after)}
+	q.WriteString(selectEvents + ` WHERE position > ? AND position <= ?`)
+	args := []any{int64(after), clampInt64(upTo)}
 	if filter.CompanyID != "" {
 		q.WriteString(` AND company_id = ?`)
 		args = append(args, filter.CompanyID)
@@ -970,7 +968,7 @@ func (s *SQLiteStore) ReadAll(ctx context.Context, after uint64, limit int, filt
 	args = appendIn(&q, "type", filter.Types, args)
 	q.WriteString(` ORDER BY position LIMIT ?`)
 	args = append(args, limit)
-	return s.query(ctx, "read all", q.String(), args...)
+	return s.query(ctx, "read all", true, q.String(), args...)
 }
 
 func appendIn(q *strings.Builder, column string, values []string, args []any) []any {
@@ -990,18 +988,23 @@ func appendIn(q *strings.Builder, column string, values []string, args []any) []
 }
 
 // Head implements Store.
-func (s *SQLiteStore) Head(ctx context.Context) (uint64, error) {
+func (s *SQLiteStore) Head(ctx context.Context) (Position, error) {
 	if s.isClosed() {
-		return 0, fmt.Errorf("head: %w", ErrClosed)
+		return Start, fmt.Errorf("head: %w", ErrClosed)
 	}
 	var head sql.NullInt64
 	if err := s.readDB.QueryRowContext(ctx, "SELECT max(position) FROM events").Scan(&head); err != nil {
-		return 0, s.readErr("head", err)
+		return Start, s.readErr("head", err)
 	}
-	return uint64(head.Int64), nil
+	return seq(uint64(head.Int64)), nil
 }
 
-func (s *SQLiteStore) query(ctx context.Context, op, query string, args ...any) ([]RecordedEvent, error) {
+// seq is the Position of the SQLite store's event number n.
+func seq(n uint64) Position { return Position{Commit: n, Prepare: n} }
+
+// query runs a select of events; withPosition says whether to report the
+// events' global positions (stream reads do not, as the contract says).
+func (s *SQLiteStore) query(ctx context.Context, op string, withPosition bool, query string, args ...any) ([]RecordedEvent, error) {
 	rows, err := s.readDB.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, s.readErr(op, err)
@@ -1020,7 +1023,10 @@ func (s *SQLiteStore) query(ctx context.Context, op, query string, args ...any) 
 		if err := json.Unmarshal(raw, &ev.Metadata); err != nil {
 			return nil, fmt.Errorf("%s: event at position %d: decode metadata: %w", op, pos, err)
 		}
-		ev.Position, ev.Revision, ev.Data = uint64(pos), uint64(rev), data
+		ev.Revision, ev.Data = uint64(rev), data
+		if withPosition {
+			ev.Position = seq(uint64(pos))
+		}
 		events = append(events, ev)
 	}
 	if err := rows.Err(); err != nil {
@@ -1050,14 +1056,19 @@ func clampInt64(v uint64) int64 {
 // page and, once caught up, sleeps until the writer announces a commit, so
 // catch-up and live delivery are one code path and cannot leave a gap.
 // When ctx ends, Next returns ctx's error.
-func (s *SQLiteStore) Subscribe(ctx context.Context, after uint64, filter Filter) (Subscription, error) {
+func (s *SQLiteStore) Subscribe(ctx context.Context, from Position, filter Filter) (Subscription, error) {
 	if s.isClosed() {
 		return nil, fmt.Errorf("subscribe: %w", ErrClosed)
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("subscribe: %w", err)
 	}
-	sub := &sqliteSubscription{store: s, cursor: after, filter: filter, page: s.subscriptionPage, ended: make(chan struct{})}
+	if from.Commit != from.Prepare {
+		return nil, fmt.Errorf("subscribe: position %s was not made by this store", from)
+	}
+	_, head := s.watch()
+	sub := &sqliteSubscription{store: s, cursor: from.Commit, reported: from.Commit, target: head,
+		filter: filter, ended: make(chan struct{})}
 	sub.stop = context.AfterFunc(ctx, func() { sub.end(ctx.Err()) })
 	return sub, nil
 }
@@ -1065,12 +1076,19 @@ func (s *SQLiteStore) Subscribe(ctx context.Context, after uint64, filter Filter
 type sqliteSubscription struct {
 	store  *SQLiteStore
 	filter Filter
-	page   int
 	// cursor is the position up to which the store has been searched. It
 	// can run ahead of the last delivered event when a filter skips events,
 	// so a sparse filter does not rescan the same rows after every commit.
 	cursor uint64
-	stop   func() bool
+	// reported is the last checkpoint Next returned.
+	reported uint64
+	// target is the head when the subscription started: once the cursor
+	// reaches it, the subscription has caught up.
+	target   uint64
+	caughtUp bool
+	// toldCaughtUp is whether a batch has said so yet.
+	toldCaughtUp bool
+	stop         func() bool
 
 	endOnce sync.Once
 	ended   chan struct{}
@@ -1096,38 +1114,50 @@ func (sub *sqliteSubscription) endErr() error {
 	}
 }
 
-// Next implements Subscription.
-func (sub *sqliteSubscription) Next(ctx context.Context) ([]RecordedEvent, error) {
+// Next implements Subscription. It reads only up to the head published
+// before the read, so the cursor it reports as a checkpoint never passes
+// an event it has not seen. It returns when it has events, when the
+// checkpoint moved (a filter skipped events), or when it first catches up.
+func (sub *sqliteSubscription) Next(ctx context.Context, max int) (Batch, error) {
+	if max <= 0 {
+		max = sub.store.subscriptionPage
+	}
 	for {
 		if err := sub.endErr(); err != nil {
-			return nil, err
+			return Batch{}, err
 		}
 		if err := ctx.Err(); err != nil {
-			return nil, err
+			return Batch{}, err
 		}
 		wake, head := sub.store.watch()
-		events, err := sub.store.ReadAll(ctx, sub.cursor, sub.page, sub.filter)
+		events, err := sub.store.readAll(ctx, sub.cursor, head, max, sub.filter)
 		if err != nil {
 			if endErr := sub.endErr(); endErr != nil {
-				return nil, endErr
+				return Batch{}, endErr
 			}
-			return nil, fmt.Errorf("subscription: %w", err)
+			return Batch{}, fmt.Errorf("subscription: %w", err)
 		}
-		if len(events) > 0 {
-			sub.cursor = events[len(events)-1].Position
-		}
-		// A short page saw everything committed up to head (the read
-		// started after head was published), so nothing up to head is left.
-		if len(events) < sub.page && head > sub.cursor {
+		if len(events) == max {
+			sub.cursor = events[len(events)-1].Position.Commit
+		} else if head > sub.cursor {
+			// A short page saw everything committed up to head.
 			sub.cursor = head
 		}
-		if len(events) > 0 {
-			return events, nil
+		if sub.cursor >= sub.target {
+			sub.caughtUp = true
+		}
+		if len(events) > 0 || sub.cursor > sub.reported || sub.caughtUp != sub.toldCaughtUp {
+			b := Batch{Events: events, CaughtUp: sub.caughtUp}
+			if sub.cursor > sub.reported || len(events) > 0 {
+				b.Checkpoint = seq(sub.cursor)
+			}
+			sub.reported, sub.toldCaughtUp = sub.cursor, sub.caughtUp
+			return b, nil
 		}
 		select {
 		case <-wake:
 		case <-ctx.Done():
-			return nil, ctx.Err()
+			return Batch{}, ctx.Err()
 		case <-sub.ended:
 		case <-sub.store.done:
 		}

@@ -18,21 +18,6 @@ import (
 	"github.com/google/uuid"
 )
 
-func TestSQLiteAcceptance(t *testing.T) {
-	RunAcceptance(t, func(t *testing.T) (Store, func() Store) {
-		path := filepath.Join(t.TempDir(), "events.db")
-		store := openSQLite(t, path)
-		reopen := func() Store {
-			if err := store.Close(); err != nil {
-				t.Fatalf("close before reopen: %v", err)
-			}
-			store = openSQLite(t, path)
-			return store
-		}
-		return store, reopen
-	})
-}
-
 // openSQLite opens a store at path and closes it when tb ends.
 func openSQLite(tb testing.TB, path string) *SQLiteStore {
 	tb.Helper()
@@ -129,7 +114,7 @@ func TestSQLiteWrongRevisionMessage(t *testing.T) {
 // subscription sees without a gap, and that group commit shares
 // transactions between them.
 func TestSQLiteConcurrentAppends(t *testing.T) {
-	ctx, cancel := context.WithTimeout(t.Context(), acceptanceTimeout)
+	ctx, cancel := context.WithTimeout(t.Context(), testTimeout)
 	defer cancel()
 	store := openSQLite(t, filepath.Join(t.TempDir(), "events.db"))
 	const writers, perWriter = 32, 20
@@ -175,8 +160,8 @@ func TestSQLiteConcurrentAppends(t *testing.T) {
 	// order, so a reader racing the writer must see exactly 1, 2, 3, …
 	got := collect(ctx, t, sub, total)
 	for i, ev := range got {
-		if ev.Position != uint64(i+1) {
-			t.Fatalf("event %d has position %d, want %d", i, ev.Position, i+1)
+		if ev.Position != seq(uint64(i+1)) {
+			t.Fatalf("event %d has position %s, want %d", i, ev.Position, i+1)
 		}
 	}
 	oddGot := collect(ctx, t, odd, total/2)
@@ -186,20 +171,20 @@ func TestSQLiteConcurrentAppends(t *testing.T) {
 			oddWant = append(oddWant, ev)
 		}
 	}
-	assertSamePositions(t, oddGot, oddWant)
+	assertSameEvents(t, oddGot, oddWant)
 	wg.Wait()
 	close(errs)
 	for err := range errs {
 		t.Fatalf("append: %v", err)
 	}
 	for _, stream := range streams {
-		events := mustReadStream(ctx, t, store, stream, 0, 0)
+		events := mustReadStream(ctx, t, store, stream)
 		if len(events) != perWriter || events[perWriter-1].Revision != perWriter-1 {
 			t.Fatalf("stream %s has %d events, want %d at revisions 0..%d", stream, len(events), perWriter, perWriter-1)
 		}
 	}
-	if head := mustHead(ctx, t, store); head != total {
-		t.Fatalf("Head = %d, want %d", head, total)
+	if head, err := store.Head(ctx); err != nil || head != seq(total) {
+		t.Fatalf("Head = %s, %v; want %d", head, err, total)
 	}
 	// 32 writers each waiting for their own commit queue up behind one
 	// another, so at least one transaction must have carried two appends.
@@ -252,10 +237,10 @@ func TestSQLiteBatchIsolatesFailures(t *testing.T) {
 	assertStreamLen(ctx, t, store, good1, 3)
 	assertStreamLen(ctx, t, store, existing, 1)
 	assertStreamLen(ctx, t, store, good2, 0)
-	all := readAllPages(ctx, t, store, Start, Filter{})
+	all := readAll(ctx, t, store, Start, Filter{})
 	for i, ev := range all {
-		if ev.Position != uint64(i+1) {
-			t.Fatalf("after refused requests, event %d has position %d, want %d (no holes)", i, ev.Position, i+1)
+		if ev.Position != seq(uint64(i+1)) {
+			t.Fatalf("after refused requests, event %d has position %s, want %d (no holes)", i, ev.Position, i+1)
 		}
 	}
 	if len(all) != 4 {
@@ -337,7 +322,7 @@ func TestSQLiteBatchActsAsSequentialAppends(t *testing.T) {
 					t.Errorf("request %d in a batch: got %+v, %v; appended alone: %+v, %v", i, got.res, got.err, res, err)
 				}
 			}
-			assertSameEvents(t, readAllPages(ctx, t, batched, Start, Filter{}), readAllPages(ctx, t, sequential, Start, Filter{}))
+			assertSameEvents(t, readAll(ctx, t, batched, Start, Filter{}), readAll(ctx, t, sequential, Start, Filter{}))
 		})
 	}
 }
@@ -398,7 +383,7 @@ func TestSQLiteRandomBatchesActAsSequentialAppends(t *testing.T) {
 			pool = newEvents(10, "acc.happened", "c1")
 		}
 	}
-	assertSameEvents(t, readAllPages(ctx, t, batched, Start, Filter{}), readAllPages(ctx, t, sequential, Start, Filter{}))
+	assertSameEvents(t, readAll(ctx, t, batched, Start, Filter{}), readAll(ctx, t, sequential, Start, Filter{}))
 	// A generator that stopped producing one of the outcomes would let
 	// this test pass without testing it.
 	for _, o := range []string{"ok", "wrong revision", "duplicate"} {
@@ -461,7 +446,7 @@ func TestSQLiteBatchAbortRereadsHead(t *testing.T) {
 	assertStreamLen(ctx, t, store, fresh, 0)
 
 	res := mustAppend(ctx, t, store, stream, Exact(0), next)
-	if res.Position != 3 || res.NextRevision != 1 {
+	if res.Position != seq(3) || res.NextRevision != 1 {
 		t.Fatalf("append after the failed batch: got %+v, want revision 1 at position 3", res)
 	}
 }
@@ -477,14 +462,16 @@ func TestSQLiteLargeAppend(t *testing.T) {
 	events := newEvents(lookupChunk+insertChunk+7, "acc.happened", "c1")
 
 	res := mustAppend(ctx, t, store, stream, NoStream, events...)
-	if want := (AppendResult{NextRevision: uint64(len(events) - 1), Position: uint64(len(events) + 1)}); res != want {
+	if want := (AppendResult{NextRevision: uint64(len(events) - 1), Position: seq(uint64(len(events) + 1))}); res != want {
 		t.Fatalf("append of %d events: got %+v, want %+v", len(events), res, want)
 	}
-	got := mustReadStream(ctx, t, store, stream, 0, 0)
-	assertEvents(t, got, stream, 0, events)
+	got := readAll(ctx, t, store, seq(1), Filter{})
+	if len(got) != len(events) {
+		t.Fatalf("read %d events, want %d", len(got), len(events))
+	}
 	for i, e := range got {
-		if e.Position != uint64(i+2) {
-			t.Fatalf("event %d at position %d, want %d", i, e.Position, i+2)
+		if e.ID != events[i].ID || e.Revision != uint64(i) || e.Position != seq(uint64(i+2)) {
+			t.Fatalf("event %d is %s@%d at %s, want %s@%d at %d", i, e.ID, e.Revision, e.Position, events[i].ID, i, i+2)
 		}
 	}
 	if retry := mustAppend(ctx, t, store, stream, NoStream, events...); retry != res {
@@ -521,7 +508,7 @@ func runBatch(store *SQLiteStore, batch []*appendRequest) []appendReply {
 // append must either be acknowledged and survive a reopen, or fail with
 // ErrClosed and be absent.
 func TestSQLiteCloseFinishesQueuedAppends(t *testing.T) {
-	ctx, cancel := context.WithTimeout(t.Context(), acceptanceTimeout)
+	ctx, cancel := context.WithTimeout(t.Context(), testTimeout)
 	defer cancel()
 	path := filepath.Join(t.TempDir(), "events.db")
 	store, err := OpenSQLite(SQLiteConfig{Path: path})
@@ -569,7 +556,7 @@ func TestSQLiteCloseFinishesQueuedAppends(t *testing.T) {
 
 	reopened := openSQLite(t, path)
 	stored := map[string]bool{}
-	for _, ev := range readAllPages(ctx, t, reopened, Start, Filter{}) {
+	for _, ev := range readAll(ctx, t, reopened, Start, Filter{}) {
 		stored[ev.ID] = true
 	}
 	failed := 0
@@ -615,12 +602,12 @@ func TestSQLitePaths(t *testing.T) {
 func TestSQLiteEmptyStore(t *testing.T) {
 	store := openSQLite(t, filepath.Join(t.TempDir(), "events.db"))
 	ctx := t.Context()
-	if head := mustHead(ctx, t, store); head != 0 {
-		t.Fatalf("Head of an empty store = %d, want 0", head)
+	if head, err := store.Head(ctx); err != nil || head != Start {
+		t.Fatalf("Head of an empty store = %s, %v; want Start", head, err)
 	}
 	res := mustAppend(ctx, t, store, newStream("first"), NoStream, newEvent("acc.happened", "c1"))
-	if res.Position != 1 {
-		t.Fatalf("first event at position %d, want 1", res.Position)
+	if res.Position != seq(1) {
+		t.Fatalf("first event at position %s, want 1", res.Position)
 	}
 }
 
@@ -763,4 +750,41 @@ func benchRawInsert(b *testing.B, newStreams bool) {
 	elapsed := time.Since(start)
 	b.StopTimer()
 	b.ReportMetric(float64(pos)/elapsed.Seconds(), "events/s")
+}
+
+// TestSQLiteRefusesReusedIDs covers what only the SQLite store promises:
+// an event id is unique in the whole store, so any reuse that is not a
+// retry of the same append is refused, in this stream or another.
+func TestSQLiteRefusesReusedIDs(t *testing.T) {
+	store := openSQLite(t, filepath.Join(t.TempDir(), "events.db"))
+	ctx := t.Context()
+	stream := newStream("retry")
+	a, b, c := newEvent("acc.created", "c1"), newEvent("acc.renamed", "c1"), newEvent("acc.renamed", "c1")
+	mustAppend(ctx, t, store, stream, NoStream, a, b, c)
+	d := newEvent("acc.renamed", "c1")
+	conflicts := []struct {
+		name     string
+		stream   string
+		expected ExpectedRevision
+		events   []EventData
+	}{
+		{"partial overlap", stream, Exact(2), []EventData{b, d}},
+		{"same ids in another order", stream, Any, []EventData{b, a}},
+		{"known id after a new one", stream, Exact(2), []EventData{d, a}},
+		{"ids reused in another stream", newStream("retry"), NoStream, []EventData{a, b}},
+		{"one id reused in another stream", newStream("retry"), Any, []EventData{b}},
+	}
+	for _, c := range conflicts {
+		if _, err := store.Append(ctx, c.stream, c.expected, c.events); !errors.Is(err, ErrDuplicateEvent) {
+			t.Fatalf("%s: err = %v, want ErrDuplicateEvent", c.name, err)
+		}
+		if c.stream != stream {
+			assertStreamLen(ctx, t, store, c.stream, 0)
+		}
+	}
+	assertStreamLen(ctx, t, store, stream, 3)
+	// d was refused with the conflicting appends, so it is still free.
+	if res := mustAppend(ctx, t, store, stream, Exact(2), d); res.NextRevision != 3 {
+		t.Fatalf("append after refused duplicates: NextRevision = %d, want 3", res.NextRevision)
+	}
 }
