@@ -102,9 +102,10 @@ type Meta struct {
 type Result struct {
 	// ID is the aggregate's id.
 	ID string
-	// Position is the global position of the aggregate's last event after
-	// the command: once a projection has reached it, it reflects the command.
-	Position uint64
+	// Position is the global position of the command's last event: once
+	// a projection has reached it, it reflects the command. It is Start
+	// when the command recorded nothing.
+	Position eventstore.Position
 	// Revision is the stream revision of that event.
 	Revision uint64
 	// Changed is false when the command recorded nothing.
@@ -122,7 +123,6 @@ type loaded[S any] struct {
 	state    S
 	exists   bool
 	revision uint64
-	position uint64
 	// createdBy is the command id of the stream's first event.
 	createdBy string
 }
@@ -143,7 +143,7 @@ func load[S any, P aggregate[S]](ctx context.Context, store eventstore.Store, re
 		if !l.exists {
 			l.createdBy = rec.Metadata.CommandID
 		}
-		l.exists, l.revision, l.position = true, rec.Revision, rec.Position
+		l.exists, l.revision = true, rec.Revision
 	}
 	return l, nil
 }
@@ -206,7 +206,7 @@ func create[S any, P aggregate[S]](ctx context.Context, a *App, m Meta, reg *dom
 
 func decideAndAppend[S any, P aggregate[S]](ctx context.Context, a *App, m Meta, l loaded[S], stream, id string,
 	decide func(s P) (companyID string, events []domain.Event, err error)) (Result, error) {
-	res := Result{ID: id, Position: l.position, Revision: l.revision}
+	res := Result{ID: id, Revision: l.revision}
 	companyID, events, err := decide(&l.state)
 	if errors.Is(err, domain.ErrAlreadyExists) && m.CommandID != "" && l.createdBy == m.CommandID {
 		// A retry of the command that created the aggregate (same
@@ -233,7 +233,7 @@ func decideAndAppend[S any, P aggregate[S]](ctx context.Context, a *App, m Meta,
 		for _, e := range events {
 			P(&l.state).Apply(e)
 		}
-		l.exists, l.revision, l.position = true, ar.NextRevision, ar.Position
+		l.exists, l.revision = true, ar.NextRevision
 		a.cache.Add(stream, l)
 	}
 	return res, nil

@@ -126,7 +126,7 @@ func TestSameCommandIDAppendsOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	again, err := app.OpenTicket(ctx, m, commands.OpenTicket{Title: "once"})
-	if err != nil || again.ID != first.ID || again.Position != first.Position {
+	if err != nil || again.ID != first.ID || again.Revision != first.Revision || again.Changed {
 		t.Fatalf("retry: got %+v, %v; want %+v", again, err, first)
 	}
 	m.CommandID = commands.IdempotencyKey{Scope: m.Principal.CompanyID, Key: "k2"}.CommandID()
@@ -135,8 +135,8 @@ func TestSameCommandIDAppendsOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	c2, err := app.CommentTicket(ctx, m, first.ID, "hello")
-	if err != nil || c2.Position != c1.Position {
-		t.Fatalf("comment retry: got %+v, %v; want position %d", c2, err, c1.Position)
+	if err != nil || c2.Revision != c1.Revision {
+		t.Fatalf("comment retry: got %+v, %v; want revision %d", c2, err, c1.Revision)
 	}
 	evs, _ := es.ReadStream(ctx, ticket.Stream(first.ID), 0, 0)
 	if len(evs) != 2 {

@@ -63,7 +63,7 @@ func (d *Def[D]) Filter() eventstore.Filter { return eventstore.Filter{Categorie
 
 type slot[D any] struct {
 	doc     *D
-	version uint64
+	version string // the stored version: a position key
 	touched bool
 }
 
@@ -112,14 +112,15 @@ func (d *Def[D]) Fold(ctx context.Context, rs readstore.Store, events []eventsto
 			continue
 		}
 		s := slots[id]
-		if ev.Position <= s.version {
+		key := ev.Position.Key()
+		if key <= s.version {
 			continue
 		}
 		next, err := d.Project(ev, s.doc)
 		if err != nil {
 			return nil, fmt.Errorf("project %s@%d (%s): %w", ev.StreamID, ev.Revision, ev.Type, err)
 		}
-		s.doc, s.version, s.touched = next, ev.Position, true
+		s.doc, s.version, s.touched = next, key, true
 	}
 	writes := make([]readstore.Write, 0, len(order))
 	for _, id := range order {

@@ -67,11 +67,17 @@ type track struct {
 	p Projector
 
 	mu       sync.Mutex
-	position uint64        // checkpoint stored with the last applied batch
-	advanced chan struct{} // closed and replaced when position moves
-	caughtUp bool          // finished the catch-up from its checkpoint
+	position eventstore.Position // everything up to here is applied
+	stored   time.Time           // when the checkpoint was last stored
+	advanced chan struct{}       // closed and replaced when position moves
+	caughtUp bool                // finished the catch-up from its checkpoint
 	lastErr  error
 }
+
+// checkpointEvery bounds how often a checkpoint that carries no documents
+// (its subscription only skipped events) is stored: losing one costs a
+// rescan of the skipped events after a restart, nothing more.
+const checkpointEvery = 5 * time.Second
 
 // New returns a Runner; it ensures every projector's collection exists.
 func New(ctx context.Context, cfg Config) (*Runner, error) {
@@ -92,11 +98,15 @@ func New(ctx context.Context, cfg Config) (*Runner, error) {
 		if err := cfg.Reads.Ensure(ctx, p.Collection()); err != nil {
 			return nil, fmt.Errorf("ensure %s: %w", p.Collection().Name, err)
 		}
-		pos, err := cfg.Reads.Checkpoint(ctx, p.Name())
+		key, err := cfg.Reads.Checkpoint(ctx, p.Name())
 		if err != nil {
 			return nil, fmt.Errorf("checkpoint %s: %w", p.Name(), err)
 		}
-		t := &track{p: p, position: pos, advanced: make(chan struct{})}
+		pos, err := eventstore.ParseKey(key)
+		if err != nil {
+			return nil, fmt.Errorf("checkpoint %s: %w", p.Name(), err)
+		}
+		t := &track{p: p, position: pos, stored: time.Now(), advanced: make(chan struct{})}
 		r.tracks[p.Name()] = t
 		r.order = append(r.order, t)
 	}
@@ -104,9 +114,9 @@ func New(ctx context.Context, cfg Config) (*Runner, error) {
 }
 
 // Run projects until ctx is done, one goroutine per projection, and
-// returns once they have all stopped. Each projection first catches up
-// from its checkpoint, then follows a live subscription. A failing batch
-// is logged and retried; it never skips events.
+// returns once they have all stopped. Each projection follows one
+// subscription from its checkpoint: catch-up, then live. A failing batch
+// is logged and retried from the checkpoint; it never skips events.
 func (r *Runner) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	for _, t := range r.order {
@@ -136,98 +146,81 @@ func (r *Runner) runOne(ctx context.Context, t *track) {
 	}
 }
 
-// follow catches up from the checkpoint, then applies live events as they
-// are appended, until ctx ends or a batch fails.
+// follow subscribes from the checkpoint and applies what the subscription
+// delivers until ctx ends or a batch fails. A reader goroutine asks for
+// the next batch while the current one is folded and written, so reading
+// and writing overlap during catch-up.
 func (r *Runner) follow(ctx context.Context, t *track) error {
-	if !t.isCaughtUp() {
-		start, from := time.Now(), t.pos()
-		if err := r.catchUp(ctx, t); err != nil {
-			return err
-		}
-		t.markCaughtUp()
-		r.log.Info("projection caught up", "projection", t.p.Name(), "from", from, "position", t.pos(), "took", time.Since(start).Round(time.Millisecond))
-	}
-	sub, err := r.events.Subscribe(ctx, t.pos(), t.p.Filter())
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	start, from := time.Now(), t.pos()
+	sub, err := r.events.Subscribe(ctx, from, t.p.Filter())
 	if err != nil {
 		return fmt.Errorf("subscribe: %w", err)
 	}
-	defer sub.Close()
-	for {
-		evs, err := sub.Next(ctx)
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			return fmt.Errorf("next: %w", err)
+	batches := make(chan eventstore.Batch, 1)
+	defer func() {
+		// End the reader and wait for it: it closes batches on its way out.
+		cancel()
+		_ = sub.Close()
+		for range batches {
 		}
-		if err := r.apply(ctx, t, evs); err != nil {
-			return err
-		}
-	}
-}
-
-// catchUp applies everything stored after the checkpoint in large
-// batches. A reader goroutine fetches the next batch while the current one
-// is folded and written, so reading and writing overlap.
-func (r *Runner) catchUp(ctx context.Context, t *track) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	batches := make(chan []eventstore.RecordedEvent, 1)
+	}()
 	readErr := make(chan error, 1)
 	go func() {
 		defer close(batches)
-		after := t.pos()
 		for {
-			evs, err := r.events.ReadAll(ctx, after, r.batchSize, t.p.Filter())
+			b, err := sub.Next(ctx, r.batchSize)
 			if err != nil {
-				readErr <- fmt.Errorf("read after %d: %w", after, err)
-				return
-			}
-			if len(evs) == 0 {
+				readErr <- err
 				return
 			}
 			select {
-			case batches <- evs:
+			case batches <- b:
 			case <-ctx.Done():
 				return
 			}
-			if len(evs) < r.batchSize {
-				return
-			}
-			after = evs[len(evs)-1].Position
 		}
 	}()
-	var applyErr error
-	for evs := range batches {
-		if applyErr == nil {
-			if applyErr = r.apply(ctx, t, evs); applyErr != nil {
-				cancel() // stop the reader; the loop drains what it sent
-			}
+	for b := range batches {
+		if err := r.apply(ctx, t, b); err != nil {
+			return err
+		}
+		if b.CaughtUp && !t.isCaughtUp() {
+			t.markCaughtUp()
+			r.log.Info("projection caught up", "projection", t.p.Name(), "from", from, "position", t.pos(), "took", time.Since(start).Round(time.Millisecond))
 		}
 	}
-	if applyErr != nil {
-		return applyErr
-	}
-	select {
-	case err := <-readErr:
-		return err
-	default:
-		return ctx.Err()
-	}
-}
-
-// apply folds one batch and stores it with its checkpoint in one transaction.
-func (r *Runner) apply(ctx context.Context, t *track, evs []eventstore.RecordedEvent) error {
-	if len(evs) == 0 {
+	if ctx.Err() != nil {
 		return nil
 	}
-	writes, err := t.p.Fold(ctx, r.reads, evs)
-	if err != nil {
-		return err
+	return fmt.Errorf("subscription: %w", <-readErr)
+}
+
+// apply folds one batch's events and stores the writes, then the
+// checkpoint. Checkpoints that carry no events are stored now and then
+// only; the track's position moves with every batch.
+func (r *Runner) apply(ctx context.Context, t *track, b eventstore.Batch) error {
+	last := b.Checkpoint
+	if n := len(b.Events); n > 0 && last.Compare(b.Events[n-1].Position) < 0 {
+		last = b.Events[n-1].Position
 	}
-	last := evs[len(evs)-1].Position
-	if err := r.reads.Apply(ctx, readstore.Batch{Writes: writes, Checkpoint: &readstore.Checkpoint{Name: t.p.Name(), Position: last}}); err != nil {
-		return fmt.Errorf("apply batch ending at %d: %w", last, err)
+	if last.Compare(t.pos()) <= 0 {
+		return nil
+	}
+	var writes []readstore.Write
+	if len(b.Events) > 0 {
+		var err error
+		if writes, err = t.p.Fold(ctx, r.reads, b.Events); err != nil {
+			return err
+		}
+	}
+	if len(writes) > 0 || time.Since(t.storedAt()) >= checkpointEvery {
+		cp := &readstore.Checkpoint{Name: t.p.Name(), Position: last.Key()}
+		if err := r.reads.Apply(ctx, readstore.Batch{Writes: writes, Checkpoint: cp}); err != nil {
+			return fmt.Errorf("apply batch ending at %s: %w", last, err)
+		}
+		t.markStored()
 	}
 	t.advance(last)
 	return nil
@@ -235,7 +228,7 @@ func (r *Runner) apply(ctx context.Context, t *track, evs []eventstore.RecordedE
 
 // Wait blocks until projection name has applied every event up to
 // position, or ctx ends.
-func (r *Runner) Wait(ctx context.Context, name string, position uint64) error {
+func (r *Runner) Wait(ctx context.Context, name string, position eventstore.Position) error {
 	t, ok := r.tracks[name]
 	if !ok {
 		return fmt.Errorf("projections: unknown projection %q", name)
@@ -244,13 +237,13 @@ func (r *Runner) Wait(ctx context.Context, name string, position uint64) error {
 		t.mu.Lock()
 		pos, ch := t.position, t.advanced
 		t.mu.Unlock()
-		if pos >= position {
+		if pos.Compare(position) >= 0 {
 			return nil
 		}
 		select {
 		case <-ch:
 		case <-ctx.Done():
-			return fmt.Errorf("projection %s at %d, waiting for %d: %w", name, pos, position, ctx.Err())
+			return fmt.Errorf("projection %s at %s, waiting for %s: %w", name, pos, position, ctx.Err())
 		}
 	}
 }
@@ -259,7 +252,7 @@ func (r *Runner) Wait(ctx context.Context, name string, position uint64) error {
 type Status struct {
 	Name       string `json:"name"`
 	Collection string `json:"collection"`
-	Position   uint64 `json:"position"`
+	Position   string `json:"position"`
 	CaughtUp   bool   `json:"caught_up"`
 	Error      string `json:"error,omitempty"`
 }
@@ -269,7 +262,7 @@ func (r *Runner) Status() []Status {
 	out := make([]Status, 0, len(r.order))
 	for _, t := range r.order {
 		t.mu.Lock()
-		s := Status{Name: t.p.Name(), Collection: t.p.Collection().Name, Position: t.position, CaughtUp: t.caughtUp}
+		s := Status{Name: t.p.Name(), Collection: t.p.Collection().Name, Position: t.position.String(), CaughtUp: t.caughtUp}
 		if t.lastErr != nil {
 			s.Error = t.lastErr.Error()
 		}
@@ -290,7 +283,7 @@ func (r *Runner) Ready() bool {
 	return true
 }
 
-func (t *track) pos() uint64 {
+func (t *track) pos() eventstore.Position {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return t.position
@@ -314,7 +307,19 @@ func (t *track) setErr(err error) {
 	t.mu.Unlock()
 }
 
-func (t *track) advance(pos uint64) {
+func (t *track) storedAt() time.Time {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.stored
+}
+
+func (t *track) markStored() {
+	t.mu.Lock()
+	t.stored = time.Now()
+	t.mu.Unlock()
+}
+
+func (t *track) advance(pos eventstore.Position) {
 	t.mu.Lock()
 	t.position, t.lastErr = pos, nil
 	close(t.advanced)

@@ -80,7 +80,7 @@ func startRunner(t *testing.T, s stores, p projections.Projector) (*projections.
 	return r, func() { cancel(); <-done }
 }
 
-func waitFor(t *testing.T, r *projections.Runner, pos uint64) {
+func waitFor(t *testing.T, r *projections.Runner, pos eventstore.Position) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -142,7 +142,7 @@ func TestRunnerCatchesUpTailsAndResumes(t *testing.T) {
 	second := &counting{Projector: projections.TicketsProjector()}
 	r, stop = startRunner(t, s, second)
 	defer stop()
-	if st := r.Status(); st[0].Position == 0 {
+	if st := r.Status(); st[0].Position == eventstore.Start.String() {
 		t.Fatalf("restarted from position 0: %+v", st)
 	}
 	waitFor(t, r, res.Position)
@@ -168,10 +168,16 @@ func TestReplayedBatchChangesNothing(t *testing.T) {
 	appendTicket(t, s.es, id, eventstore.NoStream,
 		&ticket.Opened{TicketID: id, CompanyID: "c1", Title: "t", Priority: ticket.Normal, RequesterID: "u1"},
 		&ticket.Commented{CommentID: uuid.NewString(), AuthorID: "u1", Body: "a"})
-	evs, err := s.es.ReadAll(ctx, 0, 0, p.Filter())
+	sub, err := s.es.Subscribe(ctx, eventstore.Start, p.Filter())
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer sub.Close()
+	b, err := sub.Next(ctx, 0)
+	if err != nil || len(b.Events) != 2 {
+		t.Fatalf("read the ticket's events: %d events, %v", len(b.Events), err)
+	}
+	evs := b.Events
 	fold := func(evs []eventstore.RecordedEvent) int {
 		t.Helper()
 		writes, err := p.Fold(ctx, s.rs, evs)
@@ -200,7 +206,7 @@ func TestReplayedBatchChangesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	if after.Version != before.Version || string(after.Data) != string(before.Data) {
-		t.Fatalf("replay changed the document: got %s v%d, want %s v%d", after.Data, after.Version, before.Data, before.Version)
+		t.Fatalf("replay changed the document: got %s v%s, want %s v%s", after.Data, after.Version, before.Data, before.Version)
 	}
 }
 
@@ -211,10 +217,10 @@ func TestWaitHonoursContext(t *testing.T) {
 	defer stop()
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
-	if err := r.Wait(ctx, projections.Tickets, 1_000_000); err == nil {
+	if err := r.Wait(ctx, projections.Tickets, eventstore.Position{Commit: 1_000_000, Prepare: 1_000_000}); err == nil {
 		t.Fatal("Wait for a position never reached returned nil")
 	}
-	if err := r.Wait(context.Background(), "nope", 0); err == nil {
+	if err := r.Wait(context.Background(), "nope", eventstore.Start); err == nil {
 		t.Fatal("Wait on an unknown projection returned nil")
 	}
 }

@@ -25,7 +25,7 @@ import (
 type Progress interface {
 	// Wait blocks until the named projection has applied every event up
 	// to position, or ctx ends.
-	Wait(ctx context.Context, projection string, position uint64) error
+	Wait(ctx context.Context, projection string, position eventstore.Position) error
 	// Ready reports whether every projection has caught up since start.
 	Ready() bool
 }

@@ -6,10 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/go-chi/chi/v5"
 
 	"agentdesk/domain"
+	"agentdesk/eventstore"
 	"agentdesk/readstore"
 )
 
@@ -241,7 +243,7 @@ func (a *API) comments(w http.ResponseWriter, r *http.Request) {
 // waits until the resource's projection has applied position, then reads
 // the document. It is the read half of read-your-writes for the write
 // endpoints.
-func (a *API) Record(ctx context.Context, p domain.Principal, resourceName, id string, position uint64) (json.RawMessage, error) {
+func (a *API) Record(ctx context.Context, p domain.Principal, resourceName, id string, position eventstore.Position) (json.RawMessage, error) {
 	if err := a.Await(ctx, resourceName, position); err != nil {
 		return nil, err
 	}
@@ -251,7 +253,7 @@ func (a *API) Record(ctx context.Context, p domain.Principal, resourceName, id s
 
 // Await waits, for at most the configured write wait, until the
 // resource's projection has applied position.
-func (a *API) Await(ctx context.Context, resourceName string, position uint64) error {
+func (a *API) Await(ctx context.Context, resourceName string, position eventstore.Position) error {
 	res, ok := resourceNamed(resourceName)
 	if !ok {
 		return fmt.Errorf("readapi: unknown resource %q", resourceName)
@@ -267,4 +269,45 @@ func (a *API) Await(ctx context.Context, resourceName string, position uint64) e
 		}
 	}
 	return nil
+}
+
+// AwaitRevision waits, for at most the configured write wait, until the
+// resource's document id shows stream revision at least revision. It
+// serves writes that know no global position: a command that recorded
+// nothing new (a retry, a change to the same value) knows only the
+// revision its aggregate is at, because stream reads carry no position.
+// It polls, with a growing pause, which is cheap for those rare writes.
+func (a *API) AwaitRevision(ctx context.Context, resourceName, id string, revision uint64) error {
+	res, ok := resourceNamed(resourceName)
+	if !ok {
+		return fmt.Errorf("readapi: unknown resource %q", resourceName)
+	}
+	deadline := time.Now().Add(a.writeWait)
+	pause := time.Millisecond
+	for {
+		doc, err := a.reads.Get(ctx, res.name, id)
+		if err != nil && !errors.Is(err, readstore.ErrNotFound) {
+			return err
+		}
+		if err == nil {
+			var v struct {
+				Revision uint64 `json:"revision"`
+			}
+			if err := json.Unmarshal(doc.Data, &v); err != nil {
+				return fmt.Errorf("decode %s/%s: %w", res.name, id, err)
+			}
+			if v.Revision >= revision {
+				return nil
+			}
+		}
+		if time.Now().Add(pause).After(deadline) {
+			return fmt.Errorf("%w: the %s view is behind; retry the read shortly", errNotReady, res.name)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(pause):
+		}
+		pause = min(2*pause, 50*time.Millisecond)
+	}
 }

@@ -58,7 +58,7 @@ func fillReadModel(tb testing.TB, path string, n int) (userID, companyID string)
 	}
 	userID = uuid.NewString()
 	user, _ := json.Marshal(projections.User{ID: userID, CompanyID: &companies[0], Username: "bench", Role: "company_admin"})
-	if err := rs.Apply(ctx, readstore.Batch{Writes: []readstore.Write{{Collection: projections.Users, Doc: readstore.Doc{ID: userID, Version: 1, Data: user}}}}); err != nil {
+	if err := rs.Apply(ctx, readstore.Batch{Writes: []readstore.Write{{Collection: projections.Users, Doc: readstore.Doc{ID: userID, Version: "1", Data: user}}}}); err != nil {
 		tb.Fatal(err)
 	}
 	statuses := []string{"open", "open", "in_progress", "resolved", "closed"}
@@ -74,7 +74,7 @@ func fillReadModel(tb testing.TB, path string, n int) (userID, companyID string)
 			RequesterID: userID, Tags: []string{"bench"}, CreatedBy: userID, CreatedAt: at, UpdatedAt: at, LastActivityAt: at, Revision: 0,
 		}
 		data, _ := json.Marshal(t)
-		writes = append(writes, readstore.Write{Collection: projections.Tickets, Doc: readstore.Doc{ID: t.ID, Version: uint64(i + 2), Data: data}})
+		writes = append(writes, readstore.Write{Collection: projections.Tickets, Doc: readstore.Doc{ID: t.ID, Version: "2", Data: data}})
 		if len(writes) == batch || i == n-1 {
 			if err := rs.Apply(ctx, readstore.Batch{Writes: writes}); err != nil {
 				tb.Fatal(err)

@@ -217,17 +217,21 @@ func TestCrashKeepsAcknowledgedWrites(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer es.Close()
+	sub, err := es.Subscribe(t.Context(), eventstore.Start, eventstore.Filter{Types: []string{"ticket.opened"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
 	opened := 0
-	for after := uint64(0); ; {
-		evs, err := es.ReadAll(t.Context(), after, 1000, eventstore.Filter{Types: []string{"ticket.opened"}})
+	for {
+		b, err := sub.Next(t.Context(), 0)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(evs) == 0 {
+		opened += len(b.Events)
+		if b.CaughtUp {
 			break
 		}
-		opened += len(evs)
-		after = evs[len(evs)-1].Position
 	}
 	if int64(opened) != total {
 		t.Fatalf("event log holds %d opened tickets, read model %d", opened, total)

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"agentdesk/eventstore"
 )
 
 // tenant is a company with its admin signed in.
@@ -478,7 +480,7 @@ func TestRestartResumes(t *testing.T) {
 	}
 	ts2 := startServer(t, dir)
 	for _, st := range ts2.srv.runner.Status() {
-		if st.Position == 0 {
+		if st.Position == eventstore.Start.String() {
 			t.Fatalf("projection %s restarted from 0", st.Name)
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"agentdesk/commands"
 	"agentdesk/domain"
 	"agentdesk/domain/ticket"
+	"agentdesk/eventstore"
 )
 
 // recordFields are the read-only fields of every record. React Admin sends
@@ -236,7 +237,7 @@ func (h *Handler) commentTicket(c *call) (outcome, error) {
 // model at the aggregate's current position.
 func (h *Handler) deleteWith(c *call, resource string, del func(ctx context.Context, m commands.Meta, id string) (commands.Result, error)) (outcome, error) {
 	ctx := c.r.Context()
-	before, err := h.records.Record(ctx, c.meta.Principal, resource, c.id, 0)
+	before, err := h.records.Record(ctx, c.meta.Principal, resource, c.id, eventstore.Start)
 	if err != nil {
 		return outcome{}, err
 	}

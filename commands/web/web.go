@@ -25,6 +25,7 @@ import (
 
 	"agentdesk/commands"
 	"agentdesk/domain"
+	"agentdesk/eventstore"
 )
 
 // MaxBody is the largest request body accepted (413 beyond).
@@ -34,9 +35,12 @@ const MaxBody = 1 << 20
 type Records interface {
 	// Record waits until the resource's read model has applied position
 	// and returns the document p may see with that id.
-	Record(ctx context.Context, p domain.Principal, resource, id string, position uint64) (json.RawMessage, error)
+	Record(ctx context.Context, p domain.Principal, resource, id string, position eventstore.Position) (json.RawMessage, error)
 	// Await waits until the resource's read model has applied position.
-	Await(ctx context.Context, resource string, position uint64) error
+	Await(ctx context.Context, resource string, position eventstore.Position) error
+	// AwaitRevision waits until the resource's document id is at stream
+	// revision at least revision.
+	AwaitRevision(ctx context.Context, resource, id string, revision uint64) error
 }
 
 // Config configures the write endpoints.
@@ -230,6 +234,13 @@ func (h *Handler) execute(c *call, resource string, fn func(c *call) (outcome, e
 			return 0, nil, err
 		}
 		return status, out.snapshot, nil
+	}
+	if out.res.Position.IsZero() {
+		// Nothing new was recorded (a retry, a change to the same value):
+		// there is no position to wait for, only the aggregate's revision.
+		if err := h.records.AwaitRevision(c.r.Context(), resource, out.res.ID, out.res.Revision); err != nil {
+			return 0, nil, err
+		}
 	}
 	rec, err := h.records.Record(c.r.Context(), c.meta.Principal, resource, out.res.ID, out.res.Position)
 	if err != nil {
