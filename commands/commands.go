@@ -135,7 +135,7 @@ func load[S any, P aggregate[S]](ctx context.Context, store eventstore.Store, re
 		return l, fmt.Errorf("read %s: %w", stream, err)
 	}
 	for _, rec := range evs {
-		e, err := reg.Decode(rec.Type, rec.Data)
+		e, err := reg.Decode(rec.Type, rec.SchemaVersion, rec.Data)
 		if err != nil {
 			return l, fmt.Errorf("replay %s@%d: %w", stream, rec.Revision, err)
 		}
@@ -271,7 +271,7 @@ func (a *App) append(ctx context.Context, m Meta, companyID, stream string, expe
 		if deterministic {
 			id = DeriveID(commandID, fmt.Sprintf("event/%s/%d", stream, i))
 		}
-		data[i] = eventstore.EventData{ID: id, Type: e.EventType(), SchemaVersion: 1, Data: raw, Metadata: meta}
+		data[i] = eventstore.EventData{ID: id, Type: e.EventType(), SchemaVersion: domain.SchemaVersion(e), Data: raw, Metadata: meta}
 	}
 	res, err := a.store.Append(ctx, stream, expected, data)
 	if errors.Is(err, eventstore.ErrWrongExpectedRevision) {

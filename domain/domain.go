@@ -85,16 +85,33 @@ var uuidPattern = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a
 func ValidID(s string) bool { return uuidPattern.MatchString(s) }
 
 // Registry maps event type names to constructors so stored events can be
-// decoded back into domain events.
+// decoded back into domain events, bringing data written under an older
+// schema version up to date through the registered upcasters first.
 type Registry struct {
-	ctors map[string]func() Event
+	ctors     map[string]func() Event
+	upcasters map[upcastKey]Upcaster
+}
+
+// Versioned is implemented by events whose schema has moved past version
+// 1; an event without it is at version 1.
+type Versioned interface {
+	SchemaVersion() int
+}
+
+// Upcaster turns an event's JSON data at one schema version into the data
+// of the next version. It must be pure.
+type Upcaster func(data []byte) ([]byte, error)
+
+type upcastKey struct {
+	eventType string
+	from      int
 }
 
 // NewRegistry registers constructors of empty events (pointers, so that
 // decoding can fill them) under their EventType; it panics on a duplicate
 // name, a programming error. Aggregates use events as pointers throughout.
 func NewRegistry(ctors ...func() Event) *Registry {
-	r := &Registry{ctors: make(map[string]func() Event, len(ctors))}
+	r := &Registry{ctors: make(map[string]func() Event, len(ctors)), upcasters: map[upcastKey]Upcaster{}}
 	for _, c := range ctors {
 		name := c().EventType()
 		if _, dup := r.ctors[name]; dup {
@@ -105,13 +122,56 @@ func NewRegistry(ctors ...func() Event) *Registry {
 	return r
 }
 
-// Decode turns a stored event's type and JSON data back into an Event.
-func (r *Registry) Decode(eventType string, data []byte) (Event, error) {
+// SchemaVersion returns the current schema version of e: what it is
+// written with.
+func SchemaVersion(e Event) int {
+	if v, ok := e.(Versioned); ok {
+		return v.SchemaVersion()
+	}
+	return 1
+}
+
+// Upcast registers up as the step from schema version from to from+1 of
+// eventType. It panics on a step registered twice or for an unknown type,
+// programming errors; it is meant to be called while wiring, before use.
+func (r *Registry) Upcast(eventType string, from int, up Upcaster) {
+	c, ok := r.ctors[eventType]
+	if !ok || from < 1 || from >= SchemaVersion(c()) {
+		panic(fmt.Sprintf("domain: upcaster %s v%d: no such type or version below the current one", eventType, from))
+	}
+	k := upcastKey{eventType, from}
+	if _, dup := r.upcasters[k]; dup {
+		panic(fmt.Sprintf("domain: upcaster %s v%d registered twice", eventType, from))
+	}
+	r.upcasters[k] = up
+}
+
+// Decode turns a stored event's type, schema version and JSON data back
+// into an Event at its current schema, upcasting older data step by step.
+// A version newer than this build knows, or a missing step, is an error.
+func (r *Registry) Decode(eventType string, version int, data []byte) (Event, error) {
 	c, ok := r.ctors[eventType]
 	if !ok {
 		return nil, fmt.Errorf("unknown event type %q", eventType)
 	}
 	e := c()
+	if version == 0 {
+		version = 1
+	}
+	current := SchemaVersion(e)
+	if version > current {
+		return nil, fmt.Errorf("decode %s: schema version %d is newer than this build's %d", eventType, version, current)
+	}
+	for v := version; v < current; v++ {
+		up, ok := r.upcasters[upcastKey{eventType, v}]
+		if !ok {
+			return nil, fmt.Errorf("decode %s: no upcaster from schema version %d", eventType, v)
+		}
+		var err error
+		if data, err = up(data); err != nil {
+			return nil, fmt.Errorf("decode %s: upcast from version %d: %w", eventType, v, err)
+		}
+	}
 	if err := json.Unmarshal(data, e); err != nil {
 		return nil, fmt.Errorf("decode %s: %w", eventType, err)
 	}

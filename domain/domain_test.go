@@ -115,7 +115,7 @@ func TestRegistryDecode(t *testing.T) {
 		{name: "bad JSON", eventType: "test.pinged", data: `{"count":"two"}`, wantErr: "decode test.pinged"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			got, err := r.Decode(c.eventType, []byte(c.data))
+			got, err := r.Decode(c.eventType, 1, []byte(c.data))
 			if c.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), c.wantErr) {
 					t.Fatalf("got %v, %v, want an error containing %q", got, err, c.wantErr)
@@ -132,8 +132,8 @@ func TestRegistryDecode(t *testing.T) {
 	}
 
 	// Each decode starts from a new value: nothing leaks between events.
-	first, _ := r.Decode("test.pinged", []byte(`{"target":"a","count":2}`))
-	second, _ := r.Decode("test.pinged", []byte(`{"count":3}`))
+	first, _ := r.Decode("test.pinged", 1, []byte(`{"target":"a","count":2}`))
+	second, _ := r.Decode("test.pinged", 1, []byte(`{"count":3}`))
 	if want := (&pinged{Count: 3}); !reflect.DeepEqual(second, want) {
 		t.Fatalf("got %#v after decoding %#v, want %#v", second, first, want)
 	}
@@ -153,4 +153,55 @@ func TestRegistryDuplicatePanics(t *testing.T) {
 		func() domain.Event { return &pinged{} },
 		func() domain.Event { return &pinged{Count: 1} },
 	)
+}
+
+// renamed is at schema version 3: version 1 called the field "who",
+// version 2 "name", version 3 "full_name".
+type renamed struct {
+	FullName string `json:"full_name"`
+}
+
+func (*renamed) EventType() string  { return "test.renamed" }
+func (*renamed) SchemaVersion() int { return 3 }
+
+func TestRegistryUpcasts(t *testing.T) {
+	r := domain.NewRegistry(func() domain.Event { return &renamed{} })
+	move := func(from, to string) domain.Upcaster {
+		return func(data []byte) ([]byte, error) {
+			return []byte(strings.Replace(string(data), `"`+from+`"`, `"`+to+`"`, 1)), nil
+		}
+	}
+	r.Upcast("test.renamed", 1, move("who", "name"))
+	r.Upcast("test.renamed", 2, move("name", "full_name"))
+	for _, c := range []struct {
+		version int
+		data    string
+	}{
+		{1, `{"who":"Ada"}`},
+		{2, `{"name":"Ada"}`},
+		{3, `{"full_name":"Ada"}`},
+	} {
+		got, err := r.Decode("test.renamed", c.version, []byte(c.data))
+		if err != nil || !reflect.DeepEqual(got, &renamed{FullName: "Ada"}) {
+			t.Fatalf("version %d: got %#v, %v; want full_name Ada", c.version, got, err)
+		}
+	}
+	if _, err := r.Decode("test.renamed", 4, []byte(`{}`)); err == nil || !strings.Contains(err.Error(), "newer") {
+		t.Fatalf("a version from the future: err = %v, want one saying it is newer", err)
+	}
+	if got := domain.SchemaVersion(&renamed{}); got != 3 {
+		t.Fatalf("SchemaVersion = %d, want 3", got)
+	}
+
+	gap := domain.NewRegistry(func() domain.Event { return &renamed{} })
+	gap.Upcast("test.renamed", 2, move("name", "full_name"))
+	if _, err := gap.Decode("test.renamed", 1, []byte(`{"who":"Ada"}`)); err == nil || !strings.Contains(err.Error(), "no upcaster from schema version 1") {
+		t.Fatalf("a missing step: err = %v, want it named", err)
+	}
+	failing := domain.NewRegistry(func() domain.Event { return &renamed{} })
+	failing.Upcast("test.renamed", 1, func([]byte) ([]byte, error) { return nil, errors.New("boom") })
+	failing.Upcast("test.renamed", 2, move("name", "full_name"))
+	if _, err := failing.Decode("test.renamed", 1, []byte(`{}`)); err == nil || !strings.Contains(err.Error(), "boom") {
+		t.Fatalf("a failing step: err = %v, want its error", err)
+	}
 }

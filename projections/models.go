@@ -52,7 +52,7 @@ func CompaniesProjector() Projector {
 		DocID:      streamID(company.Category),
 		Creates:    []string{company.TypeCreated},
 		Project: func(ev eventstore.RecordedEvent, cur *Company) (*Company, error) {
-			e, err := company.Events.Decode(ev.Type, ev.Data)
+			e, err := company.Events.Decode(ev.Type, ev.SchemaVersion, ev.Data)
 			if err != nil {
 				return nil, err
 			}
@@ -112,7 +112,7 @@ func UsersProjector() Projector {
 		DocID:      streamID(user.Category),
 		Creates:    []string{user.TypeCreated},
 		Project: func(ev eventstore.RecordedEvent, cur *User) (*User, error) {
-			e, err := user.Events.Decode(ev.Type, ev.Data)
+			e, err := user.Events.Decode(ev.Type, ev.SchemaVersion, ev.Data)
 			if err != nil {
 				return nil, err
 			}
@@ -170,7 +170,7 @@ func CredentialsProjector() Projector {
 		DocID:      streamID(user.Category),
 		Creates:    []string{user.TypeCreated},
 		Project: func(ev eventstore.RecordedEvent, cur *Credential) (*Credential, error) {
-			e, err := user.Events.Decode(ev.Type, ev.Data)
+			e, err := user.Events.Decode(ev.Type, ev.SchemaVersion, ev.Data)
 			if err != nil {
 				return nil, err
 			}
@@ -249,7 +249,7 @@ func TicketsProjector() Projector {
 }
 
 func projectTicket(ev eventstore.RecordedEvent, cur *Ticket) (*Ticket, error) {
-	e, err := ticket.Events.Decode(ev.Type, ev.Data)
+	e, err := ticket.Events.Decode(ev.Type, ev.SchemaVersion, ev.Data)
 	if err != nil {
 		return nil, err
 	}
@@ -333,7 +333,7 @@ func TicketCommentsProjector() Projector {
 		DocID:   onlyTypes(streamID(ticket.Category), ticket.TypeOpened, ticket.TypeCommented, ticket.TypeDeleted),
 		Creates: []string{ticket.TypeOpened},
 		Project: func(ev eventstore.RecordedEvent, cur *TicketThread) (*TicketThread, error) {
-			e, err := ticket.Events.Decode(ev.Type, ev.Data)
+			e, err := ticket.Events.Decode(ev.Type, ev.SchemaVersion, ev.Data)
 			if err != nil {
 				return nil, err
 			}

@@ -134,7 +134,7 @@ func TestEventsRoundTrip(t *testing.T) {
 
 func TestDecodeUnknownType(t *testing.T) {
 	for _, eventType := range []string{"company.exploded", "ticket.opened", ""} {
-		got, err := Events.Decode(eventType, []byte(`{}`))
+		got, err := Events.Decode(eventType, 1, []byte(`{}`))
 		if err == nil || !strings.Contains(err.Error(), "unknown event type") {
 			t.Errorf("Decode(%q): got %v, %v, want an unknown event type error", eventType, got, err)
 		}

@@ -35,7 +35,7 @@ func TestEditedOmitsUnchangedFields(t *testing.T) {
 
 func TestDecodeUnknownType(t *testing.T) {
 	for _, eventType := range []string{"ticket.exploded", "user.created", ""} {
-		got, err := Events.Decode(eventType, []byte(`{}`))
+		got, err := Events.Decode(eventType, 1, []byte(`{}`))
 		if err == nil || !strings.Contains(err.Error(), "unknown event type") {
 			t.Errorf("Decode(%q): got %v, %v, want an unknown event type error", eventType, got, err)
 		}
