@@ -157,8 +157,16 @@ func (a *App) EnsureSuperadmin(ctx context.Context, username, password string) (
 	if err != nil {
 		return false, err
 	}
-	if l.state.Owner != "" {
-		return false, nil
+	if owner := l.state.Owner; owner != "" {
+		u, err := load[user.User](ctx, a.store, user.Events, user.Stream(owner))
+		if err != nil {
+			return false, err
+		}
+		if u.state.Exists() {
+			return false, nil
+		}
+		// The name is held by a user that is not there (a crash between
+		// the claim and the creation): CreateUser settles the claim.
 	}
 	system := Meta{Principal: domain.Principal{UserID: "system", Role: domain.Superadmin}}
 	_, err = a.CreateUser(ctx, system, CreateUser{Username: username, Password: password, Role: domain.Superadmin, FullName: "Platform administrator"})
@@ -181,17 +189,70 @@ func (a *App) hashPassword(pw string) (string, error) {
 
 // claimUsername reserves a username for userID. The claim is its own
 // stream appended with an expected revision, so two concurrent creates of
-// the same name cannot both win.
+// the same name cannot both win. A claim whose owner has no live user is
+// settled first (see settleClaim), so a crash between claiming the name
+// and creating the user, or between deleting a user and releasing its
+// name, never blocks the name for good.
 func (a *App) claimUsername(ctx context.Context, m Meta, companyID, username, userID string) error {
-	_, err := execute(ctx, a, m, user.Events, user.UsernameStream(username), userID,
+	stream := user.UsernameStream(username)
+	claim, err := load[user.Username](ctx, a.store, user.Events, stream)
+	if err != nil {
+		return err
+	}
+	var stale string
+	if owner := claim.state.Owner; owner != "" && owner != userID {
+		if stale, err = a.settleClaim(ctx, m, companyID, username, owner); err != nil {
+			return err
+		}
+	}
+	_, err = execute(ctx, a, m, user.Events, stream, userID,
 		func(n *user.Username) (string, []domain.Event, error) {
-			evs, err := n.Claim(userID)
+			evs, err := n.Claim(userID, stale)
 			return companyID, evs, err
 		})
 	if errors.Is(err, domain.ErrConflict) {
 		return &domain.ValidationError{Fields: map[string]string{"username": "is taken"}}
 	}
 	return err
+}
+
+// settleClaim decides whether owner's claim on username is stale: it is
+// when owner's user was deleted (the release was never recorded) or never
+// created. A user never created may still be on its way (its claim just
+// landed), so it is abandoned first: an append to its empty stream that
+// expects no stream, which its creation (also expecting no stream) cannot
+// follow. Whichever lands first wins, so the name is never held twice. It
+// returns owner when the claim may be taken over, or the "is taken" error.
+func (a *App) settleClaim(ctx context.Context, m Meta, companyID, username, owner string) (string, error) {
+	taken := &domain.ValidationError{Fields: map[string]string{"username": "is taken"}}
+	if !domain.ValidID(owner) {
+		return "", taken
+	}
+	for range 2 {
+		u, err := load[user.User](ctx, a.store, user.Events, user.Stream(owner))
+		if err != nil {
+			return "", err
+		}
+		switch {
+		case u.state.Exists():
+			return "", taken
+		case u.exists: // deleted or abandoned
+			return owner, nil
+		}
+		_, err = decideAndAppend(ctx, a, m, u, user.Stream(owner), owner,
+			func(u *user.User) (string, []domain.Event, error) {
+				evs, err := u.Abandon(username)
+				return companyID, evs, err
+			})
+		if err == nil {
+			return owner, nil
+		}
+		if !errors.Is(err, domain.ErrConflict) {
+			return "", err
+		}
+		// The user was created (or abandoned) meanwhile: look again.
+	}
+	return "", taken
 }
 
 // checkMember verifies that userID is a live user of companyID; field

@@ -125,7 +125,7 @@ func UsersProjector() Projector {
 					u.CompanyID = &e.CompanyID
 				}
 				return u, nil
-			case *user.Deleted:
+			case *user.Deleted, *user.Abandoned:
 				return nil, nil
 			}
 			if cur == nil {
@@ -184,7 +184,7 @@ func CredentialsProjector() Projector {
 				next := *cur
 				next.PasswordHash = e.PasswordHash
 				return &next, nil
-			case *user.Deleted:
+			case *user.Deleted, *user.Abandoned:
 				return nil, nil
 			}
 			return cur, nil

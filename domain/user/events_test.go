@@ -16,6 +16,7 @@ func TestEventsRoundTrip(t *testing.T) {
 		"user.updated":          &Updated{Email: domaintest.Ptr(""), FullName: domaintest.Ptr("Alice L."), Role: domaintest.Ptr(domain.CompanyAdmin)},
 		"user.password_changed": &PasswordChanged{PasswordHash: hash},
 		"user.deleted":          &Deleted{Username: "alice"},
+		"user.abandoned":        &Abandoned{Username: "alice"},
 		"username.claimed":      &Claimed{UserID: userID},
 		"username.released":     &Released{UserID: userID},
 	})

@@ -4,6 +4,7 @@
 package user
 
 import (
+	"fmt"
 	"net/mail"
 	"regexp"
 	"strings"
@@ -22,11 +23,14 @@ type User struct {
 	Role         domain.Role
 	PasswordHash string
 	Deleted      bool
-	Version      uint64
+	// Abandoned is set when the user was never created and never can be:
+	// its username claim was found orphaned and handed to someone else.
+	Abandoned bool
+	Version   uint64
 }
 
 // Exists reports whether the user was created and not deleted.
-func (u *User) Exists() bool { return u.Version > 0 && !u.Deleted }
+func (u *User) Exists() bool { return u.Version > 0 && !u.Deleted && !u.Abandoned }
 
 // Ref is what the role policy needs to know about u.
 func (u *User) Ref() domain.UserRef {
@@ -54,6 +58,8 @@ func (u *User) Apply(e domain.Event) {
 		u.PasswordHash = e.PasswordHash
 	case *Deleted:
 		u.Deleted = true
+	case *Abandoned:
+		u.Abandoned = true
 	}
 }
 
@@ -76,6 +82,9 @@ func NormalizeUsername(s string) string { return strings.ToLower(strings.TrimSpa
 
 // Create decides the creation of a user.
 func (u *User) Create(c CreateCmd) ([]domain.Event, error) {
+	if u.Abandoned {
+		return nil, fmt.Errorf("%w: this user's creation was abandoned and its username given to another request; send a new request", domain.ErrConflict)
+	}
 	if u.Version > 0 {
 		return nil, domain.ErrAlreadyExists
 	}
@@ -221,12 +230,34 @@ type Deleted struct {
 	Username string `json:"username"`
 }
 
+// Abandoned records that a user was never created and never will be. A
+// user's creation claims the username first, then appends user.created;
+// a crash between the two leaves a claim with no user. Whoever next wants
+// the name appends Abandoned to the would-be user's empty stream (with
+// "no stream" expected, so it cannot land after a creation, nor a creation
+// after it) and then takes the claim over.
+type Abandoned struct {
+	Username string `json:"username"`
+}
+
+// Abandon decides abandoning a user that was never created.
+func (u *User) Abandon(username string) ([]domain.Event, error) {
+	if u.Abandoned {
+		return nil, nil
+	}
+	if u.Version > 0 {
+		return nil, domain.ErrAlreadyExists
+	}
+	return []domain.Event{&Abandoned{Username: NormalizeUsername(username)}}, nil
+}
+
 // Event type names, stable forever.
 const (
 	TypeCreated         = "user.created"
 	TypeUpdated         = "user.updated"
 	TypePasswordChanged = "user.password_changed"
 	TypeDeleted         = "user.deleted"
+	TypeAbandoned       = "user.abandoned"
 )
 
 // EventType implements domain.Event.
@@ -241,12 +272,16 @@ func (*PasswordChanged) EventType() string { return TypePasswordChanged }
 // EventType implements domain.Event.
 func (*Deleted) EventType() string { return TypeDeleted }
 
+// EventType implements domain.Event.
+func (*Abandoned) EventType() string { return TypeAbandoned }
+
 // Events decodes stored user events.
 var Events = domain.NewRegistry(
 	func() domain.Event { return &Created{} },
 	func() domain.Event { return &Updated{} },
 	func() domain.Event { return &PasswordChanged{} },
 	func() domain.Event { return &Deleted{} },
+	func() domain.Event { return &Abandoned{} },
 	func() domain.Event { return &Claimed{} },
 	func() domain.Event { return &Released{} },
 )

@@ -417,3 +417,36 @@ func TestNormalizeUsername(t *testing.T) {
 		}
 	}
 }
+
+func TestAbandon(t *testing.T) {
+	abandon := func(u *User) ([]domain.Event, error) { return u.Abandon("Alice") }
+	domaintest.Run(t, []domaintest.Spec[User]{
+		{
+			Name: "abandons a user never created",
+			When: abandon,
+			Want: []domain.Event{&Abandoned{Username: "alice"}},
+		},
+		{
+			Name:    "a created user cannot be abandoned",
+			Given:   []domain.Event{created()},
+			When:    abandon,
+			WantErr: domain.ErrAlreadyExists,
+		},
+		{
+			Name:  "abandoning twice records nothing",
+			Given: []domain.Event{&Abandoned{Username: "alice"}},
+			When:  abandon,
+		},
+		{
+			Name:    "an abandoned user can never be created",
+			Given:   []domain.Event{&Abandoned{Username: "alice"}},
+			When:    create(func(c *CreateCmd) {}),
+			WantErr: domain.ErrConflict,
+		},
+	})
+	u := User{}
+	u.Apply(&Abandoned{Username: "alice"})
+	if u.Exists() {
+		t.Fatal("an abandoned user exists, want not")
+	}
+}

@@ -20,13 +20,18 @@ func (n *Username) Apply(e domain.Event) {
 	}
 }
 
-// Claim decides claiming the name for userID.
-func (n *Username) Claim(userID string) ([]domain.Event, error) {
+// Claim decides claiming the name for userID. stale, when not empty, is
+// an owner the caller has proven holds the name without a live user (its
+// creation was abandoned, or it was deleted and the release never
+// recorded): its claim is released and the name claimed in one append.
+func (n *Username) Claim(userID, stale string) ([]domain.Event, error) {
 	switch n.Owner {
 	case userID:
 		return nil, nil
 	case "":
 		return []domain.Event{&Claimed{UserID: userID}}, nil
+	case stale:
+		return []domain.Event{&Released{UserID: stale}, &Claimed{UserID: userID}}, nil
 	}
 	return nil, &domain.ValidationError{Fields: map[string]string{"username": "is taken"}}
 }

@@ -8,7 +8,7 @@ import (
 )
 
 func claim(id string) func(*Username) ([]domain.Event, error) {
-	return func(n *Username) ([]domain.Event, error) { return n.Claim(id) }
+	return func(n *Username) ([]domain.Event, error) { return n.Claim(id, "") }
 }
 
 func release(id string) func(*Username) ([]domain.Event, error) {
@@ -33,6 +33,18 @@ func TestUsername(t *testing.T) {
 			Name:       "a name taken by another user is invalid",
 			Given:      claimed,
 			When:       claim(otherUserID),
+			WantFields: []string{"username"},
+		},
+		{
+			Name:  "a stale claim is released and taken over in one decision",
+			Given: claimed,
+			When:  func(n *Username) ([]domain.Event, error) { return n.Claim(otherUserID, userID) },
+			Want:  []domain.Event{&Released{UserID: userID}, &Claimed{UserID: otherUserID}},
+		},
+		{
+			Name:       "a claim proven stale for someone else is still taken",
+			Given:      claimed,
+			When:       func(n *Username) ([]domain.Event, error) { return n.Claim(otherUserID, "someone-else") },
 			WantFields: []string{"username"},
 		},
 		{
