@@ -37,6 +37,9 @@ type Config struct {
 	// CacheSize is how many aggregates' states are kept in memory between
 	// commands; default 16384, negative disables the cache.
 	CacheSize int
+	// Idempotency remembers the responses of keyed requests; without it
+	// they are not replayed (a retry still appends nothing twice).
+	Idempotency IdempotencyStore
 }
 
 // Validate reports every missing setting.
@@ -53,9 +56,10 @@ func (c Config) Validate() error {
 
 // App runs commands. It is safe for concurrent use.
 type App struct {
-	store  eventstore.Store
-	hasher PasswordHasher
-	now    func() time.Time
+	store       eventstore.Store
+	hasher      PasswordHasher
+	now         func() time.Time
+	idempotency IdempotencyStore
 	// cache holds loaded[S] values by stream. A cached state is only a
 	// guess: the append's expected revision proves it current, and a
 	// command that fails on a cached state is decided again on a fresh
@@ -72,7 +76,7 @@ func New(cfg Config) (*App, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	a := &App{store: cfg.Store, hasher: cfg.Hasher, now: cfg.Now}
+	a := &App{store: cfg.Store, hasher: cfg.Hasher, now: cfg.Now, idempotency: cfg.Idempotency}
 	if cfg.CacheSize == 0 {
 		cfg.CacheSize = 16384
 	}

@@ -5,29 +5,34 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 
 	"agentdesk/domain"
-	"agentdesk/eventstore"
 )
 
-// Responses of writes sent with an Idempotency-Key are remembered in the
-// event store: each key has its own stream ("idempotency-<hash of company
-// and key>"), written once with NoStream, so the record is as durable as
-// the events and needs no other database.
-
-// IdempotencyRecordedType is the event type of a remembered response.
-const IdempotencyRecordedType = "idempotency.recorded"
-
-// IdempotencyCategory is the stream category of remembered responses.
-const IdempotencyCategory = "idempotency"
+// Responses of writes sent with an Idempotency-Key are remembered for a
+// while (IDEMPOTENCY_TTL) in an IdempotencyStore, never in the event log:
+// they hold whole response bodies, which have no place in the audit trail
+// and must expire. A retry after its record expired still appends
+// nothing twice, because the ids of what it creates are derived from the
+// key (see IdempotencyKey.CommandID); it only answers afresh.
 
 // Response is a remembered HTTP response.
 type Response struct {
 	RequestHash string          `json:"request_hash"`
 	Status      int             `json:"status"`
 	Body        json.RawMessage `json:"body"`
+}
+
+// IdempotencyStore remembers responses by key for a limited time.
+// Implementations are safe for concurrent use.
+type IdempotencyStore interface {
+	// Load returns the live response stored under key, or ok false when
+	// there is none or it expired.
+	Load(ctx context.Context, key string) (r Response, ok bool, err error)
+	// Store keeps r under key unless a live response is already there,
+	// and returns the response that is kept.
+	Store(ctx context.Context, key string, r Response) (Response, error)
 }
 
 // IdempotencyKey identifies one key of one tenant.
@@ -37,9 +42,11 @@ type IdempotencyKey struct {
 	Key   string
 }
 
-func (k IdempotencyKey) stream() string {
+// id is the key's name in the store: a hash, so that a key's text (which
+// a client chose) never reaches a database as an identifier.
+func (k IdempotencyKey) id() string {
 	sum := sha256.Sum256([]byte(k.Scope + "\x00" + k.Key))
-	return IdempotencyCategory + "-" + hex.EncodeToString(sum[:16])
+	return hex.EncodeToString(sum[:16])
 }
 
 // CommandID returns the command id a keyed request runs under: the same
@@ -48,44 +55,30 @@ func (k IdempotencyKey) CommandID() string { return DeriveID("idempotency", k.Sc
 
 // Lookup returns the remembered response for k, or ok false.
 func (a *App) Lookup(ctx context.Context, k IdempotencyKey) (Response, bool, error) {
-	evs, err := a.store.ReadStream(ctx, k.stream(), 0, 1)
-	if err != nil || len(evs) == 0 {
-		return Response{}, false, err
+	if a.idempotency == nil {
+		return Response{}, false, nil
 	}
-	var r Response
-	if err := json.Unmarshal(evs[0].Data, &r); err != nil {
-		return Response{}, false, fmt.Errorf("decode idempotency record: %w", err)
+	r, ok, err := a.idempotency.Load(ctx, k.id())
+	if err != nil {
+		return Response{}, false, fmt.Errorf("look up idempotency key: %w", err)
 	}
-	return r, true, nil
+	return r, ok, nil
 }
 
 // Remember stores the response for k. If another request with the same
 // key got there first, it returns that response instead, so concurrent
-// retries all answer alike.
-func (a *App) Remember(ctx context.Context, m Meta, k IdempotencyKey, r Response) (Response, error) {
-	data, err := json.Marshal(r)
+// retries all answer alike; a different request under the same key is a
+// conflict.
+func (a *App) Remember(ctx context.Context, k IdempotencyKey, r Response) (Response, error) {
+	if a.idempotency == nil {
+		return r, nil
+	}
+	kept, err := a.idempotency.Store(ctx, k.id(), r)
 	if err != nil {
-		return r, err
+		return r, fmt.Errorf("remember idempotency key: %w", err)
 	}
-	_, err = a.store.Append(ctx, k.stream(), eventstore.NoStream, []eventstore.EventData{{
-		ID:            newUUID(),
-		Type:          IdempotencyRecordedType,
-		SchemaVersion: 1,
-		Data:          data,
-		Metadata: eventstore.Metadata{
-			CompanyID: m.Principal.CompanyID, ActorID: m.Principal.UserID, ActorRole: string(m.Principal.Role),
-			CorrelationID: m.CorrelationID, CausationID: m.CausationID, CommandID: m.CommandID, RecordedAt: a.now().UTC(),
-		},
-	}})
-	if errors.Is(err, eventstore.ErrWrongExpectedRevision) {
-		first, ok, err := a.Lookup(ctx, k)
-		if err != nil || !ok {
-			return r, err
-		}
-		if first.RequestHash != r.RequestHash {
-			return first, fmt.Errorf("%w: the Idempotency-Key was used for another request", domain.ErrConflict)
-		}
-		return first, nil
+	if kept.RequestHash != r.RequestHash {
+		return kept, fmt.Errorf("%w: the Idempotency-Key was used for another request", domain.ErrConflict)
 	}
-	return r, err
+	return kept, nil
 }

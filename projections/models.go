@@ -18,8 +18,9 @@ const (
 	Users       = "users"
 	Tickets     = "tickets"
 	Credentials = "credentials"
-	// TicketComments holds one document per ticket with its comments, so
-	// ticket lists stay small however long the conversations get.
+	// TicketComments holds one document per comment, found by ticket: a
+	// child record is its own document, so nothing grows without bound
+	// inside one (MongoDB caps a document at 16 MB).
 	TicketComments = "ticket_comments"
 )
 
@@ -299,62 +300,6 @@ func projectTicket(ev eventstore.RecordedEvent, cur *Ticket) (*Ticket, error) {
 		return nil, nil
 	}
 	return &next, nil
-}
-
-// Comment is one comment of a ticket.
-type Comment struct {
-	ID        string    `json:"id"`
-	TicketID  string    `json:"ticket_id"`
-	AuthorID  string    `json:"author_id"`
-	Body      string    `json:"body"`
-	CreatedAt time.Time `json:"created_at"`
-}
-
-// TicketThread is a document of the ticket_comments read model: a
-// ticket's comments, oldest first, with the fields that decide who may
-// read them.
-type TicketThread struct {
-	ID          string    `json:"id"`
-	CompanyID   string    `json:"company_id"`
-	RequesterID string    `json:"requester_id"`
-	Comments    []Comment `json:"comments"`
-}
-
-// TicketCommentsProjector builds the ticket_comments read model.
-func TicketCommentsProjector() Projector {
-	return &Def[TicketThread]{
-		ProjectionName: TicketComments,
-		Spec: readstore.Collection{
-			Name:   TicketComments,
-			Fields: []readstore.Field{{Name: "company_id", Type: readstore.String}},
-		},
-		Categories: []string{ticket.Category},
-		// Only these events change a thread; the others are not even read.
-		DocID:   onlyTypes(streamID(ticket.Category), ticket.TypeOpened, ticket.TypeCommented, ticket.TypeDeleted),
-		Creates: []string{ticket.TypeOpened},
-		Project: func(ev eventstore.RecordedEvent, cur *TicketThread) (*TicketThread, error) {
-			e, err := ticket.Events.Decode(ev.Type, ev.SchemaVersion, ev.Data)
-			if err != nil {
-				return nil, err
-			}
-			switch e := e.(type) {
-			case *ticket.Opened:
-				return &TicketThread{ID: e.TicketID, CompanyID: e.CompanyID, RequesterID: e.RequesterID, Comments: []Comment{}}, nil
-			case *ticket.Deleted:
-				return nil, nil
-			case *ticket.Commented:
-				if cur == nil {
-					return nil, fmt.Errorf("%s before ticket.opened", ev.Type)
-				}
-				next := *cur
-				next.Comments = append(slices.Clip(cur.Comments), Comment{
-					ID: e.CommentID, TicketID: cur.ID, AuthorID: e.AuthorID, Body: e.Body, CreatedAt: ev.Metadata.RecordedAt,
-				})
-				return &next, nil
-			}
-			return cur, nil
-		},
-	}
 }
 
 // streamID returns a DocID function that takes the aggregate id from the

@@ -66,25 +66,3 @@ func TestUsersNeverExposeHashes(t *testing.T) {
 	}
 }
 
-func TestProjectTicketThread(t *testing.T) {
-	p := TicketCommentsProjector().(*Def[TicketThread])
-	stream := ticket.Stream("id1")
-	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	edited := recorded(t, stream, 1, at, &ticket.Edited{})
-	if p.DocID(edited) != "" {
-		t.Fatal("an edit would load and rewrite the thread")
-	}
-	doc, err := p.Project(recorded(t, stream, 0, at, &ticket.Opened{TicketID: "id1", CompanyID: "c1", RequesterID: "r1"}), nil)
-	if err != nil || doc.CompanyID != "c1" || doc.RequesterID != "r1" || doc.Comments == nil {
-		t.Fatalf("opened: got %+v, %v", doc, err)
-	}
-	first, _ := p.Project(recorded(t, stream, 2, at, &ticket.Commented{CommentID: "k1", AuthorID: "a1", Body: "one"}), doc)
-	second, _ := p.Project(recorded(t, stream, 3, at.Add(time.Minute), &ticket.Commented{CommentID: "k2", AuthorID: "a2", Body: "two"}), first)
-	if len(first.Comments) != 1 || len(second.Comments) != 2 || second.Comments[1] != (Comment{ID: "k2", TicketID: "id1", AuthorID: "a2", Body: "two", CreatedAt: at.Add(time.Minute)}) {
-		t.Fatalf("commented: got %+v then %+v", first.Comments, second.Comments)
-	}
-	gone, err := p.Project(recorded(t, stream, 4, at, &ticket.Deleted{}), second)
-	if err != nil || gone != nil {
-		t.Fatalf("deleted: got %+v, %v; want nil", gone, err)
-	}
-}

@@ -82,9 +82,14 @@ func startRunner(t *testing.T, s stores, p projections.Projector) (*projections.
 
 func waitFor(t *testing.T, r *projections.Runner, pos eventstore.Position) {
 	t.Helper()
+	waitForProjection(t, r, projections.Tickets, pos)
+}
+
+func waitForProjection(t *testing.T, r *projections.Runner, name string, pos eventstore.Position) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := r.Wait(ctx, projections.Tickets, pos); err != nil {
+	if err := r.Wait(ctx, name, pos); err != nil {
 		t.Fatal(err)
 	}
 }

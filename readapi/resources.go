@@ -193,13 +193,14 @@ func (a *API) lookup(ctx context.Context, p domain.Principal, res *resource, id 
 	return doc.Data, nil
 }
 
-// ticketCommentsCollection holds one document per ticket with its
-// comments (a read model contract, like usersCollection).
+// ticketCommentsCollection holds one document per comment, with its
+// ticket_id, company_id and seq (the order within the ticket): a read
+// model contract, like usersCollection.
 const ticketCommentsCollection = "ticket_comments"
 
 // comments answers GET /api/tickets/{id}/comments: the ticket's comments,
-// oldest first, paged with skip/limit or range, as {data, total}. Whoever
-// may read the ticket may read its comments.
+// oldest first, paged by the store with skip/limit or range, as
+// {data, total}. Whoever may read the ticket may read its comments.
 func (a *API) comments(w http.ResponseWriter, r *http.Request) {
 	p, _ := PrincipalFrom(r.Context())
 	tickets, _ := resourceNamed("tickets")
@@ -209,25 +210,33 @@ func (a *API) comments(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id := chi.URLParam(r, "id")
-	if _, err := a.lookup(r.Context(), p, tickets, id); err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	doc, err := a.reads.Get(r.Context(), ticketCommentsCollection, id)
+	raw, err := a.lookup(r.Context(), p, tickets, id)
 	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
-	var thread struct {
-		Comments []json.RawMessage `json:"comments"`
+	var tk struct {
+		CompanyID string `json:"company_id"`
 	}
-	if err := json.Unmarshal(doc.Data, &thread); err != nil {
-		a.fail(w, r, fmt.Errorf("decode comments of %s: %w", id, err))
+	if err := json.Unmarshal(raw, &tk); err != nil {
+		a.fail(w, r, fmt.Errorf("decode ticket %s: %w", id, err))
 		return
 	}
-	total := len(thread.Comments)
-	from := min(skip, total)
-	page := thread.Comments[from : from+min(limit, total-from)]
+	docs, total, err := a.reads.Query(r.Context(), ticketCommentsCollection, readstore.Query{
+		Where: []readstore.Condition{
+			{Field: "ticket_id", Op: readstore.Eq, Value: id},
+			{Field: "company_id", Op: readstore.Eq, Value: tk.CompanyID},
+		},
+		Sort: []readstore.Sort{{Field: "seq"}}, Skip: skip, Limit: limit, Count: true,
+	})
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	page := make([]json.RawMessage, len(docs))
+	for i, d := range docs {
+		page[i] = d.Data
+	}
 	end := skip + len(page) - 1
 	if len(page) == 0 {
 		end = skip
@@ -235,7 +244,7 @@ func (a *API) comments(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Range", fmt.Sprintf("comments %d-%d/%d", skip, end, total))
 	WriteJSON(w, http.StatusOK, struct {
 		Data  []json.RawMessage `json:"data"`
-		Total int               `json:"total"`
+		Total int64             `json:"total"`
 	}{page, total})
 }
 

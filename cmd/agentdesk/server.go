@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"path/filepath"
 	"sync"
 	"time"
 
@@ -30,8 +29,8 @@ import (
 type Server struct {
 	cfg    config.Config
 	log    *slog.Logger
-	events *eventstore.SQLiteStore
-	reads  *readstore.SQLiteStore
+	events eventstore.Store
+	reads  readstore.Store
 	runner *projections.Runner
 	http   *http.Server
 
@@ -56,11 +55,8 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server, 
 			s.closeStores()
 		}
 	}()
-	if s.events, err = eventstore.OpenSQLite(eventstore.SQLiteConfig{Path: filepath.Join(cfg.DataDir, "events.db")}); err != nil {
-		return nil, fmt.Errorf("event store: %w", err)
-	}
-	if s.reads, err = readstore.OpenSQLite(readstore.SQLiteConfig{Path: filepath.Join(cfg.DataDir, "reads.db")}); err != nil {
-		return nil, fmt.Errorf("read store: %w", err)
+	if s.events, s.reads, err = openStores(ctx, cfg, log); err != nil {
+		return nil, err
 	}
 	if s.runner, err = projections.New(ctx, projections.Config{Events: s.events, Reads: s.reads, Projectors: projections.All(), Logger: log}); err != nil {
 		return nil, err
@@ -70,7 +66,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server, 
 		return nil, err
 	}
 	passwords := auth.Bcrypt{Cost: cfg.BcryptCost}
-	app, err := commands.New(commands.Config{Store: s.events, Hasher: passwords})
+	app, err := commands.New(commands.Config{Store: s.events, Hasher: passwords, Idempotency: newIdempotencyRecords(s.reads, cfg.IdempotencyTTL)})
 	if err != nil {
 		return nil, err
 	}

@@ -210,7 +210,7 @@ func (h *Handler) run(resource string, fn func(c *call) (outcome, error)) http.H
 			h.answer(w, r, 0, nil, err)
 			return
 		}
-		saved, err := h.app.Remember(r.Context(), c.meta, k, commands.Response{RequestHash: hash, Status: status, Body: out})
+		saved, err := h.app.Remember(r.Context(), k, commands.Response{RequestHash: hash, Status: status, Body: out})
 		if err != nil {
 			h.answer(w, r, 0, nil, err)
 			return

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"time"
 )
@@ -40,6 +41,20 @@ type Config struct {
 	// SignInLimit is the sign-in attempts allowed per client IP and minute
 	// (SIGN_IN_RATE_LIMIT; 0 disables the limit).
 	SignInLimit int
+	// IdempotencyTTL is how long the response to a request sent with an
+	// Idempotency-Key is remembered and replayed (IDEMPOTENCY_TTL).
+	IdempotencyTTL time.Duration
+	// EventStoreURL selects EventStoreDB (or KurrentDB) as the event store
+	// (EVENTSTORE_URL, esdb://…); empty means the embedded SQLite store.
+	EventStoreURL string
+	// MongoURI selects MongoDB for the read models (MONGO_URI,
+	// mongodb://… or mongodb+srv://…); empty means the embedded SQLite
+	// store. MongoDatabase names the database (MONGO_DATABASE).
+	MongoURI      string
+	MongoDatabase string
+	// ConnectTimeout bounds how long the start waits for an external store
+	// to answer before it gives up (CONNECT_TIMEOUT).
+	ConnectTimeout time.Duration
 }
 
 // FromEnv reads the configuration from the environment through getenv.
@@ -54,6 +69,12 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		BcryptCost:    10,
 		SignInLimit:   30,
 		TokenTTL:      12 * time.Hour,
+		EventStoreURL: getenv("EVENTSTORE_URL"),
+		MongoURI:      getenv("MONGO_URI"),
+		MongoDatabase: or(getenv("MONGO_DATABASE"), "agentdesk"),
+
+		IdempotencyTTL: 24 * time.Hour,
+		ConnectTimeout: 10 * time.Second,
 	}
 	var errs []error
 	if s := getenv("JWT_SECRET"); s != "" {
@@ -68,6 +89,30 @@ func FromEnv(getenv func(string) string) (Config, error) {
 			errs = append(errs, fmt.Errorf("TOKEN_TTL %q: want a duration of at least 1m, such as 12h", s))
 		}
 		c.TokenTTL = d
+	}
+	if s := getenv("IDEMPOTENCY_TTL"); s != "" {
+		d, err := time.ParseDuration(s)
+		if err != nil || d < time.Minute {
+			errs = append(errs, fmt.Errorf("IDEMPOTENCY_TTL %q: want a duration of at least 1m, such as 24h", s))
+		}
+		c.IdempotencyTTL = d
+	}
+	if s := getenv("CONNECT_TIMEOUT"); s != "" {
+		d, err := time.ParseDuration(s)
+		if err != nil || d < time.Second || d > 10*time.Minute {
+			errs = append(errs, fmt.Errorf("CONNECT_TIMEOUT %q: want a duration from 1s to 10m, such as 10s", s))
+		}
+		c.ConnectTimeout = d
+	}
+	if s := c.EventStoreURL; s != "" && !strings.HasPrefix(s, "esdb://") && !strings.HasPrefix(s, "esdb+discover://") &&
+		!strings.HasPrefix(s, "kurrentdb://") && !strings.HasPrefix(s, "kurrentdb+discover://") {
+		errs = append(errs, errors.New("EVENTSTORE_URL: want an esdb:// or esdb+discover:// connection string"))
+	}
+	if s := c.MongoURI; s != "" && !strings.HasPrefix(s, "mongodb://") && !strings.HasPrefix(s, "mongodb+srv://") {
+		errs = append(errs, errors.New("MONGO_URI: want a mongodb:// or mongodb+srv:// connection string"))
+	}
+	if !mongoDatabase.MatchString(c.MongoDatabase) {
+		errs = append(errs, fmt.Errorf("MONGO_DATABASE %q: want 1 to 63 letters, digits, '_' or '-'", c.MongoDatabase))
 	}
 	if s := getenv("BCRYPT_COST"); s != "" {
 		var n int
@@ -100,6 +145,8 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	}
 	return c, errors.Join(errs...)
 }
+
+var mongoDatabase = regexp.MustCompile(`^[A-Za-z0-9_-]{1,63}$`)
 
 func or(s, def string) string {
 	if s == "" {

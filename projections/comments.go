@@ -1,0 +1,110 @@
+package projections
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"agentdesk/domain/ticket"
+	"agentdesk/eventstore"
+	"agentdesk/readstore"
+)
+
+// Comment is a document of the ticket_comments read model: one comment.
+type Comment struct {
+	ID        string    `json:"id"`
+	TicketID  string    `json:"ticket_id"`
+	CompanyID string    `json:"company_id"`
+	AuthorID  string    `json:"author_id"`
+	Body      string    `json:"body"`
+	CreatedAt time.Time `json:"created_at"`
+	// Seq orders a ticket's comments: the stream revision of the event
+	// that added it.
+	Seq uint64 `json:"seq"`
+}
+
+// childPage bounds how many child documents one query loads when a parent
+// is deleted.
+const childPage = 500
+
+// commentsProjector keeps one document per ticket comment. It is not a Def
+// (one document per aggregate): a comment event creates its own document,
+// and a ticket's deletion deletes all of its comments.
+type commentsProjector struct{}
+
+// TicketCommentsProjector builds the ticket_comments read model.
+func TicketCommentsProjector() Projector { return commentsProjector{} }
+
+// Name implements Projector.
+func (commentsProjector) Name() string { return TicketComments }
+
+// Collection implements Projector.
+func (commentsProjector) Collection() readstore.Collection {
+	return readstore.Collection{
+		Name: TicketComments,
+		Fields: []readstore.Field{
+			{Name: "ticket_id", Type: readstore.String},
+			{Name: "company_id", Type: readstore.String},
+			{Name: "author_id", Type: readstore.String},
+			{Name: "created_at", Type: readstore.Time},
+			{Name: "seq", Type: readstore.Number},
+		},
+		Indexes: [][]string{{"ticket_id", "seq"}},
+	}
+}
+
+// Filter implements Projector: only the events that add or remove
+// comments are read.
+func (commentsProjector) Filter() eventstore.Filter {
+	return eventstore.Filter{Categories: []string{ticket.Category}, Types: []string{ticket.TypeCommented, ticket.TypeDeleted}}
+}
+
+// Fold implements Projector. A comment is written once at the position of
+// its event, so a replay is stopped by the store's version guard; a
+// deletion tombstones every comment of the ticket, those stored and those
+// added earlier in the same batch.
+func (p commentsProjector) Fold(ctx context.Context, rs readstore.Store, events []eventstore.RecordedEvent) ([]readstore.Write, error) {
+	var writes []readstore.Write
+	added := map[string][]string{} // ticket id → comment ids added in this batch
+	for _, ev := range events {
+		ticketID := ev.StreamID[len(ticket.Category)+1:]
+		e, err := ticket.Events.Decode(ev.Type, ev.SchemaVersion, ev.Data)
+		if err != nil {
+			return nil, err
+		}
+		key := ev.Position.Key()
+		switch e := e.(type) {
+		case *ticket.Commented:
+			raw, err := json.Marshal(Comment{ID: e.CommentID, TicketID: ticketID, CompanyID: ev.Metadata.CompanyID,
+				AuthorID: e.AuthorID, Body: e.Body, CreatedAt: ev.Metadata.RecordedAt, Seq: ev.Revision})
+			if err != nil {
+				return nil, fmt.Errorf("encode comment %s: %w", e.CommentID, err)
+			}
+			writes = append(writes, readstore.Write{Collection: TicketComments, Doc: readstore.Doc{ID: e.CommentID, Version: key, Data: raw}})
+			added[ticketID] = append(added[ticketID], e.CommentID)
+		case *ticket.Deleted:
+			ids := added[ticketID]
+			delete(added, ticketID)
+			for skip := 0; ; skip += childPage {
+				docs, _, err := rs.Query(ctx, TicketComments, readstore.Query{
+					Where: []readstore.Condition{{Field: "ticket_id", Op: readstore.Eq, Value: ticketID}},
+					Sort:  []readstore.Sort{{Field: "seq"}}, Skip: skip, Limit: childPage,
+				})
+				if err != nil {
+					return nil, fmt.Errorf("load comments of ticket %s: %w", ticketID, err)
+				}
+				for _, d := range docs {
+					ids = append(ids, d.ID)
+				}
+				if len(docs) < childPage {
+					break
+				}
+			}
+			for _, id := range ids {
+				writes = append(writes, readstore.Write{Collection: TicketComments, Doc: readstore.Doc{ID: id, Version: key}, Delete: true})
+			}
+		}
+	}
+	return writes, nil
+}
