@@ -65,4 +65,3 @@ func TestUsersNeverExposeHashes(t *testing.T) {
 		}
 	}
 }
-
