@@ -1,11 +1,16 @@
 // Package readstore defines the store of read models: collections of JSON
 // documents with declared, typed, indexed fields that the query API filters,
-// sorts and pages on. It holds the Store contract, an embedded SQLite
-// implementation and an acceptance suite every implementation passes.
+// sorts and pages on. It holds the Store contract, the query rules every
+// backend shares (Check validates and coerces a query once; a backend only
+// translates the result), and the embedded SQLite implementation. The
+// MongoDB implementation is in the subpackage mongo, and the acceptance
+// suite every implementation passes in readstoretest.
 //
-// Read models are derived data: projectors write them in batches, each
-// batch together with its projection's checkpoint, and any collection can
-// be thrown away and rebuilt from the event log.
+// Read models are derived data: projectors write them in batches, every
+// write guarded by the document's version so that applying a batch twice
+// is harmless, and the batch's checkpoint written after its documents. Any
+// collection can be thrown away and rebuilt from the event log, into a new
+// generation while the live one keeps serving (see Generation).
 package readstore
 
 import (
@@ -14,6 +19,8 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -93,12 +100,12 @@ var namePattern = regexp.MustCompile(`^[a-z][a-z0-9_]{0,62}$`)
 // Validate reports every problem with c, joined.
 func (c Collection) Validate() error {
 	var errs []error
-	if !namePattern.MatchString(c.Name) {
-		errs = append(errs, fmt.Errorf("collection name %q: want %s", c.Name, namePattern))
+	if _, _, err := SplitGeneration(c.Name); err != nil {
+		errs = append(errs, err)
 	}
 	types := map[string]FieldType{}
 	for _, f := range c.Fields {
-		if !namePattern.MatchString(f.Name) || f.Name == "id" || f.Name == "version" || f.Name == "data" {
+		if !namePattern.MatchString(f.Name) || strings.Contains(f.Name, "__") || f.Name == "id" || f.Name == "version" || f.Name == "data" {
 			errs = append(errs, fmt.Errorf("field name %q is not allowed", f.Name))
 		}
 		if _, dup := types[f.Name]; dup {
@@ -141,9 +148,11 @@ func (c Collection) FieldType(name string) (FieldType, bool) {
 type Doc struct {
 	// ID is unique within the collection.
 	ID string
-	// Version is the global event position that last changed the document;
-	// writes carrying a version not above the stored one are ignored.
-	Version uint64
+	// Version orders the writes to a document: a write whose Version is not
+	// above the stored one (compared as strings, byte by byte) is ignored.
+	// Projections use the key of the last event's global position; ""
+	// sorts before every other version.
+	Version string
 	// Data is the document as a JSON object.
 	Data json.RawMessage
 }
@@ -197,20 +206,48 @@ type Write struct {
 	Delete bool
 }
 
-// Checkpoint is a projection's progress, stored with its batch.
+// Checkpoint is a projection's progress, stored after its batch.
 type Checkpoint struct {
-	Name     string
-	Position uint64
+	Name string
+	// Position is opaque to the store (projections store a position key).
+	Position string
 }
 
-// Batch is applied atomically: all writes and the checkpoint, or nothing.
+// Batch is a projection's unit of work: its writes, then its checkpoint.
+// A batch need not be atomic. Every write is version-guarded, so when a
+// batch is cut short (a crash, a failed chunk) and applied again from the
+// old checkpoint, the writes that had landed are skipped and the rest land:
+// the outcome is the same as one clean application.
 type Batch struct {
 	Writes     []Write
 	Checkpoint *Checkpoint
 }
 
+// Check validates q against collection c and returns it in canonical form,
+// so that every backend applies the same rules and only translates:
+//   - every field is declared (else ErrUnknownField), every operator known,
+//     Skip and Limit not negative, sorts not on StringList fields (else
+//     ErrInvalidQuery);
+//   - every value is coerced to its field's canonical Go type: string for
+//     String and StringList fields, float64 for Number, bool for Bool, the
+//     TimeKey string for Time; an In value becomes a []any of those (an
+//     empty one matches nothing); a Text value is a non-empty string and
+//     the collection has TextFields (an empty search matches everything
+//     and is dropped; Field is cleared);
+//   - a nil value with Eq means "not set" (missing or null), with Ne "set";
+//     any other operator needs a value, and In's elements are never nil.
+//
+// Strings are accepted for every type because filters arrive from URLs.
+func Check(c Collection, q Query) (Query, error) {
+	return check(c, q)
+}
+
 // Store is a document store for read models. Implementations are safe for
-// concurrent use.
+// concurrent use and need no transactions.
+//
+// A collection name given to any method is either a plain name, which
+// means the collection's live generation, or a name made by Generation,
+// which means that generation whatever is live.
 type Store interface {
 	// Ensure creates the collection and its indexes if missing; it is
 	// idempotent and adds missing fields and indexes on a later call.
@@ -218,17 +255,65 @@ type Store interface {
 	// Get returns a document by id, or ErrNotFound.
 	Get(ctx context.Context, collection, id string) (Doc, error)
 	// Query returns the matching page and, if q.Count, the total number of
-	// matching documents (else -1). Unknown fields are ErrUnknownField.
+	// matching documents (else -1). A query that Check refuses returns
+	// Check's error and never reaches the database.
 	Query(ctx context.Context, collection string, q Query) (docs []Doc, total int64, err error)
-	// Apply writes a batch with its checkpoint atomically, where the
-	// implementation can; see the implementation's notes otherwise.
+	// Apply writes a batch's documents, each under its version guard, and
+	// then, once they are all stored, its checkpoint. On an error some
+	// writes may have landed and the checkpoint has not moved.
 	Apply(ctx context.Context, b Batch) error
-	// Checkpoint returns a projection's stored position, or 0.
-	Checkpoint(ctx context.Context, name string) (uint64, error)
-	// Drop deletes a collection and everything in it.
+	// Checkpoint returns a projection's stored position, or "".
+	Checkpoint(ctx context.Context, name string) (string, error)
+	// LiveGeneration returns the generation served under the plain name:
+	// 1 until SwitchGeneration is called.
+	LiveGeneration(ctx context.Context, name string) (int, error)
+	// SwitchGeneration makes generation gen (already ensured) the one
+	// served under the plain name, for every reader from the next call on.
+	SwitchGeneration(ctx context.Context, name string, gen int) error
+	// Drop deletes a collection (the generation the name addresses) and
+	// everything in it; dropping a missing one is not an error.
 	Drop(ctx context.Context, collection string) error
 	// Close releases the store.
 	Close() error
+}
+
+// generationSep separates a collection's name from its generation; plain
+// names may not contain it.
+const generationSep = "__g"
+
+// Generation returns the name that addresses generation gen of
+// collection name, whether or not it is live; a gen below 1 gives the
+// plain name, which addresses the live generation. Generation 1 is where
+// a collection lives until it is first rebuilt: backends keep it in the
+// plain name's own table or collection, so a store that has never been
+// rebuilt keeps its data where it always was. (Generation 1 still needs
+// a name of its own: once generation 2 is live, the plain name means 2,
+// and generation 1 must stay addressable to be dropped.)
+func Generation(name string, gen int) string {
+	if gen < 1 {
+		return name
+	}
+	return name + generationSep + strconv.Itoa(gen)
+}
+
+// SplitGeneration splits a collection name into its plain name and
+// generation (0 when the name is plain, meaning "the live one"), or
+// reports why it is not a valid collection name.
+func SplitGeneration(collection string) (name string, gen int, err error) {
+	name = collection
+	if i := strings.Index(collection, generationSep); i >= 0 {
+		n, convErr := strconv.Atoi(collection[i+len(generationSep):])
+		if convErr != nil || n < 1 || strconv.Itoa(n) != collection[i+len(generationSep):] {
+			return "", 0, fmt.Errorf("%w: collection name %q has a malformed generation", ErrUnknownCollection, collection)
+		}
+		name, gen = collection[:i], n
+	}
+	// The length limit is the plain name's (namePattern), so that every
+	// generation of a valid name is valid too.
+	if !namePattern.MatchString(name) || strings.Contains(name, "__") {
+		return "", 0, fmt.Errorf("%w: collection name %q: want %s without \"__\"", ErrUnknownCollection, collection, namePattern)
+	}
+	return name, gen, nil
 }
 
 // TimeKey formats t the way stores keep Time fields: UTC with a fixed

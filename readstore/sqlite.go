@@ -7,8 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
-	"reflect"
 	"runtime"
 	"strconv"
 	"strings"
@@ -75,29 +73,48 @@ func (c SQLiteConfig) withDefaults() SQLiteConfig {
 // SQLiteStore is the embedded Store: one SQLite file, one table per
 // collection, one column per declared field.
 //
-// All writes (Apply, Ensure, Drop) go through one connection, one at a
-// time: SQLite allows a single writer anyway, and owning the connection
-// lets the upsert statements stay prepared across batches. Reads use a
-// pool of query-only connections, so in WAL mode they run while a batch
-// is being written and see every committed batch (read-your-writes).
+// All writes (Apply, Ensure, SwitchGeneration, Drop) go through one
+// connection, one at a time: SQLite allows a single writer anyway, and
+// owning the connection lets the upsert statements stay prepared across
+// batches. Reads use a pool of query-only connections, so in WAL mode
+// they run while a batch is being written and see every committed batch
+// (read-your-writes).
 //
 // A collection is usable only after Ensure in this process, because the
 // declaration, not the table, says which fields may be queried and how
 // their values are typed.
 //
+// Generation 1 of a collection is the table rs_<name>, generation N the
+// table rs_<name>__gN; the table rs__generations holds the live
+// generation of every collection that has been switched (the others
+// serve generation 1). The store keeps that, and which table each name
+// a caller may use stands for, in memory, so resolving a name is one map
+// lookup.
+//
 // Number fields are stored as 64-bit floats (integers beyond 2^53 lose
 // precision). Text search folds ASCII case only (SQLite's LIKE).
 type SQLiteStore struct {
-	wdb    *sql.DB
-	wconn  *sql.Conn // the one write connection, held for the store's life
-	rdb    *sql.DB
-	ckStmt *sql.Stmt // on wconn
+	wdb      *sql.DB
+	wconn    *sql.Conn // the one write connection, held for the store's life
+	rdb      *sql.DB
+	ckStmt   *sql.Stmt // on wconn
+	liveStmt *sql.Stmt // on wconn
 
-	// wmu serializes everything that uses wconn or changes the schema;
-	// colls changes only while wmu is held.
-	wmu    sync.Mutex
-	mu     sync.RWMutex
-	colls  map[string]*sqliteCollection
+	// wmu serializes everything that uses wconn or changes the schema.
+	// colls, live and names change only while wmu and mu are both held,
+	// so a holder of either may read them.
+	wmu sync.Mutex
+	mu  sync.RWMutex
+	// colls holds the Ensure'd collections by storage name (the table
+	// name without "rs_").
+	colls map[string]*sqliteCollection
+	// live holds the live generation of every plain name whose live
+	// generation is not 1.
+	live map[string]int
+	// names maps every name a caller may use (plain names of ensured live
+	// generations, and Generation names) to its collection; it is rebuilt
+	// from colls and live after each change.
+	names  map[string]*sqliteCollection
 	closed atomic.Bool
 }
 
@@ -106,10 +123,17 @@ type SQLiteStore struct {
 // looked up.
 type sqliteCollection struct {
 	def    Collection
+	base   string // plain name
+	gen    int    // generation, 1 or more
 	table  string
 	fields []sqliteField
 	pos    map[string]int // field name → index in fields
 	upsert *sql.Stmt      // on wconn; used only under wmu
+
+	// readers is read-locked by every Get and Query on the table, from
+	// the moment the collection is looked up, so that Drop can wait until
+	// the last reader that found it is done before the table goes.
+	readers sync.RWMutex
 }
 
 // sqliteField is a declared field and its column. Columns are named
@@ -121,17 +145,35 @@ type sqliteField struct {
 	typ    FieldType
 }
 
-// checkpointTable cannot clash with a collection table: collection
+// The store's own tables cannot clash with a collection table: collection
 // names start with a letter, so theirs never start with "rs__".
-const checkpointTable = "rs__checkpoints"
+const (
+	checkpointTable = "rs__checkpoints"
+	generationTable = "rs__generations"
+	metaTable       = "rs__meta"
+)
+
+// schemaVersion is the layout of the store's tables, kept in metaTable.
+// Version 1, which had no metaTable, kept versions and checkpoints as
+// INTEGER; version 2 keeps them as TEXT and adds generations.
+const schemaVersion = 2
 
 // OpenSQLite opens (creating if needed) the read store at cfg.Path.
 //
 // The file runs in WAL mode with synchronous=NORMAL: a power loss may
-// drop the last committed batches, but each batch carries its
-// projection's checkpoint in the same transaction, so the data and the
-// checkpoint roll back together and the runner simply projects that tail
-// again from the event log.
+// drop the last committed batches, but SQLite writes each batch together
+// with its checkpoint in one transaction (more than the Store contract
+// asks), so the data and the checkpoint roll back together and the
+// runner simply projects that tail again from the event log.
+//
+// A file written by an older layout (versions and checkpoints as
+// integers, before schema version 2) is reset when it is opened: every
+// collection table and every checkpoint is dropped, in one transaction,
+// so the projections rebuild their read models from the event log as on
+// a first start. Read models are derived data, so nothing is lost; the
+// store logs nothing, but the callers see every checkpoint at "". A file
+// written by a newer layout is refused rather than reset, so that an
+// older binary started by mistake cannot wipe a newer one's read models.
 func OpenSQLite(cfg SQLiteConfig) (*SQLiteStore, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -152,7 +194,7 @@ func OpenSQLite(cfg SQLiteConfig) (*SQLiteStore, error) {
 		wdb.Close()
 		return nil, fmt.Errorf("readstore: open %s: %w", cfg.Path, err)
 	}
-	s := &SQLiteStore{wdb: wdb, wconn: wconn, colls: map[string]*sqliteCollection{}}
+	s := &SQLiteStore{wdb: wdb, wconn: wconn, colls: map[string]*sqliteCollection{}, live: map[string]int{}, names: map[string]*sqliteCollection{}}
 	// Index inserts land on scattered pages, so a batch of 500 tickets
 	// dirties thousands of pages. Checkpointing every 10000 pages (about
 	// 40 MB of WAL) instead of 1000 copies a page that several batches
@@ -161,20 +203,26 @@ func OpenSQLite(cfg SQLiteConfig) (*SQLiteStore, error) {
 		s.closeAll()
 		return nil, fmt.Errorf("readstore: open %s: %w", cfg.Path, err)
 	}
-	if _, err := wconn.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS `+checkpointTable+
-		`(name TEXT PRIMARY KEY, position INTEGER NOT NULL)`); err != nil {
+	if err := s.inTx(ctx, func() error { return s.initSchema(ctx) }); err != nil {
 		s.closeAll()
-		return nil, fmt.Errorf("readstore: create checkpoints: %w", err)
+		return nil, fmt.Errorf("readstore: open %s: %w", cfg.Path, err)
 	}
-	// A checkpoint only moves forward: a doc write at or below its stored
+	// A checkpoint only moves forward (compared byte-wise, as TEXT with
+	// the default BINARY collation): a doc write at or below its stored
 	// version is ignored, so re-projecting into the same collection could
-	// not undo anything anyway; a rebuild goes into a fresh collection
+	// not undo anything anyway; a rebuild goes into a fresh generation
 	// under a fresh checkpoint name.
 	s.ckStmt, err = wconn.PrepareContext(ctx, `INSERT INTO `+checkpointTable+`(name, position) VALUES(?, ?)
 		ON CONFLICT(name) DO UPDATE SET position = excluded.position WHERE excluded.position > position`)
 	if err != nil {
 		s.closeAll()
 		return nil, fmt.Errorf("readstore: prepare checkpoint: %w", err)
+	}
+	s.liveStmt, err = wconn.PrepareContext(ctx, `INSERT INTO `+generationTable+`(name, live) VALUES(?, ?)
+		ON CONFLICT(name) DO UPDATE SET live = excluded.live`)
+	if err != nil {
+		s.closeAll()
+		return nil, fmt.Errorf("readstore: prepare generations: %w", err)
 	}
 
 	// Readers open after the writer has switched the file to WAL, which
@@ -197,6 +245,87 @@ func OpenSQLite(cfg SQLiteConfig) (*SQLiteStore, error) {
 	return s, nil
 }
 
+// initSchema brings the store's own tables to schemaVersion, dropping
+// an older layout's tables (see OpenSQLite), and loads the live
+// generations. It runs in a transaction on wconn.
+func (s *SQLiteStore) initSchema(ctx context.Context) error {
+	if _, err := s.wconn.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS `+metaTable+`(key TEXT PRIMARY KEY, value INTEGER NOT NULL)`); err != nil {
+		return fmt.Errorf("create %s: %w", metaTable, err)
+	}
+	version := 1 // a file without a schema row is version 1, or new
+	err := s.wconn.QueryRowContext(ctx, `SELECT value FROM `+metaTable+` WHERE key = 'schema'`).Scan(&version)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("read schema version: %w", err)
+	}
+	if version > schemaVersion {
+		return fmt.Errorf("read store schema version %d is newer than this program's %d", version, schemaVersion)
+	}
+	if version < schemaVersion {
+		if err := s.dropAllTables(ctx); err != nil {
+			return fmt.Errorf("reset schema version %d: %w", version, err)
+		}
+		if _, err := s.wconn.ExecContext(ctx, `INSERT OR REPLACE INTO `+metaTable+`(key, value) VALUES('schema', ?)`, schemaVersion); err != nil {
+			return fmt.Errorf("write schema version: %w", err)
+		}
+	}
+	for _, ddl := range []string{
+		`CREATE TABLE IF NOT EXISTS ` + checkpointTable + `(name TEXT PRIMARY KEY, position TEXT NOT NULL)`,
+		`CREATE TABLE IF NOT EXISTS ` + generationTable + `(name TEXT PRIMARY KEY, live INTEGER NOT NULL)`,
+	} {
+		if _, err := s.wconn.ExecContext(ctx, ddl); err != nil {
+			return err
+		}
+	}
+	rows, err := s.wconn.QueryContext(ctx, `SELECT name, live FROM `+generationTable)
+	if err != nil {
+		return fmt.Errorf("read generations: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var name string
+		var live int
+		if err := rows.Scan(&name, &live); err != nil {
+			return fmt.Errorf("read generations: %w", err)
+		}
+		if live != 1 {
+			s.live[name] = live
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read generations: %w", err)
+	}
+	return nil
+}
+
+// dropAllTables drops every table of the store but metaTable: the
+// collections (their indexes go with them) and the checkpoints.
+func (s *SQLiteStore) dropAllTables(ctx context.Context) error {
+	rows, err := s.wconn.QueryContext(ctx, `SELECT name FROM sqlite_schema WHERE type = 'table' AND name LIKE 'rs\_%' ESCAPE '\' AND name <> ?`, metaTable)
+	if err != nil {
+		return err
+	}
+	var tables []string
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			rows.Close()
+			return err
+		}
+		tables = append(tables, name)
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return err
+	}
+	for _, name := range tables {
+		// The name is quoted: it comes from the file, not from a
+		// declaration this program checked.
+		if _, err := s.wconn.ExecContext(ctx, `DROP TABLE "`+strings.ReplaceAll(name, `"`, `""`)+`"`); err != nil {
+			return fmt.Errorf("drop %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
 // Close closes the store; later calls return ErrClosed. It waits for the
 // running write to finish.
 func (s *SQLiteStore) Close() error {
@@ -213,8 +342,10 @@ func (s *SQLiteStore) closeAll() error {
 	for _, c := range s.colls {
 		errs = append(errs, c.upsert.Close())
 	}
-	if s.ckStmt != nil {
-		errs = append(errs, s.ckStmt.Close())
+	for _, stmt := range []*sql.Stmt{s.ckStmt, s.liveStmt} {
+		if stmt != nil {
+			errs = append(errs, stmt.Close())
+		}
 	}
 	errs = append(errs, s.wconn.Close(), s.wdb.Close())
 	if s.rdb != nil {
@@ -223,17 +354,70 @@ func (s *SQLiteStore) closeAll() error {
 	return errors.Join(errs...)
 }
 
-func (s *SQLiteStore) collection(name string) (*sqliteCollection, error) {
+// acquire returns the collection a name stands for, read-locked against
+// Drop; the caller calls c.readers.RUnlock when done with the table.
+// Resolving a name, plain or not, is one map lookup.
+func (s *SQLiteStore) acquire(name string) (*sqliteCollection, error) {
 	if s.closed.Load() {
 		return nil, ErrClosed
 	}
 	s.mu.RLock()
-	c := s.colls[name]
+	c := s.names[name]
+	if c != nil {
+		// Taken before mu is released: Drop removes the collection from
+		// names under mu first, so it waits for exactly the readers that
+		// found it.
+		c.readers.RLock()
+	}
 	s.mu.RUnlock()
 	if c == nil {
 		return nil, fmt.Errorf("%w %q", ErrUnknownCollection, name)
 	}
 	return c, nil
+}
+
+// storageName is the table name, without "rs_", of generation gen of the
+// plain name base: generation 1 keeps the plain name's table.
+func storageName(base string, gen int) string {
+	if gen <= 1 {
+		return base
+	}
+	return Generation(base, gen)
+}
+
+// liveGen returns the live generation of a plain name. The caller holds
+// wmu or mu.
+func (s *SQLiteStore) liveGen(base string) int {
+	if g, ok := s.live[base]; ok {
+		return g
+	}
+	return 1
+}
+
+// resolve splits a collection name and, for a plain name, picks the live
+// generation. The caller holds wmu or mu.
+func (s *SQLiteStore) resolve(collection string) (base string, gen int, err error) {
+	base, gen, err = SplitGeneration(collection)
+	if err != nil {
+		return "", 0, err
+	}
+	if gen == 0 {
+		gen = s.liveGen(base)
+	}
+	return base, gen, nil
+}
+
+// setNames rebuilds names from colls and live. The caller holds wmu and
+// mu.
+func (s *SQLiteStore) setNames() {
+	names := make(map[string]*sqliteCollection, 2*len(s.colls))
+	for _, c := range s.colls {
+		names[Generation(c.base, c.gen)] = c
+		if s.liveGen(c.base) == c.gen {
+			names[c.base] = c
+		}
+	}
+	s.names = names
 }
 
 // column declarations carry the field type so Ensure can tell when a
@@ -254,15 +438,24 @@ func columnType(t FieldType) string {
 }
 
 // indexName is deterministic so Ensure can tell which declared indexes
-// exist. Index names share SQLite's namespace with tables; the "rsx_"
-// prefix keeps them apart from the "rs_" tables. (Two indexes would only
-// share a name if field names themselves contained "__".)
-func indexName(collection string, fields []string) string {
-	return "rsx_" + collection + "__" + strings.Join(fields, "__")
+// exist. Index names share SQLite's namespace with tables; the "rsx"
+// prefix keeps them apart from the "rs_" tables. Generation 1 keeps the
+// names it always had, "rsx_<name>__<fields>"; generation N uses the
+// prefix "rsxgN_", because a generation suffix "__gN" could read as a
+// field called gN. Neither collection nor field names contain "__", so
+// two indexes never share a name.
+func indexName(base string, gen int, fields []string) string {
+	prefix := "rsx_"
+	if gen > 1 {
+		prefix = "rsxg" + strconv.Itoa(gen) + "_"
+	}
+	return prefix + base + "__" + strings.Join(fields, "__")
 }
 
-func newSQLiteCollection(c Collection) *sqliteCollection {
-	sc := &sqliteCollection{def: c, table: "rs_" + c.Name, pos: make(map[string]int, len(c.Fields))}
+// newSQLiteCollection declares generation gen of the plain name base,
+// as c says.
+func newSQLiteCollection(c Collection, base string, gen int) *sqliteCollection {
+	sc := &sqliteCollection{def: c, base: base, gen: gen, table: "rs_" + storageName(base, gen), pos: make(map[string]int, len(c.Fields))}
 	for i, f := range c.Fields {
 		sc.fields = append(sc.fields, sqliteField{name: f.Name, column: "f_" + f.Name, typ: f.Type})
 		sc.pos[f.Name] = i
@@ -270,11 +463,20 @@ func newSQLiteCollection(c Collection) *sqliteCollection {
 	return sc
 }
 
+// column returns a declared field's column.
 func (c *sqliteCollection) column(field string) string {
 	if field == "id" {
 		return "id"
 	}
 	return c.fields[c.pos[field]].column
+}
+
+// fieldType returns a declared field's type.
+func (c *sqliteCollection) fieldType(field string) FieldType {
+	if field == "id" {
+		return String
+	}
+	return c.fields[c.pos[field]].typ
 }
 
 // wantIndexes maps each declared index's name to its CREATE statement.
@@ -293,7 +495,7 @@ func (c *sqliteCollection) wantIndexes() map[string]string {
 		if !hasID {
 			cols = append(cols, "id")
 		}
-		name := indexName(c.def.Name, idx)
+		name := indexName(c.base, c.gen, idx)
 		want[name] = fmt.Sprintf("CREATE INDEX IF NOT EXISTS %s ON %s(%s) WHERE deleted = 0",
 			name, c.table, strings.Join(cols, ", "))
 	}
@@ -305,6 +507,9 @@ func (c *sqliteCollection) wantIndexes() map[string]string {
 // filled from the stored documents, a field that is no longer declared
 // (or changed type) loses its column, and indexes are added or dropped to
 // match. All of it is derived from the stored JSON, so nothing is lost.
+//
+// A plain c.Name ensures the live generation; a Generation name ensures
+// that generation, which is how a rebuild starts.
 func (s *SQLiteStore) Ensure(ctx context.Context, c Collection) error {
 	if err := c.Validate(); err != nil {
 		return fmt.Errorf("ensure %s: %w", c.Name, err)
@@ -314,17 +519,23 @@ func (s *SQLiteStore) Ensure(ctx context.Context, c Collection) error {
 	if s.closed.Load() {
 		return ErrClosed
 	}
-	sc := newSQLiteCollection(c)
-	err := s.inTx(ctx, func() error { return s.migrate(ctx, sc) })
+	base, gen, err := s.resolve(c.Name)
+	if err != nil {
+		return fmt.Errorf("ensure %s: %w", c.Name, err)
+	}
+	sc := newSQLiteCollection(c, base, gen)
+	err = s.inTx(ctx, func() error { return s.migrate(ctx, sc) })
 	if err != nil {
 		return fmt.Errorf("ensure %s: %w", c.Name, err)
 	}
 	if sc.upsert, err = s.wconn.PrepareContext(ctx, sc.upsertSQL()); err != nil {
 		return fmt.Errorf("ensure %s: prepare upsert: %w", c.Name, err)
 	}
+	key := storageName(base, gen)
 	s.mu.Lock()
-	old := s.colls[c.Name]
-	s.colls[c.Name] = sc
+	old := s.colls[key]
+	s.colls[key] = sc
+	s.setNames()
 	s.mu.Unlock()
 	if old != nil {
 		old.upsert.Close()
@@ -333,7 +544,9 @@ func (s *SQLiteStore) Ensure(ctx context.Context, c Collection) error {
 }
 
 func (s *SQLiteStore) migrate(ctx context.Context, sc *sqliteCollection) error {
-	cols := []string{"id TEXT PRIMARY KEY", "version INTEGER NOT NULL", "deleted INTEGER NOT NULL DEFAULT 0", "data BLOB"}
+	// version is TEXT, so the guard compares with the BINARY collation:
+	// byte by byte, as the contract says.
+	cols := []string{"id TEXT PRIMARY KEY", "version TEXT NOT NULL", "deleted INTEGER NOT NULL DEFAULT 0", "data BLOB"}
 	for _, f := range sc.fields {
 		cols = append(cols, f.column+" "+columnType(f.typ))
 	}
@@ -412,7 +625,7 @@ func (s *SQLiteStore) migrate(ctx context.Context, sc *sqliteCollection) error {
 }
 
 func (s *SQLiteStore) indexes(ctx context.Context, table string) ([]string, error) {
-	rows, err := s.wconn.QueryContext(ctx, `SELECT name FROM sqlite_schema WHERE type = 'index' AND tbl_name = ? AND name LIKE 'rsx\_%' ESCAPE '\'`, table)
+	rows, err := s.wconn.QueryContext(ctx, `SELECT name FROM sqlite_schema WHERE type = 'index' AND tbl_name = ? AND name LIKE 'rsx%'`, table)
 	if err != nil {
 		return nil, err
 	}
@@ -531,11 +744,12 @@ func (s *SQLiteStore) inTx(ctx context.Context, fn func() error) error {
 
 // Get returns the live document with the given id.
 func (s *SQLiteStore) Get(ctx context.Context, collection, id string) (Doc, error) {
-	c, err := s.collection(collection)
+	c, err := s.acquire(collection)
 	if err != nil {
 		return Doc{}, err
 	}
-	var version int64
+	defer c.readers.RUnlock()
+	var version string
 	var data []byte
 	err = s.rdb.QueryRowContext(ctx, "SELECT version, data FROM "+c.table+" WHERE id = ? AND deleted = 0", id).Scan(&version, &data)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -544,18 +758,24 @@ func (s *SQLiteStore) Get(ctx context.Context, collection, id string) (Doc, erro
 	if err != nil {
 		return Doc{}, fmt.Errorf("get %s %q: %w", collection, id, err)
 	}
-	return Doc{ID: id, Version: uint64(version), Data: data}, nil
+	return Doc{ID: id, Version: version, Data: data}, nil
 }
 
 // Query returns a page of live documents and, if q.Count, how many match
 // in all. Sorting ends with id in the direction of the last sort key (id
 // ascending when q.Sort is empty): a single direction lets SQLite walk an
 // index backwards for DESC instead of sorting, since every index ends
-// with id. Page and count read the same snapshot.
+// with id. Page and count read the same snapshot. q goes through Check
+// against the collection's declaration first; its error comes back as is.
 func (s *SQLiteStore) Query(ctx context.Context, collection string, q Query) ([]Doc, int64, error) {
-	c, err := s.collection(collection)
+	c, err := s.acquire(collection)
 	if err != nil {
 		return nil, 0, err
+	}
+	defer c.readers.RUnlock()
+	q, err = check(c.def, q)
+	if err != nil {
+		return nil, 0, fmt.Errorf("query %s: %w", collection, err)
 	}
 	sq, err := c.buildQuery(q)
 	if err != nil {
@@ -593,13 +813,12 @@ func (s *SQLiteStore) runQuery(ctx context.Context, sq sqlQuery, q Query) (docs 
 		docs = make([]Doc, 0, min(q.Limit, 1000))
 	}
 	for rows.Next() {
-		var id string
-		var version int64
+		var id, version string
 		var data []byte
 		if err := rows.Scan(&id, &version, &data); err != nil {
 			return nil, 0, err
 		}
-		docs = append(docs, Doc{ID: id, Version: uint64(version), Data: data})
+		docs = append(docs, Doc{ID: id, Version: version, Data: data})
 	}
 	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
 		return nil, 0, err
@@ -621,14 +840,12 @@ type sqlQuery struct {
 	args     []any
 }
 
-// buildQuery compiles q. Every column name comes from the declaration and
-// every value is a bound parameter, so nothing from the caller is ever
-// spliced into the SQL text. Tombstones are excluded with the literal
-// "deleted = 0", which is what lets SQLite use the partial indexes.
+// buildQuery compiles q, which Check has accepted: it only translates.
+// Every column name comes from the declaration and every value is a
+// bound parameter, so nothing from the caller is ever spliced into the
+// SQL text. Tombstones are excluded with the literal "deleted = 0",
+// which is what lets SQLite use the partial indexes.
 func (c *sqliteCollection) buildQuery(q Query) (sqlQuery, error) {
-	if q.Skip < 0 || q.Limit < 0 {
-		return sqlQuery{}, fmt.Errorf("%w: negative skip %d or limit %d", ErrInvalidQuery, q.Skip, q.Limit)
-	}
 	var where strings.Builder
 	where.WriteString(" WHERE deleted = 0")
 	var args []any
@@ -644,13 +861,6 @@ func (c *sqliteCollection) buildQuery(q Query) (sqlQuery, error) {
 	desc := false
 	byID := false
 	for i, srt := range q.Sort {
-		t, ok := c.def.FieldType(srt.Field)
-		if !ok {
-			return sqlQuery{}, fmt.Errorf("%w %q in sort", ErrUnknownField, srt.Field)
-		}
-		if t == StringList {
-			return sqlQuery{}, fmt.Errorf("%w: cannot sort on list field %q", ErrInvalidQuery, srt.Field)
-		}
 		if i > 0 {
 			order.WriteString(", ")
 		}
@@ -688,18 +898,14 @@ func (c *sqliteCollection) buildQuery(q Query) (sqlQuery, error) {
 	return sq, nil
 }
 
-// condition appends one " AND ..." term to w and its values to args.
+// condition appends one " AND ..." term for a checked condition to w and
+// its values to args. Anything Check would not have let through is an
+// error rather than a guess.
 func (c *sqliteCollection) condition(w *strings.Builder, args []any, cond Condition) ([]any, error) {
 	if cond.Op == Text {
 		text, ok := cond.Value.(string)
-		if !ok {
-			return nil, fmt.Errorf("%w: text search wants a string, got %T", ErrInvalidQuery, cond.Value)
-		}
-		if len(c.def.TextFields) == 0 {
-			return nil, fmt.Errorf("%w: collection %s has no text fields", ErrInvalidQuery, c.def.Name)
-		}
-		if text == "" {
-			return args, nil
+		if !ok || text == "" {
+			return nil, fmt.Errorf("%w: unchecked text search %v", ErrInvalidQuery, cond.Value)
 		}
 		pattern := "%" + likeEscaper.Replace(text) + "%"
 		w.WriteString(" AND (")
@@ -714,33 +920,17 @@ func (c *sqliteCollection) condition(w *strings.Builder, args []any, cond Condit
 		return args, nil
 	}
 
-	t, ok := c.def.FieldType(cond.Field)
-	if !ok {
-		return nil, fmt.Errorf("%w %q in filter", ErrUnknownField, cond.Field)
-	}
+	t := c.fieldType(cond.Field)
 	col := c.column(cond.Field)
-	if cond.Value == nil {
-		// nil asks about presence: Eq nil matches a missing or null
-		// field, Ne nil a present one (MongoDB's meaning of null).
-		switch cond.Op {
-		case Eq:
-			w.WriteString(" AND " + col + " IS NULL")
-			return args, nil
-		case Ne:
-			w.WriteString(" AND " + col + " IS NOT NULL")
-			return args, nil
-		}
-		return nil, fmt.Errorf("%w: %s on %q needs a value", ErrInvalidQuery, cond.Op, cond.Field)
-	}
-
 	switch cond.Op {
 	case Eq, Ne:
-		v, err := queryValue(cond.Field, t, cond.Value)
-		if err != nil {
-			return nil, err
-		}
-		args = append(args, v)
 		switch {
+		case cond.Value == nil && cond.Op == Eq:
+			w.WriteString(" AND " + col + " IS NULL")
+			return args, nil
+		case cond.Value == nil:
+			w.WriteString(" AND " + col + " IS NOT NULL")
+			return args, nil
 		case t == StringList && cond.Op == Eq:
 			w.WriteString(" AND EXISTS (SELECT 1 FROM json_each(" + col + ") WHERE value = ?)")
 		case t == StringList:
@@ -751,14 +941,14 @@ func (c *sqliteCollection) condition(w *strings.Builder, args []any, cond Condit
 			// IS NOT: a missing field is "not equal" rather than unknown.
 			w.WriteString(" AND " + col + " IS NOT ?")
 		}
-		return args, nil
+		return append(args, sqlValue(cond.Value)), nil
 
 	case In:
-		list := reflect.ValueOf(cond.Value)
-		if list.Kind() != reflect.Slice && list.Kind() != reflect.Array || list.Type().Elem().Kind() == reflect.Uint8 {
-			return nil, fmt.Errorf("%w: in on %q wants a list, got %T", ErrInvalidQuery, cond.Field, cond.Value)
+		list, ok := cond.Value.([]any)
+		if !ok {
+			return nil, fmt.Errorf("%w: unchecked in value %T on %q", ErrInvalidQuery, cond.Value, cond.Field)
 		}
-		if list.Len() == 0 {
+		if len(list) == 0 {
 			w.WriteString(" AND 0")
 			return args, nil
 		}
@@ -767,16 +957,12 @@ func (c *sqliteCollection) condition(w *strings.Builder, args []any, cond Condit
 		} else {
 			w.WriteString(" AND " + col + " IN (")
 		}
-		for i := range list.Len() {
-			v, err := queryValue(cond.Field, t, list.Index(i).Interface())
-			if err != nil {
-				return nil, err
-			}
+		for i, v := range list {
 			if i > 0 {
 				w.WriteString(", ")
 			}
 			w.WriteString("?")
-			args = append(args, v)
+			args = append(args, sqlValue(v))
 		}
 		if t == StringList {
 			w.WriteString("))")
@@ -786,90 +972,23 @@ func (c *sqliteCollection) condition(w *strings.Builder, args []any, cond Condit
 		return args, nil
 
 	case Gt, Gte, Lt, Lte:
-		if t == StringList {
-			return nil, fmt.Errorf("%w: %s on list field %q", ErrInvalidQuery, cond.Op, cond.Field)
-		}
-		v, err := queryValue(cond.Field, t, cond.Value)
-		if err != nil {
-			return nil, err
-		}
 		w.WriteString(" AND " + col + comparisons[cond.Op] + "?")
-		return append(args, v), nil
+		return append(args, sqlValue(cond.Value)), nil
 	}
-	return nil, fmt.Errorf("%w: unknown operator %q on %q", ErrInvalidQuery, cond.Op, cond.Field)
+	return nil, fmt.Errorf("%w: unchecked operator %q on %q", ErrInvalidQuery, cond.Op, cond.Field)
 }
 
 var comparisons = map[Op]string{Gt: " > ", Gte: " >= ", Lt: " < ", Lte: " <= "}
 
 var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
 
-// queryValue converts a filter value to what the field's column holds.
-// Strings are accepted for every type because filters arrive from URLs.
-func queryValue(field string, t FieldType, v any) (any, error) {
-	bad := func(why string) error {
-		return fmt.Errorf("%w: field %q (%s): %v: %s", ErrInvalidQuery, field, t, v, why)
+// sqlValue converts a canonical query value to what its column holds:
+// only booleans differ, stored as 0 and 1.
+func sqlValue(v any) any {
+	if b, ok := v.(bool); ok {
+		return boolInt(b)
 	}
-	switch t {
-	case String, StringList:
-		if s, ok := v.(string); ok {
-			return s, nil
-		}
-		return nil, bad("want a string")
-	case Number:
-		switch n := v.(type) {
-		case string:
-			f, err := strconv.ParseFloat(strings.TrimSpace(n), 64)
-			if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
-				return nil, bad("not a number")
-			}
-			return f, nil
-		case json.Number:
-			f, err := n.Float64()
-			if err != nil {
-				return nil, bad("not a number")
-			}
-			return f, nil
-		}
-		rv := reflect.ValueOf(v)
-		switch rv.Kind() {
-		case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
-			return float64(rv.Int()), nil
-		case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
-			return float64(rv.Uint()), nil
-		case reflect.Float32, reflect.Float64:
-			f := rv.Float()
-			if math.IsNaN(f) || math.IsInf(f, 0) {
-				return nil, bad("not a finite number")
-			}
-			return f, nil
-		}
-		return nil, bad("want a number")
-	case Bool:
-		switch b := v.(type) {
-		case bool:
-			return boolInt(b), nil
-		case string:
-			parsed, err := strconv.ParseBool(b)
-			if err != nil {
-				return nil, bad("not a boolean")
-			}
-			return boolInt(parsed), nil
-		}
-		return nil, bad("want a boolean")
-	case Time:
-		switch tv := v.(type) {
-		case time.Time:
-			return TimeKey(tv), nil
-		case string:
-			parsed, err := time.Parse(time.RFC3339Nano, tv)
-			if err != nil {
-				return nil, bad("not an RFC 3339 time")
-			}
-			return TimeKey(parsed), nil
-		}
-		return nil, bad("want an RFC 3339 time")
-	}
-	return nil, bad("unsupported field type")
+	return v
 }
 
 func boolInt(b bool) int64 {
@@ -879,7 +998,8 @@ func boolInt(b bool) int64 {
 	return 0
 }
 
-// Apply writes the batch and its checkpoint in one transaction. Every
+// Apply writes the batch and its checkpoint in one transaction, which is
+// more than the contract asks: a batch lands whole or not at all. Every
 // write's collection is checked before anything is written; a document
 // that is not a JSON object, or whose declared field has the wrong JSON
 // type, fails the whole batch: that is a projector bug, and storing it
@@ -893,12 +1013,15 @@ func (s *SQLiteStore) Apply(ctx context.Context, b Batch) error {
 	if s.closed.Load() {
 		return ErrClosed
 	}
-	// colls cannot change while wmu is held, so no read lock is needed.
+	// names cannot change while wmu is held, so no read lock is needed.
+	// Batches mostly write one collection, so the name is looked up again
+	// only when it changes from one write to the next.
 	var c *sqliteCollection
+	name := ""
 	maxFields := 0
 	for i, w := range b.Writes {
-		if c == nil || c.def.Name != w.Collection {
-			if c = s.colls[w.Collection]; c == nil {
+		if c == nil || name != w.Collection {
+			if c, name = s.names[w.Collection], w.Collection; c == nil {
 				return fmt.Errorf("apply write %d: %w %q", i, ErrUnknownCollection, w.Collection)
 			}
 			maxFields = max(maxFields, len(c.fields))
@@ -917,8 +1040,8 @@ func (s *SQLiteStore) Apply(ctx context.Context, b Batch) error {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
-			if c == nil || c.def.Name != w.Collection {
-				c = s.colls[w.Collection]
+			if c == nil || name != w.Collection {
+				c, name = s.names[w.Collection], w.Collection
 			}
 			if err := c.bind(w, args, raw); err != nil {
 				return fmt.Errorf("apply write %d (%s %q): %w", i, w.Collection, w.Doc.ID, err)
@@ -928,11 +1051,7 @@ func (s *SQLiteStore) Apply(ctx context.Context, b Batch) error {
 			}
 		}
 		if b.Checkpoint != nil {
-			pos, err := int64Position(b.Checkpoint.Position)
-			if err != nil {
-				return fmt.Errorf("apply checkpoint %s: %w", b.Checkpoint.Name, err)
-			}
-			if _, err := s.ckStmt.ExecContext(execCtx, b.Checkpoint.Name, pos); err != nil {
+			if _, err := s.ckStmt.ExecContext(execCtx, b.Checkpoint.Name, b.Checkpoint.Position); err != nil {
 				return fmt.Errorf("apply checkpoint %s: %w", b.Checkpoint.Name, err)
 			}
 		}
@@ -944,23 +1063,12 @@ func (s *SQLiteStore) Apply(ctx context.Context, b Batch) error {
 	return nil
 }
 
-func int64Position(v uint64) (int64, error) {
-	if v > math.MaxInt64 {
-		return 0, fmt.Errorf("position %d does not fit SQLite's INTEGER", v)
-	}
-	return int64(v), nil
-}
-
 // bind fills args with the upsert's parameters for w.
 func (c *sqliteCollection) bind(w *Write, args []any, raw [][]byte) error {
 	if w.Doc.ID == "" {
 		return errors.New("empty id")
 	}
-	version, err := int64Position(w.Doc.Version)
-	if err != nil {
-		return err
-	}
-	args[0], args[1] = w.Doc.ID, version
+	args[0], args[1] = w.Doc.ID, w.Doc.Version
 	if w.Delete {
 		args[2], args[3] = int64(1), nil
 		for i := range c.fields {
@@ -976,9 +1084,11 @@ func (c *sqliteCollection) bind(w *Write, args []any, raw [][]byte) error {
 	}
 	args[2], args[3] = int64(0), []byte(w.Doc.Data)
 	for i, f := range c.fields {
-		if args[4+i], err = f.value(raw[i]); err != nil {
+		v, err := f.value(raw[i])
+		if err != nil {
 			return err
 		}
+		args[4+i] = v
 	}
 	return nil
 }
@@ -1135,44 +1245,114 @@ func unquote(raw []byte) (string, error) {
 	return s, err
 }
 
-// Checkpoint returns the stored position of the named projection, or 0.
-func (s *SQLiteStore) Checkpoint(ctx context.Context, name string) (uint64, error) {
+// Checkpoint returns the stored position of the named projection, or "".
+func (s *SQLiteStore) Checkpoint(ctx context.Context, name string) (string, error) {
+	if s.closed.Load() {
+		return "", ErrClosed
+	}
+	var pos string
+	err := s.rdb.QueryRowContext(ctx, "SELECT position FROM "+checkpointTable+" WHERE name = ?", name).Scan(&pos)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("checkpoint %s: %w", name, err)
+	}
+	return pos, nil
+}
+
+// LiveGeneration returns the generation served under the plain name,
+// from memory: it is read from the file once, when the store opens.
+func (s *SQLiteStore) LiveGeneration(ctx context.Context, name string) (int, error) {
 	if s.closed.Load() {
 		return 0, ErrClosed
 	}
-	var pos int64
-	err := s.rdb.QueryRowContext(ctx, "SELECT position FROM "+checkpointTable+" WHERE name = ?", name).Scan(&pos)
-	if errors.Is(err, sql.ErrNoRows) {
-		return 0, nil
-	}
+	base, gen, err := SplitGeneration(name)
 	if err != nil {
-		return 0, fmt.Errorf("checkpoint %s: %w", name, err)
+		return 0, fmt.Errorf("live generation: %w", err)
 	}
-	return uint64(pos), nil
+	if gen != 0 {
+		return 0, fmt.Errorf("live generation of %q: want a plain name", name)
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.liveGen(base), nil
 }
 
-// Drop deletes the collection's table and forgets its declaration. The
-// table goes even if this process never ensured it, so an operator can
-// remove a collection an older version left behind; dropping a missing
-// collection is not an error.
-func (s *SQLiteStore) Drop(ctx context.Context, collection string) error {
-	if !namePattern.MatchString(collection) {
-		return fmt.Errorf("drop: %w %q", ErrUnknownCollection, collection)
+// SwitchGeneration makes generation gen of the plain name the live one.
+// The generation must have been ensured in this process. The switch is
+// stored first and then made visible to readers in one step: a Get or
+// Query that has already looked the name up finishes on the old
+// generation, every later one reads the new.
+func (s *SQLiteStore) SwitchGeneration(ctx context.Context, name string, gen int) error {
+	base, g, err := SplitGeneration(name)
+	if err != nil {
+		return fmt.Errorf("switch generation: %w", err)
+	}
+	if g != 0 {
+		return fmt.Errorf("switch generation of %q: want a plain name", name)
+	}
+	if gen < 1 {
+		return fmt.Errorf("switch %s to generation %d: generations start at 1", name, gen)
 	}
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
 	if s.closed.Load() {
 		return ErrClosed
 	}
-	// Forget first: the upsert statement is closed before its table goes.
+	if s.colls[storageName(base, gen)] == nil {
+		return fmt.Errorf("switch %s: %w %q (ensure it first)", name, ErrUnknownCollection, Generation(base, gen))
+	}
+	if _, err := s.liveStmt.ExecContext(ctx, base, gen); err != nil {
+		return fmt.Errorf("switch %s to generation %d: %w", name, gen, err)
+	}
 	s.mu.Lock()
-	old := s.colls[collection]
-	delete(s.colls, collection)
+	if gen == 1 {
+		delete(s.live, base)
+	} else {
+		s.live[base] = gen
+	}
+	s.setNames()
+	s.mu.Unlock()
+	return nil
+}
+
+// Drop deletes the table of the generation the name addresses (the live
+// one for a plain name) and forgets its declaration. It waits for the
+// reads that already found the collection, so none of them fails on a
+// missing table. The table goes even if this process never ensured it, so
+// an operator can remove a collection an older version left behind;
+// dropping a missing collection is not an error. Dropping the live
+// generation leaves the plain name unusable until it is ensured again or
+// switched to another generation.
+func (s *SQLiteStore) Drop(ctx context.Context, collection string) error {
+	if _, _, err := SplitGeneration(collection); err != nil {
+		return fmt.Errorf("drop: %w", err)
+	}
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	if s.closed.Load() {
+		return ErrClosed
+	}
+	base, gen, err := s.resolve(collection)
+	if err != nil {
+		return fmt.Errorf("drop: %w", err)
+	}
+	key := storageName(base, gen)
+	// Forget first, so no new reader finds it, and close the upsert
+	// statement before its table goes.
+	s.mu.Lock()
+	old := s.colls[key]
+	delete(s.colls, key)
+	s.setNames()
 	s.mu.Unlock()
 	if old != nil {
+		// An empty critical section: waiting for the readers is the point.
+		old.readers.Lock()
+		old.readers.Unlock()
 		old.upsert.Close()
 	}
-	if _, err := s.wconn.ExecContext(ctx, "DROP TABLE IF EXISTS rs_"+collection); err != nil {
+	if _, err := s.wconn.ExecContext(ctx, "DROP TABLE IF EXISTS rs_"+key); err != nil {
 		return fmt.Errorf("drop %s: %w", collection, err)
 	}
 	return nil

@@ -1,0 +1,65 @@
+package readstore
+
+import (
+	"fmt"
+	"strings"
+)
+
+// This file opens a few internals to the tests in package readstore_test.
+// Those tests are external because they run readstoretest, which imports
+// this package.
+
+// QueryPlan compiles q for collection exactly as Query does and returns
+// the page and count statements with SQLite's plan for each.
+func (s *SQLiteStore) QueryPlan(collection string, q Query) (page, pagePlan, count, countPlan string, err error) {
+	c, err := s.acquire(collection)
+	if err != nil {
+		return "", "", "", "", err
+	}
+	defer c.readers.RUnlock()
+	if q, err = check(c.def, q); err != nil {
+		return "", "", "", "", err
+	}
+	sq, err := c.buildQuery(q)
+	if err != nil {
+		return "", "", "", "", err
+	}
+	if pagePlan, err = s.explain(sq.page, sq.pageArgs); err != nil {
+		return "", "", "", "", err
+	}
+	if countPlan, err = s.explain(sq.count, sq.args); err != nil {
+		return "", "", "", "", err
+	}
+	return sq.page, pagePlan, sq.count, countPlan, nil
+}
+
+func (s *SQLiteStore) explain(query string, args []any) (string, error) {
+	rows, err := s.rdb.Query("EXPLAIN QUERY PLAN "+query, args...)
+	if err != nil {
+		return "", fmt.Errorf("explain %s: %w", query, err)
+	}
+	defer rows.Close()
+	var plan []string
+	for rows.Next() {
+		var id, parent, unused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+			return "", err
+		}
+		plan = append(plan, detail)
+	}
+	return strings.Join(plan, "\n"), rows.Err()
+}
+
+// ScanFields runs the top-level field scanner Apply uses on data, for a
+// collection declaring the given String fields.
+func ScanFields(fields []string, data []byte) ([][]byte, error) {
+	c := Collection{Name: "f"}
+	for _, f := range fields {
+		c.Fields = append(c.Fields, Field{Name: f})
+	}
+	sc := newSQLiteCollection(c, "f", 1)
+	raw := make([][]byte, len(sc.fields))
+	err := sc.scan(data, raw)
+	return raw, err
+}
