@@ -32,8 +32,12 @@ func newTenant(t *testing.T, ts *testServer, root *client, name string) tenant {
 	return tenant{id: id, admin: login(t, ts.URL, username, "password-"+name)}
 }
 
-func TestEndToEnd(t *testing.T) {
-	ts := startServer(t, t.TempDir())
+// TestEndToEnd drives two companies over HTTP on every combination of
+// stores.
+func TestEndToEnd(t *testing.T) { onEveryBackend(t, endToEnd) }
+
+func endToEnd(t *testing.T, stores backend) {
+	ts := startServerOn(t, t.TempDir(), stores)
 	root := login(t, ts.URL, "admin", testAdminPassword)
 
 	me := root.must(http.StatusOK, "GET", "/auth/me", nil).Map(t)
@@ -467,10 +471,12 @@ func titles(l listResult) []string {
 }
 
 // TestRestartResumes proves that a restart keeps everything and resumes
-// projections from their checkpoints.
-func TestRestartResumes(t *testing.T) {
+// projections from their checkpoints, on every combination of stores.
+func TestRestartResumes(t *testing.T) { onEveryBackend(t, restartResumes) }
+
+func restartResumes(t *testing.T, b backend) {
 	dir := t.TempDir()
-	ts := startServer(t, dir)
+	ts := startServerOn(t, dir, b)
 	root := login(t, ts.URL, "admin", testAdminPassword)
 	a := newTenant(t, ts, root, "Initech")
 	rec := a.admin.must(http.StatusCreated, "POST", "/api/tickets", map[string]any{"title": "TPS report"}).Map(t)
@@ -478,7 +484,7 @@ func TestRestartResumes(t *testing.T) {
 	if err := ts.srv.Shutdown(ctx); err != nil {
 		t.Fatal(err)
 	}
-	ts2 := startServer(t, dir)
+	ts2 := startServerOn(t, dir, b)
 	for _, st := range ts2.srv.runner.Status() {
 		if st.Position == eventstore.Start.String() {
 			t.Fatalf("projection %s restarted from 0", st.Name)

@@ -13,7 +13,9 @@ import (
 	"testing"
 	"time"
 
+	"agentdesk/eventstore/esdb/esdbtest"
 	"agentdesk/internal/config"
+	"agentdesk/readstore/mongo/mongotest"
 )
 
 const testAdminPassword = "super-secret-admin"
@@ -25,8 +27,49 @@ type testServer struct {
 	dir string
 }
 
-// testConfig is the configuration of an in-process test server on dir.
+// backend is a combination of stores a test server runs on: the
+// environment that selects them (EVENTSTORE_URL, MONGO_URI,
+// MONGO_DATABASE), empty for the embedded SQLite stores.
+type backend struct {
+	name string
+	env  map[string]string
+}
+
+// backends returns the four combinations of {SQLite, EventStoreDB} ×
+// {SQLite, MongoDB}. Each gets its own EventStoreDB protocol double and
+// its own database on one FerretDB server, so tests on different
+// combinations share nothing; a restart within a test reuses its
+// combination's stores.
+func backends(t *testing.T) []backend {
+	t.Helper()
+	mongoURI := mongotest.Start(t)
+	db := func(name string) string { return strings.ReplaceAll(t.Name()+"_"+name, "/", "_") }
+	esdb := func() string { return esdbtest.MustStart(t, esdbtest.Config{}).URL() }
+	return []backend{
+		{name: "sqlite-sqlite"},
+		{name: "esdb-sqlite", env: map[string]string{"EVENTSTORE_URL": esdb()}},
+		{name: "sqlite-mongo", env: map[string]string{"MONGO_URI": mongoURI, "MONGO_DATABASE": db("sm")}},
+		{name: "esdb-mongo", env: map[string]string{"EVENTSTORE_URL": esdb(), "MONGO_URI": mongoURI, "MONGO_DATABASE": db("em")}},
+	}
+}
+
+// onEveryBackend runs test once per combination of stores.
+func onEveryBackend(t *testing.T, test func(t *testing.T, b backend)) {
+	for _, b := range backends(t) {
+		t.Run(b.name, func(t *testing.T) { test(t, b) })
+	}
+}
+
+// testConfig is the configuration of an in-process test server on dir,
+// with the embedded stores.
 func testConfig(tb testing.TB, dir string) config.Config {
+	tb.Helper()
+	return testConfigOn(tb, dir, backend{})
+}
+
+// testConfigOn is the configuration of an in-process test server on dir
+// and the stores of b.
+func testConfigOn(tb testing.TB, dir string, b backend) config.Config {
 	tb.Helper()
 	cfg, err := config.FromEnv(func(k string) string {
 		switch k {
@@ -39,7 +82,7 @@ func testConfig(tb testing.TB, dir string) config.Config {
 		case "LOG_LEVEL":
 			return "warn"
 		}
-		return ""
+		return b.env[k]
 	})
 	if err != nil {
 		tb.Fatal(err)
@@ -52,10 +95,18 @@ func quietLogger(tb testing.TB) *slog.Logger {
 	return slog.New(slog.NewTextHandler(testWriter{tb}, &slog.HandlerOptions{Level: slog.LevelWarn}))
 }
 
-// startServer runs the server in-process until the test ends.
+// startServer runs the server in-process on the embedded stores until
+// the test ends.
 func startServer(tb testing.TB, dir string) *testServer {
 	tb.Helper()
-	srv, err := Open(context.Background(), testConfig(tb, dir), quietLogger(tb))
+	return startServerOn(tb, dir, backend{})
+}
+
+// startServerOn runs the server in-process on the stores of b until the
+// test ends.
+func startServerOn(tb testing.TB, dir string, b backend) *testServer {
+	tb.Helper()
+	srv, err := Open(context.Background(), testConfigOn(tb, dir, b), quietLogger(tb))
 	if err != nil {
 		tb.Fatalf("open server: %v", err)
 	}

@@ -8,23 +8,65 @@ import (
 	"strings"
 
 	"agentdesk/eventstore"
+	"agentdesk/eventstore/esdb"
 	"agentdesk/internal/config"
 	"agentdesk/readstore"
+	"agentdesk/readstore/mongo"
 )
 
+// openStores opens the event store and the read store the configuration
+// names: EventStoreDB when EVENTSTORE_URL is set, MongoDB when MONGO_URI
+// is set, the embedded SQLite files in the data dir otherwise. An external
+// store that does not answer within CONNECT_TIMEOUT stops the start. It
+// logs which backends are in use, never their credentials.
 func openStores(ctx context.Context, cfg config.Config, log *slog.Logger) (events eventstore.Store, reads readstore.Store, err error) {
-	e, err := eventstore.OpenSQLite(eventstore.SQLiteConfig{Path: filepath.Join(cfg.DataDir, "events.db")})
-	if err != nil {
-		return nil, nil, fmt.Errorf("event store: %w", err)
+	defer func() {
+		if err != nil {
+			if events != nil {
+				events.Close()
+			}
+			if reads != nil {
+				reads.Close()
+			}
+		}
+	}()
+	if cfg.EventStoreURL != "" {
+		s, err := esdb.Open(ctx, esdb.Config{URL: cfg.EventStoreURL, ConnectTimeout: cfg.ConnectTimeout})
+		if err != nil {
+			return nil, nil, fmt.Errorf("event store (EVENTSTORE_URL): %w", err)
+		}
+		events = s
+		log.Info("event store: EventStoreDB", "server", serverOf(cfg.EventStoreURL))
+	} else {
+		path := filepath.Join(cfg.DataDir, "events.db")
+		s, err := eventstore.OpenSQLite(eventstore.SQLiteConfig{Path: path})
+		if err != nil {
+			return nil, nil, fmt.Errorf("event store: %w", err)
+		}
+		events = s
+		log.Info("event store: embedded SQLite", "path", path)
 	}
-	r, err := readstore.OpenSQLite(readstore.SQLiteConfig{Path: filepath.Join(cfg.DataDir, "reads.db")})
-	if err != nil {
-		e.Close()
-		return nil, nil, fmt.Errorf("read store: %w", err)
+	if cfg.MongoURI != "" {
+		s, err := mongo.Open(ctx, mongo.Config{URI: cfg.MongoURI, Database: cfg.MongoDatabase, ConnectTimeout: cfg.ConnectTimeout})
+		if err != nil {
+			return events, nil, fmt.Errorf("read store (MONGO_URI): %w", err)
+		}
+		reads = s
+		log.Info("read store: MongoDB", "server", serverOf(cfg.MongoURI), "database", cfg.MongoDatabase)
+	} else {
+		path := filepath.Join(cfg.DataDir, "reads.db")
+		s, err := readstore.OpenSQLite(readstore.SQLiteConfig{Path: path})
+		if err != nil {
+			return events, nil, fmt.Errorf("read store: %w", err)
+		}
+		reads = s
+		log.Info("read store: embedded SQLite", "path", path)
 	}
-	return e, r, nil
+	return events, reads, nil
 }
 
+// serverOf returns the scheme and hosts of a connection string, without
+// the credentials, path or options it may carry: what a log may show.
 func serverOf(uri string) string {
 	scheme, rest, ok := strings.Cut(uri, "://")
 	if !ok {

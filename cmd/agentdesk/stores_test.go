@@ -1,6 +1,12 @@
 package main
 
-import "testing"
+import (
+	"context"
+	"net"
+	"strings"
+	"testing"
+	"time"
+)
 
 func TestServerOfHidesCredentials(t *testing.T) {
 	for _, c := range []struct{ in, want string }{
@@ -13,5 +19,44 @@ func TestServerOfHidesCredentials(t *testing.T) {
 		if got := serverOf(c.in); got != c.want {
 			t.Errorf("serverOf(%q) = %q, want %q", c.in, got, c.want)
 		}
+	}
+}
+
+// TestUnreachableStoreStopsTheStart: a store URI that is set but does not
+// answer stops the start within CONNECT_TIMEOUT, with a message that names
+// the setting and keeps the password out.
+func TestUnreachableStoreStopsTheStart(t *testing.T) {
+	// A port that was free a moment ago: nothing answers there.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	for _, c := range []struct {
+		name, setting string
+		env           map[string]string
+	}{
+		{"event store", "EVENTSTORE_URL", map[string]string{"EVENTSTORE_URL": "esdb://admin:s3cret-pw@" + addr + "?tls=false"}},
+		{"read store", "MONGO_URI", map[string]string{"MONGO_URI": "mongodb://admin:s3cret-pw@" + addr + "/?serverSelectionTimeoutMS=60000"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			c.env["CONNECT_TIMEOUT"] = "2s"
+			cfg := testConfigOn(t, t.TempDir(), backend{env: c.env})
+			start := time.Now()
+			srv, err := Open(context.Background(), cfg, quietLogger(t))
+			took := time.Since(start)
+			if err == nil {
+				srv.Shutdown(context.Background())
+				t.Fatal("the server started on an unreachable store")
+			}
+			if took > 8*time.Second {
+				t.Fatalf("gave up after %s, want about CONNECT_TIMEOUT (2s)", took)
+			}
+			if !strings.Contains(err.Error(), c.setting) || strings.Contains(err.Error(), "s3cret-pw") {
+				t.Fatalf("error %q: want it to name %s and not the password", err, c.setting)
+			}
+			t.Logf("%s after %s: %v", c.setting, took.Round(time.Millisecond), err)
+		})
 	}
 }
