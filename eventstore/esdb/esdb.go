@@ -287,10 +287,24 @@ func (s *Store) acquire(op string) (*esdb.Client, func(), error) {
 	return client, s.mu.RUnlock, nil
 }
 
-// fail wraps err from the client for op. A client whose connection gave up
-// (it stops for good once a rediscovery fails) is replaced, so the next
-// call connects again.
-func (s *Store) fail(ctx context.Context, op string, client *esdb.Client, err error) error {
+// retry runs f with client. A client gives up its connection for good
+// when a rediscovery fails (a server down for longer than its discovery
+// attempts), and from then on fails every call at once with
+// ErrorCodeConnectionClosed, having sent nothing; retry then replaces it
+// and runs f once more with the new one. It returns the client f last ran
+// with.
+func (s *Store) retry(client *esdb.Client, f func(*esdb.Client) error) (*esdb.Client, error) {
+	err := f(client)
+	var esErr *esdb.Error
+	if errors.As(err, &esErr) && esErr.Code() == esdb.ErrorCodeConnectionClosed {
+		client = s.replaceClient(client)
+		err = f(client)
+	}
+	return client, err
+}
+
+// fail wraps err from the client for op.
+func (s *Store) fail(ctx context.Context, op string, err error) error {
 	select {
 	case <-s.done:
 		return fmt.Errorf("%s: %w", op, eventstore.ErrClosed)
@@ -299,25 +313,24 @@ func (s *Store) fail(ctx context.Context, op string, client *esdb.Client, err er
 	if ctx.Err() != nil {
 		return fmt.Errorf("%s: %w (%v)", op, ctx.Err(), err)
 	}
-	var esErr *esdb.Error
-	if errors.As(err, &esErr) && esErr.Code() == esdb.ErrorCodeConnectionClosed {
-		s.replaceClient(client)
-	}
 	return fmt.Errorf("%s: %w", op, err)
 }
 
-func (s *Store) replaceClient(old *esdb.Client) {
+// replaceClient replaces old, unless another call did already, and
+// returns the client to use. Calls in flight hold s.mu, so Close waits.
+func (s *Store) replaceClient(old *esdb.Client) *esdb.Client {
 	s.clientMu.Lock()
 	defer s.clientMu.Unlock()
 	if s.client != old {
-		return // replaced already
+		return s.client
 	}
 	fresh, err := s.newClient()
 	if err != nil {
-		return // the configuration was valid once; keep the old client
+		return old // the configuration was valid once; keep the old client
 	}
 	_ = old.Close()
 	s.client = fresh
+	return fresh
 }
 
 // Close closes the connection after the calls in flight. Subscriptions
@@ -362,7 +375,11 @@ func (s *Store) Append(ctx context.Context, stream string, expected eventstore.E
 			op, eventstore.ErrInvalidEvent, size, s.cfg.MaxAppendSize)
 	}
 	opts := esdb.AppendToStreamOptions{ExpectedRevision: toExpected(expected)}
-	res, err := client.AppendToStream(ctx, stream, opts, proposed...)
+	var res *esdb.WriteResult
+	client, err = s.retry(client, func(c *esdb.Client) (err error) {
+		res, err = c.AppendToStream(ctx, stream, opts, proposed...)
+		return err
+	})
 	if err != nil {
 		if errors.Is(err, io.EOF) && ctx.Err() == nil {
 			// gRPC hides the server's status from a sender cut short.
@@ -396,7 +413,7 @@ func (s *Store) appendError(ctx context.Context, op string, client *esdb.Client,
 	expected eventstore.ExpectedRevision, events []eventstore.EventData, err error) error {
 	var esErr *esdb.Error
 	if !errors.As(err, &esErr) {
-		return s.fail(ctx, op, client, err)
+		return s.fail(ctx, op, err)
 	}
 	switch esErr.Code() {
 	case esdb.ErrorCodeWrongExpectedVersion:
@@ -424,7 +441,7 @@ func (s *Store) appendError(ctx context.Context, op string, client *esdb.Client,
 		// with the events themselves.
 		return fmt.Errorf("%s: %w: server refused the events: %s", op, eventstore.ErrInvalidEvent, st.Message())
 	}
-	return s.fail(ctx, op, client, err)
+	return s.fail(ctx, op, err)
 }
 
 // encodeEvents checks events as the SQLite store does (plus the server's
@@ -496,9 +513,13 @@ func (s *Store) ReadStream(ctx context.Context, stream string, from uint64, limi
 		return nil, err
 	}
 	defer release()
-	events, err := s.readStream(ctx, client, stream, esdb.ReadStreamOptions{From: esdb.Revision(from)}, limit)
+	var events []eventstore.RecordedEvent
+	_, err = s.retry(client, func(c *esdb.Client) (err error) {
+		events, err = s.readStream(ctx, c, stream, esdb.ReadStreamOptions{From: esdb.Revision(from)}, limit)
+		return err
+	})
 	if err != nil {
-		return nil, s.fail(ctx, op, client, err)
+		return nil, s.fail(ctx, op, err)
 	}
 	return events, nil
 }
@@ -515,9 +536,13 @@ func (s *Store) ReadStreamBackward(ctx context.Context, stream string, from uint
 	if from == eventstore.End {
 		opts.From = esdb.End{}
 	}
-	events, err := s.readStream(ctx, client, stream, opts, limit)
+	var events []eventstore.RecordedEvent
+	_, err = s.retry(client, func(c *esdb.Client) (err error) {
+		events, err = s.readStream(ctx, c, stream, opts, limit)
+		return err
+	})
 	if err != nil {
-		return nil, s.fail(ctx, op, client, err)
+		return nil, s.fail(ctx, op, err)
 	}
 	return events, nil
 }
@@ -587,9 +612,13 @@ func (s *Store) Head(ctx context.Context) (eventstore.Position, error) {
 		return eventstore.Start, err
 	}
 	defer release()
-	p, err := head(ctx, client)
+	var p eventstore.Position
+	_, err = s.retry(client, func(c *esdb.Client) (err error) {
+		p, err = head(ctx, c)
+		return err
+	})
 	if err != nil {
-		return eventstore.Start, s.fail(ctx, "head", client, err)
+		return eventstore.Start, s.fail(ctx, "head", err)
 	}
 	return p, nil
 }

@@ -456,6 +456,42 @@ func TestDuplicateIDs(t *testing.T) {
 	}
 }
 
+// TestServerRestart checks that the store works again once its server is
+// back, although the client gives up its connection for good when the
+// server stays away longer than its discovery attempts.
+func TestServerRestart(t *testing.T) {
+	ctx := testContext(t)
+	first := esdbtest.MustStart(t, esdbtest.Config{})
+	addr := first.Addr()
+	store, _ := openStore(t, esdb.Config{URL: "esdb://" + addr + "?tls=false&maxDiscoverAttempts=2&discoveryInterval=20"})
+	company := uuid.NewString()
+	mustAppend(ctx, t, store, "restart-"+uuid.NewString(), eventstore.NoStream, newEvent("x.happened", company))
+
+	first.Close()
+	for i := range 3 { // enough for the client to give up its connection
+		if _, err := store.Append(ctx, "restart-"+uuid.NewString(), eventstore.NoStream, []eventstore.EventData{newEvent("x.happened", company)}); err == nil {
+			t.Fatalf("append %d succeeded with the server down", i)
+		}
+	}
+
+	esdbtest.MustStart(t, esdbtest.Config{Addr: addr})
+	ev := newEvent("x.happened", company)
+	stream := "restart-" + uuid.NewString()
+	var err error
+	for range 20 {
+		if _, err = store.Append(ctx, stream, eventstore.NoStream, []eventstore.EventData{ev}); err == nil {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatalf("append after the server came back: %v", err)
+	}
+	if got, err := store.ReadStream(ctx, stream, 0, 0); err != nil || len(got) != 1 || got[0].ID != ev.ID {
+		t.Fatalf("read after the server came back: %d events, %v", len(got), err)
+	}
+}
+
 func TestAppendTooLarge(t *testing.T) {
 	ctx := testContext(t)
 	srv := esdbtest.MustStart(t, esdbtest.Config{MaxAppendSize: 4096})

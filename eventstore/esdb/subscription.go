@@ -36,9 +36,13 @@ func (s *Store) Subscribe(ctx context.Context, from eventstore.Position, filter 
 	}
 	// The head now tells when the subscription has caught up on servers
 	// that do not say so themselves.
-	h, err := head(ctx, client)
+	var h eventstore.Position
+	client, err = s.retry(client, func(c *esdb.Client) (err error) {
+		h, err = head(ctx, c)
+		return err
+	})
 	if err != nil {
-		return nil, s.fail(ctx, "subscribe", client, err)
+		return nil, s.fail(ctx, "subscribe", err)
 	}
 	opts := esdb.SubscribeToAllOptions{
 		From:               esdb.Start{},
@@ -51,7 +55,7 @@ func (s *Store) Subscribe(ctx context.Context, from eventstore.Position, filter 
 	}
 	es, err := client.SubscribeToAll(ctx, opts)
 	if err != nil {
-		return nil, s.fail(ctx, "subscribe", client, err)
+		return nil, s.fail(ctx, "subscribe", err)
 	}
 	sub := &subscription{
 		store:    s,

@@ -78,6 +78,9 @@ type Config struct {
 	// MaxAppendEventSize is the most bytes one event may carry; zero means
 	// the default, 16 MiB less 10,000 bytes of record overhead.
 	MaxAppendEventSize int
+	// Addr is the host:port to listen on, to stand in for a server that
+	// restarts; empty means 127.0.0.1 at a free port.
+	Addr string
 }
 
 // ServerVersion is the version the double reports to clients.
@@ -91,7 +94,8 @@ type Server struct {
 	once   sync.Once
 }
 
-// Start starts a double listening on 127.0.0.1 at a free port, without TLS.
+// Start starts a double listening on cfg.Addr (by default 127.0.0.1 at a
+// free port), without TLS.
 func Start(cfg Config) (*Server, error) {
 	if cfg.MaxAppendSize == 0 {
 		cfg.MaxAppendSize = defaultMaxAppendSize
@@ -102,7 +106,11 @@ func Start(cfg Config) (*Server, error) {
 	if cfg.MaxAppendSize < 0 || cfg.MaxAppendEventSize < 0 {
 		return nil, errors.New("esdbtest: size limits must not be negative")
 	}
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	addr := cfg.Addr
+	if addr == "" {
+		addr = "127.0.0.1:0"
+	}
+	lis, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("esdbtest: listen: %w", err)
 	}
