@@ -66,6 +66,7 @@ import (
 
 // Defaults of Config.
 const (
+	// DefaultConnectTimeout is how long Open waits for the server.
 	DefaultConnectTimeout = 10 * time.Second
 	// DefaultFilterWindow is the client's default search window: how many
 	// events the server scans per page of a filtered catch-up.
@@ -102,6 +103,8 @@ type Config struct {
 	// the client still sends, and the client then reports only "EOF".
 	MaxAppendSize int
 	// Logger receives the client library's log lines; nil discards them.
+	// Its errors arrive as warnings: it reports every subscription ended
+	// by Close as an error.
 	Logger *slog.Logger
 }
 
@@ -260,14 +263,9 @@ func clientLogger(l *slog.Logger) esdb.LoggingFunc {
 		return esdb.NoopLogging()
 	}
 	return func(level esdb.LogLevel, format string, args ...any) {
-		lvl := slog.LevelInfo
-		switch level {
-		case esdb.LogDebug:
-			lvl = slog.LevelDebug
-		case esdb.LogWarn:
+		lvl := slog.LevelDebug
+		if level == esdb.LogWarn || level == esdb.LogError {
 			lvl = slog.LevelWarn
-		case esdb.LogError:
-			lvl = slog.LevelError
 		}
 		l.Log(context.Background(), lvl, fmt.Sprintf(format, args...), "component", "esdb-client")
 	}

@@ -6,9 +6,10 @@
 // adapter use it because no EventStoreDB server can run on the project's
 // machines; the same tests run against a real server when one is given.
 //
-// What it implements, checked against KurrentDB's server source
-// (src/KurrentDB.Core/Services/Transport/Grpc/Streams.*.cs, the
-// Enumerators, StorageWriterService, IndexWriter.CheckCommit, AllReader):
+// What it implements, checked against KurrentDB's server source as of
+// 26.x (src/KurrentDB.Core/Services/Transport/Grpc/Streams.*.cs, the
+// Enumerators, StorageWriterService, IndexWriter.CheckCommit, AllReader),
+// whose version it reports:
 //   - ServerFeatures.GetSupportedMethods, which the client calls on connect.
 //   - Streams.Append with expected revision any, no stream, stream exists or
 //     an exact revision; a wrong expected version answered in the response
@@ -47,6 +48,7 @@
 // "fell behind" path: its live buffer never overflows. The idempotency
 // check of appends expecting any revision consults every event ever
 // written, where the real server keeps a bounded cache of recent ones.
+// Filtered $all reads (not subscriptions) ignore the search window.
 package esdbtest
 
 import (
