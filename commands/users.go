@@ -151,26 +151,27 @@ func (a *App) onUser(ctx context.Context, m Meta, id string, act domain.Action, 
 }
 
 // EnsureSuperadmin creates the platform superadmin if no user holds the
-// username yet. It reports whether it created one.
-func (a *App) EnsureSuperadmin(ctx context.Context, username, password string) (bool, error) {
+// username yet. It reports whether it created one, and where (the result's
+// position, for a reader to wait for).
+func (a *App) EnsureSuperadmin(ctx context.Context, username, password string) (Result, bool, error) {
 	l, err := load[user.Username](ctx, a.store, user.Events, user.UsernameStream(username))
 	if err != nil {
-		return false, err
+		return Result{}, false, err
 	}
 	if owner := l.state.Owner; owner != "" {
 		u, err := load[user.User](ctx, a.store, user.Events, user.Stream(owner))
 		if err != nil {
-			return false, err
+			return Result{}, false, err
 		}
 		if u.state.Exists() {
-			return false, nil
+			return Result{}, false, nil
 		}
 		// The name is held by a user that is not there (a crash between
 		// the claim and the creation): CreateUser settles the claim.
 	}
 	system := Meta{Principal: domain.Principal{UserID: "system", Role: domain.Superadmin}}
-	_, err = a.CreateUser(ctx, system, CreateUser{Username: username, Password: password, Role: domain.Superadmin, FullName: "Platform administrator"})
-	return err == nil, err
+	res, err := a.CreateUser(ctx, system, CreateUser{Username: username, Password: password, Role: domain.Superadmin, FullName: "Platform administrator"})
+	return res, err == nil, err
 }
 
 func (a *App) hashPassword(pw string) (string, error) {

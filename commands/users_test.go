@@ -72,7 +72,7 @@ func TestCrashBetweenClaimAndCreate(t *testing.T) {
 		path := filepath.Join(t.TempDir(), "events.db")
 		app, store := openCrashing(t, path)
 		store.armed.Store(true)
-		if _, err := app.EnsureSuperadmin(ctx, "root", "password-1"); !errors.Is(err, errCrashed) {
+		if _, _, err := app.EnsureSuperadmin(ctx, "root", "password-1"); !errors.Is(err, errCrashed) {
 			t.Fatalf("first start: err = %v, want the injected crash", err)
 		}
 		claim := readStream(t, store.Store, user.UsernameStream("root"))
@@ -81,11 +81,11 @@ func TestCrashBetweenClaimAndCreate(t *testing.T) {
 		}
 
 		app = reopen(t, path)
-		made, err := app.EnsureSuperadmin(ctx, "root", "password-1")
+		_, made, err := app.EnsureSuperadmin(ctx, "root", "password-1")
 		if err != nil || !made {
 			t.Fatalf("second start: made %v, err %v; want the superadmin created", made, err)
 		}
-		if made, err := app.EnsureSuperadmin(ctx, "root", "password-1"); err != nil || made {
+		if _, made, err := app.EnsureSuperadmin(ctx, "root", "password-1"); err != nil || made {
 			t.Fatalf("third start: made %v, err %v; want nothing to do", made, err)
 		}
 	})

@@ -213,8 +213,9 @@ type RecordedEvent struct {
 	StreamID string `json:"stream_id"`
 	Revision uint64 `json:"revision"`
 	// Position is the event's global position. It is set on events a
-	// Subscription delivers; a stream read leaves it zero, because
-	// EventStoreDB reports no global position there.
+	// Subscription delivers; a stream read leaves it zero (not every
+	// EventStoreDB version reports it there), so that no caller comes to
+	// depend on it. Read-your-writes takes the position from AppendResult.
 	Position      Position        `json:"position"`
 	Type          string          `json:"type"`
 	SchemaVersion int             `json:"schema_version"`

@@ -109,7 +109,7 @@ func (s *Server) bootstrapAdmin(ctx context.Context, app *commands.App) error {
 	if err != nil {
 		return fmt.Errorf("initial admin password: %w", err)
 	}
-	made, err := app.EnsureSuperadmin(ctx, s.cfg.AdminUsername, pw)
+	res, made, err := app.EnsureSuperadmin(ctx, s.cfg.AdminUsername, pw)
 	if err != nil {
 		return fmt.Errorf("create superadmin %q: %w", s.cfg.AdminUsername, err)
 	}
@@ -118,13 +118,9 @@ func (s *Server) bootstrapAdmin(ctx context.Context, app *commands.App) error {
 	}
 	// Sign-in reads the projections: let them see the new superadmin
 	// before the server answers.
-	head, err := s.events.Head(ctx)
-	if err != nil {
-		return err
-	}
 	for _, name := range []string{projections.Users, projections.Credentials} {
 		wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		err := s.runner.Wait(wctx, name, head)
+		err := s.runner.Wait(wctx, name, res.Position)
 		cancel()
 		if err != nil {
 			return err
