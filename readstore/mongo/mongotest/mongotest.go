@@ -1,0 +1,67 @@
+// Package mongotest starts an in-process FerretDB server for tests of the
+// MongoDB read store, so that they run through the real driver without a
+// MongoDB server. Only tests import it: the binary never links FerretDB.
+//
+// FerretDB (v1, SQLite handler) speaks the MongoDB wire protocol but is
+// not MongoDB: it has no transactions, no change streams, few aggregation
+// stages, and it slows down beyond a few thousand documents. Tests that
+// use it keep their data small.
+package mongotest
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/FerretDB/FerretDB/ferretdb"
+)
+
+// newMu serializes ferretdb.New, which sets a package-level variable of
+// FerretDB's (its version info) and would otherwise race when parallel
+// tests start servers.
+var newMu sync.Mutex
+
+// stopTimeout bounds how long cleanup waits for the server to stop.
+const stopTimeout = 10 * time.Second
+
+// Start starts a FerretDB server that keeps its data in a temporary
+// directory and listens on 127.0.0.1 at a free port, and returns its
+// MongoDB URI (no database in the path). The server stops when tb and its
+// subtests have finished; clients should be closed before that, in
+// cleanups registered after Start. FerretDB's own logging is discarded.
+func Start(tb testing.TB) (uri string) {
+	tb.Helper()
+	newMu.Lock()
+	f, err := ferretdb.New(&ferretdb.Config{
+		Listener:  ferretdb.ListenerConfig{TCP: "127.0.0.1:0"},
+		Handler:   "sqlite",
+		SQLiteURL: "file:" + tb.TempDir() + "/",
+		Logger:    slog.New(slog.DiscardHandler),
+	})
+	newMu.Unlock()
+	if err != nil {
+		tb.Fatalf("mongotest: start FerretDB: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- f.Run(ctx) }()
+	tb.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				tb.Errorf("mongotest: FerretDB stopped with %v", err)
+			}
+		case <-time.After(stopTimeout):
+			tb.Errorf("mongotest: FerretDB did not stop within %s", stopTimeout)
+		}
+	})
+	// The listener is open once New returns, so this does not block.
+	uri = f.MongoDBURI()
+	if uri == "" {
+		tb.Fatal("mongotest: FerretDB reported no URI")
+	}
+	return uri
+}
