@@ -30,17 +30,23 @@
 //
 // # Writes
 //
-// Apply validates every write before sending any, then writes in chunks of
-// at most 99 statements (FerretDB hangs a database for good on an update
-// command that matches 100 or more existing documents). For each chunk it
-// reads the stored versions of the chunk's ids, drops the writes that are
-// not above them, and sends the rest as one ordered bulk write of
-// upserts filtered on {_id, _version: {$lt: new}}. When another writer
-// stores a newer version in between, that upsert finds no document to
-// replace, tries to insert, and fails with a duplicate-key error: the write
-// is stale. An ordered bulk write stops there, so Apply reads the
-// versions again and goes on after it. The checkpoint is written once
-// every write has landed, under the same guard.
+// Apply checks every write (collection ensured, data a JSON object whose
+// declared fields have their declared types) before it sends any, then
+// writes in chunks of at most 99 statements: FerretDB hangs a database for
+// good on an update command that matches 100 or more existing documents.
+// For each chunk it reads the stored versions of the chunk's ids in one
+// query, drops the writes that are not above them, and sends the rest as
+// one ordered bulk write: an insert for each id not stored yet, then an
+// upsert filtered on {_id, _version: {$lt: new}} for the others. When
+// another writer stores the id in between, the insert, or the upsert that
+// found nothing below its version and tried to insert, fails with a
+// duplicate-key error; the bulk write stops there, and Apply reads the
+// versions again and goes on from that write, which is then skipped as
+// stale or sent again as an upsert. The checkpoint is written once every
+// write has landed, under the same kind of guard: it never moves back.
+//
+// Nothing needs a transaction, so a batch is not atomic: after an error
+// some of its writes may have landed, and applying it again is harmless.
 package mongo
 
 import (

@@ -32,15 +32,11 @@ func storedField(name string) string {
 
 // docCodec turns writes into stored documents under one declaration.
 type docCodec struct {
-	fields map[string]readstore.FieldType
+	fields []readstore.Field
 }
 
 func newDocCodec(c readstore.Collection) docCodec {
-	dc := docCodec{fields: make(map[string]readstore.FieldType, len(c.Fields))}
-	for _, f := range c.Fields {
-		dc.fields[f.Name] = f.Type
-	}
-	return dc
+	return docCodec{fields: c.Fields}
 }
 
 // encode returns the stored document for w, without its _id (an upsert
@@ -70,17 +66,17 @@ func (dc docCodec) encode(w readstore.Write) (bson.D, error) {
 		// A copy: the caller may reuse its buffer once Apply returns,
 		// and the driver encodes later.
 		bson.E{Key: fieldData, Value: bson.Binary{Data: bytes.Clone(w.Doc.Data)}})
-	for name, raw := range top {
-		t, ok := dc.fields[name]
+	for _, f := range dc.fields {
+		raw, ok := top[f.Name]
 		if !ok {
 			continue
 		}
-		v, err := fieldValue(t, raw)
+		v, err := fieldValue(f.Type, raw)
 		if err != nil {
-			return nil, fmt.Errorf("field %q: %w", name, err)
+			return nil, fmt.Errorf("field %q: %w", f.Name, err)
 		}
 		if v != nil {
-			doc = append(doc, bson.E{Key: name, Value: v})
+			doc = append(doc, bson.E{Key: f.Name, Value: v})
 		}
 	}
 	return doc, nil

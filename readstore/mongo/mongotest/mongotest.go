@@ -11,6 +11,7 @@ package mongotest
 import (
 	"context"
 	"log/slog"
+	"os"
 	"sync"
 	"testing"
 	"time"
@@ -33,11 +34,23 @@ const stopTimeout = 10 * time.Second
 // cleanups registered after Start. FerretDB's own logging is discarded.
 func Start(tb testing.TB) (uri string) {
 	tb.Helper()
+	// Not tb.TempDir: its name comes from the test's, and a '#' or '?'
+	// in it (parallel subtests get "#01") breaks FerretDB's SQLite URI.
+	dir, err := os.MkdirTemp("", "mongotest")
+	if err != nil {
+		tb.Fatalf("mongotest: %v", err)
+	}
+	// Registered before the server's stop, so it runs after it.
+	tb.Cleanup(func() {
+		if err := os.RemoveAll(dir); err != nil {
+			tb.Errorf("mongotest: %v", err)
+		}
+	})
 	newMu.Lock()
 	f, err := ferretdb.New(&ferretdb.Config{
 		Listener:  ferretdb.ListenerConfig{TCP: "127.0.0.1:0"},
 		Handler:   "sqlite",
-		SQLiteURL: "file:" + tb.TempDir() + "/",
+		SQLiteURL: "file:" + dir + "/",
 		Logger:    slog.New(slog.DiscardHandler),
 	})
 	newMu.Unlock()
