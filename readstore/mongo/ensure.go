@@ -127,7 +127,7 @@ func (s *Store) ensure(ctx context.Context, t target, c readstore.Collection) er
 		return err
 	}
 	want := toDeclDoc(t.key, c)
-	if !ok || old.Layout != want.Layout || !slices.Equal(old.Fields, want.Fields) {
+	if !ok || old.Layout != want.Layout || !sameFields(old.Fields, want.Fields) {
 		if err := s.rederive(ctx, t.coll, c); err != nil {
 			return err
 		}
@@ -140,6 +140,20 @@ func (s *Store) ensure(ctx context.Context, t target, c readstore.Collection) er
 		return fmt.Errorf("store declaration: %w", err)
 	}
 	return nil
+}
+
+// sameFields reports whether two declarations have the same fields, in
+// any order: the stored values depend on nothing else.
+func sameFields(a, b []declField) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for _, f := range a {
+		if !slices.Contains(b, f) {
+			return false
+		}
+	}
+	return true
 }
 
 // Server error codes the store handles.

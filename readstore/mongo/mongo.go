@@ -276,9 +276,7 @@ func storageName(base string, gen int) string {
 
 // target is a collection name resolved to a generation.
 type target struct {
-	key  string // readstore.Generation(base, gen)
-	base string
-	gen  int
+	key  string // readstore.Generation(name, gen), which names its declaration
 	coll *mongo.Collection
 }
 
@@ -299,8 +297,6 @@ func (s *Store) resolve(ctx context.Context, collection string) (target, error) 
 	}
 	return target{
 		key:  readstore.Generation(base, gen),
-		base: base,
-		gen:  gen,
 		coll: s.db.Collection(storageName(base, gen)),
 	}, nil
 }
@@ -326,7 +322,11 @@ func (s *Store) declared(ctx context.Context, collection string) (target, readst
 		return target{}, readstore.Collection{}, fmt.Errorf("%w %q", readstore.ErrUnknownCollection, collection)
 	}
 	s.declMu.Lock()
-	s.decls[t.key] = c
+	if cur, ok := s.decls[t.key]; ok {
+		c = cur // an Ensure in this process got there first, and is newer
+	} else {
+		s.decls[t.key] = c
+	}
 	s.declMu.Unlock()
 	return t, c, nil
 }

@@ -204,6 +204,50 @@ func TestApplyManyWrites(t *testing.T) {
 	})
 }
 
+// TestApplyInterleaved applies a batch that alternates between two
+// collections and between two names of one generation: the writes are
+// grouped per generation, and the order per document still holds.
+func TestApplyInterleaved(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, o opener) {
+		s := ensured(t, o, "")
+		other := testCollection
+		other.Name = "others"
+		if err := s.Ensure(t.Context(), other); err != nil {
+			t.Fatalf("Ensure: %v", err)
+		}
+		items, others := &model{docs: map[string]readstore.Write{}}, &model{docs: map[string]readstore.Write{}}
+		var b readstore.Batch
+		for i := range 120 {
+			w := write(fmt.Sprintf("i%02d", i%40), 1+i%7, "items")
+			if i%2 == 0 {
+				w.Collection = readstore.Generation(testCollection.Name, 1) // the live generation by its own name
+			}
+			o := write(fmt.Sprintf("o%02d", i%30), 100-i, "others")
+			o.Collection = other.Name
+			b.Writes = append(b.Writes, w, o)
+			items.apply(w)
+			others.apply(o)
+		}
+		stats, err := s.apply(t.Context(), b)
+		if err != nil {
+			t.Fatalf("Apply: %v", err)
+		}
+		if want := items.written + others.written; stats.written != want {
+			t.Errorf("written %d; want %d", stats.written, want)
+		}
+		wantState(t, s, items)
+		docs, _, err := s.Query(t.Context(), other.Name, readstore.Query{})
+		if err != nil || len(docs) != len(others.docs) {
+			t.Fatalf("Query %s = %d docs, %v; want %d", other.Name, len(docs), err, len(others.docs))
+		}
+		for _, d := range docs {
+			if want := others.docs[d.ID].Doc.Version; d.Version != want {
+				t.Errorf("%s %s version %s; want %s", other.Name, d.ID, d.Version, want)
+			}
+		}
+	})
+}
+
 // TestStaleUpsertSkipped checks the server-side guard: another writer
 // stores newer versions between Apply's read of the versions and its
 // bulk write, so the guarded upserts of those ids (and the inserts of

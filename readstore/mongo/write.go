@@ -147,7 +147,7 @@ type statement struct {
 	doc     bson.D
 }
 
-// run is a stretch of a batch's statements for one generation.
+// run is a batch's statements for one generation, in batch order.
 type run struct {
 	coll  *mongo.Collection
 	stmts []statement
@@ -198,14 +198,18 @@ func (s *Store) apply(ctx context.Context, b readstore.Batch) (applyStats, error
 	return stats, nil
 }
 
-// encodeBatch resolves and encodes every write, grouping consecutive
-// writes to one generation.
+// encodeBatch resolves and encodes every write, grouping the writes by
+// generation. Writes to different generations touch different documents,
+// so grouping them changes no outcome, and a batch that alternates
+// between collections (a ticket and its comments) still goes out in
+// chunks of up to 99 rather than one command per switch.
 func (s *Store) encodeBatch(ctx context.Context, writes []readstore.Write) ([]run, error) {
 	type resolved struct {
-		coll *mongo.Collection
-		dc   docCodec
+		dc  docCodec
+		run int // index in runs
 	}
-	seen := map[string]resolved{}
+	seen := map[string]resolved{} // by the name the write gives
+	runOf := map[string]int{}     // by MongoDB collection: two names may address one generation
 	var runs []run
 	for i, w := range writes {
 		r, ok := seen[w.Collection]
@@ -214,19 +218,20 @@ func (s *Store) encodeBatch(ctx context.Context, writes []readstore.Write) ([]ru
 			if err != nil {
 				return nil, fmt.Errorf("write %d: %w", i, err)
 			}
-			r = resolved{coll: t.coll, dc: newDocCodec(c)}
+			ri, ok := runOf[t.coll.Name()]
+			if !ok {
+				ri = len(runs)
+				runOf[t.coll.Name()] = ri
+				runs = append(runs, run{coll: t.coll})
+			}
+			r = resolved{dc: newDocCodec(c), run: ri}
 			seen[w.Collection] = r
 		}
 		doc, err := r.dc.encode(w)
 		if err != nil {
 			return nil, fmt.Errorf("write %d (%s %q): %w", i, w.Collection, w.Doc.ID, err)
 		}
-		st := statement{id: w.Doc.ID, version: w.Doc.Version, doc: doc}
-		if n := len(runs); n > 0 && runs[n-1].coll.Name() == r.coll.Name() {
-			runs[n-1].stmts = append(runs[n-1].stmts, st)
-		} else {
-			runs = append(runs, run{coll: r.coll, stmts: []statement{st}})
-		}
+		runs[r.run].stmts = append(runs[r.run].stmts, statement{id: w.Doc.ID, version: w.Doc.Version, doc: doc})
 	}
 	return runs, nil
 }
