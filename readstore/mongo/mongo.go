@@ -22,7 +22,10 @@
 // A tombstone keeps only _id, _version and _deleted: the version still
 // guards the id, so that a stale write cannot bring a deleted document
 // back. Declared field names start with a letter, so they never clash with
-// the underscore-prefixed fixed fields. The fixed collections are
+// the underscore-prefixed fixed fields. Each declared index becomes the
+// index rsx__<field>__<field>… on {_deleted, the fields…, _id}: every
+// query pins _deleted to false and ends its sort with _id. The fixed
+// collections are
 // readstore__collections (each ensured generation's declaration),
 // readstore__generations (the live generation of each plain name that has
 // been switched) and readstore__checkpoints; no collection name that
