@@ -313,3 +313,25 @@ func BenchmarkCheck(b *testing.B) {
 		}
 	}
 }
+
+func TestCollectionValidate(t *testing.T) {
+	fields := []Field{{Name: "title", Type: String}, {Name: "tags", Type: StringList}, {Name: "labels", Type: StringList}}
+	for _, c := range []struct {
+		name string
+		coll Collection
+		want string // a part of the error; "" means valid
+	}{
+		{"valid", Collection{Name: "tickets", Fields: fields, Indexes: [][]string{{"title", "tags"}}, TextFields: []string{"title"}}, ""},
+		{"bad name", Collection{Name: "Tickets"}, "collection name"},
+		{"double underscore", Collection{Name: "a__b"}, "collection name"},
+		{"reserved field", Collection{Name: "t", Fields: []Field{{Name: "version"}}}, "not allowed"},
+		{"undeclared index field", Collection{Name: "t", Fields: fields, Indexes: [][]string{{"nope"}}}, "undeclared"},
+		{"two lists in one index", Collection{Name: "t", Fields: fields, Indexes: [][]string{{"tags", "labels"}}}, "more than one string list"},
+		{"text on a list", Collection{Name: "t", Fields: fields, TextFields: []string{"tags"}}, "text field"},
+	} {
+		err := c.coll.Validate()
+		if c.want == "" && err != nil || c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)) {
+			t.Errorf("%s: Validate() = %v, want %q", c.name, err, c.want)
+		}
+	}
+}

@@ -117,10 +117,20 @@ func (c Collection) Validate() error {
 		if len(idx) == 0 {
 			errs = append(errs, errors.New("empty index"))
 		}
+		lists := 0
 		for _, name := range idx {
-			if _, ok := types[name]; !ok && name != "id" {
+			t, ok := types[name]
+			if !ok && name != "id" {
 				errs = append(errs, fmt.Errorf("index on undeclared field %q", name))
 			}
+			if ok && t == StringList {
+				lists++
+			}
+		}
+		if lists > 1 {
+			// MongoDB refuses to index a document whose compound index
+			// holds two arrays.
+			errs = append(errs, fmt.Errorf("index %v holds more than one string list field", idx))
 		}
 	}
 	for _, name := range c.TextFields {
@@ -268,7 +278,9 @@ type Store interface {
 	// 1 until SwitchGeneration is called.
 	LiveGeneration(ctx context.Context, name string) (int, error)
 	// SwitchGeneration makes generation gen (already ensured) the one
-	// served under the plain name, for every reader from the next call on.
+	// served under the plain name: for every reader of this process from
+	// the next call on, and for other processes sharing the store within
+	// the implementation's refresh interval (MongoDB: 2 s by default).
 	SwitchGeneration(ctx context.Context, name string, gen int) error
 	// Drop deletes a collection (the generation the name addresses) and
 	// everything in it; dropping a missing one is not an error.
