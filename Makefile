@@ -31,10 +31,13 @@ bench: ## run the benchmarks: append, list query, catch-up (about 5 minutes; see
 bench-stores: ## run the event store and read store micro-benchmarks
 	$(GO) test -run '^$$' -bench . ./eventstore/ ./readstore/
 
+STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
+
 .PHONY: lint
-lint: ## gofmt check and go vet
+lint: ## gofmt check, go vet and staticcheck
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); echo 'run make fmt'; exit 1)
 	$(GO) vet $(PKGS)
+	$(GO) run $(STATICCHECK) $(PKGS)
 
 .PHONY: fmt
 fmt: ## format the code

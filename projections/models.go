@@ -2,7 +2,6 @@ package projections
 
 import (
 	"fmt"
-	"slices"
 	"time"
 
 	"agentdesk/domain/company"
@@ -311,16 +310,6 @@ func streamID(category string) func(eventstore.RecordedEvent) string {
 			return ""
 		}
 		return ev.StreamID[len(prefix):]
-	}
-}
-
-// onlyTypes narrows a DocID function to events of the given types.
-func onlyTypes(docID func(eventstore.RecordedEvent) string, types ...string) func(eventstore.RecordedEvent) string {
-	return func(ev eventstore.RecordedEvent) string {
-		if !slices.Contains(types, ev.Type) {
-			return ""
-		}
-		return docID(ev)
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"time"
 
@@ -126,7 +127,16 @@ func (a *API) Public(r chi.Router) {
 	if a.signInLimit > 0 {
 		// Password guessing is slowed per client address; the in-memory
 		// counter is per process, which is enough to blunt brute force.
-		limit := httprate.Limit(a.signInLimit, time.Minute, httprate.WithKeyFuncs(httprate.KeyByIP),
+		// Keyed by the TCP peer, which no header can spoof (behind a
+		// proxy that is the proxy: put the limit there instead).
+		byPeer := func(r *http.Request) (string, error) {
+			host, _, err := net.SplitHostPort(r.RemoteAddr)
+			if err != nil {
+				host = r.RemoteAddr
+			}
+			return httprate.CanonicalizeIP(host), nil
+		}
+		limit := httprate.LimitBy(a.signInLimit, time.Minute, byPeer,
 			httprate.WithLimitHandler(func(w http.ResponseWriter, r *http.Request) {
 				WriteJSON(w, http.StatusTooManyRequests, Problem{Detail: "too many sign-in attempts; retry later"})
 			}))

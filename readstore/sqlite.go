@@ -1349,7 +1349,7 @@ func (s *SQLiteStore) Drop(ctx context.Context, collection string) error {
 	if old != nil {
 		// An empty critical section: waiting for the readers is the point.
 		old.readers.Lock()
-		old.readers.Unlock()
+		old.readers.Unlock() //lint:ignore SA2001 the lock is taken only to wait for the readers holding it
 		old.upsert.Close()
 	}
 	if _, err := s.wconn.ExecContext(ctx, "DROP TABLE IF EXISTS rs_"+key); err != nil {

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"agentdesk/eventstore"
 )
@@ -428,6 +429,22 @@ func endToEnd(t *testing.T, stores backend) {
 		mia.must(http.StatusConflict, "POST", "/api/tickets", body, "Idempotency-Key", key)
 		// The key is per company: B may use the same key for its own request.
 		b.admin.must(http.StatusCreated, "POST", "/api/tickets", body, "Idempotency-Key", key)
+
+		// Once the record has expired the retry is answered afresh, but
+		// appends nothing: the ticket's id is derived from the key.
+		ttl := ts.srv.cfg.IdempotencyTTL
+		ts.srv.idempotency.setClock(func() time.Time { return time.Now().Add(3 * ttl) })
+		defer ts.srv.idempotency.setClock(time.Now)
+		late := a.admin.must(http.StatusCreated, "POST", "/api/tickets", body, "Idempotency-Key", key)
+		if late.Header.Get("Idempotent-Replayed") == "true" {
+			t.Fatal("a retry after the record expired was replayed from the record")
+		}
+		if late.Map(t)["id"] != results[0].Map(t)["id"] {
+			t.Fatalf("a retry after expiry answered %s, want the same ticket as %s", late.Body, results[0].Body)
+		}
+		if l := a.admin.list("/api/tickets" + filterQuery(map[string]any{"title": "Exactly once"}, "")); l.Total != 1 {
+			t.Fatalf("a retry after expiry made %d tickets, want 1", l.Total)
+		}
 	})
 
 	t.Run("delete", func(t *testing.T) {

@@ -23,11 +23,11 @@ import (
 type idempotencyRecords struct {
 	reads readstore.Store
 	ttl   time.Duration
-	now   func() time.Time
 
 	mu      sync.Mutex
-	ensured map[int64]bool // buckets this process has ensured
-	swept   int64          // the bucket for which old ones were last dropped
+	now     func() time.Time // the clock; tests move it
+	ensured map[int64]bool   // buckets this process has ensured
+	swept   int64            // the bucket for which old ones were last dropped
 }
 
 // idempotencyKeep is how many buckets behind the current one the sweep
@@ -77,9 +77,23 @@ func (s *idempotencyRecords) prepare(ctx context.Context, now time.Time) (cur in
 	return cur, nil
 }
 
+// clock returns the current time.
+func (s *idempotencyRecords) clock() time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.now()
+}
+
+// setClock replaces the clock (tests).
+func (s *idempotencyRecords) setClock(now func() time.Time) {
+	s.mu.Lock()
+	s.now = now
+	s.mu.Unlock()
+}
+
 // Load implements commands.IdempotencyStore.
 func (s *idempotencyRecords) Load(ctx context.Context, key string) (commands.Response, bool, error) {
-	now := s.now()
+	now := s.clock()
 	cur, err := s.prepare(ctx, now)
 	if err != nil {
 		return commands.Response{}, false, err
@@ -110,7 +124,7 @@ func (s *idempotencyRecords) Store(ctx context.Context, key string, r commands.R
 	if kept, ok, err := s.Load(ctx, key); err != nil || ok {
 		return kept, err
 	}
-	now := s.now()
+	now := s.clock()
 	cur, err := s.prepare(ctx, now)
 	if err != nil {
 		return r, err

@@ -23,7 +23,7 @@ func TestIdempotencyRecordsExpire(t *testing.T) {
 	defer rs.Close()
 	now := time.Date(2026, 11, 30, 10, 0, 0, 0, time.UTC)
 	s := newIdempotencyRecords(rs, time.Hour)
-	s.now = func() time.Time { return now }
+	s.setClock(func() time.Time { return now })
 
 	first := commands.Response{RequestHash: "h1", Status: 201, Body: json.RawMessage(`{"id":"a"}`)}
 	kept, err := s.Store(ctx, "k", first)
@@ -42,7 +42,7 @@ func TestIdempotencyRecordsExpire(t *testing.T) {
 		{61 * time.Minute, false},
 		{3 * time.Hour, false}, // its bucket is dropped by now
 	} {
-		s.now = func() time.Time { return now.Add(step.after) }
+		s.setClock(func() time.Time { return now.Add(step.after) })
 		got, ok, err := s.Load(ctx, "k")
 		if err != nil || ok != step.found || (ok && string(got.Body) != `{"id":"a"}`) {
 			t.Fatalf("after %s: got %+v, %v, %v; want found %v", step.after, got, ok, err, step.found)

@@ -44,7 +44,7 @@ func main() {
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	cmd := "serve"
 	if len(args) > 0 {
-		cmd, args = args[0], args[1:]
+		cmd = args[0]
 	}
 	switch cmd {
 	case "serve":

@@ -33,6 +33,8 @@ type Server struct {
 	reads  readstore.Store
 	runner *projections.Runner
 	http   *http.Server
+	// idempotency remembers keyed responses (kept here for tests).
+	idempotency *idempotencyRecords
 
 	stopRunner context.CancelFunc
 	runnerDone chan struct{}
@@ -66,7 +68,8 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server, 
 		return nil, err
 	}
 	passwords := auth.Bcrypt{Cost: cfg.BcryptCost}
-	app, err := commands.New(commands.Config{Store: s.events, Hasher: passwords, Idempotency: newIdempotencyRecords(s.reads, cfg.IdempotencyTTL)})
+	s.idempotency = newIdempotencyRecords(s.reads, cfg.IdempotencyTTL)
+	app, err := commands.New(commands.Config{Store: s.events, Hasher: passwords, Idempotency: s.idempotency})
 	if err != nil {
 		return nil, err
 	}

@@ -903,12 +903,12 @@ func accConcurrent(t *testing.T, open func(t *testing.T) readstore.Store) {
 		started.Wait()
 		for b, batch := range all {
 			if err := s.Apply(ctx, batch); err != nil {
-				errs <- fmt.Errorf("Apply batch %d: %w", b, err)
+				errs <- fmt.Errorf("apply batch %d: %w", b, err)
 				return
 			}
 			last := batch.Writes[perBatch-1].Doc.ID
 			if _, err := s.Get(ctx, accName, last); err != nil {
-				errs <- fmt.Errorf("Get %s right after its Apply: %w", last, err)
+				errs <- fmt.Errorf("get %s right after its Apply: %w", last, err)
 				return
 			}
 		}

@@ -573,15 +573,12 @@ func TestFilters(t *testing.T) {
 func TestCheckpoints(t *testing.T) {
 	ctx := testContext(t)
 	c := connect(t, esdbtest.MustStart(t, esdbtest.Config{}))
-	var all []esdb.EventData
 	for i := range 40 {
 		typ := "noise.happened"
 		if i%10 == 3 {
 			typ = "wanted.happened"
 		}
-		ev := newEvent(typ)
-		all = append(all, ev)
-		mustAppend(ctx, t, c, "ckpt-"+uuid.NewString(), esdb.NoStream{}, ev)
+		mustAppend(ctx, t, c, "ckpt-"+uuid.NewString(), esdb.NoStream{}, newEvent(typ))
 	}
 	sub, err := c.SubscribeToAll(ctx, esdb.SubscribeToAllOptions{
 		From:               esdb.Start{},
