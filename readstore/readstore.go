@@ -179,7 +179,10 @@ const (
 	Gte  Op = "gte"
 	Lt   Op = "lt"
 	Lte  Op = "lte"
-	Text Op = "text" // Field is ignored; Value is the search string
+	// Text searches the TextFields for Value as a case-insensitive
+	// substring. Field is ignored. Case folding is ASCII on SQLite and
+	// Unicode on MongoDB, so non-ASCII text may match differently.
+	Text Op = "text"
 )
 
 // Condition is one filter term; a query's conditions are all required.
@@ -266,7 +269,9 @@ type Store interface {
 	Get(ctx context.Context, collection, id string) (Doc, error)
 	// Query returns the matching page and, if q.Count, the total number of
 	// matching documents (else -1). A query that Check refuses returns
-	// Check's error and never reaches the database.
+	// Check's error and never reaches the database. The total need not be
+	// a snapshot with the page: without transactions (MongoDB) it is
+	// counted by its own command, so a concurrent write may fall between.
 	Query(ctx context.Context, collection string, q Query) (docs []Doc, total int64, err error)
 	// Apply writes a batch's documents, each under its version guard, and
 	// then, once they are all stored, its checkpoint. On an error some
