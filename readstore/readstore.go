@@ -172,13 +172,13 @@ type Op string
 
 // Filter operators.
 const (
-	Eq   Op = "eq"
-	Ne   Op = "ne"
-	In   Op = "in" // Value is a []any (or []string)
-	Gt   Op = "gt"
-	Gte  Op = "gte"
-	Lt   Op = "lt"
-	Lte  Op = "lte"
+	Eq  Op = "eq"
+	Ne  Op = "ne"
+	In  Op = "in" // Value is a []any (or []string)
+	Gt  Op = "gt"
+	Gte Op = "gte"
+	Lt  Op = "lt"
+	Lte Op = "lte"
 	// Text searches the TextFields for Value as a case-insensitive
 	// substring. Field is ignored. Case folding is ASCII on SQLite and
 	// Unicode on MongoDB, so non-ASCII text may match differently.
