@@ -209,10 +209,21 @@ func ErrorStatus(err error) int {
 	return http.StatusInternalServerError
 }
 
-// Problem is the body of every error response.
+// Problem is the body of every error response. Message repeats Detail
+// because React Admin's fetch shows the body's message to the user.
 type Problem struct {
-	Detail string            `json:"detail"`
-	Errors map[string]string `json:"errors,omitempty"`
+	Detail  string            `json:"detail"`
+	Message string            `json:"message"`
+	Errors  map[string]string `json:"errors,omitempty"`
+}
+
+// MarshalJSON fills Message from Detail, so no error answer lacks it.
+func (p Problem) MarshalJSON() ([]byte, error) {
+	type plain Problem
+	if p.Message == "" {
+		p.Message = p.Detail
+	}
+	return json.Marshal(plain(p))
 }
 
 // WriteError answers with err's status and a {"detail"} body. Internal

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"mime"
 	"net/http"
 	"strings"
 
@@ -96,12 +97,25 @@ type tokenResponse struct {
 // token signs a user in with a form-encoded username and password.
 func (a *API) token(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
-	if err := r.ParseForm(); err != nil {
-		a.fail(w, r, badRequestf("the body must be form-encoded username and password"))
-		return
+	var username, password string
+	if ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); ct == "application/json" {
+		var body struct {
+			Username string `json:"username"`
+			Password string `json:"password"`
+		}
+		if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
+			a.fail(w, r, badRequestf("the body must be a JSON object with username and password"))
+			return
+		}
+		username, password = body.Username, body.Password
+	} else {
+		if err := r.ParseForm(); err != nil {
+			a.fail(w, r, badRequestf("the body must be form-encoded or JSON username and password"))
+			return
+		}
+		username, password = r.PostForm.Get("username"), r.PostForm.Get("password")
 	}
-	username := strings.ToLower(strings.TrimSpace(r.PostForm.Get("username")))
-	password := r.PostForm.Get("password")
+	username = strings.ToLower(strings.TrimSpace(username))
 	if username == "" || password == "" {
 		a.fail(w, r, &domain.ValidationError{Fields: map[string]string{"username": "is required", "password": "is required"}})
 		return

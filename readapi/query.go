@@ -65,6 +65,17 @@ func parseListQuery(v url.Values, res *resource) (readstore.Query, error) {
 		}
 		q.Where = where
 	}
+	// getMany: a list of ids with no paging asked for returns every one.
+	if !v.Has("range") && !v.Has("limit") && !v.Has("skip") {
+		for _, c := range q.Where {
+			if ids, ok := c.Value.([]any); ok && c.Field == "id" && c.Op == readstore.In {
+				if len(ids) > MaxLimit {
+					return q, badRequestf("at most %d ids at once", MaxLimit)
+				}
+				q.Limit = max(q.Limit, len(ids))
+			}
+		}
+	}
 	return q, nil
 }
 
@@ -163,6 +174,9 @@ func condition(field string, op readstore.Op, val any) (readstore.Condition, err
 			if err != nil {
 				return readstore.Condition{}, err
 			}
+			if s == nil {
+				return readstore.Condition{}, badRequestf("filter %s: a list cannot hold null", field)
+			}
 			items[i] = s
 		}
 		return readstore.Condition{Field: field, Op: readstore.In, Value: items}, nil
@@ -177,6 +191,9 @@ func condition(field string, op readstore.Op, val any) (readstore.Condition, err
 
 func scalar(field string, v any) (any, error) {
 	switch v := v.(type) {
+	case nil:
+		// null means "not set" (with _ne: "set").
+		return nil, nil
 	case string, bool:
 		return v, nil
 	case json.Number:

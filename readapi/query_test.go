@@ -33,6 +33,10 @@ func TestParseListQuery(t *testing.T) {
 		{"getMany", `filter={"id":["a","b"]}`,
 			readstore.Query{Limit: 25, Count: true, Sort: []readstore.Sort{{Field: "created_at", Desc: true}}, Where: []readstore.Condition{
 				{Field: "id", Op: readstore.In, Value: []any{"a", "b"}}}}},
+		{"null means not set", `filter={"assignee_id":null,"status_ne":null}`,
+			readstore.Query{Limit: 25, Count: true, Sort: []readstore.Sort{{Field: "created_at", Desc: true}}, Where: []readstore.Condition{
+				{Field: "assignee_id", Op: readstore.Eq, Value: nil},
+				{Field: "status", Op: readstore.Ne, Value: nil}}}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -56,7 +60,7 @@ func TestParseListQueryRejects(t *testing.T) {
 	for _, q := range []string{
 		"skip=-1", "limit=0", "limit=abc", "limit=1001", "range=[3,1]", "range=x", `sort=["title"]`,
 		"sort=description", "sort=title&order=sideways", "filter=[1]", `filter={"password_hash":"x"}`,
-		`filter={"status_like":"x"}`, `filter={"q":3}`, `filter={"status":{"$ne":"x"}}`, `filter={"status":null}`,
+		`filter={"status_like":"x"}`, `filter={"q":3}`, `filter={"status":["open",null]}`, `filter={"status":{"$ne":"x"}}`,
 		`filter={"comment_count_gte":[1,2]}`,
 	} {
 		t.Run(q, func(t *testing.T) {

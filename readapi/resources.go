@@ -144,11 +144,7 @@ func (a *API) list(res *resource) http.HandlerFunc {
 		for i, d := range docs {
 			data[i] = d.Data
 		}
-		end := q.Skip + len(docs) - 1
-		if len(docs) == 0 {
-			end = q.Skip
-		}
-		w.Header().Set("Content-Range", fmt.Sprintf("%s %d-%d/%d", res.name, q.Skip, end, total))
+		w.Header().Set("Content-Range", contentRange(res.name, q.Skip, len(docs), total))
 		WriteJSON(w, http.StatusOK, struct {
 			Data  []json.RawMessage `json:"data"`
 			Total int64             `json:"total"`
@@ -237,11 +233,7 @@ func (a *API) comments(w http.ResponseWriter, r *http.Request) {
 	for i, d := range docs {
 		page[i] = d.Data
 	}
-	end := skip + len(page) - 1
-	if len(page) == 0 {
-		end = skip
-	}
-	w.Header().Set("Content-Range", fmt.Sprintf("comments %d-%d/%d", skip, end, total))
+	w.Header().Set("Content-Range", contentRange("comments", skip, len(page), total))
 	WriteJSON(w, http.StatusOK, struct {
 		Data  []json.RawMessage `json:"data"`
 		Total int64             `json:"total"`
@@ -319,4 +311,14 @@ func (a *API) AwaitRevision(ctx context.Context, resourceName, id string, revisi
 		}
 		pause = min(2*pause, 50*time.Millisecond)
 	}
+}
+
+// contentRange is the Content-Range of a page: "items 0-24/42", or
+// "items */42" for an empty page (before the first record or past the
+// last), as RFC 9110 writes an unsatisfied range.
+func contentRange(name string, skip, n int, total int64) string {
+	if n == 0 {
+		return fmt.Sprintf("%s */%d", name, total)
+	}
+	return fmt.Sprintf("%s %d-%d/%d", name, skip, skip+n-1, total)
 }

@@ -171,7 +171,10 @@ func queryValue(field string, t FieldType, v any) (any, error) {
 		case string:
 			parsed, err := time.Parse(time.RFC3339Nano, tv)
 			if err != nil {
-				return nil, bad("not an RFC 3339 time")
+				// A date alone (what a date input sends) is its midnight UTC.
+				if parsed, err = time.Parse(time.DateOnly, tv); err != nil {
+					return nil, bad("not an RFC 3339 time or a date (2006-01-02)")
+				}
 			}
 			tm = parsed
 		default:

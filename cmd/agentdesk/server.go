@@ -145,8 +145,8 @@ func (s *Server) router(api *readapi.API, writes *web.Handler) http.Handler {
 	r.Use(cors.Handler(cors.Options{
 		AllowedOrigins:   s.cfg.CORSOrigins,
 		AllowedMethods:   []string{"GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"},
-		AllowedHeaders:   []string{"Authorization", "Content-Type", "Idempotency-Key", "X-Correlation-ID", "X-Causation-ID"},
-		ExposedHeaders:   []string{"Content-Range", "Idempotent-Replayed"},
+		AllowedHeaders:   []string{"Authorization", "Content-Type", "Idempotency-Key", "If-Match", "Range", "X-Requested-With", "X-Correlation-ID", "X-Causation-ID"},
+		ExposedHeaders:   []string{"Content-Range", "ETag", "Retry-After", "WWW-Authenticate", "Idempotent-Replayed"},
 		AllowCredentials: false,
 		MaxAge:           600,
 	}))

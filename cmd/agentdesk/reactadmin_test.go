@@ -1,0 +1,118 @@
+package main
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+)
+
+// TestReactAdminContract covers the gaps a stock React Admin 5 app hit,
+// one subtest each, over HTTP on the embedded stores.
+func TestReactAdminContract(t *testing.T) {
+	ts := startServer(t, t.TempDir())
+	root := login(t, ts.URL, "admin", testAdminPassword)
+	a := newTenant(t, ts, root, "Hooli")
+
+	t.Run("2 error bodies carry message beside detail", func(t *testing.T) {
+		admin := a.admin.with(t)
+		tk := admin.must(http.StatusCreated, "POST", "/api/tickets", map[string]any{"title": "Closed soon"}).Map(t)
+		id := tk["id"].(string)
+		admin.must(http.StatusOK, "POST", "/api/tickets/"+id+"/status", map[string]any{"status": "resolved"})
+		admin.must(http.StatusOK, "POST", "/api/tickets/"+id+"/status", map[string]any{"status": "closed"})
+		for _, r := range []response{
+			admin.must(http.StatusConflict, "PUT", "/api/tickets/"+id, map[string]any{"title": "Edited"}),
+			admin.must(http.StatusUnprocessableEntity, "POST", "/api/tickets", map[string]any{"title": ""}),
+			admin.must(http.StatusNotFound, "GET", "/api/tickets/"+strings.Repeat("0", 8)+"-0000-0000-0000-000000000000", nil),
+			admin.must(http.StatusBadRequest, "GET", "/api/tickets?sort=nope", nil),
+		} {
+			body := r.Map(t)
+			if body["message"] == nil || body["message"] != body["detail"] {
+				t.Fatalf("error body %s: want message equal to detail", r.Body)
+			}
+		}
+	})
+
+	t.Run("6 CORS for a browser admin", func(t *testing.T) {
+		req, _ := http.NewRequest("OPTIONS", ts.URL+"/api/tickets", nil)
+		req.Header.Set("Origin", "http://admin.example")
+		req.Header.Set("Access-Control-Request-Method", "GET")
+		req.Header.Set("Access-Control-Request-Headers", "authorization,range,x-requested-with,if-match")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		allowed := strings.ToLower(resp.Header.Get("Access-Control-Allow-Headers"))
+		for _, h := range []string{"authorization", "range", "x-requested-with", "if-match"} {
+			if !strings.Contains(allowed, h) {
+				t.Fatalf("preflight allows %q, want %s among them", allowed, h)
+			}
+		}
+		get, _ := http.NewRequest("GET", ts.URL+"/healthz", nil)
+		get.Header.Set("Origin", "http://admin.example")
+		resp, err = http.DefaultClient.Do(get)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		exposed := strings.ToLower(resp.Header.Get("Access-Control-Expose-Headers"))
+		for _, h := range []string{"content-range", "etag", "retry-after", "www-authenticate"} {
+			if !strings.Contains(exposed, h) {
+				t.Fatalf("exposed headers %q, want %s among them", exposed, h)
+			}
+		}
+	})
+
+	t.Run("7 sign-in takes JSON", func(t *testing.T) {
+		anon := &client{tb: t, base: ts.URL}
+		tok := anon.must(http.StatusOK, "POST", "/auth/token", map[string]any{"username": "admin", "password": testAdminPassword}).Map(t)
+		if tok["access_token"] == "" || tok["token_type"] != "bearer" {
+			t.Fatalf("JSON sign-in answered %v", tok)
+		}
+		anon.must(http.StatusUnauthorized, "POST", "/auth/token", map[string]any{"username": "admin", "password": "wrong-password"})
+		anon.must(http.StatusBadRequest, "POST", "/auth/token", `{"username":`)
+	})
+
+	t.Run("4 null means not set, dates alone are accepted", func(t *testing.T) {
+		admin := a.admin.with(t)
+		me := admin.must(http.StatusOK, "GET", "/auth/me", nil).Map(t)
+		assigned := admin.must(http.StatusCreated, "POST", "/api/tickets", map[string]any{"title": "Assigned"}).Map(t)
+		admin.must(http.StatusOK, "POST", "/api/tickets/"+assigned["id"].(string)+"/assign", map[string]any{"assignee_id": me["id"]})
+		all := admin.list("/api/tickets" + filterQuery(map[string]any{}, "limit=1000"))
+		unassigned := admin.list("/api/tickets" + filterQuery(map[string]any{"assignee_id": nil}, "limit=1000"))
+		set := admin.list("/api/tickets" + filterQuery(map[string]any{"assignee_id_ne": nil}, "limit=1000"))
+		if unassigned.Total+set.Total != all.Total || set.Total != 1 || set.Data[0]["id"] != assigned["id"] {
+			t.Fatalf("null filters: %d unassigned + %d assigned, of %d; want the one assigned ticket apart", unassigned.Total, set.Total, all.Total)
+		}
+		for _, d := range unassigned.Data {
+			if d["assignee_id"] != nil {
+				t.Fatalf("assignee_id null listed %v", d)
+			}
+		}
+		if l := admin.list("/api/tickets" + filterQuery(map[string]any{"created_at_gte": "2000-01-01", "created_at_lt": "9999-12-31"}, "")); l.Total != all.Total {
+			t.Fatalf("date-only range listed %d of %d", l.Total, all.Total)
+		}
+	})
+
+	t.Run("5 empty pages and getMany", func(t *testing.T) {
+		admin := a.admin.with(t)
+		var ids []string
+		for i := range 30 {
+			ids = append(ids, admin.must(http.StatusCreated, "POST", "/api/tickets", map[string]any{"title": fmt.Sprintf("Many %d", i)}).Map(t)["id"].(string))
+		}
+		r := admin.must(http.StatusOK, "GET", "/api/tickets"+filterQuery(map[string]any{"title": "nothing like this"}, ""), nil)
+		if got := r.Header.Get("Content-Range"); got != "tickets */0" {
+			t.Fatalf("empty list: Content-Range %q, want tickets */0", got)
+		}
+		all := admin.list("/api/tickets")
+		r = admin.must(http.StatusOK, "GET", fmt.Sprintf("/api/tickets?range=[%d,%d]", all.Total+10, all.Total+19), nil)
+		if got, want := r.Header.Get("Content-Range"), fmt.Sprintf("tickets */%d", all.Total); got != want {
+			t.Fatalf("past the end: Content-Range %q, want %q", got, want)
+		}
+		many := admin.list("/api/tickets" + filterQuery(map[string]any{"id": ids}, ""))
+		if len(many.Data) != len(ids) {
+			t.Fatalf("getMany of %d ids returned %d", len(ids), len(many.Data))
+		}
+	})
+}
