@@ -142,3 +142,109 @@ func CanTicket(p Principal, a Action, target TicketRef) bool {
 
 // TicketsOwnOnly reports whether p may only see tickets it requested.
 func TicketsOwnOnly(p Principal) bool { return p.Role == Client }
+
+// Actions on agents, campaigns and their content, besides the generic
+// ones above. Status covers an agent's activation and a campaign's moves
+// along its lifecycle.
+const (
+	// Chat is talking to an agent.
+	Chat Action = "chat"
+	// EditContent is adding a content item to a campaign or editing one.
+	EditContent Action = "edit_content"
+	// Approve is approving a campaign's content item.
+	Approve Action = "approve"
+	// Publish is publishing an approved content item.
+	Publish Action = "publish"
+)
+
+// AgentRef is what the policy needs to know about a target agent.
+type AgentRef struct {
+	CompanyID string
+	// Active is false for an inactive agent, which clients do not see.
+	Active bool
+}
+
+// CanAgent reports whether p may do a to the agent target. For a create,
+// target carries the company.
+//
+// Company admins and content managers manage their company's agents and
+// chat with them. Content writers read and chat with every agent of their
+// company. Clients read and chat with active agents only; an inactive
+// agent is invisible to them.
+func CanAgent(p Principal, a Action, target AgentRef) bool {
+	if p.IsSuperadmin() {
+		return true
+	}
+	if !p.InCompany(target.CompanyID) {
+		return false
+	}
+	switch p.Role {
+	case CompanyAdmin, ContentManager:
+		return true
+	case ContentWriter:
+		return a == Read || a == Chat
+	case Client:
+		return (a == Read || a == Chat) && target.Active
+	}
+	return false
+}
+
+// AgentsActiveOnly reports whether p may only see active agents.
+func AgentsActiveOnly(p Principal) bool { return p.Role == Client }
+
+// CampaignRef is what the policy needs to know about a target campaign.
+type CampaignRef struct {
+	CompanyID string
+}
+
+// CanCampaign reports whether p may do a to the campaign target or to one
+// of its content items. For a create, target carries the company.
+//
+// Company admins and content managers do everything within their company:
+// Create, Update, Status and Delete on campaigns, and EditContent,
+// Approve, Publish and Delete (removal) on content items. Content writers
+// read campaigns and add and edit content items (EditContent), but neither
+// approve, publish nor remove them. Clients have no access to campaigns.
+func CanCampaign(p Principal, a Action, target CampaignRef) bool {
+	if p.IsSuperadmin() {
+		return true
+	}
+	if !p.InCompany(target.CompanyID) {
+		return false
+	}
+	switch p.Role {
+	case CompanyAdmin, ContentManager:
+		return true
+	case ContentWriter:
+		return a == Read || a == EditContent
+	}
+	return false
+}
+
+// KnowledgeRef is what the policy needs to know about a target knowledge
+// chunk.
+type KnowledgeRef struct {
+	CompanyID string
+}
+
+// CanKnowledge reports whether p may do a to the knowledge chunk target.
+// For a create, target carries the company.
+//
+// Company admins and content managers do everything within their company;
+// content writers read, create and update chunks but do not delete them.
+// Clients have no access to knowledge chunks.
+func CanKnowledge(p Principal, a Action, target KnowledgeRef) bool {
+	if p.IsSuperadmin() {
+		return true
+	}
+	if !p.InCompany(target.CompanyID) {
+		return false
+	}
+	switch p.Role {
+	case CompanyAdmin, ContentManager:
+		return true
+	case ContentWriter:
+		return a == Read || a == Create || a == Update
+	}
+	return false
+}

@@ -317,3 +317,127 @@ func TestRoleValid(t *testing.T) {
 		}
 	}
 }
+
+// contentActions are every action checked on agents, campaigns and
+// knowledge chunks.
+var contentActions = []domain.Action{
+	domain.Read, domain.Create, domain.Update, domain.Delete, domain.Status,
+	domain.Chat, domain.EditContent, domain.Approve, domain.Publish,
+}
+
+func TestCanAgent(t *testing.T) {
+	var (
+		manage  = contentActions
+		useOnly = []domain.Action{domain.Read, domain.Chat}
+	)
+	targets := map[string]domain.AgentRef{
+		"an active agent":                    {CompanyID: companyA, Active: true},
+		"an inactive agent":                  {CompanyID: companyA},
+		"an active agent of another company": {CompanyID: companyB, Active: true},
+	}
+	for _, c := range []struct {
+		p      domain.Principal
+		target string
+		allow  []domain.Action
+	}{
+		{superadmin, "an active agent", manage},
+		{superadmin, "an inactive agent", manage},
+		{superadmin, "an active agent of another company", manage},
+		{admin, "an active agent", manage},
+		{admin, "an inactive agent", manage},
+		{admin, "an active agent of another company", none},
+		{manager, "an active agent", manage},
+		{manager, "an inactive agent", manage},
+		{manager, "an active agent of another company", none},
+		{writer, "an active agent", useOnly},
+		{writer, "an inactive agent", useOnly},
+		{writer, "an active agent of another company", none},
+		// Clients see active agents only.
+		{client, "an active agent", useOnly},
+		{client, "an inactive agent", none},
+		{client, "an active agent of another company", none},
+	} {
+		for _, a := range contentActions {
+			want := slices.Contains(c.allow, a)
+			if got := domain.CanAgent(c.p, a, targets[c.target]); got != want {
+				t.Errorf("%s may %s %s: got %v, want %v", c.p.Role, a, c.target, got, want)
+			}
+		}
+	}
+}
+
+func TestCanCampaign(t *testing.T) {
+	writeContent := []domain.Action{domain.Read, domain.EditContent}
+	for _, c := range []struct {
+		p       domain.Principal
+		company string
+		allow   []domain.Action
+	}{
+		{superadmin, companyA, contentActions},
+		{superadmin, companyB, contentActions},
+		{admin, companyA, contentActions},
+		{admin, companyB, none},
+		{manager, companyA, contentActions},
+		{manager, companyB, none},
+		// Writers add and edit content but never approve, publish or remove it.
+		{writer, companyA, writeContent},
+		{writer, companyB, none},
+		{client, companyA, none},
+		{client, companyB, none},
+	} {
+		for _, a := range contentActions {
+			want := slices.Contains(c.allow, a)
+			if got := domain.CanCampaign(c.p, a, domain.CampaignRef{CompanyID: c.company}); got != want {
+				t.Errorf("%s may %s a campaign of %s: got %v, want %v", c.p.Role, a, c.company, got, want)
+			}
+		}
+	}
+}
+
+func TestCanKnowledge(t *testing.T) {
+	createEdit := []domain.Action{domain.Read, domain.Create, domain.Update}
+	for _, c := range []struct {
+		p       domain.Principal
+		company string
+		allow   []domain.Action
+	}{
+		{superadmin, companyA, contentActions},
+		{superadmin, companyB, contentActions},
+		{admin, companyA, contentActions},
+		{admin, companyB, none},
+		{manager, companyA, contentActions},
+		{manager, companyB, none},
+		// Writers create and edit chunks but do not delete them.
+		{writer, companyA, createEdit},
+		{writer, companyB, none},
+		{client, companyA, none},
+		{client, companyB, none},
+	} {
+		for _, a := range contentActions {
+			want := slices.Contains(c.allow, a)
+			if got := domain.CanKnowledge(c.p, a, domain.KnowledgeRef{CompanyID: c.company}); got != want {
+				t.Errorf("%s may %s a knowledge chunk of %s: got %v, want %v", c.p.Role, a, c.company, got, want)
+			}
+		}
+	}
+}
+
+func TestAgentsActiveOnly(t *testing.T) {
+	for _, p := range principals {
+		if got, want := domain.AgentsActiveOnly(p), p.Role == domain.Client; got != want {
+			t.Errorf("AgentsActiveOnly(%s): got %v, want %v", p.Role, got, want)
+		}
+	}
+}
+
+// A principal with no company (a misconfigured token) reaches nothing.
+func TestCompanylessPrincipalDenied(t *testing.T) {
+	for _, role := range []domain.Role{domain.CompanyAdmin, domain.ContentManager, domain.ContentWriter, domain.Client} {
+		p := domain.Principal{UserID: otherID, Role: role}
+		for _, a := range contentActions {
+			if domain.CanAgent(p, a, domain.AgentRef{Active: true}) || domain.CanCampaign(p, a, domain.CampaignRef{}) || domain.CanKnowledge(p, a, domain.KnowledgeRef{}) {
+				t.Errorf("companyless %s may %s: got true, want false", role, a)
+			}
+		}
+	}
+}
