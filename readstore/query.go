@@ -59,10 +59,11 @@ func checkCondition(c Collection, cond Condition) (_ Condition, keep bool, _ err
 		return Condition{Op: Text, Value: text}, text != "", nil
 	}
 
-	t, ok := c.FieldType(cond.Field)
+	f, ok := c.Field(cond.Field)
 	if !ok {
 		return Condition{}, false, fmt.Errorf("%w %q in filter", ErrUnknownField, cond.Field)
 	}
+	t := f.Type
 	out := Condition{Field: cond.Field, Op: cond.Op}
 	switch cond.Op {
 	case Eq, Ne:
@@ -82,7 +83,7 @@ func checkCondition(c Collection, cond Condition) (_ Condition, keep bool, _ err
 		}
 		values := make([]any, list.Len())
 		for i := range values {
-			v, err := queryValue(cond.Field, t, list.Index(i).Interface())
+			v, err := queryValue(f, list.Index(i).Interface())
 			if err != nil {
 				return Condition{}, false, err
 			}
@@ -96,7 +97,7 @@ func checkCondition(c Collection, cond Condition) (_ Condition, keep bool, _ err
 	if cond.Value == nil {
 		return Condition{}, false, fmt.Errorf("%w: %s on %q needs a value", ErrInvalidQuery, cond.Op, cond.Field)
 	}
-	v, err := queryValue(cond.Field, t, cond.Value)
+	v, err := queryValue(f, cond.Value)
 	if err != nil {
 		return Condition{}, false, err
 	}
@@ -105,8 +106,9 @@ func checkCondition(c Collection, cond Condition) (_ Condition, keep bool, _ err
 }
 
 // queryValue converts a filter value to its field type's canonical Go
-// value: string, float64, bool, or the TimeKey of a time.
-func queryValue(field string, t FieldType, v any) (any, error) {
+// value: string, float64 (an Enum's rank), bool, or the TimeKey of a time.
+func queryValue(fd Field, v any) (any, error) {
+	field, t := fd.Name, fd.Type
 	bad := func(why string) error {
 		return fmt.Errorf("%w: field %q (%s): %.40v: %s", ErrInvalidQuery, field, t, v, why)
 	}
@@ -116,6 +118,13 @@ func queryValue(field string, t FieldType, v any) (any, error) {
 			return s, nil
 		}
 		return nil, bad("want a string")
+	case Enum:
+		if s, ok := v.(string); ok {
+			if rank, ok := fd.Rank(s); ok {
+				return float64(rank), nil
+			}
+		}
+		return nil, bad("want one of " + strings.Join(fd.Values, ", "))
 	case Number:
 		switch n := v.(type) {
 		case float64:

@@ -19,6 +19,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -57,6 +58,10 @@ const (
 	// StringList is a JSON array of strings; Eq and In match if any
 	// element matches.
 	StringList
+	// Enum is a string from the field's Values, which are in domain
+	// order: it compares and sorts by its place in that list (priority
+	// low < normal < high < urgent), not alphabetically.
+	Enum
 )
 
 // String names the type.
@@ -72,6 +77,8 @@ func (t FieldType) String() string {
 		return "time"
 	case StringList:
 		return "string list"
+	case Enum:
+		return "enum"
 	}
 	return fmt.Sprintf("FieldType(%d)", int(t))
 }
@@ -80,6 +87,18 @@ func (t FieldType) String() string {
 type Field struct {
 	Name string
 	Type FieldType
+	// Values are an Enum field's values in domain order.
+	Values []string
+}
+
+// Rank returns the place of an Enum value in f.Values, or false.
+func (f Field) Rank(value string) (int, bool) {
+	for i, v := range f.Values {
+		if v == value {
+			return i, true
+		}
+	}
+	return 0, false
 }
 
 // Collection declares a collection: its fields, the composite indexes
@@ -110,6 +129,17 @@ func (c Collection) Validate() error {
 		}
 		if _, dup := types[f.Name]; dup {
 			errs = append(errs, fmt.Errorf("field %q declared twice", f.Name))
+		}
+		switch {
+		case f.Type == Enum && len(f.Values) == 0:
+			errs = append(errs, fmt.Errorf("enum field %q has no values", f.Name))
+		case f.Type != Enum && len(f.Values) > 0:
+			errs = append(errs, fmt.Errorf("field %q has values but is not an enum", f.Name))
+		}
+		for i, v := range f.Values {
+			if v == "" || strings.ContainsAny(v, ",") || slices.Contains(f.Values[:i], v) {
+				errs = append(errs, fmt.Errorf("enum field %q: value %q is empty, holds a comma or repeats", f.Name, v))
+			}
 		}
 		types[f.Name] = f.Type
 	}
@@ -143,15 +173,21 @@ func (c Collection) Validate() error {
 
 // FieldType returns the type of the named field and whether it is declared.
 func (c Collection) FieldType(name string) (FieldType, bool) {
+	f, ok := c.Field(name)
+	return f.Type, ok
+}
+
+// Field returns the declaration of the named field ("id" is a String).
+func (c Collection) Field(name string) (Field, bool) {
 	if name == "id" {
-		return String, true
+		return Field{Name: "id", Type: String}, true
 	}
 	for _, f := range c.Fields {
 		if f.Name == name {
-			return f.Type, true
+			return f, true
 		}
 	}
-	return 0, false
+	return Field{}, false
 }
 
 // Doc is a stored document.
@@ -242,8 +278,9 @@ type Batch struct {
 //     Skip and Limit not negative, sorts not on StringList fields (else
 //     ErrInvalidQuery);
 //   - every value is coerced to its field's canonical Go type: string for
-//     String and StringList fields, float64 for Number, bool for Bool, the
-//     TimeKey string for Time; an In value becomes a []any of those (an
+//     String and StringList fields, float64 for Number and for Enum (the
+//     value's rank in Values), bool for Bool, the TimeKey string for Time
+//     (a date alone, 2006-01-02, is its midnight UTC); an In value becomes a []any of those (an
 //     empty one matches nothing); a Text value is a non-empty string and
 //     the collection has TextFields (an empty search matches everything
 //     and is dropped; Field is cleared);

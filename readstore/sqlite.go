@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"runtime"
 	"strconv"
 	"strings"
@@ -143,6 +144,7 @@ type sqliteField struct {
 	name   string
 	column string
 	typ    FieldType
+	values []string // an Enum's values, in order
 }
 
 // The store's own tables cannot clash with a collection table: collection
@@ -423,8 +425,14 @@ func (s *SQLiteStore) setNames() {
 // column declarations carry the field type so Ensure can tell when a
 // field changed type; SQLite derives the affinity from the substrings
 // (TEXT → text, REAL → real, INT → integer).
-func columnType(t FieldType) string {
+func columnType(t FieldType, values []string) string {
 	switch t {
+	case Enum:
+		// The values' order is in the type, so reordering them changes
+		// the type and refills the column with the new ranks.
+		h := fnv.New32a()
+		h.Write([]byte(strings.Join(values, ",")))
+		return fmt.Sprintf("REAL_ENUM_%08x", h.Sum32())
 	case Number:
 		return "REAL"
 	case Bool:
@@ -457,7 +465,7 @@ func indexName(base string, gen int, fields []string) string {
 func newSQLiteCollection(c Collection, base string, gen int) *sqliteCollection {
 	sc := &sqliteCollection{def: c, base: base, gen: gen, table: "rs_" + storageName(base, gen), pos: make(map[string]int, len(c.Fields))}
 	for i, f := range c.Fields {
-		sc.fields = append(sc.fields, sqliteField{name: f.Name, column: "f_" + f.Name, typ: f.Type})
+		sc.fields = append(sc.fields, sqliteField{name: f.Name, column: "f_" + f.Name, typ: f.Type, values: f.Values})
 		sc.pos[f.Name] = i
 	}
 	return sc
@@ -548,7 +556,7 @@ func (s *SQLiteStore) migrate(ctx context.Context, sc *sqliteCollection) error {
 	// byte by byte, as the contract says.
 	cols := []string{"id TEXT PRIMARY KEY", "version TEXT NOT NULL", "deleted INTEGER NOT NULL DEFAULT 0", "data BLOB"}
 	for _, f := range sc.fields {
-		cols = append(cols, f.column+" "+columnType(f.typ))
+		cols = append(cols, f.column+" "+columnType(f.typ, f.values))
 	}
 	if _, err := s.wconn.ExecContext(ctx, fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s(%s)", sc.table, strings.Join(cols, ", "))); err != nil {
 		return err
@@ -573,7 +581,7 @@ func (s *SQLiteStore) migrate(ctx context.Context, sc *sqliteCollection) error {
 	var drop []string
 	for col, typ := range existing {
 		i, ok := sc.pos[strings.TrimPrefix(col, "f_")]
-		if !ok || columnType(sc.fields[i].typ) != typ {
+		if !ok || columnType(sc.fields[i].typ, sc.fields[i].values) != typ {
 			drop = append(drop, col)
 			delete(existing, col)
 		}
@@ -607,7 +615,7 @@ func (s *SQLiteStore) migrate(ctx context.Context, sc *sqliteCollection) error {
 	}
 	for _, i := range add {
 		f := sc.fields[i]
-		if _, err := s.wconn.ExecContext(ctx, fmt.Sprintf("ALTER TABLE %s ADD COLUMN %s %s", sc.table, f.column, columnType(f.typ))); err != nil {
+		if _, err := s.wconn.ExecContext(ctx, fmt.Sprintf("ALTER TABLE %s ADD COLUMN %s %s", sc.table, f.column, columnType(f.typ, f.values))); err != nil {
 			return err
 		}
 	}
@@ -1225,6 +1233,19 @@ func (f sqliteField) value(raw []byte) (any, error) {
 			return nil, fmt.Errorf("field %q: %w", f.name, err)
 		}
 		return TimeKey(t), nil
+	case Enum:
+		if raw[0] != '"' {
+			return nil, bad()
+		}
+		s, err := unquote(raw)
+		if err != nil {
+			return nil, err
+		}
+		rank, ok := Field{Values: f.values}.Rank(s)
+		if !ok {
+			return nil, fmt.Errorf("field %q: %q is not one of %s", f.name, s, strings.Join(f.values, ", "))
+		}
+		return float64(rank), nil
 	case StringList:
 		if raw[0] != '[' {
 			return nil, bad()

@@ -39,7 +39,19 @@ type declField struct {
 	Type string `bson:"type"`
 }
 
-var fieldTypes = []readstore.FieldType{readstore.String, readstore.Number, readstore.Bool, readstore.Time, readstore.StringList}
+var fieldTypes = []readstore.FieldType{readstore.String, readstore.Number, readstore.Bool, readstore.Time, readstore.StringList, readstore.Enum}
+
+// enumPrefix starts the stored type of an Enum, followed by its values in
+// order, so that a declaration with reordered values differs.
+const enumPrefix = "enum:"
+
+// storedType is how a declaration stores a field's type.
+func storedType(f readstore.Field) string {
+	if f.Type == readstore.Enum {
+		return enumPrefix + strings.Join(f.Values, ",")
+	}
+	return f.Type.String()
+}
 
 func toDeclDoc(key string, c readstore.Collection) declDoc {
 	d := declDoc{Key: key, Layout: layoutVersion, Text: c.TextFields}
@@ -47,7 +59,7 @@ func toDeclDoc(key string, c readstore.Collection) declDoc {
 		d.Indexes = append(d.Indexes, declIndex{Fields: idx})
 	}
 	for _, f := range c.Fields {
-		d.Fields = append(d.Fields, declField{Name: f.Name, Type: f.Type.String()})
+		d.Fields = append(d.Fields, declField{Name: f.Name, Type: storedType(f)})
 	}
 	return d
 }
@@ -58,6 +70,10 @@ func (d declDoc) collection() (readstore.Collection, error) {
 		c.Indexes = append(c.Indexes, idx.Fields)
 	}
 	for _, f := range d.Fields {
+		if values, ok := strings.CutPrefix(f.Type, enumPrefix); ok {
+			c.Fields = append(c.Fields, readstore.Field{Name: f.Name, Type: readstore.Enum, Values: strings.Split(values, ",")})
+			continue
+		}
 		i := slices.IndexFunc(fieldTypes, func(t readstore.FieldType) bool { return t.String() == f.Type })
 		if i < 0 {
 			return readstore.Collection{}, fmt.Errorf("stored declaration of %s: field %q has unknown type %q", d.Key, f.Name, f.Type)

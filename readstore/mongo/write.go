@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"agentdesk/readstore"
@@ -71,7 +72,7 @@ func (dc docCodec) encode(w readstore.Write) (bson.D, error) {
 		if !ok {
 			continue
 		}
-		v, err := fieldValue(f.Type, raw)
+		v, err := fieldValue(f, raw)
 		if err != nil {
 			return nil, fmt.Errorf("field %q: %w", f.Name, err)
 		}
@@ -84,7 +85,8 @@ func (dc docCodec) encode(w readstore.Write) (bson.D, error) {
 
 // fieldValue converts a declared field's raw JSON to its stored value, or
 // nil for JSON null (stored as absent, so "not set" is one thing).
-func fieldValue(t readstore.FieldType, raw json.RawMessage) (any, error) {
+func fieldValue(f readstore.Field, raw json.RawMessage) (any, error) {
+	t := f.Type
 	if string(raw) == "null" {
 		return nil, nil
 	}
@@ -123,6 +125,18 @@ func fieldValue(t readstore.FieldType, raw json.RawMessage) (any, error) {
 			return nil, fmt.Errorf("want an RFC 3339 time: %w", err)
 		}
 		return readstore.TimeKey(tm), nil
+	case readstore.Enum:
+		// Stored as its rank, so that comparisons and sorts follow the
+		// domain order of the values.
+		var s string
+		if raw[0] != '"' || json.Unmarshal(raw, &s) != nil {
+			return nil, bad
+		}
+		rank, ok := f.Rank(s)
+		if !ok {
+			return nil, fmt.Errorf("%q is not one of %s", s, strings.Join(f.Values, ", "))
+		}
+		return float64(rank), nil
 	case readstore.StringList:
 		var list []*string
 		if raw[0] != '[' || json.Unmarshal(raw, &list) != nil {

@@ -58,6 +58,7 @@ func Run(t *testing.T, open func(t *testing.T) readstore.Store) {
 	t.Run("Operators", func(t *testing.T) { accOperators(t, open) })
 	t.Run("NullFilters", func(t *testing.T) { accNull(t, open) })
 	t.Run("Sort", func(t *testing.T) { accSort(t, open) })
+	t.Run("Enum", func(t *testing.T) { accEnum(t, open) })
 	t.Run("PagingAndCount", func(t *testing.T) { accPaging(t, open) })
 	t.Run("UnknownField", func(t *testing.T) { accUnknownField(t, open) })
 	t.Run("InvalidQuery", func(t *testing.T) { accInvalidQuery(t, open) })
