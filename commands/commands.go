@@ -114,6 +114,9 @@ type Result struct {
 	Revision uint64
 	// Changed is false when the command recorded nothing.
 	Changed bool
+	// ChildID is the id of the child record the command added to the
+	// aggregate (a ticket's comment), if any.
+	ChildID string
 }
 
 // aggregate is a state that evolves by events, used through a pointer.

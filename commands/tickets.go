@@ -149,9 +149,11 @@ func (a *App) ChangeTicketStatus(ctx context.Context, m Meta, id string, to tick
 // CommentTicket adds a comment by the actor.
 func (a *App) CommentTicket(ctx context.Context, m Meta, id, body string) (Result, error) {
 	commentID := newID(m, "comment")
-	return a.onTicket(ctx, m, id, domain.Comment, func(t *ticket.Ticket) ([]domain.Event, error) {
+	res, err := a.onTicket(ctx, m, id, domain.Comment, func(t *ticket.Ticket) ([]domain.Event, error) {
 		return t.Comment(ticket.CommentCmd{CommentID: commentID, AuthorID: m.Principal.UserID, Body: body})
 	})
+	res.ChildID = commentID
+	return res, err
 }
 
 // DeleteTicket deletes a ticket; its history stays.

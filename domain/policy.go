@@ -248,3 +248,79 @@ func CanKnowledge(p Principal, a Action, target KnowledgeRef) bool {
 	}
 	return false
 }
+
+// ReadScope is what a principal may read of a resource, decided once by
+// the policy and applied by the query side to lists and single reads
+// alike: nothing at all (Denied), or the records whose fields equal every
+// Match (none: every record).
+type ReadScope struct {
+	Denied bool
+	Where  []Match
+}
+
+// Match requires a record's field to hold a value.
+type Match struct {
+	Field string
+	Value string
+}
+
+// Allows reports whether a record whose fields read as field(name) is in s.
+func (s ReadScope) Allows(field func(name string) string) bool {
+	if s.Denied {
+		return false
+	}
+	for _, m := range s.Where {
+		if field(m.Field) != m.Value {
+			return false
+		}
+	}
+	return true
+}
+
+var denied = ReadScope{Denied: true}
+
+// inCompany scopes a company-bound principal to its company, and adds
+// more matches.
+func inCompany(p Principal, more ...Match) ReadScope {
+	return ReadScope{Where: append([]Match{{"company_id", p.CompanyID}}, more...)}
+}
+
+// CompanyScope is what p may read of companies: all for a superadmin,
+// its own for a company admin (CanCompany).
+func CompanyScope(p Principal) ReadScope {
+	switch {
+	case p.IsSuperadmin():
+		return ReadScope{}
+	case CanCompany(p, Read, p.CompanyID):
+		return ReadScope{Where: []Match{{"id", p.CompanyID}}}
+	}
+	return denied
+}
+
+// UserScope is what p may read of users (CanUser): the company for
+// admins and managers, only itself for writers and clients.
+func UserScope(p Principal) ReadScope {
+	switch p.Role {
+	case Superadmin:
+		return ReadScope{}
+	case CompanyAdmin, ContentManager:
+		return inCompany(p)
+	case ContentWriter, Client:
+		return inCompany(p, Match{"id", p.UserID})
+	}
+	return denied
+}
+
+// TicketScope is what p may read of tickets (CanTicket with Read): the
+// company, or for a client the tickets it requested.
+func TicketScope(p Principal) ReadScope {
+	switch p.Role {
+	case Superadmin:
+		return ReadScope{}
+	case CompanyAdmin, ContentManager, ContentWriter:
+		return inCompany(p)
+	case Client:
+		return inCompany(p, Match{"requester_id", p.UserID})
+	}
+	return denied
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"agentdesk/domain/resource"
 	"agentdesk/domain/ticket"
 	"agentdesk/eventstore"
 	"agentdesk/readstore"
@@ -40,19 +41,7 @@ func TicketCommentsProjector() Projector { return commentsProjector{} }
 func (commentsProjector) Name() string { return TicketComments }
 
 // Collection implements Projector.
-func (commentsProjector) Collection() readstore.Collection {
-	return readstore.Collection{
-		Name: TicketComments,
-		Fields: []readstore.Field{
-			{Name: "ticket_id", Type: readstore.String},
-			{Name: "company_id", Type: readstore.String},
-			{Name: "author_id", Type: readstore.String},
-			{Name: "created_at", Type: readstore.Time},
-			{Name: "seq", Type: readstore.Number},
-		},
-		Indexes: [][]string{{"ticket_id", "seq"}},
-	}
-}
+func (commentsProjector) Collection() readstore.Collection { return collectionOf(resource.Comments) }
 
 // Filter implements Projector: only the events that add or remove
 // comments are read.

@@ -5,23 +5,40 @@ import (
 	"time"
 
 	"agentdesk/domain/company"
+	"agentdesk/domain/resource"
 	"agentdesk/domain/ticket"
 	"agentdesk/domain/user"
 	"agentdesk/eventstore"
 	"agentdesk/readstore"
 )
 
-// Collection names of the read models, as the query API knows them.
-const (
-	Companies   = "companies"
-	Users       = "users"
-	Tickets     = "tickets"
-	Credentials = "credentials"
+// Names of the read models (and of their projections), from the
+// resource declarations.
+var (
+	Companies   = resource.Companies.CollectionName()
+	Users       = resource.Users.CollectionName()
+	Tickets     = resource.Tickets.CollectionName()
+	Credentials = resource.CredentialsCollection
 	// TicketComments holds one document per comment, found by ticket: a
 	// child record is its own document, so nothing grows without bound
 	// inside one (MongoDB caps a document at 16 MB).
-	TicketComments = "ticket_comments"
+	TicketComments = resource.Comments.CollectionName()
 )
+
+// kinds maps the declared kinds of fields to the read store's types.
+var kinds = map[resource.Kind]readstore.FieldType{
+	resource.Text: readstore.String, resource.Number: readstore.Number, resource.Bool: readstore.Bool,
+	resource.Time: readstore.Time, resource.TextList: readstore.StringList, resource.Enum: readstore.Enum,
+}
+
+// collectionOf is the read-store collection of a declared resource.
+func collectionOf(r *resource.Resource) readstore.Collection {
+	c := readstore.Collection{Name: r.CollectionName(), Indexes: r.Indexes, TextFields: r.SearchFields()}
+	for _, f := range r.Fields {
+		c.Fields = append(c.Fields, readstore.Field{Name: f.Name, Type: kinds[f.Kind], Values: f.Values})
+	}
+	return c
+}
 
 // Company is a document of the companies read model.
 type Company struct {
@@ -37,20 +54,10 @@ type Company struct {
 func CompaniesProjector() Projector {
 	return &Def[Company]{
 		ProjectionName: Companies,
-		Spec: readstore.Collection{
-			Name: Companies,
-			Fields: []readstore.Field{
-				{Name: "company_id", Type: readstore.String},
-				{Name: "name", Type: readstore.String},
-				{Name: "created_at", Type: readstore.Time},
-				{Name: "updated_at", Type: readstore.Time},
-			},
-			Indexes:    [][]string{{"created_at"}, {"name"}},
-			TextFields: []string{"name"},
-		},
-		Categories: []string{company.Category},
-		DocID:      streamID(company.Category),
-		Creates:    []string{company.TypeCreated},
+		Spec:           collectionOf(resource.Companies),
+		Categories:     []string{company.Category},
+		DocID:          streamID(company.Category),
+		Creates:        []string{company.TypeCreated},
 		Project: func(ev eventstore.RecordedEvent, cur *Company) (*Company, error) {
 			e, err := company.Events.Decode(ev.Type, ev.SchemaVersion, ev.Data)
 			if err != nil {
@@ -94,23 +101,10 @@ type User struct {
 func UsersProjector() Projector {
 	return &Def[User]{
 		ProjectionName: Users,
-		Spec: readstore.Collection{
-			Name: Users,
-			Fields: []readstore.Field{
-				{Name: "company_id", Type: readstore.String},
-				{Name: "username", Type: readstore.String},
-				{Name: "email", Type: readstore.String},
-				{Name: "full_name", Type: readstore.String},
-				{Name: "role", Type: readstore.String},
-				{Name: "created_at", Type: readstore.Time},
-				{Name: "updated_at", Type: readstore.Time},
-			},
-			Indexes:    [][]string{{"company_id", "created_at"}, {"username"}, {"company_id", "role"}},
-			TextFields: []string{"username", "email", "full_name"},
-		},
-		Categories: []string{user.Category},
-		DocID:      streamID(user.Category),
-		Creates:    []string{user.TypeCreated},
+		Spec:           collectionOf(resource.Users),
+		Categories:     []string{user.Category},
+		DocID:          streamID(user.Category),
+		Creates:        []string{user.TypeCreated},
 		Project: func(ev eventstore.RecordedEvent, cur *User) (*User, error) {
 			e, err := user.Events.Decode(ev.Type, ev.SchemaVersion, ev.Data)
 			if err != nil {
@@ -215,36 +209,11 @@ type Ticket struct {
 func TicketsProjector() Projector {
 	return &Def[Ticket]{
 		ProjectionName: Tickets,
-		Spec: readstore.Collection{
-			Name: Tickets,
-			Fields: []readstore.Field{
-				{Name: "company_id", Type: readstore.String},
-				{Name: "title", Type: readstore.String},
-				{Name: "description", Type: readstore.String},
-				{Name: "priority", Type: readstore.String},
-				{Name: "status", Type: readstore.String},
-				{Name: "requester_id", Type: readstore.String},
-				{Name: "assignee_id", Type: readstore.String},
-				{Name: "tags", Type: readstore.StringList},
-				{Name: "comment_count", Type: readstore.Number},
-				{Name: "created_at", Type: readstore.Time},
-				{Name: "updated_at", Type: readstore.Time},
-				{Name: "last_activity_at", Type: readstore.Time},
-			},
-			Indexes: [][]string{
-				{"company_id", "created_at"},
-				{"company_id", "status", "created_at"},
-				{"company_id", "status"},
-				{"company_id", "requester_id", "created_at"},
-				{"company_id", "assignee_id", "created_at"},
-				{"company_id", "updated_at"},
-			},
-			TextFields: []string{"title", "description"},
-		},
-		Categories: []string{ticket.Category},
-		DocID:      streamID(ticket.Category),
-		Creates:    []string{ticket.TypeOpened},
-		Project:    projectTicket,
+		Spec:           collectionOf(resource.Tickets),
+		Categories:     []string{ticket.Category},
+		DocID:          streamID(ticket.Category),
+		Creates:        []string{ticket.TypeOpened},
+		Project:        projectTicket,
 	}
 }
 

@@ -10,14 +10,15 @@ import (
 	"strings"
 
 	"agentdesk/domain"
+	decl "agentdesk/domain/resource"
 	"agentdesk/readstore"
 )
 
-// The read models this package reads beyond the resources it serves; their
-// names and document shapes are the contract with the projections.
-const (
-	usersCollection       = "users"
-	credentialsCollection = "credentials"
+// The read models sign-in and authentication read; their document shapes
+// are the contract with the projections.
+var (
+	usersCollection       = decl.Users.CollectionName()
+	credentialsCollection = decl.CredentialsCollection
 )
 
 // userDoc is the part of a users document that identifies a principal.

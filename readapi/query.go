@@ -42,9 +42,9 @@ func parseListQuery(v url.Values, res *resource) (readstore.Query, error) {
 		sortField, order = pair[0], pair[1]
 	}
 	if sortField == "" {
-		sortField, order = "created_at", "DESC"
-		if !slices.Contains(res.sorts, sortField) {
-			sortField = "id"
+		sortField, order = res.DefaultSort, "ASC"
+		if res.DefaultDesc {
+			order = "DESC"
 		}
 	}
 	if sortField != "id" && !slices.Contains(res.sorts, sortField) {

@@ -11,105 +11,27 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"agentdesk/domain"
+	decl "agentdesk/domain/resource"
 	"agentdesk/eventstore"
 	"agentdesk/readstore"
 )
 
-// resource is a read model served as a React Admin resource.
+// resource is a declared resource as the query API serves it.
 type resource struct {
-	name string // URL segment, collection and projection name
-	// also lists other projections a write must reach before it is
-	// answered (users: sign-in reads credentials).
-	also []string
-	// filters and sorts are the allow-lists; id and q are always allowed.
+	*decl.Resource
+	name    string // URL segment
 	filters []string
 	sorts   []string
-	// scope returns the conditions that restrict p to what it may see, or
-	// an error if p may not list the resource at all.
-	scope func(p domain.Principal) ([]readstore.Condition, error)
-	// visible reports whether p may read one document.
-	visible func(p domain.Principal, d scopeDoc) bool
 }
 
-// scopeDoc holds the fields of a document that decide who may see it.
-type scopeDoc struct {
-	ID          string  `json:"id"`
-	CompanyID   *string `json:"company_id"`
-	RequesterID string  `json:"requester_id"`
-	AssigneeID  *string `json:"assignee_id"`
-	Role        string  `json:"role"`
-}
-
-func (d scopeDoc) company() string {
-	if d.CompanyID == nil {
-		return ""
+// resources lists what the query API serves, from the declarations.
+var resources = func() []*resource {
+	var out []*resource
+	for _, r := range decl.All() {
+		out = append(out, &resource{Resource: r, name: r.Name, filters: r.Filters(), sorts: r.Sorts()})
 	}
-	return *d.CompanyID
-}
-
-func eq(field, value string) readstore.Condition {
-	return readstore.Condition{Field: field, Op: readstore.Eq, Value: value}
-}
-
-// resources lists what the query API serves.
-var resources = []*resource{
-	{
-		name:    "companies",
-		filters: []string{"name", "created_at", "updated_at"},
-		sorts:   []string{"name", "created_at", "updated_at"},
-		scope: func(p domain.Principal) ([]readstore.Condition, error) {
-			switch {
-			case p.IsSuperadmin():
-				return nil, nil
-			case domain.CanCompany(p, domain.Read, p.CompanyID):
-				return []readstore.Condition{eq("id", p.CompanyID)}, nil
-			}
-			return nil, domain.ErrForbidden
-		},
-		visible: func(p domain.Principal, d scopeDoc) bool { return domain.CanCompany(p, domain.Read, d.ID) },
-	},
-	{
-		name:    "users",
-		also:    []string{credentialsCollection},
-		filters: []string{"company_id", "username", "email", "full_name", "role", "created_at", "updated_at"},
-		sorts:   []string{"username", "email", "full_name", "role", "created_at", "updated_at"},
-		scope: func(p domain.Principal) ([]readstore.Condition, error) {
-			switch {
-			case p.IsSuperadmin():
-				return nil, nil
-			case domain.CanListUsers(p):
-				return []readstore.Condition{eq("company_id", p.CompanyID)}, nil
-			}
-			return []readstore.Condition{eq("company_id", p.CompanyID), eq("id", p.UserID)}, nil
-		},
-		visible: func(p domain.Principal, d scopeDoc) bool {
-			return d.ID == p.UserID || domain.CanUser(p, domain.Read, domain.UserRef{ID: d.ID, CompanyID: d.company(), Role: domain.Role(d.Role)})
-		},
-	},
-	{
-		name: "tickets",
-		also: []string{ticketCommentsCollection},
-		filters: []string{"company_id", "title", "priority", "status", "requester_id", "assignee_id", "tags",
-			"comment_count", "created_at", "updated_at", "last_activity_at"},
-		sorts: []string{"title", "priority", "status", "comment_count", "created_at", "updated_at", "last_activity_at"},
-		scope: func(p domain.Principal) ([]readstore.Condition, error) {
-			switch {
-			case p.IsSuperadmin():
-				return nil, nil
-			case domain.TicketsOwnOnly(p):
-				return []readstore.Condition{eq("company_id", p.CompanyID), eq("requester_id", p.UserID)}, nil
-			}
-			return []readstore.Condition{eq("company_id", p.CompanyID)}, nil
-		},
-		visible: func(p domain.Principal, d scopeDoc) bool {
-			ref := domain.TicketRef{CompanyID: d.company(), RequesterID: d.RequesterID}
-			if d.AssigneeID != nil {
-				ref.AssigneeID = *d.AssigneeID
-			}
-			return domain.CanTicket(p, domain.Read, ref)
-		},
-	},
-}
+	return out
+}()
 
 func resourceNamed(name string) (*resource, bool) {
 	for _, r := range resources {
@@ -118,6 +40,40 @@ func resourceNamed(name string) (*resource, bool) {
 		}
 	}
 	return nil, false
+}
+
+// scope returns the conditions that restrict p to what it may list of
+// res, or ErrForbidden.
+func (res *resource) scope(p domain.Principal) ([]readstore.Condition, error) {
+	s := res.Scope(p)
+	if s.Denied {
+		return nil, domain.ErrForbidden
+	}
+	where := make([]readstore.Condition, len(s.Where))
+	for i, m := range s.Where {
+		where[i] = readstore.Condition{Field: m.Field, Op: readstore.Eq, Value: m.Value}
+	}
+	return where, nil
+}
+
+// visible reports whether p may read the document data of res.
+func (res *resource) visible(p domain.Principal, data json.RawMessage) (bool, error) {
+	s := res.Scope(p)
+	if s.Denied {
+		return false, nil
+	}
+	if len(s.Where) == 0 {
+		return true, nil
+	}
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(data, &fields); err != nil {
+		return false, fmt.Errorf("decode %s document: %w", res.name, err)
+	}
+	return s.Allows(func(name string) string {
+		var v string
+		_ = json.Unmarshal(fields[name], &v) // null or missing reads as ""
+		return v
+	}), nil
 }
 
 // list answers GET /api/{resource} with {data, total}.
@@ -134,8 +90,14 @@ func (a *API) list(res *resource) http.HandlerFunc {
 			a.fail(w, r, err)
 			return
 		}
+		if res.Parent != nil {
+			if err := a.checkParent(r.Context(), p, res, q.Where); err != nil {
+				a.fail(w, r, err)
+				return
+			}
+		}
 		q.Where = append(scope, q.Where...)
-		docs, total, err := a.reads.Query(r.Context(), res.name, q)
+		docs, total, err := a.reads.Query(r.Context(), res.CollectionName(), q)
 		if err != nil {
 			a.fail(w, r, err)
 			return
@@ -175,31 +137,48 @@ func (a *API) lookup(ctx context.Context, p domain.Principal, res *resource, id 
 	if !domain.ValidID(id) {
 		return nil, domain.ErrNotFound
 	}
-	doc, err := a.reads.Get(ctx, res.name, id)
+	doc, err := a.reads.Get(ctx, res.CollectionName(), id)
 	if err != nil {
 		return nil, err
 	}
-	var sd scopeDoc
-	if err := json.Unmarshal(doc.Data, &sd); err != nil {
-		return nil, fmt.Errorf("decode %s/%s: %w", res.name, id, err)
+	ok, err := res.visible(p, doc.Data)
+	if err != nil || !ok {
+		return nil, errors.Join(err, domain.ErrNotFound)
 	}
-	if !res.visible(p, sd) {
-		return nil, domain.ErrNotFound
+	if res.Parent != nil {
+		var parent map[string]json.RawMessage
+		if err := json.Unmarshal(doc.Data, &parent); err != nil {
+			return nil, fmt.Errorf("decode %s/%s: %w", res.name, id, err)
+		}
+		var parentID string
+		_ = json.Unmarshal(parent[res.ParentField], &parentID)
+		pres, _ := resourceNamed(res.Parent.Name)
+		if _, err := a.lookup(ctx, p, pres, parentID); err != nil {
+			return nil, err
+		}
 	}
 	return doc.Data, nil
 }
 
-// ticketCommentsCollection holds one document per comment, with its
-// ticket_id, company_id and seq (the order within the ticket): a read
-// model contract, like usersCollection.
-const ticketCommentsCollection = "ticket_comments"
+// checkParent requires a list of a child resource to name one parent, by
+// equality on the parent field, that p may read.
+func (a *API) checkParent(ctx context.Context, p domain.Principal, res *resource, where []readstore.Condition) error {
+	for _, c := range where {
+		if id, ok := c.Value.(string); ok && c.Field == res.ParentField && c.Op == readstore.Eq {
+			pres, _ := resourceNamed(res.Parent.Name)
+			_, err := a.lookup(ctx, p, pres, id)
+			return err
+		}
+	}
+	return badRequestf("list %s of one %s: filter by %s", res.name, res.Parent.Name, res.ParentField)
+}
 
 // comments answers GET /api/tickets/{id}/comments: the ticket's comments,
 // oldest first, paged by the store with skip/limit or range, as
 // {data, total}. Whoever may read the ticket may read its comments.
 func (a *API) comments(w http.ResponseWriter, r *http.Request) {
 	p, _ := PrincipalFrom(r.Context())
-	tickets, _ := resourceNamed("tickets")
+	tickets, _ := resourceNamed(decl.Tickets.Name)
 	skip, limit, err := parsePage(r.URL.Query())
 	if err != nil {
 		a.fail(w, r, err)
@@ -218,7 +197,7 @@ func (a *API) comments(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, fmt.Errorf("decode ticket %s: %w", id, err))
 		return
 	}
-	docs, total, err := a.reads.Query(r.Context(), ticketCommentsCollection, readstore.Query{
+	docs, total, err := a.reads.Query(r.Context(), decl.Comments.CollectionName(), readstore.Query{
 		Where: []readstore.Condition{
 			{Field: "ticket_id", Op: readstore.Eq, Value: id},
 			{Field: "company_id", Op: readstore.Eq, Value: tk.CompanyID},
@@ -261,7 +240,7 @@ func (a *API) Await(ctx context.Context, resourceName string, position eventstor
 	}
 	wctx, cancel := context.WithTimeout(ctx, a.writeWait)
 	defer cancel()
-	for _, name := range append([]string{res.name}, res.also...) {
+	for _, name := range append([]string{res.CollectionName()}, res.Also...) {
 		if err := a.progress.Wait(wctx, name, position); err != nil {
 			if ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
 				return fmt.Errorf("%w: the change was recorded but the %s view is behind; retry the read shortly", errNotReady, name)

@@ -120,8 +120,11 @@ func endToEnd(t *testing.T, stores backend) {
 	a.admin.must(http.StatusOK, "POST", path+"/status", map[string]any{"status": "open"})
 	for i := range 3 {
 		rec := a.admin.must(http.StatusCreated, "POST", path+"/comments", map[string]any{"body": fmt.Sprintf("comment %d", i)}).Map(t)
-		if rec["comment_count"] != float64(i+1) {
-			t.Fatalf("comment %d: comment_count %v", i, rec["comment_count"])
+		if rec["body"] != fmt.Sprintf("comment %d", i) || rec["ticket_id"] != first {
+			t.Fatalf("comment %d: answered %v, want the comment", i, rec)
+		}
+		if tk := a.admin.must(http.StatusOK, "GET", path, nil).Map(t); tk["comment_count"] != float64(i+1) {
+			t.Fatalf("comment %d: comment_count %v", i, tk["comment_count"])
 		}
 	}
 	var thread struct {

@@ -115,4 +115,49 @@ func TestReactAdminContract(t *testing.T) {
 			t.Fatalf("getMany of %d ids returned %d", len(ids), len(many.Data))
 		}
 	})
+
+	t.Run("4 enums sort in domain order, references sort", func(t *testing.T) {
+		admin := a.admin.with(t)
+		for _, pr := range []string{"urgent", "low", "high", "normal"} {
+			admin.must(http.StatusCreated, "POST", "/api/tickets", map[string]any{"title": "Ranked " + pr, "priority": pr, "tags": []string{"ranked"}})
+		}
+		l := admin.list("/api/tickets" + filterQuery(map[string]any{"tags": "ranked"}, `sort=["priority","ASC"]`))
+		var got []string
+		for _, d := range l.Data {
+			got = append(got, d["priority"].(string))
+		}
+		if strings.Join(got, ",") != "low,normal,high,urgent" {
+			t.Fatalf("sorted by priority: %v, want low,normal,high,urgent", got)
+		}
+		if l := admin.list("/api/tickets" + filterQuery(map[string]any{"tags": "ranked", "priority_gte": "high"}, "")); l.Total != 2 {
+			t.Fatalf("priority_gte high: %d tickets, want 2", l.Total)
+		}
+		admin.must(http.StatusBadRequest, "GET", "/api/tickets"+filterQuery(map[string]any{"priority": "critical"}, ""), nil)
+		for _, f := range []string{"requester_id", "assignee_id", "company_id"} {
+			admin.must(http.StatusOK, "GET", "/api/tickets?sort="+f+"&order=ASC", nil)
+		}
+	})
+
+	t.Run("8 comments answer themselves and are a resource", func(t *testing.T) {
+		admin := a.admin.with(t)
+		tk := admin.must(http.StatusCreated, "POST", "/api/tickets", map[string]any{"title": "Talkative"}).Map(t)
+		id := tk["id"].(string)
+		c := admin.must(http.StatusCreated, "POST", "/api/tickets/"+id+"/comments", map[string]any{"body": "First!"}).Map(t)
+		if c["id"] == nil || c["id"] == id || c["body"] != "First!" || c["ticket_id"] != id {
+			t.Fatalf("POST comment answered %v, want the new comment", c)
+		}
+		got := admin.must(http.StatusOK, "GET", "/api/comments/"+c["id"].(string), nil).Map(t)
+		if got["id"] != c["id"] || got["body"] != "First!" {
+			t.Fatalf("GET comment: %v, want %v", got, c)
+		}
+		admin.must(http.StatusCreated, "POST", "/api/tickets/"+id+"/comments", map[string]any{"body": "Second"})
+		l := admin.list("/api/comments" + filterQuery(map[string]any{"ticket_id": id}, ""))
+		if l.Total != 2 || l.Data[0]["body"] != "First!" || l.Data[1]["body"] != "Second" {
+			t.Fatalf("comments of the ticket: %+v, want the two, oldest first", l)
+		}
+		admin.must(http.StatusBadRequest, "GET", "/api/comments", nil) // no ticket named
+		b := newTenant(t, ts, root, "Initrode")
+		b.admin.must(http.StatusNotFound, "GET", "/api/comments"+filterQuery(map[string]any{"ticket_id": id}, ""), nil)
+		b.admin.must(http.StatusNotFound, "GET", "/api/comments/"+c["id"].(string), nil)
+	})
 }

@@ -7,6 +7,7 @@ import (
 
 	"agentdesk/commands"
 	"agentdesk/domain"
+	"agentdesk/domain/resource"
 	"agentdesk/domain/ticket"
 	"agentdesk/eventstore"
 )
@@ -71,7 +72,7 @@ func (h *Handler) updateCompany(c *call) (outcome, error) {
 }
 
 func (h *Handler) deleteCompany(c *call) (outcome, error) {
-	return h.deleteWith(c, "companies", h.app.DeleteCompany)
+	return h.deleteWith(c, resource.Companies.Name, h.app.DeleteCompany)
 }
 
 // --- users ---
@@ -121,7 +122,7 @@ func (h *Handler) updateUser(c *call) (outcome, error) {
 }
 
 func (h *Handler) deleteUser(c *call) (outcome, error) {
-	return h.deleteWith(c, "users", h.app.DeleteUser)
+	return h.deleteWith(c, resource.Users.Name, h.app.DeleteUser)
 }
 
 // --- tickets ---
@@ -185,7 +186,7 @@ func (h *Handler) updateTicket(c *call) (outcome, error) {
 }
 
 func (h *Handler) deleteTicket(c *call) (outcome, error) {
-	return h.deleteWith(c, "tickets", h.app.DeleteTicket)
+	return h.deleteWith(c, resource.Tickets.Name, h.app.DeleteTicket)
 }
 
 func (h *Handler) assignTicket(c *call) (outcome, error) {
@@ -229,15 +230,17 @@ func (h *Handler) commentTicket(c *call) (outcome, error) {
 	if err != nil {
 		return outcome{}, err
 	}
-	return created(res)
+	// The answer is the new comment, with its id, as GET /api/comments/{id}
+	// returns it.
+	return outcome{res: res, status: http.StatusCreated, child: resource.Comments.Name}, nil
 }
 
 // deleteWith answers a delete with the record as it was just before: a
 // deleted record cannot be read back. The snapshot is taken from the read
 // model at the aggregate's current position.
-func (h *Handler) deleteWith(c *call, resource string, del func(ctx context.Context, m commands.Meta, id string) (commands.Result, error)) (outcome, error) {
+func (h *Handler) deleteWith(c *call, kind string, del func(ctx context.Context, m commands.Meta, id string) (commands.Result, error)) (outcome, error) {
 	ctx := c.r.Context()
-	before, err := h.records.Record(ctx, c.meta.Principal, resource, c.id, eventstore.Start)
+	before, err := h.records.Record(ctx, c.meta.Principal, kind, c.id, eventstore.Start)
 	if err != nil {
 		return outcome{}, err
 	}

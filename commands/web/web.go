@@ -25,6 +25,7 @@ import (
 
 	"agentdesk/commands"
 	"agentdesk/domain"
+	"agentdesk/domain/resource"
 	"agentdesk/eventstore"
 )
 
@@ -99,20 +100,20 @@ func New(cfg Config) (*Handler, error) {
 
 // Mount registers the write endpoints on r, which must authenticate.
 func (h *Handler) Mount(r chi.Router) {
-	r.Post("/api/companies", h.run("companies", h.createCompany))
-	r.Put("/api/companies/{id}", h.run("companies", h.updateCompany))
-	r.Delete("/api/companies/{id}", h.run("companies", h.deleteCompany))
+	r.Post("/api/companies", h.run(resource.Companies.Name, h.createCompany))
+	r.Put("/api/companies/{id}", h.run(resource.Companies.Name, h.updateCompany))
+	r.Delete("/api/companies/{id}", h.run(resource.Companies.Name, h.deleteCompany))
 
-	r.Post("/api/users", h.run("users", h.createUser))
-	r.Put("/api/users/{id}", h.run("users", h.updateUser))
-	r.Delete("/api/users/{id}", h.run("users", h.deleteUser))
+	r.Post("/api/users", h.run(resource.Users.Name, h.createUser))
+	r.Put("/api/users/{id}", h.run(resource.Users.Name, h.updateUser))
+	r.Delete("/api/users/{id}", h.run(resource.Users.Name, h.deleteUser))
 
-	r.Post("/api/tickets", h.run("tickets", h.openTicket))
-	r.Put("/api/tickets/{id}", h.run("tickets", h.updateTicket))
-	r.Delete("/api/tickets/{id}", h.run("tickets", h.deleteTicket))
-	r.Post("/api/tickets/{id}/assign", h.run("tickets", h.assignTicket))
-	r.Post("/api/tickets/{id}/status", h.run("tickets", h.ticketStatus))
-	r.Post("/api/tickets/{id}/comments", h.run("tickets", h.commentTicket))
+	r.Post("/api/tickets", h.run(resource.Tickets.Name, h.openTicket))
+	r.Put("/api/tickets/{id}", h.run(resource.Tickets.Name, h.updateTicket))
+	r.Delete("/api/tickets/{id}", h.run(resource.Tickets.Name, h.deleteTicket))
+	r.Post("/api/tickets/{id}/assign", h.run(resource.Tickets.Name, h.assignTicket))
+	r.Post("/api/tickets/{id}/status", h.run(resource.Tickets.Name, h.ticketStatus))
+	r.Post("/api/tickets/{id}/comments", h.run(resource.Tickets.Name, h.commentTicket))
 }
 
 // call is one write request being served.
@@ -143,6 +144,9 @@ func (c *call) decode(v any) error {
 // outcome is what a command handler returns: the record to render.
 type outcome struct {
 	res commands.Result
+	// child, when set, names the resource of res.ChildID: that record is
+	// answered instead of the aggregate's (a new comment).
+	child string
 	// snapshot, when set, is answered instead of reading the record (a
 	// deleted record cannot be read back).
 	snapshot json.RawMessage
@@ -151,7 +155,7 @@ type outcome struct {
 
 // run wraps a command handler: principal, body limit, idempotency, the
 // command, then the read-your-writes response.
-func (h *Handler) run(resource string, fn func(c *call) (outcome, error)) http.HandlerFunc {
+func (h *Handler) run(kind string, fn func(c *call) (outcome, error)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		p, ok := h.principal(r.Context())
 		if !ok {
@@ -175,7 +179,7 @@ func (h *Handler) run(resource string, fn func(c *call) (outcome, error)) http.H
 		}}
 		key := strings.TrimSpace(r.Header.Get("Idempotency-Key"))
 		if key == "" {
-			status, out, err := h.execute(c, resource, fn)
+			status, out, err := h.execute(c, kind, fn)
 			h.answer(w, r, status, out, err)
 			return
 		}
@@ -205,7 +209,7 @@ func (h *Handler) run(resource string, fn func(c *call) (outcome, error)) http.H
 			return
 		}
 		c.meta.CommandID = k.CommandID()
-		status, out, err := h.execute(c, resource, fn)
+		status, out, err := h.execute(c, kind, fn)
 		if err != nil {
 			h.answer(w, r, 0, nil, err)
 			return
@@ -220,7 +224,7 @@ func (h *Handler) run(resource string, fn func(c *call) (outcome, error)) http.H
 }
 
 // execute runs the command and renders its record.
-func (h *Handler) execute(c *call, resource string, fn func(c *call) (outcome, error)) (int, json.RawMessage, error) {
+func (h *Handler) execute(c *call, kind string, fn func(c *call) (outcome, error)) (int, json.RawMessage, error) {
 	out, err := fn(c)
 	if err != nil {
 		return 0, nil, err
@@ -230,7 +234,7 @@ func (h *Handler) execute(c *call, resource string, fn func(c *call) (outcome, e
 		status = http.StatusOK
 	}
 	if out.snapshot != nil {
-		if err := h.records.Await(c.r.Context(), resource, out.res.Position); err != nil {
+		if err := h.records.Await(c.r.Context(), kind, out.res.Position); err != nil {
 			return 0, nil, err
 		}
 		return status, out.snapshot, nil
@@ -238,11 +242,20 @@ func (h *Handler) execute(c *call, resource string, fn func(c *call) (outcome, e
 	if out.res.Position.IsZero() {
 		// Nothing new was recorded (a retry, a change to the same value):
 		// there is no position to wait for, only the aggregate's revision.
-		if err := h.records.AwaitRevision(c.r.Context(), resource, out.res.ID, out.res.Revision); err != nil {
+		if err := h.records.AwaitRevision(c.r.Context(), kind, out.res.ID, out.res.Revision); err != nil {
 			return 0, nil, err
 		}
 	}
-	rec, err := h.records.Record(c.r.Context(), c.meta.Principal, resource, out.res.ID, out.res.Position)
+	id := out.res.ID
+	if out.child != "" {
+		// The aggregate's own views reflect the write too before the
+		// child record is answered (a comment, then the ticket's count).
+		if err := h.records.Await(c.r.Context(), kind, out.res.Position); err != nil {
+			return 0, nil, err
+		}
+		kind, id = out.child, out.res.ChildID
+	}
+	rec, err := h.records.Record(c.r.Context(), c.meta.Principal, kind, id, out.res.Position)
 	if err != nil {
 		return 0, nil, err
 	}

@@ -1,0 +1,227 @@
+// Package resource declares, once, every resource the API serves: its
+// name, the fields clients filter, sort and search on (with their kinds
+// and indexes), and who may read what. The projections derive their
+// collections from it, the query API its allow-lists and read scopes,
+// the write endpoints its names; a field or resource spelled here is
+// spelled nowhere else.
+package resource
+
+import (
+	"agentdesk/domain"
+	"agentdesk/domain/ticket"
+)
+
+// Kind is how a field's values compare and sort.
+type Kind uint8
+
+// Field kinds.
+const (
+	Text     Kind = iota // compares as text
+	Number               // numerically
+	Bool                 // true or false
+	Time                 // chronologically (RFC 3339)
+	TextList             // a list of strings; equality matches any element
+	Enum                 // one of Values, ordered as Values are
+)
+
+// Field is a top-level field of a resource's records.
+type Field struct {
+	Name string
+	Kind Kind
+	// Values are an Enum's values in domain order.
+	Values []string
+	// Filter, Sort and Search say what clients may do with the field:
+	// filter on it (with the comparison suffixes), sort by it, find text
+	// in it with q.
+	Filter, Sort, Search bool
+}
+
+// Resource is a resource served under /api/{Name}.
+type Resource struct {
+	// Name is the URL segment and, unless Collection is set, the name of
+	// the read model and its projection.
+	Name string
+	// Collection names the read model when it differs from Name.
+	Collection string
+	// Fields are the queryable fields; id is always filterable.
+	Fields []Field
+	// Indexes are composite indexes, each a list of field names.
+	Indexes [][]string
+	// DefaultSort is the field lists are sorted by when the client asks
+	// for none, descending when DefaultDesc.
+	DefaultSort string
+	DefaultDesc bool
+	// Scope says what a principal may read.
+	Scope func(domain.Principal) domain.ReadScope
+	// Also names other read models a write to this resource must reach
+	// before it is answered.
+	Also []string
+	// Parent, for a child resource, is the resource its records belong
+	// to, through the field ParentField: a child record may be read by
+	// whoever may read its parent, and a list must name one parent.
+	Parent      *Resource
+	ParentField string
+}
+
+// CollectionName returns the read model's name.
+func (r *Resource) CollectionName() string {
+	if r.Collection != "" {
+		return r.Collection
+	}
+	return r.Name
+}
+
+// Field returns the named field.
+func (r *Resource) Field(name string) (Field, bool) {
+	for _, f := range r.Fields {
+		if f.Name == name {
+			return f, true
+		}
+	}
+	return Field{}, false
+}
+
+// Filters returns the names of the fields clients may filter on.
+func (r *Resource) Filters() []string { return r.names(func(f Field) bool { return f.Filter }) }
+
+// Sorts returns the names of the fields clients may sort by.
+func (r *Resource) Sorts() []string { return r.names(func(f Field) bool { return f.Sort }) }
+
+// SearchFields returns the names of the fields q searches.
+func (r *Resource) SearchFields() []string { return r.names(func(f Field) bool { return f.Search }) }
+
+func (r *Resource) names(keep func(Field) bool) []string {
+	var out []string
+	for _, f := range r.Fields {
+		if keep(f) {
+			out = append(out, f.Name)
+		}
+	}
+	return out
+}
+
+// Read models that are not resources of their own but that writes wait
+// for, and that the query side reads.
+const (
+	// CredentialsCollection holds password hashes for sign-in; no
+	// endpoint serves it.
+	CredentialsCollection = "credentials"
+	// commentsCollection is the read model of Comments.
+	commentsCollection = "ticket_comments"
+)
+
+func roles() []string {
+	out := make([]string, len(domain.Roles))
+	for i, r := range domain.Roles {
+		out[i] = string(r)
+	}
+	return out
+}
+
+// times are the record timestamps every resource filters and sorts on.
+func times(names ...string) []Field {
+	out := make([]Field, len(names))
+	for i, n := range names {
+		out[i] = Field{Name: n, Kind: Time, Filter: true, Sort: true}
+	}
+	return out
+}
+
+// The resources.
+var (
+	Companies = &Resource{
+		Name: "companies",
+		Fields: append([]Field{
+			{Name: "company_id", Kind: Text},
+			{Name: "name", Kind: Text, Filter: true, Sort: true, Search: true},
+		}, times("created_at", "updated_at")...),
+		Indexes:     [][]string{{"created_at"}, {"updated_at"}, {"name"}},
+		DefaultSort: "created_at",
+		DefaultDesc: true,
+		Scope:       domain.CompanyScope,
+	}
+	Users = &Resource{
+		Name: "users",
+		Fields: append([]Field{
+			{Name: "company_id", Kind: Text, Filter: true, Sort: true},
+			{Name: "username", Kind: Text, Filter: true, Sort: true, Search: true},
+			{Name: "email", Kind: Text, Filter: true, Sort: true, Search: true},
+			{Name: "full_name", Kind: Text, Filter: true, Sort: true, Search: true},
+			{Name: "role", Kind: Enum, Values: roles(), Filter: true, Sort: true},
+		}, times("created_at", "updated_at")...),
+		Indexes: [][]string{
+			{"company_id", "created_at"}, {"company_id", "updated_at"}, {"company_id", "username"},
+			{"company_id", "email"}, {"company_id", "full_name"}, {"company_id", "role"}, {"username"},
+		},
+		DefaultSort: "created_at",
+		DefaultDesc: true,
+		Scope:       domain.UserScope,
+		Also:        []string{CredentialsCollection},
+	}
+	Tickets = &Resource{
+		Name: "tickets",
+		Fields: append([]Field{
+			{Name: "company_id", Kind: Text, Filter: true, Sort: true},
+			{Name: "title", Kind: Text, Filter: true, Sort: true, Search: true},
+			{Name: "description", Kind: Text, Search: true},
+			{Name: "priority", Kind: Enum, Values: []string{string(ticket.Low), string(ticket.Normal), string(ticket.High), string(ticket.Urgent)}, Filter: true, Sort: true},
+			{Name: "status", Kind: Enum, Values: []string{string(ticket.Open), string(ticket.InProgress), string(ticket.Resolved), string(ticket.Closed)}, Filter: true, Sort: true},
+			{Name: "requester_id", Kind: Text, Filter: true, Sort: true},
+			{Name: "assignee_id", Kind: Text, Filter: true, Sort: true},
+			{Name: "tags", Kind: TextList, Filter: true},
+			{Name: "comment_count", Kind: Number, Filter: true, Sort: true},
+		}, times("created_at", "updated_at", "last_activity_at")...),
+		Indexes: [][]string{
+			{"company_id", "created_at"},
+			{"company_id", "status", "created_at"},
+			{"company_id", "status"},
+			{"company_id", "priority", "created_at"},
+			{"company_id", "requester_id", "created_at"},
+			{"company_id", "assignee_id", "created_at"},
+			{"company_id", "updated_at"},
+			{"company_id", "last_activity_at"},
+			{"company_id", "comment_count"},
+			{"company_id", "title"},
+			{"company_id", "tags"},
+		},
+		DefaultSort: "created_at",
+		DefaultDesc: true,
+		Scope:       domain.TicketScope,
+		Also:        []string{commentsCollection},
+	}
+	// Comments are the tickets' comments, each its own record; they are
+	// listed by ticket (getManyReference), and whoever may read a ticket
+	// may read its comments.
+	Comments = &Resource{
+		Name:       "comments",
+		Collection: commentsCollection,
+		Fields: append([]Field{
+			{Name: "ticket_id", Kind: Text, Filter: true, Sort: true},
+			{Name: "company_id", Kind: Text, Filter: true},
+			{Name: "author_id", Kind: Text, Filter: true, Sort: true},
+			{Name: "body", Kind: Text, Search: true},
+			{Name: "seq", Kind: Number, Filter: true, Sort: true},
+		}, times("created_at")...),
+		Indexes:     [][]string{{"ticket_id", "seq"}, {"ticket_id", "created_at"}, {"ticket_id", "author_id"}, {"company_id", "created_at"}},
+		DefaultSort: "seq",
+		Scope:       childScope(domain.TicketScope),
+		Parent:      Tickets,
+		ParentField: "ticket_id",
+	}
+)
+
+// childScope is the scope of a child resource's own records: the
+// company of whoever may read some parent records (the parent itself is
+// checked too, which narrows it to the parents that principal may read).
+func childScope(parent func(domain.Principal) domain.ReadScope) func(domain.Principal) domain.ReadScope {
+	return func(p domain.Principal) domain.ReadScope {
+		s := parent(p)
+		if s.Denied || p.IsSuperadmin() {
+			return s
+		}
+		return domain.ReadScope{Where: []domain.Match{{Field: "company_id", Value: p.CompanyID}}}
+	}
+}
+
+// All lists the resources the API serves, in menu order.
+func All() []*Resource { return []*Resource{Companies, Users, Tickets, Comments} }

@@ -1,0 +1,88 @@
+package resource_test
+
+import (
+	"slices"
+	"testing"
+
+	"agentdesk/domain"
+	"agentdesk/domain/resource"
+)
+
+// TestDeclarations keeps the declarations honest: every field a client
+// may filter or sort on is declared and indexed, search fields are text,
+// enums have values, names are unique and every resource has a scope.
+func TestDeclarations(t *testing.T) {
+	names := map[string]bool{}
+	for _, r := range resource.All() {
+		if names[r.Name] {
+			t.Fatalf("resource %s declared twice", r.Name)
+		}
+		names[r.Name] = true
+		if r.Scope == nil {
+			t.Fatalf("%s has no read scope", r.Name)
+		}
+		if _, ok := r.Field(r.DefaultSort); !ok || !slices.Contains(r.Sorts(), r.DefaultSort) {
+			t.Errorf("%s: default sort %q is not a sortable field", r.Name, r.DefaultSort)
+		}
+		indexed := map[string]bool{}
+		for _, idx := range r.Indexes {
+			for _, f := range idx {
+				if _, ok := r.Field(f); !ok {
+					t.Errorf("%s: index %v names undeclared field %q", r.Name, idx, f)
+				}
+				indexed[f] = true
+			}
+		}
+		for _, f := range r.Fields {
+			if (f.Filter || f.Sort) && !indexed[f.Name] {
+				t.Errorf("%s: %s may be filtered or sorted on but is in no index", r.Name, f.Name)
+			}
+			if f.Sort && f.Kind == resource.TextList {
+				t.Errorf("%s: list field %s cannot be sorted", r.Name, f.Name)
+			}
+			if f.Search && f.Kind != resource.Text {
+				t.Errorf("%s: search field %s is not text", r.Name, f.Name)
+			}
+			if (f.Kind == resource.Enum) != (len(f.Values) > 0) {
+				t.Errorf("%s: field %s: values only and always for enums", r.Name, f.Name)
+			}
+		}
+		if r.Parent != nil {
+			if f, ok := r.Field(r.ParentField); !ok || !f.Filter {
+				t.Errorf("%s: parent field %q must be a filterable field", r.Name, r.ParentField)
+			}
+		}
+	}
+}
+
+// TestScopesFollowThePolicy checks the read scopes against the policy's
+// Can* answers for every role, on records of the principal's company and
+// of another.
+func TestScopesFollowThePolicy(t *testing.T) {
+	const own, other, me, someone = "c1", "c2", "u1", "u2"
+	for _, role := range domain.Roles {
+		p := domain.Principal{UserID: me, CompanyID: own, Role: role}
+		if role == domain.Superadmin {
+			p.CompanyID = ""
+		}
+		for _, company := range []string{own, other} {
+			for _, who := range []string{me, someone} {
+				fields := func(rec map[string]string) func(string) string {
+					return func(n string) string { return rec[n] }
+				}
+				ticket := map[string]string{"company_id": company, "requester_id": who}
+				if got, want := domain.TicketScope(p).Allows(fields(ticket)), domain.CanTicket(p, domain.Read, domain.TicketRef{CompanyID: company, RequesterID: who}); got != want {
+					t.Errorf("%s reading a ticket of %s requested by %s: scope says %v, policy %v", role, company, who, got, want)
+				}
+				user := map[string]string{"company_id": company, "id": who, "role": string(domain.ContentWriter)}
+				if got, want := domain.UserScope(p).Allows(fields(user)), domain.CanUser(p, domain.Read, domain.UserRef{ID: who, CompanyID: company, Role: domain.ContentWriter}); got != want {
+					t.Errorf("%s reading user %s of %s: scope says %v, policy %v", role, who, company, got, want)
+				}
+			}
+			co := map[string]string{"id": company}
+			if got, want := domain.CompanyScope(p).Allows(func(n string) string { return co[n] }), domain.CanCompany(p, domain.Read, company); got != want {
+				t.Errorf("%s reading company %s: scope says %v, policy %v", role, company, got, want)
+			}
+		}
+	}
+}
