@@ -1,0 +1,272 @@
+// Package knowledge is the knowledge Chunk aggregate: a piece of text an
+// agent draws on when it answers, with where it came from, its tags and
+// an estimate of its size in model tokens.
+package knowledge
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"unicode/utf8"
+
+	"agentdesk/domain"
+)
+
+// Source is where a chunk's text came from.
+type Source string
+
+// Sources.
+const (
+	Manual    Source = "manual"
+	Upload    Source = "upload"
+	Shopify   Source = "shopify"
+	WordPress Source = "wordpress"
+	URL       Source = "url"
+)
+
+// Valid reports whether s is a known source.
+func (s Source) Valid() bool {
+	return s == Manual || s == Upload || s == Shopify || s == WordPress || s == URL
+}
+
+// Limits on field sizes, in characters.
+const (
+	MaxTitle   = 200
+	MaxContent = 100000
+	MaxTags    = 20
+	MaxTag     = 50
+)
+
+// EstimateTokens estimates how many model tokens text takes: one token per
+// four bytes of UTF-8, rounded up, OpenAI's rule of thumb for English.
+// It is meant for context budgets, not billing: it overestimates text in
+// scripts that take several bytes per character, which errs on the safe
+// side. The estimate is recorded in events, so changing the rule later
+// does not rewrite history.
+func EstimateTokens(text string) int { return (len(text) + 3) / 4 }
+
+// Chunk is the state of one knowledge chunk, rebuilt from its events.
+type Chunk struct {
+	ID         string
+	CompanyID  string
+	AgentID    string
+	Title      string
+	Content    string
+	Source     Source
+	Tags       []string
+	TokenCount int
+	Deleted    bool
+	// Version is the number of events applied; the stream's revision is
+	// Version-1.
+	Version uint64
+}
+
+// Exists reports whether the chunk was created and not deleted.
+func (c *Chunk) Exists() bool { return c.Version > 0 && !c.Deleted }
+
+// Ref is what the role policy needs to know about c.
+func (c *Chunk) Ref() domain.KnowledgeRef { return domain.KnowledgeRef{CompanyID: c.CompanyID} }
+
+// Apply evolves c by one event.
+func (c *Chunk) Apply(e domain.Event) {
+	c.Version++
+	switch e := e.(type) {
+	case *Created:
+		c.ID, c.CompanyID, c.AgentID, c.Title = e.ChunkID, e.CompanyID, e.AgentID, e.Title
+		c.Content, c.Source, c.Tags, c.TokenCount = e.Content, e.Source, e.Tags, e.TokenCount
+	case *Updated:
+		if e.AgentID != nil {
+			c.AgentID = *e.AgentID
+		}
+		if e.Title != nil {
+			c.Title = *e.Title
+		}
+		if e.Content != nil {
+			c.Content = *e.Content
+		}
+		if e.TokenCount != nil {
+			c.TokenCount = *e.TokenCount
+		}
+		if e.Source != nil {
+			c.Source = *e.Source
+		}
+		if e.Tags != nil {
+			c.Tags = *e.Tags
+		}
+	case *Deleted:
+		c.Deleted = true
+	}
+}
+
+// CreateCmd creates a chunk.
+type CreateCmd struct {
+	ChunkID   string
+	CompanyID string
+	// AgentID is the agent the chunk belongs to; the caller has checked
+	// that it is an agent of the company.
+	AgentID string
+	Title   string
+	Content string
+	Source  Source // empty means manual
+	Tags    []string
+}
+
+// Create decides the creation of a chunk; the token count is estimated
+// from the content (see EstimateTokens).
+func (c *Chunk) Create(cmd CreateCmd) ([]domain.Event, error) {
+	if c.Version > 0 {
+		return nil, domain.ErrAlreadyExists
+	}
+	p := domain.Problems{}
+	if !domain.ValidID(cmd.ChunkID) {
+		p.Add("id", "must be a UUID")
+	}
+	if !domain.ValidID(cmd.CompanyID) {
+		p.Add("company_id", "must be a UUID")
+	}
+	checkAgentID(p, cmd.AgentID)
+	title := strings.TrimSpace(cmd.Title)
+	checkTitle(p, title)
+	content := strings.TrimSpace(cmd.Content)
+	checkContent(p, content)
+	if cmd.Source == "" {
+		cmd.Source = Manual
+	}
+	checkSource(p, cmd.Source)
+	tags := normalizeTags(p, cmd.Tags)
+	if err := p.Err(); err != nil {
+		return nil, err
+	}
+	return []domain.Event{&Created{
+		ChunkID: cmd.ChunkID, CompanyID: cmd.CompanyID, AgentID: cmd.AgentID, Title: title,
+		Content: content, Source: cmd.Source, Tags: tags, TokenCount: EstimateTokens(content),
+	}}, nil
+}
+
+// UpdateCmd changes the fields that are set; nil fields stay as they are.
+type UpdateCmd struct {
+	// AgentID, when set, moves the chunk to another agent of the company
+	// (checked by the caller).
+	AgentID *string
+	Title   *string
+	Content *string
+	Source  *Source
+	Tags    *[]string
+}
+
+// Update decides an update; only fields that change are recorded (a new
+// content with its new token count), and an update that changes nothing
+// records nothing.
+func (c *Chunk) Update(cmd UpdateCmd) ([]domain.Event, error) {
+	if !c.Exists() {
+		return nil, domain.ErrNotFound
+	}
+	p := domain.Problems{}
+	var e Updated
+	changed := false
+	if cmd.AgentID != nil {
+		checkAgentID(p, *cmd.AgentID)
+		if *cmd.AgentID != c.AgentID {
+			e.AgentID, changed = cmd.AgentID, true
+		}
+	}
+	if cmd.Title != nil {
+		title := strings.TrimSpace(*cmd.Title)
+		checkTitle(p, title)
+		if title != c.Title {
+			e.Title, changed = &title, true
+		}
+	}
+	if cmd.Content != nil {
+		content := strings.TrimSpace(*cmd.Content)
+		checkContent(p, content)
+		if content != c.Content {
+			tokens := EstimateTokens(content)
+			e.Content, e.TokenCount, changed = &content, &tokens, true
+		}
+	}
+	if cmd.Source != nil {
+		checkSource(p, *cmd.Source)
+		if *cmd.Source != c.Source {
+			e.Source, changed = cmd.Source, true
+		}
+	}
+	if cmd.Tags != nil {
+		tags := normalizeTags(p, *cmd.Tags)
+		if !slices.Equal(tags, c.Tags) {
+			e.Tags, changed = &tags, true
+		}
+	}
+	if err := p.Err(); err != nil {
+		return nil, err
+	}
+	if !changed {
+		return nil, nil
+	}
+	return []domain.Event{&e}, nil
+}
+
+// Delete decides deleting the chunk; its history stays in the log.
+func (c *Chunk) Delete() ([]domain.Event, error) {
+	if !c.Exists() {
+		return nil, domain.ErrNotFound
+	}
+	return []domain.Event{&Deleted{}}, nil
+}
+
+func checkAgentID(p domain.Problems, id string) {
+	switch {
+	case id == "":
+		p.Add("agent_id", "is required")
+	case !domain.ValidID(id):
+		p.Add("agent_id", "must be a UUID")
+	}
+}
+
+func checkTitle(p domain.Problems, title string) {
+	switch {
+	case title == "":
+		p.Add("title", "must not be empty")
+	case utf8.RuneCountInString(title) > MaxTitle:
+		p.Add("title", fmt.Sprintf("must be at most %d characters", MaxTitle))
+	}
+}
+
+func checkContent(p domain.Problems, content string) {
+	switch {
+	case content == "":
+		p.Add("content", "must not be empty")
+	case utf8.RuneCountInString(content) > MaxContent:
+		p.Add("content", fmt.Sprintf("must be at most %d characters", MaxContent))
+	}
+}
+
+func checkSource(p domain.Problems, s Source) {
+	if !s.Valid() {
+		p.Add("source", "must be one of manual, upload, shopify, wordpress, url")
+	}
+}
+
+// normalizeTags trims, lower-cases and de-duplicates tags, keeping order,
+// as tickets do.
+func normalizeTags(p domain.Problems, tags []string) []string {
+	out := make([]string, 0, len(tags))
+	for _, tag := range tags {
+		tag = strings.ToLower(strings.TrimSpace(tag))
+		switch {
+		case tag == "":
+			p.Add("tags", "must not contain empty tags")
+			continue
+		case utf8.RuneCountInString(tag) > MaxTag:
+			p.Add("tags", fmt.Sprintf("each tag must be at most %d characters", MaxTag))
+			continue
+		}
+		if !slices.Contains(out, tag) {
+			out = append(out, tag)
+		}
+	}
+	if len(out) > MaxTags {
+		p.Add("tags", fmt.Sprintf("at most %d tags", MaxTags))
+	}
+	return out
+}
