@@ -2,59 +2,234 @@
 //
 // Usage:
 //
-//	agentdesk [serve]   start the HTTP server (the default)
-//	agentdesk help      show this help
+//	agentdesk [serve]                             start the HTTP server (the default)
+//	agentdesk version                             print the version
+//	agentdesk users reset-password [--generate] USERNAME
+//	                                              set a user's password
+//	agentdesk help [command]                      show help
 //
-// Configuration comes from the environment; see the README.
+// Configuration comes from the environment; see the README. Exit codes:
+// 0 success, 1 failure, 2 a command line that was not understood.
 package main
 
 import (
+	"bufio"
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"os"
 	"os/signal"
+	"runtime"
+	"runtime/debug"
+	"strings"
 	"syscall"
 	"time"
 
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"agentdesk/commands"
+	"agentdesk/domain/user"
+	"agentdesk/internal/auth"
 	"agentdesk/internal/config"
 )
 
-const usage = `agentdesk — event-sourced backend for tickets, agents and campaigns
+// version is the release, set at build time with
+// -ldflags "-X main.version=v1.2.3"; see buildVersion for the fallback.
+var version string
 
-Usage:
-  agentdesk [serve]   start the HTTP server (default)
-  agentdesk help      show this help
-
-Configuration is read from the environment (HTTP_ADDR, DATA_DIR, JWT_SECRET,
-ADMIN_USERNAME, ADMIN_PASSWORD, TOKEN_TTL, CORS_ORIGINS, BCRYPT_COST,
-SIGN_IN_RATE_LIMIT, LOG_LEVEL, LOG_FORMAT); see the README.
-`
+const envHelp = `Configuration is read from the environment (HTTP_ADDR, DATA_DIR, JWT_SECRET,
+ADMIN_USERNAME, ADMIN_PASSWORD, TOKEN_TTL, IDEMPOTENCY_TTL, CORS_ORIGINS,
+BCRYPT_COST, SIGN_IN_RATE_LIMIT, EVENTSTORE_URL, MONGO_URI, MONGO_DATABASE,
+CONNECT_TIMEOUT, LOG_LEVEL, LOG_FORMAT); see the README.`
 
 func main() {
-	if err := run(context.Background(), os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
-		fmt.Fprintln(os.Stderr, "agentdesk:", err)
-		os.Exit(1)
-	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(report(err, os.Stderr))
 }
 
-func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	cmd := "serve"
-	if len(args) > 0 {
-		cmd = args[0]
+// run runs the command line args; it is main without the process: the
+// environment, standard streams and cancellation come in as arguments.
+func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
+	root := newRoot(getenv)
+	root.SetIn(stdin)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	if args == nil {
+		args = []string{} // nil makes cobra read os.Args
 	}
-	switch cmd {
-	case "serve":
-		return serve(ctx, getenv, stderr)
-	case "help", "-h", "--help":
-		fmt.Fprint(stdout, usage)
+	root.SetArgs(args)
+	return root.ExecuteContext(ctx)
+}
+
+// usageError is a command line that was not understood: exit code 2.
+type usageError struct {
+	command string // the command path, for the help hint
+	err     error
+}
+
+func (e *usageError) Error() string { return e.err.Error() }
+func (e *usageError) Unwrap() error { return e.err }
+
+func usagef(cmd *cobra.Command, format string, args ...any) error {
+	return &usageError{command: cmd.CommandPath(), err: fmt.Errorf(format, args...)}
+}
+
+// report prints err for a person and returns the process's exit code:
+// 0 without an error, 2 for a usage error, 1 for any other.
+func report(err error, stderr io.Writer) int {
+	if err == nil {
+		return 0
+	}
+	fmt.Fprintln(stderr, "agentdesk:", err)
+	var u *usageError
+	if errors.As(err, &u) {
+		fmt.Fprintf(stderr, "Run '%s --help' for usage.\n", u.command)
+		return 2
+	}
+	return 1
+}
+
+// newRoot builds the command tree. Commands read their configuration
+// through getenv when they run, never from flags.
+func newRoot(getenv func(string) string) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "agentdesk",
+		Short: "Event-sourced backend for tickets, agents and campaigns",
+		Long: "agentdesk — event-sourced backend for tickets, agents and campaigns.\n\n" +
+			"With no command it serves (agentdesk serve).\n\n" + envHelp,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return nil
+			}
+			msg := fmt.Sprintf("unknown command %q", args[0])
+			if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
+				msg += fmt.Sprintf(" (did you mean %q?)", s[0])
+			}
+			return usagef(cmd, "%s", msg)
+		},
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return serve(cmd.Context(), getenv, cmd.ErrOrStderr())
+		},
+		SilenceErrors:     true, // report prints them, once
+		SilenceUsage:      true,
+		CompletionOptions: cobra.CompletionOptions{DisableDefaultCmd: true},
+	}
+	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
+		return &usageError{command: cmd.CommandPath(), err: err}
+	})
+	root.AddCommand(
+		&cobra.Command{
+			Use:   "serve",
+			Short: "Start the HTTP server (the default)",
+			Long: "Start the HTTP server: bind HTTP_ADDR, open the stores, run the projections and\n" +
+				"create the superadmin on first start. SIGINT or SIGTERM shut it down gracefully.\n\n" + envHelp,
+			Args: noArgs,
+			RunE: func(cmd *cobra.Command, _ []string) error {
+				return serve(cmd.Context(), getenv, cmd.ErrOrStderr())
+			},
+		},
+		&cobra.Command{
+			Use:   "version",
+			Short: "Print the version and the Go version it was built with",
+			Args:  noArgs,
+			RunE: func(cmd *cobra.Command, _ []string) error {
+				_, err := fmt.Fprintf(cmd.OutOrStdout(), "agentdesk %s (%s %s/%s)\n", buildVersion(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
+				return err
+			},
+		},
+		newUsersCmd(getenv),
+	)
+	return root
+}
+
+// noArgs rejects positional arguments as a usage error.
+func noArgs(cmd *cobra.Command, args []string) error {
+	if len(args) > 0 {
+		return usagef(cmd, "%s takes no arguments, got %q", subcommand(cmd), args)
+	}
+	return nil
+}
+
+// subcommand names cmd without the program's name, which report prints.
+func subcommand(cmd *cobra.Command) string {
+	return strings.TrimPrefix(cmd.CommandPath(), cmd.Root().Name()+" ")
+}
+
+// group makes cmd a command that only holds subcommands: run alone, or
+// with an unknown subcommand, it is a usage error (cobra would print its
+// help and succeed).
+func group(cmd *cobra.Command) *cobra.Command {
+	cmd.Args = func(cmd *cobra.Command, args []string) error {
+		if len(args) > 0 {
+			return usagef(cmd, "unknown command %q for %s", args[0], subcommand(cmd))
+		}
 		return nil
 	}
-	fmt.Fprint(stderr, usage)
-	return fmt.Errorf("unknown command %q", cmd)
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		return usagef(cmd, "%s needs a command", subcommand(cmd))
+	}
+	return cmd
+}
+
+func newUsersCmd(getenv func(string) string) *cobra.Command {
+	var generate bool
+	reset := &cobra.Command{
+		Use:   "reset-password USERNAME",
+		Short: "Set a user's password (for an operator locked out)",
+		Long: "Set the password of USERNAME, acting as the operator. The new password is read\n" +
+			"from standard input (one line; prompted for without echo on a terminal), or\n" +
+			"generated and printed with --generate. It opens the configured stores: when\n" +
+			"either is embedded (EVENTSTORE_URL or MONGO_URI unset), stop the server first.\n\n" + envHelp,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) != 1 {
+				return usagef(cmd, "%s takes one USERNAME, got %d arguments", subcommand(cmd), len(args))
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return resetPassword(cmd.Context(), getenv, cmd.InOrStdin(), cmd.OutOrStdout(), cmd.ErrOrStderr(), args[0], generate)
+		},
+	}
+	reset.Flags().BoolVar(&generate, "generate", false, "generate a random password and print it instead of reading one")
+	users := group(&cobra.Command{Use: "users", Short: "Manage users from the command line"})
+	users.AddCommand(reset)
+	return users
+}
+
+// buildVersion returns the version set at link time or, without one, the
+// VCS revision the go command stamped ("-dirty" when the tree had
+// changes), or "dev".
+func buildVersion() string {
+	if version != "" {
+		return version
+	}
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "dev"
+	}
+	var rev, dirty string
+	for _, s := range info.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.modified":
+			if s.Value == "true" {
+				dirty = "-dirty"
+			}
+		}
+	}
+	if rev == "" {
+		return "dev"
+	}
+	return rev[:min(len(rev), 12)] + dirty
 }
 
 func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
@@ -67,27 +242,27 @@ func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, opts))
 }
 
-// serve runs the server until SIGINT or SIGTERM, then shuts down
-// gracefully: requests in flight finish and the stores close cleanly.
+// serve runs the server until ctx ends, then shuts down gracefully:
+// requests in flight finish and the stores close cleanly. It binds
+// HTTP_ADDR before anything else, so a port in use fails the start before
+// the data dir, the stores or the superadmin are touched.
 func serve(ctx context.Context, getenv func(string) string, logOut io.Writer) error {
 	cfg, err := config.FromEnv(getenv)
 	if err != nil {
 		return err
 	}
 	log := newLogger(cfg, logOut)
-	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
 
-	srv, err := Open(ctx, cfg, log)
-	if err != nil {
-		return err
-	}
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
-		_ = srv.Shutdown(context.Background())
+		return fmt.Errorf("HTTP_ADDR: %w", err)
+	}
+	srv, err := Open(ctx, cfg, log)
+	if err != nil {
+		ln.Close()
 		return err
 	}
-	log.Info("agentdesk listening", "addr", ln.Addr().String(), "data_dir", cfg.DataDir)
+	log.Info("agentdesk listening", "addr", ln.Addr().String(), "data_dir", cfg.DataDir, "version", buildVersion())
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 
@@ -103,4 +278,137 @@ func serve(ctx context.Context, getenv func(string) string, logOut io.Writer) er
 	}
 	log.Info("stopped")
 	return err
+}
+
+// resetPassword sets username's password from stdin, or to a generated
+// one it prints, through the stores the configuration names.
+func resetPassword(ctx context.Context, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer, username string, generate bool) (err error) {
+	cfg, err := config.FromEnv(getenv)
+	if err != nil {
+		return err
+	}
+	if cfg.EventStoreURL == "" || cfg.MongoURI == "" {
+		if err := checkEmbeddedIdle(cfg); err != nil {
+			return err
+		}
+	}
+	var password string
+	if generate {
+		password = rand.Text()
+	} else if password, err = readPassword(ctx, stdin, stderr, username); err != nil {
+		return err
+	}
+
+	events, reads, err := openStores(ctx, cfg, newLogger(cfg, stderr))
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if cerr := errors.Join(events.Close(), reads.Close()); cerr != nil {
+			err = errors.Join(err, fmt.Errorf("close stores: %w", cerr))
+		}
+	}()
+	app, err := commands.New(commands.Config{Store: events, Hasher: auth.Bcrypt{Cost: cfg.BcryptCost}})
+	if err != nil {
+		return err
+	}
+	res, err := app.ResetPassword(ctx, username, password)
+	if err != nil {
+		return fmt.Errorf("reset password: %w", err)
+	}
+	fmt.Fprintf(stdout, "password of %q reset (user %s)\n", username, res.ID)
+	if generate {
+		fmt.Fprintf(stdout, "new password: %s\n", password)
+	}
+	if user.NormalizeUsername(username) == user.NormalizeUsername(cfg.AdminUsername) {
+		// A file that still offers the old password is the trap this
+		// command gets an operator out of.
+		path := initialPasswordPath(cfg)
+		switch err := os.Remove(path); {
+		case err == nil:
+			fmt.Fprintf(stdout, "removed %s, which held the old password\n", path)
+		case !errors.Is(err, fs.ErrNotExist):
+			return fmt.Errorf("remove %s, which holds the old password: %w", path, err)
+		}
+	}
+	return nil
+}
+
+// checkEmbeddedIdle refuses to go on when the embedded stores are in use
+// or absent. The embedded event store numbers events in the one process
+// that writes it, so a second writer beside a running server would make
+// the server's next append fail; a server holds HTTP_ADDR while it runs,
+// which is the sign looked for. A missing data dir means a mistyped
+// DATA_DIR: opening it would create empty stores there.
+func checkEmbeddedIdle(cfg config.Config) error {
+	if _, err := os.Stat(cfg.DataDir); err != nil {
+		return fmt.Errorf("DATA_DIR: %w", err)
+	}
+	ln, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("HTTP_ADDR %s is in use (%w): is the server running? Stop it first; the embedded stores take one process at a time", cfg.HTTPAddr, err)
+	}
+	return ln.Close()
+}
+
+// readPassword reads the new password: one line from stdin or, on a
+// terminal, typed twice without echo.
+func readPassword(ctx context.Context, stdin io.Reader, prompt io.Writer, username string) (string, error) {
+	if f, ok := stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		pw, err := readTerminal(ctx, f, prompt, fmt.Sprintf("New password for %s: ", username))
+		if err != nil {
+			return "", err
+		}
+		again, err := readTerminal(ctx, f, prompt, "Repeat it: ")
+		if err != nil {
+			return "", err
+		}
+		if again != pw {
+			return "", errors.New("the passwords differ")
+		}
+		return pw, nil
+	}
+	line, err := bufio.NewReader(stdin).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return "", fmt.Errorf("read password from standard input: %w", err)
+	}
+	line = strings.TrimSuffix(strings.TrimSuffix(line, "\n"), "\r")
+	if line == "" {
+		return "", errors.New("no password on standard input (give one line, or use --generate)")
+	}
+	return line, nil
+}
+
+// readTerminal prompts and reads one line from the terminal f without
+// echo. When ctx ends first it restores the terminal, which would
+// otherwise stay silent after an interrupt, and gives up; the read itself
+// cannot be stopped and ends with the process.
+func readTerminal(ctx context.Context, f *os.File, prompt io.Writer, question string) (string, error) {
+	fd := int(f.Fd())
+	state, err := term.GetState(fd)
+	if err != nil {
+		return "", fmt.Errorf("terminal: %w", err)
+	}
+	fmt.Fprint(prompt, question)
+	type line struct {
+		b   []byte
+		err error
+	}
+	read := make(chan line, 1)
+	go func() {
+		b, err := term.ReadPassword(fd)
+		read <- line{b, err}
+	}()
+	select {
+	case l := <-read:
+		fmt.Fprintln(prompt)
+		if l.err != nil {
+			return "", fmt.Errorf("read password: %w", l.err)
+		}
+		return string(l.b), nil
+	case <-ctx.Done():
+		_ = term.Restore(fd, state)
+		fmt.Fprintln(prompt)
+		return "", fmt.Errorf("read password: interrupted: %w", ctx.Err())
+	}
 }

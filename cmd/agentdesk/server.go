@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -107,7 +109,19 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server, 
 	return s, nil
 }
 
+// bootstrapAdmin creates the superadmin on first start. An initial
+// password is only chosen (and, without ADMIN_PASSWORD, written to the
+// data dir) when the superadmin is really created: a file written later
+// would hold a password that was never set.
 func (s *Server) bootstrapAdmin(ctx context.Context, app *commands.App) error {
+	exists, err := app.UserExists(ctx, s.cfg.AdminUsername)
+	if err != nil {
+		return fmt.Errorf("look up superadmin %q: %w", s.cfg.AdminUsername, err)
+	}
+	if exists {
+		s.warnMissingPassword()
+		return nil
+	}
 	pw, path, err := s.cfg.InitialAdminPassword()
 	if err != nil {
 		return fmt.Errorf("initial admin password: %w", err)
@@ -137,6 +151,27 @@ func (s *Server) bootstrapAdmin(ctx context.Context, app *commands.App) error {
 		s.log.Info("superadmin created", attrs...)
 	}
 	return nil
+}
+
+// initialPasswordPath is where config.InitialAdminPassword keeps the
+// generated password; config does not export the name, and asking it
+// would write a new file.
+func initialPasswordPath(cfg config.Config) string {
+	return filepath.Join(cfg.DataDir, "initial-admin-password")
+}
+
+// warnMissingPassword tells the operator how to get in when the superadmin
+// exists but its generated password file is gone.
+func (s *Server) warnMissingPassword() {
+	if s.cfg.AdminPassword != "" {
+		return
+	}
+	path := initialPasswordPath(s.cfg)
+	if _, err := os.Stat(path); !errors.Is(err, fs.ErrNotExist) {
+		return
+	}
+	s.log.Warn("superadmin exists but its initial password file is gone, so no new one was written; if the password is lost, reset it",
+		"username", s.cfg.AdminUsername, "password_file", path, "run", "agentdesk users reset-password "+s.cfg.AdminUsername)
 }
 
 func (s *Server) router(api *readapi.API, writes *web.Handler) http.Handler {
