@@ -100,6 +100,18 @@ type Meta struct {
 	CommandID     string
 	CorrelationID string
 	CausationID   string
+	// IfRevision, when set, is the stream revision the client last saw
+	// of the aggregate the command targets (the record's revision, or
+	// If-Match): the command is refused with ErrConflict if the
+	// aggregate has moved on since, so no update is ever lost.
+	IfRevision *uint64
+}
+
+// other returns m for a command's other streams (a username claim beside
+// its user): IfRevision concerns the targeted aggregate only.
+func (m Meta) other() Meta {
+	m.IfRevision = nil
+	return m
 }
 
 // Result tells what a command did.
@@ -214,6 +226,10 @@ func create[S any, P aggregate[S]](ctx context.Context, a *App, m Meta, reg *dom
 func decideAndAppend[S any, P aggregate[S]](ctx context.Context, a *App, m Meta, l loaded[S], stream, id string,
 	decide func(s P) (companyID string, events []domain.Event, err error)) (Result, error) {
 	res := Result{ID: id, Revision: l.revision}
+	if m.IfRevision != nil && (!l.exists || l.revision != *m.IfRevision) {
+		return Result{}, fmt.Errorf("%w: changed by someone else since you read it (it is at revision %d, you sent %d); reload and retry",
+			domain.ErrConflict, l.revision, *m.IfRevision)
+	}
 	companyID, events, err := decide(&l.state)
 	if errors.Is(err, domain.ErrAlreadyExists) && m.CommandID != "" && l.createdBy == m.CommandID {
 		// A retry of the command that created the aggregate (same

@@ -61,7 +61,7 @@ func (a *App) CreateUser(ctx context.Context, m Meta, in CreateUser) (Result, er
 	if _, err := probe.Create(cmd); err != nil {
 		return Result{}, err
 	}
-	if err := a.claimUsername(ctx, m, companyID, in.Username, id); err != nil {
+	if err := a.claimUsername(ctx, m.other(), companyID, in.Username, id); err != nil {
 		return Result{}, err
 	}
 	return create(ctx, a, m, user.Events, user.Stream(id), id,
@@ -121,7 +121,7 @@ func (a *App) DeleteUser(ctx context.Context, m Meta, id string) (Result, error)
 	if err != nil || !res.Changed {
 		return res, err
 	}
-	_, err = execute(ctx, a, m, user.Events, user.UsernameStream(username), id,
+	_, err = execute(ctx, a, m.other(), user.Events, user.UsernameStream(username), id,
 		func(n *user.Username) (string, []domain.Event, error) {
 			evs, err := n.Release(id)
 			return companyID, evs, err

@@ -128,6 +128,12 @@ func (a *API) get(res *resource) http.HandlerFunc {
 			a.fail(w, r, err)
 			return
 		}
+		var rec struct {
+			Revision *uint64 `json:"revision"`
+		}
+		if json.Unmarshal(data, &rec) == nil && rec.Revision != nil {
+			w.Header().Set("ETag", fmt.Sprintf(`"%d"`, *rec.Revision))
+		}
 		writeRaw(w, http.StatusOK, data)
 	}
 }

@@ -160,4 +160,36 @@ func TestReactAdminContract(t *testing.T) {
 		b.admin.must(http.StatusNotFound, "GET", "/api/comments"+filterQuery(map[string]any{"ticket_id": id}, ""), nil)
 		b.admin.must(http.StatusNotFound, "GET", "/api/comments/"+c["id"].(string), nil)
 	})
+
+	t.Run("1 no lost updates: revision and If-Match", func(t *testing.T) {
+		admin := a.admin.with(t)
+		tk := admin.must(http.StatusCreated, "POST", "/api/tickets", map[string]any{"title": "Shared"}).Map(t)
+		id := tk["id"].(string)
+		got := admin.must(http.StatusOK, "GET", "/api/tickets/"+id, nil)
+		if got.Header.Get("ETag") != `"0"` {
+			t.Fatalf("GET ETag %q, want \"0\"", got.Header.Get("ETag"))
+		}
+		// Two editors load revision 0; the first saves, the second's save
+		// of the whole record it loaded must not overwrite it.
+		first, second := got.Map(t), got.Map(t)
+		first["title"], second["title"] = "Edited by one", "Edited by two"
+		saved := admin.must(http.StatusOK, "PUT", "/api/tickets/"+id, first)
+		if saved.Header.Get("ETag") != `"1"` {
+			t.Fatalf("PUT ETag %q, want \"1\"", saved.Header.Get("ETag"))
+		}
+		conflict := admin.must(http.StatusConflict, "PUT", "/api/tickets/"+id, second).Map(t)
+		if !strings.Contains(conflict["message"].(string), "changed by someone else") {
+			t.Fatalf("stale PUT answered %v", conflict)
+		}
+		if now := admin.must(http.StatusOK, "GET", "/api/tickets/"+id, nil).Map(t); now["title"] != "Edited by one" {
+			t.Fatalf("after the stale PUT the title is %v", now["title"])
+		}
+		// If-Match does the same, for PUT and DELETE.
+		admin.must(http.StatusConflict, "PUT", "/api/tickets/"+id, map[string]any{"title": "Late"}, "If-Match", `"0"`)
+		admin.must(http.StatusOK, "PUT", "/api/tickets/"+id, map[string]any{"title": "On time"}, "If-Match", `W/"1"`)
+		admin.must(http.StatusConflict, "DELETE", "/api/tickets/"+id, nil, "If-Match", `"1"`)
+		admin.must(http.StatusBadRequest, "PUT", "/api/tickets/"+id, map[string]any{"title": "x", "revision": 2}, "If-Match", `"1"`)
+		admin.must(http.StatusBadRequest, "PUT", "/api/tickets/"+id, map[string]any{"title": "x", "revision": "two"})
+		admin.must(http.StatusOK, "DELETE", "/api/tickets/"+id, nil, "If-Match", `"2"`)
+	})
 }

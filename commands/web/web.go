@@ -17,6 +17,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -177,6 +178,10 @@ func (h *Handler) run(kind string, fn func(c *call) (outcome, error)) http.Handl
 			CorrelationID: headerID(r, "X-Correlation-ID"),
 			CausationID:   headerID(r, "X-Causation-ID"),
 		}}
+		if c.meta.IfRevision, err = ifRevision(r, body); err != nil {
+			h.writeErr(w, r, err)
+			return
+		}
 		key := strings.TrimSpace(r.Header.Get("Idempotency-Key"))
 		if key == "" {
 			status, out, err := h.execute(c, kind, fn)
@@ -267,6 +272,9 @@ func (h *Handler) answer(w http.ResponseWriter, r *http.Request, status int, bod
 		h.writeErr(w, r, err)
 		return
 	}
+	if tag := etag(body); tag != "" {
+		w.Header().Set("ETag", tag)
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_, _ = w.Write(body)
@@ -349,4 +357,54 @@ func jsonKind(goKind string) string {
 		return "a number"
 	}
 	return "of another type"
+}
+
+// ifRevision returns the revision an update or a delete is conditional
+// on: the If-Match header ("3" or W/"3"), or on PUT the record's own
+// revision field, which React Admin sends back with the rest of the
+// record. Both given and different is a 400.
+func ifRevision(r *http.Request, body []byte) (*uint64, error) {
+	if r.Method != http.MethodPut && r.Method != http.MethodDelete {
+		return nil, nil
+	}
+	var fromHeader, fromBody *uint64
+	if h := strings.TrimSpace(r.Header.Get("If-Match")); h != "" && h != "*" {
+		n, err := strconv.ParseUint(strings.Trim(strings.TrimPrefix(h, "W/"), `"`), 10, 64)
+		if err != nil {
+			return nil, &requestError{status: http.StatusBadRequest, msg: `If-Match must be a record's ETag, such as "3"`}
+		}
+		fromHeader = &n
+	}
+	if r.Method == http.MethodPut && len(body) > 0 {
+		var rec struct {
+			Revision json.RawMessage `json:"revision"`
+		}
+		if json.Unmarshal(body, &rec) == nil && len(rec.Revision) > 0 && string(rec.Revision) != "null" {
+			var n uint64
+			if err := json.Unmarshal(rec.Revision, &n); err != nil {
+				return nil, &requestError{status: http.StatusBadRequest, msg: "revision must be a non-negative integer",
+					fields: map[string]string{"revision": "must be a non-negative integer"}}
+			}
+			fromBody = &n
+		}
+	}
+	if fromHeader != nil && fromBody != nil && *fromHeader != *fromBody {
+		return nil, &requestError{status: http.StatusBadRequest, msg: "If-Match and the body's revision differ"}
+	}
+	if fromHeader != nil {
+		return fromHeader, nil
+	}
+	return fromBody, nil
+}
+
+// etag is the ETag of a record: its revision, quoted. A body without a
+// revision (a list, an error) has none.
+func etag(body json.RawMessage) string {
+	var rec struct {
+		Revision *uint64 `json:"revision"`
+	}
+	if json.Unmarshal(body, &rec) != nil || rec.Revision == nil {
+		return ""
+	}
+	return `"` + strconv.FormatUint(*rec.Revision, 10) + `"`
 }
