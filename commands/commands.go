@@ -326,6 +326,23 @@ func DeriveID(parent, name string) string {
 	return uuid.NewSHA1(idNamespace, []byte(parent+"\x00"+name)).String()
 }
 
+// Fixed are fields of a record that never change after its creation, as
+// an update sends them back (React Admin sends the whole record): nil or
+// the current value is fine, anything else is refused with a validation
+// error rather than silently ignored.
+type Fixed map[string]*string
+
+// check compares each sent value with current(field).
+func (f Fixed) check(current func(field string) string) error {
+	p := domain.Problems{}
+	for field, sent := range f {
+		if sent != nil && *sent != current(field) {
+			p.Add(field, "cannot be changed")
+		}
+	}
+	return p.Err()
+}
+
 // scopedCompany returns the company a principal acts in: its own, or for a
 // superadmin the requested one (which must be given).
 func scopedCompany(p domain.Principal, requested string) (string, error) {

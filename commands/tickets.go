@@ -66,12 +66,23 @@ type UpdateTicket struct {
 	Status *ticket.Status
 	// AssigneeID, when set, assigns the ticket ("" unassigns it).
 	AssigneeID *string
+	// Fixed holds company_id and requester_id as sent back; changing them
+	// is a validation error.
+	Fixed Fixed
 }
 
 // UpdateTicket edits a ticket and, in the same append, changes its
 // assignee and status: one request, one atomic change.
 func (a *App) UpdateTicket(ctx context.Context, m Meta, id string, in UpdateTicket) (Result, error) {
 	return a.onTicket(ctx, m, id, domain.Update, func(t *ticket.Ticket) ([]domain.Event, error) {
+		if err := in.Fixed.check(func(field string) string {
+			if field == "requester_id" {
+				return t.RequesterID
+			}
+			return t.CompanyID
+		}); err != nil {
+			return nil, err
+		}
 		// Each step decides on the state the earlier steps left, on a copy.
 		next := *t
 		var events []domain.Event

@@ -77,6 +77,9 @@ type UpdateUser struct {
 	FullName *string
 	Role     *domain.Role
 	Password *string
+	// Fixed holds username and company_id as sent back; changing them is
+	// a validation error.
+	Fixed Fixed
 }
 
 // UpdateUser changes a user's profile, role or password. Users may change
@@ -91,6 +94,14 @@ func (a *App) UpdateUser(ctx context.Context, m Meta, id string, in UpdateUser) 
 		hash = h
 	}
 	return a.onUser(ctx, m, id, domain.Update, func(u *user.User) ([]domain.Event, error) {
+		if err := in.Fixed.check(func(field string) string {
+			if field == "username" {
+				return u.Username
+			}
+			return u.CompanyID
+		}); err != nil {
+			return nil, err
+		}
 		if in.Role != nil && *in.Role != u.Role {
 			if u.ID == m.Principal.UserID && !m.Principal.IsSuperadmin() {
 				return nil, fmt.Errorf("%w: you cannot change your own role", domain.ErrForbidden)

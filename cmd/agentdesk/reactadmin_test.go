@@ -192,4 +192,28 @@ func TestReactAdminContract(t *testing.T) {
 		admin.must(http.StatusBadRequest, "PUT", "/api/tickets/"+id, map[string]any{"title": "x", "revision": "two"})
 		admin.must(http.StatusOK, "DELETE", "/api/tickets/"+id, nil, "If-Match", `"2"`)
 	})
+
+	t.Run("3 create and edit take the same record; fixed fields refuse change", func(t *testing.T) {
+		admin := a.admin.with(t)
+		tk := admin.must(http.StatusCreated, "POST", "/api/tickets", map[string]any{"title": "Original", "priority": "high"}).Map(t)
+		// Clone: POST the record as read back, id and all.
+		clone := admin.must(http.StatusCreated, "POST", "/api/tickets", tk).Map(t)
+		if clone["id"] == tk["id"] || clone["title"] != "Original" || clone["priority"] != "high" {
+			t.Fatalf("clone: %v from %v", clone, tk)
+		}
+		edit := admin.must(http.StatusOK, "GET", "/api/tickets/"+tk["id"].(string), nil).Map(t)
+		edit["requester_id"] = clone["id"]
+		bad := admin.must(http.StatusUnprocessableEntity, "PUT", "/api/tickets/"+tk["id"].(string), edit).Map(t)
+		if errs, _ := bad["errors"].(map[string]any); errs["requester_id"] == nil {
+			t.Fatalf("changing requester_id answered %v", bad)
+		}
+		me := admin.must(http.StatusOK, "GET", "/auth/me", nil).Map(t)
+		u := admin.must(http.StatusOK, "GET", "/api/users/"+me["id"].(string), nil).Map(t)
+		u["username"] = "someone-else"
+		admin.must(http.StatusUnprocessableEntity, "PUT", "/api/users/"+me["id"].(string), u)
+		u["username"], u["company_id"] = me["username"], "00000000-0000-0000-0000-000000000000"
+		admin.must(http.StatusUnprocessableEntity, "PUT", "/api/users/"+me["id"].(string), u)
+		u["company_id"] = me["company_id"]
+		admin.must(http.StatusOK, "PUT", "/api/users/"+me["id"].(string), u)
+	})
 }

@@ -21,6 +21,23 @@ type recordFields struct {
 	Revision  json.RawMessage `json:"revision"`
 }
 
+// readOnly are the fields every record has that a create ignores, so
+// that one form serves create and edit, and Clone works: a POST of a
+// record read back creates a new one (with a new id).
+type readOnly struct {
+	ID        json.RawMessage `json:"id"`
+	CreatedAt json.RawMessage `json:"created_at"`
+	UpdatedAt json.RawMessage `json:"updated_at"`
+	Revision  json.RawMessage `json:"revision"`
+}
+
+// ticketReadOnly are the fields of a ticket no write sets directly.
+type ticketReadOnly struct {
+	CommentCount   json.RawMessage `json:"comment_count"`
+	CreatedBy      json.RawMessage `json:"created_by"`
+	LastActivityAt json.RawMessage `json:"last_activity_at"`
+}
+
 // checkID rejects a body whose id differs from the URL's.
 func (f recordFields) checkID(id string) error {
 	if f.ID != nil && *f.ID != id {
@@ -42,7 +59,11 @@ type companyBody struct {
 }
 
 func (h *Handler) createCompany(c *call) (outcome, error) {
-	var b companyBody
+	var b struct {
+		companyBody
+		readOnly
+		CompanyID json.RawMessage `json:"company_id"`
+	}
 	if err := c.decode(&b); err != nil {
 		return outcome{}, err
 	}
@@ -87,7 +108,10 @@ type userBody struct {
 }
 
 func (h *Handler) createUser(c *call) (outcome, error) {
-	var b userBody
+	var b struct {
+		userBody
+		readOnly
+	}
 	if err := c.decode(&b); err != nil {
 		return outcome{}, err
 	}
@@ -112,9 +136,10 @@ func (h *Handler) updateUser(c *call) (outcome, error) {
 	if err := b.checkID(c.id); err != nil {
 		return outcome{}, err
 	}
-	// company_id and username are fixed; sending them back unchanged is fine,
-	// and the command rejects nothing here because it never reads them.
-	in := commands.UpdateUser{Email: b.Email, FullName: b.FullName, Role: b.Role}
+	// company_id and username are fixed: sent back unchanged they are
+	// fine, changed they are refused.
+	in := commands.UpdateUser{Email: b.Email, FullName: b.FullName, Role: b.Role,
+		Fixed: commands.Fixed{"username": b.Username, "company_id": b.CompanyID}}
 	if b.Password != nil && *b.Password != "" {
 		in.Password = b.Password
 	}
@@ -137,7 +162,15 @@ type ticketBody struct {
 }
 
 func (h *Handler) openTicket(c *call) (outcome, error) {
-	var b ticketBody
+	var b struct {
+		ticketBody
+		readOnly
+		ticketReadOnly
+		// A new ticket is open and unassigned; a clone's status and
+		// assignee are ignored like its other read-only fields.
+		Status     json.RawMessage `json:"status"`
+		AssigneeID json.RawMessage `json:"assignee_id"`
+	}
 	if err := c.decode(&b); err != nil {
 		return outcome{}, err
 	}
@@ -159,11 +192,9 @@ func (h *Handler) updateTicket(c *call) (outcome, error) {
 	var b struct {
 		ticketBody
 		recordFields
-		Status         *ticket.Status  `json:"status"`
-		AssigneeID     json.RawMessage `json:"assignee_id"`
-		CommentCount   json.RawMessage `json:"comment_count"`
-		CreatedBy      json.RawMessage `json:"created_by"`
-		LastActivityAt json.RawMessage `json:"last_activity_at"`
+		Status     *ticket.Status  `json:"status"`
+		AssigneeID json.RawMessage `json:"assignee_id"`
+		ticketReadOnly
 	}
 	if err := c.decode(&b); err != nil {
 		return outcome{}, err
@@ -174,6 +205,7 @@ func (h *Handler) updateTicket(c *call) (outcome, error) {
 	in := commands.UpdateTicket{
 		EditCmd: ticket.EditCmd{Title: b.Title, Description: b.Description, Priority: b.Priority, Tags: b.Tags},
 		Status:  b.Status,
+		Fixed:   commands.Fixed{"company_id": b.CompanyID, "requester_id": b.RequesterID},
 	}
 	if b.AssigneeID != nil {
 		a, err := optionalID(b.AssigneeID, "assignee_id")
