@@ -328,7 +328,9 @@ func decodeError(err error) error {
 	case errors.As(err, &syn):
 		return &requestError{status: http.StatusBadRequest, msg: fmt.Sprintf("malformed JSON at byte %d", syn.Offset)}
 	case errors.As(err, &typ):
-		field := typ.Field
+		// The path names embedded structs too ("ticketBody.title"); the
+		// client knows only the JSON field.
+		field := typ.Field[strings.LastIndexByte(typ.Field, '.')+1:]
 		if field == "" {
 			return &requestError{status: http.StatusBadRequest, msg: "the body must be a JSON object"}
 		}
