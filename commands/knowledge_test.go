@@ -1,0 +1,111 @@
+package commands_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/google/uuid"
+
+	"agentdesk/commands"
+	"agentdesk/domain"
+	"agentdesk/domain/knowledge"
+)
+
+func TestKnowledgeChunk(t *testing.T) {
+	app, es := newApp(t)
+	ctx := context.Background()
+	company := uuid.NewString()
+	admin := adminOf(company)
+	agentID := newAgent(t, app, admin)
+	writer := member(company, domain.ContentWriter)
+
+	res, err := app.CreateKnowledgeChunk(ctx, writer, commands.CreateKnowledgeChunk{
+		AgentID: agentID, Title: "Returns", Content: "Returns are free within 30 days of buying.", Tags: []string{"FAQ"},
+	})
+	if err != nil {
+		t.Fatalf("writer creates: %v", err)
+	}
+	evs := readStream(t, es, knowledge.Stream(res.ID))
+	var created knowledge.Created
+	if err := json.Unmarshal(evs[0].Data, &created); err != nil {
+		t.Fatal(err)
+	}
+	if created.TokenCount != 11 || created.Source != knowledge.Manual || created.CompanyID != company || evs[0].Metadata.CompanyID != company {
+		t.Fatalf("got %+v, want 11 tokens, manual source, company %s", created, company)
+	}
+
+	content := "Returns are free."
+	if _, err := app.UpdateKnowledgeChunk(ctx, writer, res.ID, commands.UpdateKnowledgeChunk{UpdateCmd: knowledge.UpdateCmd{Content: &content}}); err != nil {
+		t.Fatalf("writer updates: %v", err)
+	}
+	if _, err := app.DeleteKnowledgeChunk(ctx, writer, res.ID, nil); !errors.Is(err, domain.ErrForbidden) {
+		t.Fatalf("writer deletes: got %v, want forbidden", err)
+	}
+	client := member(company, domain.Client)
+	if _, err := app.CreateKnowledgeChunk(ctx, client, commands.CreateKnowledgeChunk{AgentID: agentID, Title: "t", Content: "c"}); !errors.Is(err, domain.ErrForbidden) {
+		t.Fatalf("client creates: got %v, want forbidden", err)
+	}
+	if _, err := app.UpdateKnowledgeChunk(ctx, client, res.ID, commands.UpdateKnowledgeChunk{UpdateCmd: knowledge.UpdateCmd{Content: &content}}); !errors.Is(err, domain.ErrNotFound) {
+		t.Fatalf("client updates: got %v, want not found", err)
+	}
+	if _, err := app.DeleteKnowledgeChunk(ctx, adminOf(uuid.NewString()), res.ID, nil); !errors.Is(err, domain.ErrNotFound) {
+		t.Fatalf("admin of another company deletes: got %v, want not found", err)
+	}
+	if _, err := app.DeleteKnowledgeChunk(ctx, member(company, domain.ContentManager), res.ID, nil); err != nil {
+		t.Fatalf("manager deletes: %v", err)
+	}
+	if got := len(readStream(t, es, knowledge.Stream(res.ID))); got != 3 {
+		t.Fatalf("got %d events, want 3", got)
+	}
+}
+
+func TestKnowledgeAgentReference(t *testing.T) {
+	app, _ := newApp(t)
+	ctx := context.Background()
+	company := uuid.NewString()
+	m := adminOf(company)
+	foreign := newAgent(t, app, adminOf(uuid.NewString()))
+	_, err := app.CreateKnowledgeChunk(ctx, m, commands.CreateKnowledgeChunk{AgentID: foreign, Title: "t", Content: "c"})
+	wantFieldError(t, err, "agent_id", "no such agent in this company")
+	_, err = app.CreateKnowledgeChunk(ctx, m, commands.CreateKnowledgeChunk{Title: "t", Content: "c"})
+	wantFieldError(t, err, "agent_id", "is required")
+
+	res, err := app.CreateKnowledgeChunk(ctx, m, commands.CreateKnowledgeChunk{AgentID: newAgent(t, app, m), Title: "t", Content: "c"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = app.UpdateKnowledgeChunk(ctx, m, res.ID, commands.UpdateKnowledgeChunk{UpdateCmd: knowledge.UpdateCmd{AgentID: &foreign}})
+	wantFieldError(t, err, "agent_id", "no such agent in this company")
+	other := newAgent(t, app, m)
+	if _, err := app.UpdateKnowledgeChunk(ctx, m, res.ID, commands.UpdateKnowledgeChunk{UpdateCmd: knowledge.UpdateCmd{AgentID: &other}}); err != nil {
+		t.Fatalf("move to another agent of the company: %v", err)
+	}
+}
+
+func TestKnowledgeRevisionConflict(t *testing.T) {
+	app, es := newApp(t)
+	ctx := context.Background()
+	m := adminOf(uuid.NewString())
+	res, err := app.CreateKnowledgeChunk(ctx, m, commands.CreateKnowledgeChunk{AgentID: newAgent(t, app, m), Title: "t", Content: "c"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rev := func(n uint64) *uint64 { return &n }
+	title := func(s string) knowledge.UpdateCmd { return knowledge.UpdateCmd{Title: &s} }
+	if _, err := app.UpdateKnowledgeChunk(ctx, m, res.ID, commands.UpdateKnowledgeChunk{UpdateCmd: title("one"), ExpectedRevision: rev(0)}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = app.UpdateKnowledgeChunk(ctx, m, res.ID, commands.UpdateKnowledgeChunk{UpdateCmd: title("two"), ExpectedRevision: rev(0)})
+	if !errors.Is(err, domain.ErrConflict) || !strings.Contains(err.Error(), "revision 1, you sent 0") {
+		t.Fatalf("got %v, want a conflict", err)
+	}
+	if _, err := app.DeleteKnowledgeChunk(ctx, m, res.ID, rev(0)); !errors.Is(err, domain.ErrConflict) {
+		t.Fatalf("stale delete: got %v, want a conflict", err)
+	}
+	if got := len(readStream(t, es, knowledge.Stream(res.ID))); got != 2 {
+		t.Fatalf("got %d events, want 2", got)
+	}
+}
