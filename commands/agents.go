@@ -83,13 +83,20 @@ func (a *App) CreateAgent(ctx context.Context, m Meta, in CreateAgent) (Result, 
 // is given an ID.
 type UpdateAgent struct {
 	agent.UpdateCmd
+	// Status, when set, activates or deactivates the agent in the same
+	// append.
+	Status *agent.Status
 	// ExpectedRevision, when set, is the agent's revision the caller
 	// edited; if the agent has changed since, nothing is written and the
-	// error is a domain.ErrConflict.
+	// error is a domain.ErrConflict. Meta.IfRevision does the same.
 	ExpectedRevision *uint64
+	// Fixed holds company_id as sent back; changing it is a validation
+	// error.
+	Fixed Fixed
 }
 
-// UpdateAgent changes an agent's settings and integrations.
+// UpdateAgent changes an agent's settings, integrations and status: one
+// request, one atomic change.
 func (a *App) UpdateAgent(ctx context.Context, m Meta, id string, in UpdateAgent) (Result, error) {
 	cmd := in.UpdateCmd
 	if cmd.Integrations != nil {
@@ -97,7 +104,29 @@ func (a *App) UpdateAgent(ctx context.Context, m Meta, id string, in UpdateAgent
 		cmd.Integrations = &list
 	}
 	return a.onAgent(ctx, m, id, domain.Update, in.ExpectedRevision, func(ag *agent.Agent) ([]domain.Event, error) {
-		return ag.Update(cmd)
+		if err := in.Fixed.check(func(string) string { return ag.CompanyID }); err != nil {
+			return nil, err
+		}
+		evs, err := ag.Update(cmd)
+		if err != nil || in.Status == nil || *in.Status == ag.Status {
+			return evs, err
+		}
+		var status []domain.Event
+		switch *in.Status {
+		case agent.Active:
+			status, err = ag.Activate()
+		case agent.Inactive:
+			status, err = ag.Deactivate()
+		default:
+			return nil, &domain.ValidationError{Fields: map[string]string{"status": "must be one of active, inactive"}}
+		}
+		if err != nil {
+			return nil, err
+		}
+		if !domain.CanAgent(m.Principal, domain.Status, ag.Ref()) {
+			return nil, domain.ErrForbidden
+		}
+		return append(evs, status...), nil
 	})
 }
 

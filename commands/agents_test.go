@@ -322,3 +322,43 @@ func TestAgentIntegrationIDsFromCommandID(t *testing.T) {
 		t.Fatalf("got %v then %v, want the same distinct ids", first, second)
 	}
 }
+
+// An update may change the status too, in one append; company_id sent
+// back must be the agent's.
+func TestUpdateAgentStatusAndFixed(t *testing.T) {
+	app, es := newApp(t)
+	ctx := context.Background()
+	company := uuid.NewString()
+	m := adminOf(company)
+	id := newAgent(t, app, m)
+	name, inactive, bogus, other := "Renamed", agent.Inactive, agent.Status("paused"), uuid.NewString()
+	res, err := app.UpdateAgent(ctx, m, id, commands.UpdateAgent{UpdateCmd: agent.UpdateCmd{Name: &name}, Status: &inactive, Fixed: commands.Fixed{"company_id": &company}})
+	if err != nil || res.Revision != 2 {
+		t.Fatalf("got %+v, %v; want revision 2", res, err)
+	}
+	evs := readStream(t, es, agent.Stream(id))
+	if len(evs) != 3 || evs[1].Type != agent.TypeUpdated || evs[2].Type != agent.TypeDeactivated || evs[1].Metadata.CommandID != evs[2].Metadata.CommandID {
+		t.Fatalf("got %v, want updated and deactivated by one command", types(evs))
+	}
+	if res, err := app.UpdateAgent(ctx, m, id, commands.UpdateAgent{Status: &inactive}); err != nil || res.Changed {
+		t.Fatalf("same status: got %+v, %v; want unchanged", res, err)
+	}
+	_, err = app.UpdateAgent(ctx, m, id, commands.UpdateAgent{Status: &bogus})
+	wantFieldError(t, err, "status", "must be one of")
+	_, err = app.UpdateAgent(ctx, m, id, commands.UpdateAgent{UpdateCmd: agent.UpdateCmd{Name: &name}, Fixed: commands.Fixed{"company_id": &other}})
+	wantFieldError(t, err, "company_id", "cannot be changed")
+}
+
+// Meta.IfRevision (a PUT's record revision or If-Match) guards the agent
+// like ExpectedRevision.
+func TestAgentIfRevision(t *testing.T) {
+	app, _ := newApp(t)
+	ctx := context.Background()
+	m := adminOf(uuid.NewString())
+	id := newAgent(t, app, m)
+	stale := uint64(3)
+	m.IfRevision = &stale
+	if _, err := app.DeactivateAgent(ctx, m, id, nil); !errors.Is(err, domain.ErrConflict) {
+		t.Fatalf("got %v, want a conflict", err)
+	}
+}

@@ -60,13 +60,19 @@ type UpdateCampaign struct {
 	campaign.UpdateCmd
 	// ExpectedRevision, when set, is the campaign's revision the caller
 	// edited; if the campaign has changed since, nothing is written and
-	// the error is a domain.ErrConflict.
+	// the error is a domain.ErrConflict. Meta.IfRevision does the same.
 	ExpectedRevision *uint64
+	// Fixed holds company_id as sent back; changing it is a validation
+	// error. The status changes through ChangeCampaignStatus only.
+	Fixed Fixed
 }
 
 // UpdateCampaign edits a campaign (while draft, scheduled or paused).
 func (a *App) UpdateCampaign(ctx context.Context, m Meta, id string, in UpdateCampaign) (Result, error) {
 	return a.onCampaign(ctx, m, id, id, domain.Update, in.ExpectedRevision, func(c *campaign.Campaign) ([]domain.Event, error) {
+		if err := in.Fixed.check(func(string) string { return c.CompanyID }); err != nil {
+			return nil, err
+		}
 		evs, err := c.Update(in.UpdateCmd)
 		if err == nil && in.AgentID != nil && *in.AgentID != "" && *in.AgentID != c.AgentID {
 			if err := a.checkAgent(ctx, c.CompanyID, *in.AgentID, "agent_id"); err != nil {
@@ -132,13 +138,20 @@ type EditCampaignContent struct {
 	// ExpectedRevision, when set, is the item's revision the caller
 	// edited: the campaign stream's revision of the last event about the
 	// item (see campaign.Item). Changes to other items do not conflict.
+	// Meta.IfRevision, on content item commands, is read the same way.
 	ExpectedRevision *uint64
+	// Fixed holds campaign_id as sent back; changing it is a validation
+	// error.
+	Fixed Fixed
 }
 
 // EditCampaignContent edits a content item; an approved item becomes a
 // draft again. The result's ID is the item's id.
 func (a *App) EditCampaignContent(ctx context.Context, m Meta, campaignID, itemID string, in EditCampaignContent) (Result, error) {
 	return a.onContent(ctx, m, campaignID, itemID, domain.EditContent, in.ExpectedRevision, func(c *campaign.Campaign) ([]domain.Event, error) {
+		if err := in.Fixed.check(func(string) string { return c.ID }); err != nil {
+			return nil, err
+		}
 		return c.EditContent(campaign.EditContentCmd{ItemID: itemID, Title: in.Title, Body: in.Body})
 	})
 }
@@ -167,16 +180,22 @@ func (a *App) RemoveCampaignContent(ctx context.Context, m Meta, campaignID, ite
 	})
 }
 
-// onContent runs a command on a content item; its expected revision is the
-// item's, not the campaign's.
+// onContent runs a command on a content item. Its expected revisions,
+// expected and m.IfRevision (the item record's revision or If-Match), are
+// the item's, not the campaign stream's, so they are checked here and not
+// passed on.
 func (a *App) onContent(ctx context.Context, m Meta, campaignID, itemID string, act domain.Action, expected *uint64, decide func(*campaign.Campaign) ([]domain.Event, error)) (Result, error) {
 	if !domain.ValidID(itemID) {
 		return Result{}, domain.ErrNotFound
 	}
+	ifRevision := m.IfRevision
+	m.IfRevision = nil
 	return a.onCampaign(ctx, m, campaignID, itemID, act, nil, func(c *campaign.Campaign) ([]domain.Event, error) {
 		if it, ok := c.Item(itemID); ok {
-			if err := checkRevision(expected, it.Revision); err != nil {
-				return nil, err
+			for _, want := range []*uint64{expected, ifRevision} {
+				if err := checkRevision(want, it.Revision); err != nil {
+					return nil, err
+				}
 			}
 		}
 		return decide(c)

@@ -318,3 +318,35 @@ func TestCampaignScheduleUsesClock(t *testing.T) {
 	_, err = app.ChangeCampaignStatus(ctx, m, res.ID, commands.ChangeCampaignStatus{To: campaign.Scheduled})
 	wantFieldError(t, err, "ends_at", "has passed")
 }
+
+// A content item's record revision, sent as Meta.IfRevision (PUT or
+// If-Match), is read as the item's revision, not the campaign stream's.
+func TestCampaignContentIfRevision(t *testing.T) {
+	app, _ := newApp(t)
+	ctx := context.Background()
+	m := adminOf(uuid.NewString())
+	id := newCampaign(t, app, m, "")
+	a, err := app.AddCampaignContent(ctx, m, id, commands.AddCampaignContent{Title: "A"}) // revision 1
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := app.AddCampaignContent(ctx, m, id, commands.AddCampaignContent{Title: "B"}); err != nil { // 2
+		t.Fatal(err)
+	}
+	put := m
+	put.IfRevision = &a.Revision
+	title := "A2"
+	if _, err := app.EditCampaignContent(ctx, put, id, a.ID, commands.EditCampaignContent{Title: &title, Fixed: commands.Fixed{"campaign_id": &id}}); err != nil {
+		t.Fatalf("edit A at its own revision: %v", err)
+	}
+	title = "A3"
+	if _, err := app.EditCampaignContent(ctx, put, id, a.ID, commands.EditCampaignContent{Title: &title}); !errors.Is(err, domain.ErrConflict) {
+		t.Fatalf("edit A at its old revision: got %v, want a conflict", err)
+	}
+	other := uuid.NewString()
+	_, err = app.EditCampaignContent(ctx, m, id, a.ID, commands.EditCampaignContent{Title: &title, Fixed: commands.Fixed{"campaign_id": &other}})
+	wantFieldError(t, err, "campaign_id", "cannot be changed")
+	company := uuid.NewString()
+	_, err = app.UpdateCampaign(ctx, m, id, commands.UpdateCampaign{UpdateCmd: campaign.UpdateCmd{Name: &title}, Fixed: commands.Fixed{"company_id": &company}})
+	wantFieldError(t, err, "company_id", "cannot be changed")
+}

@@ -53,13 +53,19 @@ type UpdateKnowledgeChunk struct {
 	knowledge.UpdateCmd
 	// ExpectedRevision, when set, is the chunk's revision the caller
 	// edited; if the chunk has changed since, nothing is written and the
-	// error is a domain.ErrConflict.
+	// error is a domain.ErrConflict. Meta.IfRevision does the same.
 	ExpectedRevision *uint64
+	// Fixed holds company_id as sent back; changing it is a validation
+	// error.
+	Fixed Fixed
 }
 
 // UpdateKnowledgeChunk edits a knowledge chunk.
 func (a *App) UpdateKnowledgeChunk(ctx context.Context, m Meta, id string, in UpdateKnowledgeChunk) (Result, error) {
 	return a.onKnowledge(ctx, m, id, domain.Update, in.ExpectedRevision, func(c *knowledge.Chunk) ([]domain.Event, error) {
+		if err := in.Fixed.check(func(string) string { return c.CompanyID }); err != nil {
+			return nil, err
+		}
 		evs, err := c.Update(in.UpdateCmd)
 		if err == nil && in.AgentID != nil && *in.AgentID != c.AgentID {
 			if err := a.checkAgent(ctx, c.CompanyID, *in.AgentID, "agent_id"); err != nil {

@@ -109,3 +109,27 @@ func TestKnowledgeRevisionConflict(t *testing.T) {
 		t.Fatalf("got %d events, want 2", got)
 	}
 }
+
+func TestKnowledgeFixedAndIfRevision(t *testing.T) {
+	app, _ := newApp(t)
+	ctx := context.Background()
+	company := uuid.NewString()
+	m := adminOf(company)
+	res, err := app.CreateKnowledgeChunk(ctx, m, commands.CreateKnowledgeChunk{AgentID: newAgent(t, app, m), Title: "t", Content: "c"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	title, other := "new", uuid.NewString()
+	_, err = app.UpdateKnowledgeChunk(ctx, m, res.ID, commands.UpdateKnowledgeChunk{UpdateCmd: knowledge.UpdateCmd{Title: &title}, Fixed: commands.Fixed{"company_id": &other}})
+	wantFieldError(t, err, "company_id", "cannot be changed")
+	stale := uint64(1)
+	put := m
+	put.IfRevision = &stale
+	if _, err := app.UpdateKnowledgeChunk(ctx, put, res.ID, commands.UpdateKnowledgeChunk{UpdateCmd: knowledge.UpdateCmd{Title: &title}, Fixed: commands.Fixed{"company_id": &company}}); !errors.Is(err, domain.ErrConflict) {
+		t.Fatalf("got %v, want a conflict", err)
+	}
+	put.IfRevision = &res.Revision
+	if _, err := app.UpdateKnowledgeChunk(ctx, put, res.ID, commands.UpdateKnowledgeChunk{UpdateCmd: knowledge.UpdateCmd{Title: &title}, Fixed: commands.Fixed{"company_id": &company}}); err != nil {
+		t.Fatalf("at the current revision: %v", err)
+	}
+}
