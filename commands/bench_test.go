@@ -21,7 +21,9 @@ import (
 
 type noHash struct{}
 
-func (noHash) Hash(pw string) (string, error) { return "x", nil }
+func (noHash) Hash(pw string) (string, error) { return "x:" + pw, nil }
+
+func (noHash) Verify(hash, pw string) bool { return hash == "x:"+pw }
 
 // BenchmarkAppend measures concurrent single-event ticket commands through
 // the whole command pipeline (load the stream, decide, encode, append with

@@ -21,9 +21,11 @@ import (
 	"agentdesk/eventstore"
 )
 
-// PasswordHasher hashes passwords for storage; it is slow on purpose.
+// PasswordHasher hashes passwords for storage and checks them; it is
+// slow on purpose.
 type PasswordHasher interface {
 	Hash(password string) (string, error)
+	Verify(hash, password string) bool
 }
 
 // Config configures an App.

@@ -27,6 +27,17 @@ func (a *App) UpdateCompany(ctx context.Context, m Meta, id, name string) (Resul
 	})
 }
 
+// SuspendCompany suspends a company: its users can neither sign in nor
+// act, and their tokens stop working, until it is reactivated.
+func (a *App) SuspendCompany(ctx context.Context, m Meta, id string) (Result, error) {
+	return a.onCompany(ctx, m, id, domain.Update, (*company.Company).Suspend)
+}
+
+// ReactivateCompany lifts a company's suspension.
+func (a *App) ReactivateCompany(ctx context.Context, m Meta, id string) (Result, error) {
+	return a.onCompany(ctx, m, id, domain.Update, (*company.Company).Reactivate)
+}
+
 // DeleteCompany deletes a company; its history stays.
 func (a *App) DeleteCompany(ctx context.Context, m Meta, id string) (Result, error) {
 	return a.onCompany(ctx, m, id, domain.Delete, (*company.Company).Delete)

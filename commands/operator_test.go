@@ -22,6 +22,8 @@ type plainHash struct{}
 
 func (plainHash) Hash(pw string) (string, error) { return "hashed:" + pw, nil }
 
+func (plainHash) Verify(hash, pw string) bool { return hash == "hashed:"+pw }
+
 func newOperatorApp(t *testing.T) (*commands.App, eventstore.Store) {
 	t.Helper()
 	es, err := eventstore.OpenSQLite(eventstore.SQLiteConfig{Path: filepath.Join(t.TempDir(), "events.db")})

@@ -77,6 +77,9 @@ type UpdateUser struct {
 	FullName *string
 	Role     *domain.Role
 	Password *string
+	// OldPassword is required when users change their own password; an
+	// admin resetting someone else's does not give it.
+	OldPassword *string
 	// Fixed holds username and company_id as sent back; changing them is
 	// a validation error.
 	Fixed Fixed
@@ -114,9 +117,32 @@ func (a *App) UpdateUser(ctx context.Context, m Meta, id string, in UpdateUser) 
 		if err != nil || hash == "" {
 			return evs, err
 		}
+		if u.ID == m.Principal.UserID {
+			switch {
+			case in.OldPassword == nil || *in.OldPassword == "":
+				return nil, &domain.ValidationError{Fields: map[string]string{"old_password": "is required to change your own password"}}
+			case !a.hasher.Verify(u.PasswordHash, *in.OldPassword):
+				return nil, &domain.ValidationError{Fields: map[string]string{"old_password": "is not your current password"}}
+			}
+		}
 		pw, err := u.ChangePassword(hash)
 		return append(evs, pw...), err
 	})
+}
+
+// DeactivateUser deactivates a user: it can neither sign in nor act, and
+// its tokens stop working, until it is reactivated. Nobody deactivates
+// themselves.
+func (a *App) DeactivateUser(ctx context.Context, m Meta, id string) (Result, error) {
+	if id == m.Principal.UserID {
+		return Result{}, fmt.Errorf("%w: you cannot deactivate yourself", domain.ErrForbidden)
+	}
+	return a.onUser(ctx, m, id, domain.Delete, (*user.User).Deactivate)
+}
+
+// ReactivateUser reactivates a deactivated user.
+func (a *App) ReactivateUser(ctx context.Context, m Meta, id string) (Result, error) {
+	return a.onUser(ctx, m, id, domain.Delete, (*user.User).Reactivate)
 }
 
 // DeleteUser deletes a user and frees the username.

@@ -45,6 +45,7 @@ type Company struct {
 	ID        string    `json:"id"`
 	CompanyID string    `json:"company_id"`
 	Name      string    `json:"name"`
+	Status    string    `json:"status"`
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
 	Revision  uint64    `json:"revision"`
@@ -66,7 +67,7 @@ func CompaniesProjector() Projector {
 			at := ev.Metadata.RecordedAt
 			switch e := e.(type) {
 			case *company.Created:
-				return &Company{ID: e.CompanyID, CompanyID: e.CompanyID, Name: e.Name, CreatedAt: at, UpdatedAt: at, Revision: ev.Revision}, nil
+				return &Company{ID: e.CompanyID, CompanyID: e.CompanyID, Name: e.Name, Status: string(company.Active), CreatedAt: at, UpdatedAt: at, Revision: ev.Revision}, nil
 			case *company.Deleted:
 				return nil, nil
 			}
@@ -74,8 +75,13 @@ func CompaniesProjector() Projector {
 				return nil, fmt.Errorf("%s before company.created", ev.Type)
 			}
 			next := *cur
-			if e, ok := e.(*company.Updated); ok {
+			switch e := e.(type) {
+			case *company.Updated:
 				next.Name = e.Name
+			case *company.SuspendedEvent:
+				next.Status = string(company.Suspended)
+			case *company.Reactivated:
+				next.Status = string(company.Active)
 			}
 			next.UpdatedAt, next.Revision = at, ev.Revision
 			return &next, nil
@@ -92,6 +98,7 @@ type User struct {
 	Email     string    `json:"email"`
 	FullName  string    `json:"full_name"`
 	Role      string    `json:"role"`
+	Active    bool      `json:"active"`
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
 	Revision  uint64    `json:"revision"`
@@ -114,7 +121,7 @@ func UsersProjector() Projector {
 			switch e := e.(type) {
 			case *user.Created:
 				u := &User{ID: e.UserID, Username: e.Username, Email: e.Email, FullName: e.FullName,
-					Role: string(e.Role), CreatedAt: at, UpdatedAt: at, Revision: ev.Revision}
+					Role: string(e.Role), Active: true, CreatedAt: at, UpdatedAt: at, Revision: ev.Revision}
 				if e.CompanyID != "" {
 					u.CompanyID = &e.CompanyID
 				}
@@ -126,7 +133,8 @@ func UsersProjector() Projector {
 				return nil, fmt.Errorf("%s before user.created", ev.Type)
 			}
 			next := *cur
-			if e, ok := e.(*user.Updated); ok {
+			switch e := e.(type) {
+			case *user.Updated:
 				if e.Email != nil {
 					next.Email = *e.Email
 				}
@@ -136,6 +144,10 @@ func UsersProjector() Projector {
 				if e.Role != nil {
 					next.Role = string(*e.Role)
 				}
+			case *user.Deactivated:
+				next.Active = false
+			case *user.Reactivated:
+				next.Active = true
 			}
 			next.UpdatedAt, next.Revision = at, ev.Revision
 			return &next, nil

@@ -27,6 +27,13 @@ type userDoc struct {
 	Username  string  `json:"username"`
 	CompanyID *string `json:"company_id"`
 	Role      string  `json:"role"`
+	Active    bool    `json:"active"`
+}
+
+// companyDoc is the part of a companies document that decides whether its
+// users may act.
+type companyDoc struct {
+	Status string `json:"status"`
 }
 
 // credentialDoc is a credentials document.
@@ -65,10 +72,19 @@ func (a *API) Authenticate(next http.Handler) http.Handler {
 			a.fail(w, r, err)
 			return
 		}
+		if string(p.Role) != claims.Role || p.CompanyID != claims.CompanyID {
+			// A token speaks for the role it was issued for: after a
+			// role change the user signs in again.
+			a.fail(w, r, fmt.Errorf("%w: your role changed since you signed in; sign in again", errUnauthorized))
+			return
+		}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), principalKey{}, p)))
 	})
 }
 
+// principal reads who userID is now, from the read models, on every
+// request: a deactivated or deleted user, or a user of a suspended or
+// deleted company, is refused at once, whatever tokens it holds.
 func (a *API) principal(ctx context.Context, userID string) (domain.Principal, error) {
 	doc, err := a.reads.Get(ctx, usersCollection, userID)
 	if errors.Is(err, readstore.ErrNotFound) {
@@ -81,9 +97,27 @@ func (a *API) principal(ctx context.Context, userID string) (domain.Principal, e
 	if err := json.Unmarshal(doc.Data, &u); err != nil {
 		return domain.Principal{}, err
 	}
+	if !u.Active {
+		return domain.Principal{}, fmt.Errorf("%w: the user is deactivated", errUnauthorized)
+	}
 	p := domain.Principal{UserID: u.ID, Username: u.Username, Role: domain.Role(u.Role)}
-	if u.CompanyID != nil {
-		p.CompanyID = *u.CompanyID
+	if u.CompanyID == nil {
+		return p, nil
+	}
+	p.CompanyID = *u.CompanyID
+	cdoc, err := a.reads.Get(ctx, decl.Companies.CollectionName(), p.CompanyID)
+	if errors.Is(err, readstore.ErrNotFound) {
+		return domain.Principal{}, fmt.Errorf("%w: the company no longer exists", errUnauthorized)
+	}
+	if err != nil {
+		return domain.Principal{}, err
+	}
+	var c companyDoc
+	if err := json.Unmarshal(cdoc.Data, &c); err != nil {
+		return domain.Principal{}, err
+	}
+	if c.Status != "active" {
+		return domain.Principal{}, fmt.Errorf("%w: the company is %s", errUnauthorized, c.Status)
 	}
 	return p, nil
 }

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"net/http"
@@ -63,6 +64,7 @@ func (h *Handler) createCompany(c *call) (outcome, error) {
 		companyBody
 		readOnly
 		CompanyID json.RawMessage `json:"company_id"`
+		Status    json.RawMessage `json:"status"` // changed by actions only
 	}
 	if err := c.decode(&b); err != nil {
 		return outcome{}, err
@@ -79,6 +81,7 @@ func (h *Handler) updateCompany(c *call) (outcome, error) {
 		companyBody
 		recordFields
 		CompanyID json.RawMessage `json:"company_id"`
+		Status    json.RawMessage `json:"status"` // changed by actions only
 	}
 	if err := c.decode(&b); err != nil {
 		return outcome{}, err
@@ -96,6 +99,20 @@ func (h *Handler) deleteCompany(c *call) (outcome, error) {
 	return h.deleteWith(c, resource.Companies.Name, h.app.DeleteCompany)
 }
 
+// action is a domain action on one record that takes no input: the body
+// is empty or an empty object.
+func (h *Handler) action(fn func(ctx context.Context, m commands.Meta, id string) (commands.Result, error)) func(c *call) (outcome, error) {
+	return func(c *call) (outcome, error) {
+		if len(bytes.TrimSpace(c.body)) > 0 {
+			var empty struct{}
+			if err := c.decode(&empty); err != nil {
+				return outcome{}, err
+			}
+		}
+		return done(fn(c.r.Context(), c.meta, c.id))
+	}
+}
+
 // --- users ---
 
 type userBody struct {
@@ -111,6 +128,7 @@ func (h *Handler) createUser(c *call) (outcome, error) {
 	var b struct {
 		userBody
 		readOnly
+		Active json.RawMessage `json:"active"` // changed by actions only
 	}
 	if err := c.decode(&b); err != nil {
 		return outcome{}, err
@@ -129,6 +147,8 @@ func (h *Handler) updateUser(c *call) (outcome, error) {
 	var b struct {
 		userBody
 		recordFields
+		OldPassword *string         `json:"old_password"`
+		Active      json.RawMessage `json:"active"`
 	}
 	if err := c.decode(&b); err != nil {
 		return outcome{}, err
@@ -141,7 +161,7 @@ func (h *Handler) updateUser(c *call) (outcome, error) {
 	in := commands.UpdateUser{Email: b.Email, FullName: b.FullName, Role: b.Role,
 		Fixed: commands.Fixed{"username": b.Username, "company_id": b.CompanyID}}
 	if b.Password != nil && *b.Password != "" {
-		in.Password = b.Password
+		in.Password, in.OldPassword = b.Password, b.OldPassword
 	}
 	return done(h.app.UpdateUser(c.r.Context(), c.meta, c.id, in))
 }

@@ -104,10 +104,14 @@ func (h *Handler) Mount(r chi.Router) {
 	r.Post("/api/companies", h.run(resource.Companies.Name, h.createCompany))
 	r.Put("/api/companies/{id}", h.run(resource.Companies.Name, h.updateCompany))
 	r.Delete("/api/companies/{id}", h.run(resource.Companies.Name, h.deleteCompany))
+	r.Post("/api/companies/{id}/suspend", h.run(resource.Companies.Name, h.action(h.app.SuspendCompany)))
+	r.Post("/api/companies/{id}/reactivate", h.run(resource.Companies.Name, h.action(h.app.ReactivateCompany)))
 
 	r.Post("/api/users", h.run(resource.Users.Name, h.createUser))
 	r.Put("/api/users/{id}", h.run(resource.Users.Name, h.updateUser))
 	r.Delete("/api/users/{id}", h.run(resource.Users.Name, h.deleteUser))
+	r.Post("/api/users/{id}/deactivate", h.run(resource.Users.Name, h.action(h.app.DeactivateUser)))
+	r.Post("/api/users/{id}/reactivate", h.run(resource.Users.Name, h.action(h.app.ReactivateUser)))
 
 	r.Post("/api/tickets", h.run(resource.Tickets.Name, h.openTicket))
 	r.Put("/api/tickets/{id}", h.run(resource.Tickets.Name, h.updateTicket))

@@ -14,10 +14,28 @@ const MaxName = 200
 
 // Company is the state of one company, rebuilt from its events.
 type Company struct {
-	ID      string
-	Name    string
-	Deleted bool
-	Version uint64
+	ID        string
+	Name      string
+	Suspended bool
+	Deleted   bool
+	Version   uint64
+}
+
+// Status names a company's state as records show it.
+type Status string
+
+// Statuses of a company.
+const (
+	Active    Status = "active"
+	Suspended Status = "suspended"
+)
+
+// Status returns c's status.
+func (c *Company) Status() Status {
+	if c.Suspended {
+		return Suspended
+	}
+	return Active
 }
 
 // Exists reports whether the company was created and not deleted.
@@ -31,6 +49,10 @@ func (c *Company) Apply(e domain.Event) {
 		c.ID, c.Name = e.CompanyID, e.Name
 	case *Updated:
 		c.Name = e.Name
+	case *SuspendedEvent:
+		c.Suspended = true
+	case *Reactivated:
+		c.Suspended = false
 	case *Deleted:
 		c.Deleted = true
 	}
@@ -70,6 +92,30 @@ func (c *Company) Update(name string) ([]domain.Event, error) {
 	return []domain.Event{&Updated{Name: name}}, nil
 }
 
+// Suspend decides suspending the company: its users can no longer sign
+// in or act until it is reactivated. Suspending it again records nothing.
+func (c *Company) Suspend() ([]domain.Event, error) {
+	if !c.Exists() {
+		return nil, domain.ErrNotFound
+	}
+	if c.Suspended {
+		return nil, nil
+	}
+	return []domain.Event{&SuspendedEvent{}}, nil
+}
+
+// Reactivate decides lifting a suspension; an active company records
+// nothing.
+func (c *Company) Reactivate() ([]domain.Event, error) {
+	if !c.Exists() {
+		return nil, domain.ErrNotFound
+	}
+	if !c.Suspended {
+		return nil, nil
+	}
+	return []domain.Event{&Reactivated{}}, nil
+}
+
 // Delete decides deleting the company.
 func (c *Company) Delete() ([]domain.Event, error) {
 	if !c.Exists() {
@@ -101,12 +147,27 @@ type Updated struct {
 // Deleted records a company's deletion.
 type Deleted struct{}
 
+// SuspendedEvent records a company's suspension. (Suspended is the
+// status; the event keeps its own name.)
+type SuspendedEvent struct{}
+
+// Reactivated records the end of a company's suspension.
+type Reactivated struct{}
+
 // Event type names, stable forever.
 const (
-	TypeCreated = "company.created"
-	TypeUpdated = "company.updated"
-	TypeDeleted = "company.deleted"
+	TypeCreated     = "company.created"
+	TypeUpdated     = "company.updated"
+	TypeDeleted     = "company.deleted"
+	TypeSuspended   = "company.suspended"
+	TypeReactivated = "company.reactivated"
 )
+
+// EventType implements domain.Event.
+func (*SuspendedEvent) EventType() string { return TypeSuspended }
+
+// EventType implements domain.Event.
+func (*Reactivated) EventType() string { return TypeReactivated }
 
 // EventType implements domain.Event.
 func (*Created) EventType() string { return TypeCreated }
@@ -122,6 +183,8 @@ var Events = domain.NewRegistry(
 	func() domain.Event { return &Created{} },
 	func() domain.Event { return &Updated{} },
 	func() domain.Event { return &Deleted{} },
+	func() domain.Event { return &SuspendedEvent{} },
+	func() domain.Event { return &Reactivated{} },
 )
 
 // Stream returns the event stream id of a company.

@@ -126,9 +126,11 @@ func TestApply(t *testing.T) {
 
 func TestEventsRoundTrip(t *testing.T) {
 	domaintest.RoundTrip(t, Events, map[string]domain.Event{
-		"company.created": created(),
-		"company.updated": &Updated{Name: "Acme Corp"},
-		"company.deleted": &Deleted{},
+		"company.created":     created(),
+		"company.updated":     &Updated{Name: "Acme Corp"},
+		"company.deleted":     &Deleted{},
+		"company.suspended":   &SuspendedEvent{},
+		"company.reactivated": &Reactivated{},
 	})
 }
 
@@ -148,4 +150,17 @@ func TestStream(t *testing.T) {
 	if !strings.HasPrefix(Stream(companyID), Category+"-") {
 		t.Fatalf("got stream %q, want it in category %q", Stream(companyID), Category)
 	}
+}
+
+func TestSuspendReactivate(t *testing.T) {
+	suspend := func(c *Company) ([]domain.Event, error) { return c.Suspend() }
+	reactivate := func(c *Company) ([]domain.Event, error) { return c.Reactivate() }
+	domaintest.Run(t, []domaintest.Spec[Company]{
+		{Name: "suspends an active company", Given: []domain.Event{created()}, When: suspend, Want: []domain.Event{&SuspendedEvent{}}},
+		{Name: "suspending again records nothing", Given: []domain.Event{created(), &SuspendedEvent{}}, When: suspend},
+		{Name: "reactivates a suspended company", Given: []domain.Event{created(), &SuspendedEvent{}}, When: reactivate, Want: []domain.Event{&Reactivated{}}},
+		{Name: "reactivating an active company records nothing", Given: []domain.Event{created()}, When: reactivate},
+		{Name: "a missing company cannot be suspended", When: suspend, WantErr: domain.ErrNotFound},
+		{Name: "a deleted company cannot be reactivated", Given: []domain.Event{created(), &SuspendedEvent{}, &Deleted{}}, When: reactivate, WantErr: domain.ErrNotFound},
+	})
 }

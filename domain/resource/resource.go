@@ -8,6 +8,7 @@ package resource
 
 import (
 	"agentdesk/domain"
+	"agentdesk/domain/company"
 	"agentdesk/domain/ticket"
 )
 
@@ -134,8 +135,9 @@ var (
 		Fields: append([]Field{
 			{Name: "company_id", Kind: Text},
 			{Name: "name", Kind: Text, Filter: true, Sort: true, Search: true},
+			{Name: "status", Kind: Enum, Values: []string{string(company.Active), string(company.Suspended)}, Filter: true, Sort: true},
 		}, times("created_at", "updated_at")...),
-		Indexes:     [][]string{{"created_at"}, {"updated_at"}, {"name"}},
+		Indexes:     [][]string{{"created_at"}, {"updated_at"}, {"name"}, {"status"}},
 		DefaultSort: "created_at",
 		DefaultDesc: true,
 		Scope:       domain.CompanyScope,
@@ -148,10 +150,11 @@ var (
 			{Name: "email", Kind: Text, Filter: true, Sort: true, Search: true},
 			{Name: "full_name", Kind: Text, Filter: true, Sort: true, Search: true},
 			{Name: "role", Kind: Enum, Values: roles(), Filter: true, Sort: true},
+			{Name: "active", Kind: Bool, Filter: true, Sort: true},
 		}, times("created_at", "updated_at")...),
 		Indexes: [][]string{
 			{"company_id", "created_at"}, {"company_id", "updated_at"}, {"company_id", "username"},
-			{"company_id", "email"}, {"company_id", "full_name"}, {"company_id", "role"}, {"username"},
+			{"company_id", "email"}, {"company_id", "full_name"}, {"company_id", "role"}, {"company_id", "active"}, {"username"},
 		},
 		DefaultSort: "created_at",
 		DefaultDesc: true,

@@ -17,6 +17,8 @@ func TestEventsRoundTrip(t *testing.T) {
 		"user.password_changed": &PasswordChanged{PasswordHash: hash},
 		"user.deleted":          &Deleted{Username: "alice"},
 		"user.abandoned":        &Abandoned{Username: "alice"},
+		"user.deactivated":      &Deactivated{},
+		"user.reactivated":      &Reactivated{},
 		"username.claimed":      &Claimed{UserID: userID},
 		"username.released":     &Released{UserID: userID},
 	})

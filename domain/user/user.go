@@ -23,6 +23,9 @@ type User struct {
 	Role         domain.Role
 	PasswordHash string
 	Deleted      bool
+	// Inactive is set while the user is deactivated: it cannot sign in
+	// or act.
+	Inactive bool
 	// Abandoned is set when the user was never created and never can be:
 	// its username claim was found orphaned and handed to someone else.
 	Abandoned bool
@@ -60,6 +63,10 @@ func (u *User) Apply(e domain.Event) {
 		u.Deleted = true
 	case *Abandoned:
 		u.Abandoned = true
+	case *Deactivated:
+		u.Inactive = true
+	case *Reactivated:
+		u.Inactive = false
 	}
 }
 
@@ -230,6 +237,35 @@ type Deleted struct {
 	Username string `json:"username"`
 }
 
+// Deactivate decides deactivating the user; deactivating it again
+// records nothing.
+func (u *User) Deactivate() ([]domain.Event, error) {
+	if !u.Exists() {
+		return nil, domain.ErrNotFound
+	}
+	if u.Inactive {
+		return nil, nil
+	}
+	return []domain.Event{&Deactivated{}}, nil
+}
+
+// Reactivate decides reactivating a deactivated user.
+func (u *User) Reactivate() ([]domain.Event, error) {
+	if !u.Exists() {
+		return nil, domain.ErrNotFound
+	}
+	if !u.Inactive {
+		return nil, nil
+	}
+	return []domain.Event{&Reactivated{}}, nil
+}
+
+// Deactivated records that a user may no longer sign in or act.
+type Deactivated struct{}
+
+// Reactivated records that a deactivated user may sign in again.
+type Reactivated struct{}
+
 // Abandoned records that a user was never created and never will be. A
 // user's creation claims the username first, then appends user.created;
 // a crash between the two leaves a claim with no user. Whoever next wants
@@ -258,7 +294,15 @@ const (
 	TypePasswordChanged = "user.password_changed"
 	TypeDeleted         = "user.deleted"
 	TypeAbandoned       = "user.abandoned"
+	TypeDeactivated     = "user.deactivated"
+	TypeReactivated     = "user.reactivated"
 )
+
+// EventType implements domain.Event.
+func (*Deactivated) EventType() string { return TypeDeactivated }
+
+// EventType implements domain.Event.
+func (*Reactivated) EventType() string { return TypeReactivated }
 
 // EventType implements domain.Event.
 func (*Created) EventType() string { return TypeCreated }
@@ -282,6 +326,8 @@ var Events = domain.NewRegistry(
 	func() domain.Event { return &PasswordChanged{} },
 	func() domain.Event { return &Deleted{} },
 	func() domain.Event { return &Abandoned{} },
+	func() domain.Event { return &Deactivated{} },
+	func() domain.Event { return &Reactivated{} },
 	func() domain.Event { return &Claimed{} },
 	func() domain.Event { return &Released{} },
 )

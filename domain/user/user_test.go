@@ -450,3 +450,15 @@ func TestAbandon(t *testing.T) {
 		t.Fatal("an abandoned user exists, want not")
 	}
 }
+
+func TestDeactivateReactivate(t *testing.T) {
+	deactivate := func(u *User) ([]domain.Event, error) { return u.Deactivate() }
+	reactivate := func(u *User) ([]domain.Event, error) { return u.Reactivate() }
+	domaintest.Run(t, []domaintest.Spec[User]{
+		{Name: "deactivates a user", Given: []domain.Event{created()}, When: deactivate, Want: []domain.Event{&Deactivated{}}},
+		{Name: "deactivating again records nothing", Given: []domain.Event{created(), &Deactivated{}}, When: deactivate},
+		{Name: "reactivates", Given: []domain.Event{created(), &Deactivated{}}, When: reactivate, Want: []domain.Event{&Reactivated{}}},
+		{Name: "an active user's reactivation records nothing", Given: []domain.Event{created()}, When: reactivate},
+		{Name: "a deleted user cannot be deactivated", Given: []domain.Event{created(), &Deleted{Username: "alice"}}, When: deactivate, WantErr: domain.ErrNotFound},
+	})
+}
