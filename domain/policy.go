@@ -324,3 +324,41 @@ func TicketScope(p Principal) ReadScope {
 	}
 	return denied
 }
+
+// AgentScope is what p may read of agents (CanAgent with Read): the
+// company, and for a client only the active agents.
+func AgentScope(p Principal) ReadScope {
+	switch p.Role {
+	case Superadmin:
+		return ReadScope{}
+	case CompanyAdmin, ContentManager, ContentWriter:
+		return inCompany(p)
+	case Client:
+		return inCompany(p, Match{"status", "active"})
+	}
+	return denied
+}
+
+// CampaignScope is what p may read of campaigns and their content
+// (CanCampaign with Read): the company, never for a client.
+func CampaignScope(p Principal) ReadScope {
+	switch p.Role {
+	case Superadmin:
+		return ReadScope{}
+	case CompanyAdmin, ContentManager, ContentWriter:
+		return inCompany(p)
+	}
+	return denied
+}
+
+// KnowledgeScope is what p may read of knowledge chunks (CanKnowledge
+// with Read): the company, never for a client.
+func KnowledgeScope(p Principal) ReadScope {
+	switch p.Role {
+	case Superadmin:
+		return ReadScope{}
+	case CompanyAdmin, ContentManager, ContentWriter:
+		return inCompany(p)
+	}
+	return denied
+}

@@ -8,7 +8,10 @@ package resource
 
 import (
 	"agentdesk/domain"
+	"agentdesk/domain/agent"
+	"agentdesk/domain/campaign"
 	"agentdesk/domain/company"
+	"agentdesk/domain/knowledge"
 	"agentdesk/domain/ticket"
 )
 
@@ -213,6 +216,101 @@ var (
 	}
 )
 
+// Agents are a company's AI agents. Integration credentials are
+// write-only: records only say whether one is set.
+var Agents = &Resource{
+	Name: "agents",
+	Fields: append([]Field{
+		{Name: "company_id", Kind: Text, Filter: true, Sort: true},
+		{Name: "name", Kind: Text, Filter: true, Sort: true, Search: true},
+		{Name: "description", Kind: Text, Search: true},
+		{Name: "model", Kind: Text, Filter: true, Sort: true},
+		{Name: "status", Kind: Enum, Values: []string{string(agent.Active), string(agent.Inactive)}, Filter: true, Sort: true},
+		{Name: "temperature", Kind: Number, Filter: true, Sort: true},
+		{Name: "max_tokens", Kind: Number, Filter: true, Sort: true},
+	}, times("created_at", "updated_at")...),
+	Indexes: [][]string{
+		{"company_id", "created_at"}, {"company_id", "updated_at"}, {"company_id", "name"}, {"company_id", "model"},
+		{"company_id", "status"}, {"company_id", "temperature"}, {"company_id", "max_tokens"},
+	},
+	DefaultSort: "created_at",
+	DefaultDesc: true,
+	Scope:       domain.AgentScope,
+}
+
+// Campaigns run content through an agent on a channel.
+var Campaigns = &Resource{
+	Name: "campaigns",
+	Fields: append([]Field{
+		{Name: "company_id", Kind: Text, Filter: true, Sort: true},
+		{Name: "name", Kind: Text, Filter: true, Sort: true, Search: true},
+		{Name: "description", Kind: Text, Search: true},
+		{Name: "agent_id", Kind: Text, Filter: true, Sort: true},
+		{Name: "channel", Kind: Enum, Values: []string{string(campaign.Email), string(campaign.Social), string(campaign.Blog), string(campaign.Web)}, Filter: true, Sort: true},
+		{Name: "status", Kind: Enum, Values: campaignStatuses(), Filter: true, Sort: true},
+		{Name: "content_count", Kind: Number, Filter: true, Sort: true},
+	}, times("starts_at", "ends_at", "created_at", "updated_at")...),
+	Indexes: [][]string{
+		{"company_id", "created_at"}, {"company_id", "updated_at"}, {"company_id", "name"}, {"company_id", "agent_id"},
+		{"company_id", "channel"}, {"company_id", "status", "starts_at"}, {"company_id", "starts_at"}, {"company_id", "ends_at"},
+		{"company_id", "content_count"},
+	},
+	DefaultSort: "created_at",
+	DefaultDesc: true,
+	Scope:       domain.CampaignScope,
+}
+
+// CampaignContent are the content items of campaigns, each its own
+// record, listed by campaign.
+var CampaignContent = &Resource{
+	Name: "campaign_content",
+	Fields: append([]Field{
+		{Name: "campaign_id", Kind: Text, Filter: true, Sort: true},
+		{Name: "company_id", Kind: Text, Filter: true},
+		{Name: "title", Kind: Text, Filter: true, Sort: true, Search: true},
+		{Name: "body", Kind: Text, Search: true},
+		{Name: "status", Kind: Enum, Values: []string{string(campaign.ItemDraft), string(campaign.ItemApproved), string(campaign.ItemPublished)}, Filter: true, Sort: true},
+		{Name: "author_id", Kind: Text, Filter: true, Sort: true},
+	}, times("created_at", "updated_at")...),
+	Indexes: [][]string{
+		{"campaign_id", "created_at"}, {"campaign_id", "updated_at"}, {"campaign_id", "title"}, {"campaign_id", "status"},
+		{"campaign_id", "author_id"}, {"company_id", "created_at"},
+	},
+	DefaultSort: "created_at",
+	Scope:       childScope(domain.CampaignScope),
+	Parent:      Campaigns,
+	ParentField: "campaign_id",
+}
+
+// KnowledgeChunks are pieces of knowledge an agent retrieves from.
+var KnowledgeChunks = &Resource{
+	Name: "knowledge_chunks",
+	Fields: append([]Field{
+		{Name: "company_id", Kind: Text, Filter: true, Sort: true},
+		{Name: "agent_id", Kind: Text, Filter: true, Sort: true},
+		{Name: "title", Kind: Text, Filter: true, Sort: true, Search: true},
+		{Name: "content", Kind: Text, Search: true},
+		{Name: "source", Kind: Enum, Values: []string{string(knowledge.Manual), string(knowledge.Upload), string(knowledge.Shopify), string(knowledge.WordPress), string(knowledge.URL)}, Filter: true, Sort: true},
+		{Name: "tags", Kind: TextList, Filter: true},
+		{Name: "token_count", Kind: Number, Filter: true, Sort: true},
+	}, times("created_at", "updated_at")...),
+	Indexes: [][]string{
+		{"company_id", "created_at"}, {"company_id", "updated_at"}, {"company_id", "agent_id", "created_at"}, {"company_id", "title"},
+		{"company_id", "source"}, {"company_id", "tags"}, {"company_id", "token_count"},
+	},
+	DefaultSort: "created_at",
+	DefaultDesc: true,
+	Scope:       domain.KnowledgeScope,
+}
+
+func campaignStatuses() []string {
+	out := make([]string, len(campaign.Statuses))
+	for i, s := range campaign.Statuses {
+		out[i] = string(s)
+	}
+	return out
+}
+
 // childScope is the scope of a child resource's own records: the
 // company of whoever may read some parent records (the parent itself is
 // checked too, which narrows it to the parents that principal may read).
@@ -227,4 +325,6 @@ func childScope(parent func(domain.Principal) domain.ReadScope) func(domain.Prin
 }
 
 // All lists the resources the API serves, in menu order.
-func All() []*Resource { return []*Resource{Companies, Users, Tickets, Comments} }
+func All() []*Resource {
+	return []*Resource{Companies, Users, Agents, Tickets, Comments, Campaigns, CampaignContent, KnowledgeChunks}
+}
