@@ -4,6 +4,7 @@ package config
 
 import (
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -23,6 +24,10 @@ type Config struct {
 	// JWTSecret signs tokens (JWT_SECRET); generated and kept in the data
 	// dir when unset.
 	JWTSecret []byte
+	// SecretsKey seals the credentials of agent integrations (SECRETS_KEY,
+	// 32 bytes as 64 hex digits or in base64); generated and kept in the
+	// data dir when unset. See EnsureSecretsKey.
+	SecretsKey []byte
 	// TokenTTL is how long a token is valid (TOKEN_TTL).
 	TokenTTL time.Duration
 	// AdminUsername and AdminPassword create the superadmin on first start
@@ -82,6 +87,13 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		if len(c.JWTSecret) < 32 {
 			errs = append(errs, errors.New("JWT_SECRET must be at least 32 bytes"))
 		}
+	}
+	if s := getenv("SECRETS_KEY"); s != "" {
+		k, err := parseSecretsKey(s)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("SECRETS_KEY: %w", err))
+		}
+		c.SecretsKey = k
 	}
 	if s := getenv("TOKEN_TTL"); s != "" {
 		d, err := time.ParseDuration(s)
@@ -179,6 +191,108 @@ func (c Config) EnsureSecret() ([]byte, error) {
 		return nil, err
 	}
 	return []byte(secret), nil
+}
+
+// SecretsKeySize is the size of the key that seals credentials (AES-256).
+const SecretsKeySize = 32
+
+// EnsureSecretsKey returns c.SecretsKey, or the key kept in
+// DATA_DIR/secrets-key, creating it (32 random bytes in hex, mode 0600)
+// the first time. Unlike the JWT secret, this key cannot be replaced
+// without loss: the credentials sealed with it can only be opened with
+// it, so the file must be backed up with the event log, and it is never
+// overwritten (two servers starting at once on one data dir agree on the
+// first key written).
+func (c Config) EnsureSecretsKey() ([]byte, error) {
+	if len(c.SecretsKey) > 0 {
+		if len(c.SecretsKey) != SecretsKeySize {
+			return nil, fmt.Errorf("SECRETS_KEY: want %d bytes, got %d", SecretsKeySize, len(c.SecretsKey))
+		}
+		return c.SecretsKey, nil
+	}
+	path := filepath.Join(c.DataDir, "secrets-key")
+	for {
+		b, err := os.ReadFile(path)
+		if err == nil {
+			k, err := parseSecretsKey(strings.TrimSpace(string(b)))
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w; restore it from a backup (the credentials sealed with it cannot be opened without it), "+
+					"or delete it to generate a new key and enter the integration credentials again", path, err)
+			}
+			return k, nil
+		}
+		if !errors.Is(err, os.ErrNotExist) {
+			return nil, err
+		}
+		key, err := randomHex(SecretsKeySize)
+		if err != nil {
+			return nil, err
+		}
+		switch err := writeOnce(path, key); {
+		case err == nil:
+			return hex.DecodeString(key)
+		case errors.Is(err, os.ErrExist):
+			// Another process wrote it first: use that one.
+		default:
+			return nil, err
+		}
+	}
+}
+
+// parseSecretsKey decodes a key given as 64 hex digits or in base64
+// (standard or URL alphabet, padded or not). Errors never quote the value.
+func parseSecretsKey(s string) ([]byte, error) {
+	s = strings.TrimSpace(s)
+	if len(s) == 2*SecretsKeySize {
+		if k, err := hex.DecodeString(s); err == nil {
+			return k, nil
+		}
+	}
+	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
+		if k, err := enc.DecodeString(s); err == nil {
+			if len(k) != SecretsKeySize {
+				return nil, fmt.Errorf("want %d bytes, got %d (generate one with: openssl rand -base64 32)", SecretsKeySize, len(k))
+			}
+			return k, nil
+		}
+	}
+	return nil, fmt.Errorf("want %d bytes as 64 hex digits or in base64 (generate one with: openssl rand -base64 32)", SecretsKeySize)
+}
+
+// writeOnce writes a secret file durably and only if it does not exist:
+// a temporary file, fsync, then a hard link to path, which fails with
+// os.ErrExist when path is there already.
+func writeOnce(path, content string) error {
+	f, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".*.tmp")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	defer os.Remove(tmp)
+	if err := f.Chmod(0o600); err != nil {
+		f.Close()
+		return err
+	}
+	if _, err := f.WriteString(content + "\n"); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Link(tmp, path); err != nil {
+		return err
+	}
+	dir, err := os.Open(filepath.Dir(path))
+	if err != nil {
+		return err
+	}
+	defer dir.Close()
+	return dir.Sync()
 }
 
 // InitialAdminPassword returns c.AdminPassword or, when unset, a random

@@ -1,9 +1,12 @@
 package config
 
 import (
+	"encoding/base64"
+	"encoding/hex"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -54,5 +57,103 @@ func TestGeneratedSecretsPersist(t *testing.T) {
 	pw2, _, _ := c.InitialAdminPassword()
 	if pw2 != pw {
 		t.Fatal("initial password changed between calls")
+	}
+}
+
+func TestSecretsKeyFromEnv(t *testing.T) {
+	want := []byte("0123456789abcdef0123456789ABCDEF")
+	for name, v := range map[string]string{
+		"hex":            hex.EncodeToString(want),
+		"hex upper":      strings.ToUpper(hex.EncodeToString(want)),
+		"base64":         base64.StdEncoding.EncodeToString(want),
+		"base64 raw":     base64.RawStdEncoding.EncodeToString(want),
+		"base64url":      base64.URLEncoding.EncodeToString(want),
+		"base64url raw":  base64.RawURLEncoding.EncodeToString(want),
+		"spaces trimmed": " " + hex.EncodeToString(want) + "\n",
+	} {
+		c, err := FromEnv(env(map[string]string{"SECRETS_KEY": v}))
+		if err != nil || string(c.SecretsKey) != string(want) {
+			t.Errorf("%s: got key %x, %v; want %x", name, c.SecretsKey, err, want)
+			continue
+		}
+		k, err := c.EnsureSecretsKey()
+		if err != nil || string(k) != string(want) {
+			t.Errorf("%s: EnsureSecretsKey got %x, %v", name, k, err)
+		}
+	}
+}
+
+func TestBadSecretsKeysAreRefused(t *testing.T) {
+	for name, v := range map[string]string{
+		"too short hex":    hex.EncodeToString(make([]byte, 16)),
+		"too long base64":  base64.StdEncoding.EncodeToString([]byte(strings.Repeat("key!", 12))),
+		"not hex nor b64":  "this is not a key, it is a sentence!",
+		"a plain password": "correct horse battery staple",
+		"64 non-hex chars": strings.Repeat("z", 64) + "!",
+	} {
+		_, err := FromEnv(env(map[string]string{"SECRETS_KEY": v}))
+		if err == nil || !strings.Contains(err.Error(), "SECRETS_KEY") || !strings.Contains(err.Error(), "32 bytes") {
+			t.Errorf("%s: got %v, want an error naming SECRETS_KEY and 32 bytes", name, err)
+			continue
+		}
+		if strings.Contains(err.Error(), v) {
+			t.Errorf("%s: error %q quotes the key", name, err)
+		}
+	}
+}
+
+func TestGeneratedSecretsKeyPersists(t *testing.T) {
+	dir := t.TempDir()
+	c, _ := FromEnv(env(map[string]string{"DATA_DIR": dir}))
+	k1, err := c.EnsureSecretsKey()
+	if err != nil || len(k1) != SecretsKeySize {
+		t.Fatalf("key %x, %v; want %d bytes", k1, err, SecretsKeySize)
+	}
+	path := filepath.Join(dir, "secrets-key")
+	if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("key file: %v %v; want mode 0600", fi, err)
+	}
+	k2, _ := c.EnsureSecretsKey()
+	if string(k1) != string(k2) {
+		t.Fatal("key changed between calls")
+	}
+	if secret, _ := c.EnsureSecret(); string(secret) == hex.EncodeToString(k1) {
+		t.Fatal("the JWT secret and the secrets key are the same")
+	}
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if strings.HasSuffix(e.Name(), ".tmp") {
+			t.Fatalf("temporary file %s left behind", e.Name())
+		}
+	}
+	// A damaged key file is an error that says what is at stake, never
+	// silently replaced.
+	if err := os.WriteFile(path, []byte("garbage\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.EnsureSecretsKey(); err == nil || !strings.Contains(err.Error(), "backup") {
+		t.Fatalf("damaged key file: got %v, want an error that mentions restoring a backup", err)
+	}
+}
+
+func TestSecretsKeyWrittenOnceUnderRace(t *testing.T) {
+	dir := t.TempDir()
+	c, _ := FromEnv(env(map[string]string{"DATA_DIR": dir}))
+	keys := make([][]byte, 16)
+	var wg sync.WaitGroup
+	for i := range keys {
+		wg.Go(func() {
+			k, err := c.EnsureSecretsKey()
+			if err != nil {
+				t.Error(err)
+			}
+			keys[i] = k
+		})
+	}
+	wg.Wait()
+	for _, k := range keys[1:] {
+		if string(k) != string(keys[0]) {
+			t.Fatalf("concurrent first starts got different keys %x and %x", keys[0], k)
+		}
 	}
 }
