@@ -135,6 +135,11 @@ func (c *call) decode(v any) error {
 	if len(bytes.TrimSpace(c.body)) == 0 {
 		return &requestError{status: http.StatusBadRequest, msg: "a JSON body is required"}
 	}
+	// A NUL in a string (JSON can escape one) has no place in any field,
+	// and C-based stores and tools downstream would cut the text at it.
+	if bytes.Contains(c.body, []byte(`\u0000`)) {
+		return &requestError{status: http.StatusBadRequest, msg: "strings must not contain NUL (\\u0000)"}
+	}
 	dec := json.NewDecoder(bytes.NewReader(c.body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
