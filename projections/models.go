@@ -296,5 +296,8 @@ func streamID(category string) func(eventstore.RecordedEvent) string {
 
 // All returns the projectors agentdesk runs.
 func All() []Projector {
-	return []Projector{CompaniesProjector(), UsersProjector(), CredentialsProjector(), TicketsProjector(), TicketCommentsProjector()}
+	return []Projector{
+		CompaniesProjector(), UsersProjector(), CredentialsProjector(), TicketsProjector(), TicketCommentsProjector(),
+		AgentsProjector(), CampaignsProjector(), CampaignContentProjector(), KnowledgeChunksProjector(),
+	}
 }
