@@ -116,6 +116,14 @@ func (d *Def[D]) Fold(ctx context.Context, rs readstore.Store, events []eventsto
 		if key <= s.version {
 			continue
 		}
+		if s.doc == nil && !slices.Contains(d.Creates, ev.Type) {
+			// No document and an event that does not start one: the
+			// document was deleted by a later event of a batch that is
+			// being applied again (its writes landed, its checkpoint did
+			// not, which the read store allows), and its tombstone is not
+			// read back. Nothing is left to change.
+			continue
+		}
 		next, err := d.Project(ev, s.doc)
 		if err != nil {
 			return nil, fmt.Errorf("project %s@%d (%s): %w", ev.StreamID, ev.Revision, ev.Type, err)

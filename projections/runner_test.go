@@ -229,3 +229,47 @@ func TestWaitHonoursContext(t *testing.T) {
 		t.Fatal("Wait on an unknown projection returned nil")
 	}
 }
+
+// A batch cut short after its deletion landed (the read store allows a
+// batch's writes to land without its checkpoint) is applied again: the
+// events after the creation find no document and change nothing, rather
+// than stopping the projection.
+func TestReplayAfterDeletion(t *testing.T) {
+	s := openStores(t, t.TempDir())
+	defer s.close()
+	ctx := context.Background()
+	p := projections.TicketsProjector()
+	if err := s.rs.Ensure(ctx, p.Collection()); err != nil {
+		t.Fatal(err)
+	}
+	id := uuid.NewString()
+	appendTicket(t, s.es, id, eventstore.NoStream,
+		&ticket.Opened{TicketID: id, CompanyID: "c1", Title: "t", Priority: ticket.Normal, RequesterID: "u1"},
+		&ticket.Commented{CommentID: uuid.NewString(), AuthorID: "u1", Body: "a"},
+		&ticket.Deleted{})
+	sub, err := s.es.Subscribe(ctx, eventstore.Start, p.Filter())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+	b, err := sub.Next(ctx, 0)
+	if err != nil || len(b.Events) != 3 {
+		t.Fatalf("read the ticket's events: %d events, %v", len(b.Events), err)
+	}
+	apply := func(evs []eventstore.RecordedEvent) {
+		t.Helper()
+		writes, err := p.Fold(ctx, s.rs, evs)
+		if err != nil {
+			t.Fatalf("fold %d events: %v", len(evs), err)
+		}
+		if err := s.rs.Apply(ctx, readstore.Batch{Writes: writes}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	apply(b.Events[:1]) // the first batch, with its checkpoint
+	apply(b.Events[1:]) // the second: the deletion lands, the checkpoint does not
+	apply(b.Events[1:]) // and the second again
+	if _, err := s.rs.Get(ctx, projections.Tickets, id); err == nil {
+		t.Fatal("the deleted ticket is back")
+	}
+}
