@@ -22,6 +22,7 @@ import (
 	"agentdesk/eventstore"
 	"agentdesk/internal/auth"
 	"agentdesk/internal/config"
+	"agentdesk/internal/secrets"
 	"agentdesk/projections"
 	"agentdesk/readapi"
 	"agentdesk/readstore"
@@ -53,6 +54,14 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server, 
 	if err != nil {
 		return nil, fmt.Errorf("jwt secret: %w", err)
 	}
+	secretsKey, err := cfg.EnsureSecretsKey()
+	if err != nil {
+		return nil, fmt.Errorf("secrets key: %w", err)
+	}
+	sealer, err := secrets.New(secretsKey)
+	if err != nil {
+		return nil, err
+	}
 	s := &Server{cfg: cfg, log: log}
 	defer func() {
 		if err != nil {
@@ -80,7 +89,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server, 
 		return nil, err
 	}
 	writeErr := func(w http.ResponseWriter, r *http.Request, err error) { readapi.WriteError(log, w, r, err) }
-	writes, err := web.New(web.Config{App: app, Records: api, Principal: readapi.PrincipalFrom, WriteError: writeErr, Logger: log})
+	writes, err := web.New(web.Config{App: app, Records: api, Principal: readapi.PrincipalFrom, WriteError: writeErr, Sealer: sealer, Logger: log})
 	if err != nil {
 		return nil, err
 	}

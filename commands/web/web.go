@@ -53,6 +53,10 @@ type Config struct {
 	Principal func(ctx context.Context) (domain.Principal, bool)
 	// WriteError answers a request with an error (the API's one mapping).
 	WriteError func(w http.ResponseWriter, r *http.Request, err error)
+	// Sealer seals the integration credentials agent writes carry, before
+	// any command sees them; required, since the agent endpoints are
+	// always mounted.
+	Sealer commands.Sealer
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
 }
@@ -72,6 +76,9 @@ func (c Config) Validate() error {
 	if c.WriteError == nil {
 		errs = append(errs, errors.New("web: WriteError is required"))
 	}
+	if c.Sealer == nil {
+		errs = append(errs, errors.New("web: Sealer is required (agent integration credentials are sealed before they are stored)"))
+	}
 	return errors.Join(errs...)
 }
 
@@ -81,6 +88,7 @@ type Handler struct {
 	records   Records
 	principal func(ctx context.Context) (domain.Principal, bool)
 	writeErr  func(w http.ResponseWriter, r *http.Request, err error)
+	sealer    commands.Sealer
 	log       *slog.Logger
 	// keyLocks serializes requests that share an Idempotency-Key, so a
 	// retry racing its original waits for it and replays its response
@@ -96,7 +104,7 @@ func New(cfg Config) (*Handler, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &Handler{app: cfg.App, records: cfg.Records, principal: cfg.Principal, writeErr: cfg.WriteError, log: cfg.Logger}, nil
+	return &Handler{app: cfg.App, records: cfg.Records, principal: cfg.Principal, writeErr: cfg.WriteError, sealer: cfg.Sealer, log: cfg.Logger}, nil
 }
 
 // Mount registers the write endpoints on r, which must authenticate.
@@ -119,6 +127,35 @@ func (h *Handler) Mount(r chi.Router) {
 	r.Post("/api/tickets/{id}/assign", h.run(resource.Tickets.Name, h.assignTicket))
 	r.Post("/api/tickets/{id}/status", h.run(resource.Tickets.Name, h.ticketStatus))
 	r.Post("/api/tickets/{id}/comments", h.run(resource.Tickets.Name, h.commentTicket))
+
+	agents := "/api/" + resource.Agents.Name
+	r.Post(agents, h.run(resource.Agents.Name, h.createAgent))
+	r.Put(agents+"/{id}", h.run(resource.Agents.Name, h.updateAgent))
+	r.Delete(agents+"/{id}", h.run(resource.Agents.Name, h.deleteAgent))
+	r.Post(agents+"/{id}/activate", h.run(resource.Agents.Name, h.action(h.activateAgent)))
+	r.Post(agents+"/{id}/deactivate", h.run(resource.Agents.Name, h.action(h.deactivateAgent)))
+
+	campaigns := "/api/" + resource.Campaigns.Name
+	r.Post(campaigns, h.run(resource.Campaigns.Name, h.createCampaign))
+	r.Put(campaigns+"/{id}", h.run(resource.Campaigns.Name, h.updateCampaign))
+	r.Delete(campaigns+"/{id}", h.run(resource.Campaigns.Name, h.deleteCampaign))
+	r.Post(campaigns+"/{id}/status", h.run(resource.Campaigns.Name, h.campaignStatus))
+	// Content item commands answer the item as the campaign's child (see
+	// contentOutcome); the item-level routes carry the campaign id.
+	content := "/api/" + resource.CampaignContent.Name
+	r.Post(campaigns+"/{id}/content", h.run(resource.Campaigns.Name, h.addContent))
+	r.Post(content, h.run(resource.Campaigns.Name, h.addContent))
+	r.Put(campaigns+"/{campaign_id}/content/{id}", h.run(resource.Campaigns.Name, h.editContent))
+	r.Delete(campaigns+"/{campaign_id}/content/{id}", h.run(resource.Campaigns.Name, h.removeContent))
+	r.Post(campaigns+"/{campaign_id}/content/{id}/approve", h.run(resource.Campaigns.Name, h.contentAction(h.app.ApproveCampaignContent)))
+	r.Post(campaigns+"/{campaign_id}/content/{id}/publish", h.run(resource.Campaigns.Name, h.contentAction(h.app.PublishCampaignContent)))
+	r.Put(content+"/{id}", h.contentMoved)
+	r.Delete(content+"/{id}", h.contentMoved)
+
+	chunks := "/api/" + resource.KnowledgeChunks.Name
+	r.Post(chunks, h.run(resource.KnowledgeChunks.Name, h.createKnowledgeChunk))
+	r.Put(chunks+"/{id}", h.run(resource.KnowledgeChunks.Name, h.updateKnowledgeChunk))
+	r.Delete(chunks+"/{id}", h.run(resource.KnowledgeChunks.Name, h.deleteKnowledgeChunk))
 }
 
 // call is one write request being served.
