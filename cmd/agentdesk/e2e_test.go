@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"agentdesk/eventstore"
+	"agentdesk/projections"
 )
 
 // tenant is a company with its admin signed in.
@@ -505,8 +506,14 @@ func restartResumes(t *testing.T, b backend) {
 		t.Fatal(err)
 	}
 	ts2 := startServerOn(t, dir, b)
+	// The projections that applied something resume from their
+	// checkpoints. (One whose events were all filtered out may still be
+	// at the start on EventStoreDB, which reports checkpoints past
+	// filtered events only every 32 events: that costs a rescan, nothing
+	// more.)
 	for _, st := range ts2.srv.runner.Status() {
-		if st.Position == eventstore.Start.String() {
+		applied := st.Name == projections.Companies || st.Name == projections.Users || st.Name == projections.Credentials || st.Name == projections.Tickets
+		if applied && st.Position == eventstore.Start.String() {
 			t.Fatalf("projection %s restarted from 0", st.Name)
 		}
 	}

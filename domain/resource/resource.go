@@ -112,6 +112,10 @@ const (
 	CredentialsCollection = "credentials"
 	// commentsCollection is the read model of Comments.
 	commentsCollection = "ticket_comments"
+	// campaignContentCollection is the name (and read model) of
+	// CampaignContent; Campaigns waits for it too, so it is a constant
+	// to keep the two declarations apart.
+	campaignContentCollection = "campaign_content"
 )
 
 func roles() []string {
@@ -258,12 +262,14 @@ var Campaigns = &Resource{
 	DefaultSort: "created_at",
 	DefaultDesc: true,
 	Scope:       domain.CampaignScope,
+	// A campaign's deletion removes its content items.
+	Also: []string{campaignContentCollection},
 }
 
 // CampaignContent are the content items of campaigns, each its own
 // record, listed by campaign.
 var CampaignContent = &Resource{
-	Name: "campaign_content",
+	Name: campaignContentCollection,
 	Fields: append([]Field{
 		{Name: "campaign_id", Kind: Text, Filter: true, Sort: true},
 		{Name: "company_id", Kind: Text, Filter: true},

@@ -1,0 +1,39 @@
+package main
+
+import (
+	"os"
+	"strings"
+	"testing"
+
+	"agentdesk/domain/resource"
+)
+
+// TestREADMEDocumentsEveryResource: every declared resource has a row in
+// the README's resource table that names each of its filter and sort
+// fields, so the documentation cannot fall behind the declarations.
+func TestREADMEDocumentsEveryResource(t *testing.T) {
+	raw, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := map[string]string{}
+	for _, line := range strings.Split(string(raw), "\n") {
+		if name, ok := strings.CutPrefix(line, "| `"); ok {
+			if i := strings.Index(name, "`"); i > 0 {
+				rows[name[:i]] += line
+			}
+		}
+	}
+	for _, r := range resource.All() {
+		row, ok := rows[r.Name]
+		if !ok {
+			t.Errorf("README has no table row for %s", r.Name)
+			continue
+		}
+		for _, f := range append(r.Filters(), r.Sorts()...) {
+			if !strings.Contains(row, "`"+f+"`") {
+				t.Errorf("README row of %s does not name %s", r.Name, f)
+			}
+		}
+	}
+}
