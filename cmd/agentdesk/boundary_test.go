@@ -20,6 +20,10 @@ func TestCompanyBoundary(t *testing.T) {
 		bTicket := bAdmin.must(http.StatusCreated, "POST", "/api/tickets", map[string]any{"title": "B's secret", "tags": []string{"secret"}}).Map(t)["id"].(string)
 		bComment := bAdmin.must(http.StatusCreated, "POST", "/api/tickets/"+bTicket+"/comments", map[string]any{"body": "B only"}).Map(t)["id"].(string)
 		bUser := b.ids["content_writer"]
+		bAgent := agentOf(t, b, true)
+		bCampaign := campaignOf(t, b)
+		bItem := bAdmin.must(http.StatusCreated, "POST", "/api/campaigns/"+bCampaign+"/content", map[string]any{"title": "B's secret", "body": "B only"}).Map(t)["id"].(string)
+		bChunk := chunkOf(t, b)
 
 		t.Run("every route answers 404 for B's records", func(t *testing.T) {
 			for _, role := range roleOrder[1:] {
@@ -46,6 +50,23 @@ func TestCompanyBoundary(t *testing.T) {
 					{"GET", "/api/tickets/" + bTicket + "/comments", nil},
 					{"GET", "/api/comments/" + bComment, nil},
 					{"GET", "/api/comments" + filterQuery(map[string]any{"ticket_id": bTicket}, ""), nil},
+					{"GET", "/api/agents/" + bAgent, nil},
+					{"PUT", "/api/agents/" + bAgent, map[string]any{"name": "x"}},
+					{"DELETE", "/api/agents/" + bAgent, nil},
+					{"POST", "/api/agents/" + bAgent + "/deactivate", nil},
+					{"GET", "/api/campaigns/" + bCampaign, nil},
+					{"PUT", "/api/campaigns/" + bCampaign, map[string]any{"name": "x"}},
+					{"DELETE", "/api/campaigns/" + bCampaign, nil},
+					{"POST", "/api/campaigns/" + bCampaign + "/status", map[string]any{"status": "archived"}},
+					{"POST", "/api/campaigns/" + bCampaign + "/content", map[string]any{"title": "x", "body": "x"}},
+					{"PUT", "/api/campaigns/" + bCampaign + "/content/" + bItem, map[string]any{"title": "x"}},
+					{"DELETE", "/api/campaigns/" + bCampaign + "/content/" + bItem, nil},
+					{"POST", "/api/campaigns/" + bCampaign + "/content/" + bItem + "/approve", nil},
+					{"GET", "/api/campaign_content/" + bItem, nil},
+					{"GET", "/api/campaign_content" + filterQuery(map[string]any{"campaign_id": bCampaign}, ""), nil},
+					{"GET", "/api/knowledge_chunks/" + bChunk, nil},
+					{"PUT", "/api/knowledge_chunks/" + bChunk, map[string]any{"title": "x"}},
+					{"DELETE", "/api/knowledge_chunks/" + bChunk, nil},
 				} {
 					body := r.body
 					got := c.do(r.method, r.path, body)
@@ -68,7 +89,7 @@ func TestCompanyBoundary(t *testing.T) {
 		t.Run("lists never hold B's documents", func(t *testing.T) {
 			for _, role := range roleOrder[1:] {
 				c := a.users[role].with(t)
-				for _, path := range []string{"/api/companies", "/api/users", "/api/tickets", "/api/tickets?limit=1000"} {
+				for _, path := range []string{"/api/companies", "/api/users", "/api/tickets", "/api/tickets?limit=1000", "/api/agents", "/api/campaigns", "/api/knowledge_chunks"} {
 					r := c.do("GET", path, nil)
 					if r.Status != http.StatusOK {
 						continue // a resource the role may not list at all
@@ -89,6 +110,10 @@ func TestCompanyBoundary(t *testing.T) {
 			// Body: a company admin naming another company.
 			admin.must(http.StatusUnprocessableEntity, "POST", "/api/tickets", map[string]any{"title": "x", "company_id": b.id})
 			admin.must(http.StatusUnprocessableEntity, "POST", "/api/users", map[string]any{"username": "smuggler", "password": "password-x", "role": "client", "company_id": b.id})
+			admin.must(http.StatusUnprocessableEntity, "POST", "/api/agents", map[string]any{"name": "x", "model": "m", "company_id": b.id})
+			// References to B's records are missing ones for A.
+			admin.must(http.StatusUnprocessableEntity, "POST", "/api/knowledge_chunks", map[string]any{"agent_id": bAgent, "title": "x", "content": "x"})
+			admin.must(http.StatusUnprocessableEntity, "POST", "/api/campaigns", map[string]any{"name": "x", "channel": "web", "agent_id": bAgent})
 			// Filters: the scope is added to whatever the client asks.
 			for _, f := range []map[string]any{
 				{"company_id": b.id},

@@ -144,7 +144,92 @@ func roleMatrix() []matrixCell {
 		{"comments", "list of someone else's ticket", func(t *testing.T, co *company, role string, c *client) response {
 			return c.do("GET", "/api/comments"+filterQuery(map[string]any{"ticket_id": ticket(t, co, false)}, ""), nil)
 		}, [5]int{ok, ok, ok, ok, notFound}},
+
+		{"agents", "list", func(t *testing.T, co *company, role string, c *client) response {
+			return c.do("GET", "/api/agents", nil)
+		}, [5]int{ok, ok, ok, ok, ok}},
+		{"agents", "create", func(t *testing.T, co *company, role string, c *client) response {
+			return c.do("POST", "/api/agents", withCompany(role, co, map[string]any{"name": "By " + role, "model": "gpt-4o-mini"}))
+		}, [5]int{created, created, created, forbidden, forbidden}},
+		{"agents", "read active", func(t *testing.T, co *company, role string, c *client) response {
+			return c.do("GET", "/api/agents/"+agentOf(t, co, true), nil)
+		}, [5]int{ok, ok, ok, ok, ok}},
+		{"agents", "read inactive", func(t *testing.T, co *company, role string, c *client) response {
+			return c.do("GET", "/api/agents/"+agentOf(t, co, false), nil)
+		}, [5]int{ok, ok, ok, ok, notFound}},
+		{"agents", "update", func(t *testing.T, co *company, role string, c *client) response {
+			return c.do("PUT", "/api/agents/"+agentOf(t, co, true), map[string]any{"name": "Renamed"})
+		}, [5]int{ok, ok, ok, forbidden, forbidden}},
+		{"agents", "deactivate", func(t *testing.T, co *company, role string, c *client) response {
+			return c.do("POST", "/api/agents/"+agentOf(t, co, true)+"/deactivate", nil)
+		}, [5]int{ok, ok, ok, forbidden, forbidden}},
+		{"agents", "delete", func(t *testing.T, co *company, role string, c *client) response {
+			return c.do("DELETE", "/api/agents/"+agentOf(t, co, true), nil)
+		}, [5]int{ok, ok, ok, forbidden, forbidden}},
+
+		{"campaigns", "list", func(t *testing.T, co *company, role string, c *client) response {
+			return c.do("GET", "/api/campaigns", nil)
+		}, [5]int{ok, ok, ok, ok, forbidden}},
+		{"campaigns", "create", func(t *testing.T, co *company, role string, c *client) response {
+			return c.do("POST", "/api/campaigns", withCompany(role, co, map[string]any{"name": "By " + role, "channel": "blog"}))
+		}, [5]int{created, created, created, forbidden, forbidden}},
+		{"campaigns", "read", func(t *testing.T, co *company, role string, c *client) response {
+			return c.do("GET", "/api/campaigns/"+campaignOf(t, co), nil)
+		}, [5]int{ok, ok, ok, ok, forbidden}},
+		{"campaigns", "update", func(t *testing.T, co *company, role string, c *client) response {
+			return c.do("PUT", "/api/campaigns/"+campaignOf(t, co), map[string]any{"name": "Renamed"})
+		}, [5]int{ok, ok, ok, forbidden, notFound}},
+		{"campaigns", "archive", func(t *testing.T, co *company, role string, c *client) response {
+			return c.do("POST", "/api/campaigns/"+campaignOf(t, co)+"/status", map[string]any{"status": "archived"})
+		}, [5]int{ok, ok, ok, forbidden, notFound}},
+		{"campaigns", "add content", func(t *testing.T, co *company, role string, c *client) response {
+			return c.do("POST", "/api/campaigns/"+campaignOf(t, co)+"/content", map[string]any{"title": "Post", "body": "Text"})
+		}, [5]int{created, created, created, created, notFound}},
+		{"campaigns", "approve content", func(t *testing.T, co *company, role string, c *client) response {
+			cid := campaignOf(t, co)
+			item := co.users["company_admin"].must(created, "POST", "/api/campaigns/"+cid+"/content", map[string]any{"title": "Post", "body": "Text"}).Map(t)["id"].(string)
+			return c.do("POST", "/api/campaigns/"+cid+"/content/"+item+"/approve", nil)
+		}, [5]int{ok, ok, ok, forbidden, notFound}},
+		{"campaigns", "delete", func(t *testing.T, co *company, role string, c *client) response {
+			return c.do("DELETE", "/api/campaigns/"+campaignOf(t, co), nil)
+		}, [5]int{ok, ok, ok, forbidden, notFound}},
+
+		{"knowledge_chunks", "list", func(t *testing.T, co *company, role string, c *client) response {
+			return c.do("GET", "/api/knowledge_chunks", nil)
+		}, [5]int{ok, ok, ok, ok, forbidden}},
+		{"knowledge_chunks", "create", func(t *testing.T, co *company, role string, c *client) response {
+			return c.do("POST", "/api/knowledge_chunks", withCompany(role, co, map[string]any{"agent_id": agentOf(t, co, true), "title": "Fact", "content": "Water is wet."}))
+		}, [5]int{created, created, created, created, forbidden}},
+		{"knowledge_chunks", "update", func(t *testing.T, co *company, role string, c *client) response {
+			return c.do("PUT", "/api/knowledge_chunks/"+chunkOf(t, co), map[string]any{"title": "Edited"})
+		}, [5]int{ok, ok, ok, ok, notFound}},
+		{"knowledge_chunks", "delete", func(t *testing.T, co *company, role string, c *client) response {
+			return c.do("DELETE", "/api/knowledge_chunks/"+chunkOf(t, co), nil)
+		}, [5]int{ok, ok, ok, forbidden, notFound}},
 	}
+}
+
+// agentOf makes an agent in co, active or not, as its admin.
+func agentOf(t *testing.T, co *company, active bool) string {
+	t.Helper()
+	admin := co.users["company_admin"]
+	id := admin.must(http.StatusCreated, "POST", "/api/agents", map[string]any{"name": "Fixture", "model": "gpt-4o-mini"}).Map(t)["id"].(string)
+	if !active {
+		admin.must(http.StatusOK, "POST", "/api/agents/"+id+"/deactivate", nil)
+	}
+	return id
+}
+
+// campaignOf makes a draft campaign in co, as its admin.
+func campaignOf(t *testing.T, co *company) string {
+	t.Helper()
+	return co.users["company_admin"].must(http.StatusCreated, "POST", "/api/campaigns", map[string]any{"name": "Fixture", "channel": "web"}).Map(t)["id"].(string)
+}
+
+// chunkOf makes a knowledge chunk in co, as its admin.
+func chunkOf(t *testing.T, co *company) string {
+	t.Helper()
+	return co.users["company_admin"].must(http.StatusCreated, "POST", "/api/knowledge_chunks", map[string]any{"agent_id": agentOf(t, co, true), "title": "Fixture", "content": "Text."}).Map(t)["id"].(string)
 }
 
 // TestRoleMatrix drives every (role × resource × action) cell of the
