@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -494,6 +495,12 @@ func (c *sqliteCollection) fieldType(field string) FieldType {
 func (c *sqliteCollection) wantIndexes() map[string]string {
 	want := map[string]string{}
 	for _, idx := range c.def.Indexes {
+		// A list field is kept as JSON text and matched with json_each,
+		// which no index serves: an index with one would cost every write
+		// and help no query. (MongoDB's multikey indexes do serve it.)
+		if slices.ContainsFunc(idx, func(f string) bool { return f != "id" && c.fieldType(f) == StringList }) {
+			continue
+		}
 		cols := make([]string, 0, len(idx)+1)
 		hasID := false
 		for _, f := range idx {
