@@ -57,8 +57,12 @@ func fillReadModel(tb testing.TB, path string, n int) (userID, companyID string)
 		companies[i] = uuid.NewString()
 	}
 	userID = uuid.NewString()
-	user, _ := json.Marshal(projections.User{ID: userID, CompanyID: &companies[0], Username: "bench", Role: "company_admin"})
-	if err := rs.Apply(ctx, readstore.Batch{Writes: []readstore.Write{{Collection: projections.Users, Doc: readstore.Doc{ID: userID, Version: "1", Data: user}}}}); err != nil {
+	user, _ := json.Marshal(projections.User{ID: userID, CompanyID: &companies[0], Username: "bench", Role: "company_admin", Active: true})
+	co, _ := json.Marshal(projections.Company{ID: companies[0], CompanyID: companies[0], Name: "Bench", Status: "active"})
+	if err := rs.Apply(ctx, readstore.Batch{Writes: []readstore.Write{
+		{Collection: projections.Users, Doc: readstore.Doc{ID: userID, Version: "1", Data: user}},
+		{Collection: projections.Companies, Doc: readstore.Doc{ID: companies[0], Version: "1", Data: co}},
+	}}); err != nil {
 		tb.Fatal(err)
 	}
 	statuses := []string{"open", "open", "in_progress", "resolved", "closed"}
@@ -153,7 +157,7 @@ func BenchmarkListQuery(b *testing.B) {
 	rec := httptest.NewRecorder()
 	handler.ServeHTTP(rec, req)
 	if err := json.Unmarshal(rec.Body.Bytes(), &first); err != nil || len(first.Data) != 25 || first.Total != int64(n/10*2/5) {
-		b.Fatalf("got %d rows, total %d (err %v); want 25 rows of %d", len(first.Data), first.Total, err, n/10*2/5)
+		b.Fatalf("got %d rows, total %d (err %v, status %d: %.200s); want 25 rows of %d", len(first.Data), first.Total, err, rec.Code, rec.Body, n/10*2/5)
 	}
 	for range 50 { // warm the page cache
 		do()
