@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"math"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -209,6 +210,9 @@ func OpenSQLite(cfg SQLiteConfig) (*SQLiteStore, error) {
 		return nil, fmt.Errorf("open sqlite event store: %w", err)
 	}
 	cfg = cfg.withDefaults()
+	if err := createPrivate(cfg.Path); err != nil {
+		return nil, fmt.Errorf("open sqlite event store %s: %w", cfg.Path, err)
+	}
 	s := &SQLiteStore{
 		cfg:        cfg,
 		requests:   make(chan *appendRequest, cfg.MaxBatch),
@@ -290,6 +294,21 @@ func (s *SQLiteStore) open() error {
 	s.head = uint64(head.Int64)
 	s.written, s.writtenKnown = s.head, true
 	return nil
+}
+
+// createPrivate creates the database file, if it does not exist yet,
+// readable by its owner only (0600): the log holds password hashes and
+// sealed credentials. SQLite gives its WAL and shared-memory files the
+// database file's permissions.
+func createPrivate(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, os.ErrExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return f.Close()
 }
 
 // sqliteDSN builds a file: URI so that paths with '?' or '#' stay paths, and

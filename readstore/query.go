@@ -81,6 +81,9 @@ func checkCondition(c Collection, cond Condition) (_ Condition, keep bool, _ err
 		if list.Kind() != reflect.Slice && list.Kind() != reflect.Array || list.Type().Elem().Kind() == reflect.Uint8 {
 			return Condition{}, false, fmt.Errorf("%w: in on %q wants a list, got %T", ErrInvalidQuery, cond.Field, cond.Value)
 		}
+		if list.Len() > MaxIn {
+			return Condition{}, false, fmt.Errorf("%w: in on %q holds %d values, at most %d", ErrInvalidQuery, cond.Field, list.Len(), MaxIn)
+		}
 		values := make([]any, list.Len())
 		for i := range values {
 			v, err := queryValue(f, list.Index(i).Interface())

@@ -335,3 +335,17 @@ func TestCollectionValidate(t *testing.T) {
 		}
 	}
 }
+
+func TestCheckCapsIn(t *testing.T) {
+	c := Collection{Name: "t", Fields: []Field{{Name: "title", Type: String}}}
+	values := make([]any, MaxIn+1)
+	for i := range values {
+		values[i] = "x"
+	}
+	if _, err := Check(c, Query{Where: []Condition{{Field: "title", Op: In, Value: values}}}); !errors.Is(err, ErrInvalidQuery) {
+		t.Fatalf("In with %d values: err = %v, want ErrInvalidQuery", len(values), err)
+	}
+	if _, err := Check(c, Query{Where: []Condition{{Field: "title", Op: In, Value: values[:MaxIn]}}}); err != nil {
+		t.Fatalf("In with %d values: %v", MaxIn, err)
+	}
+}

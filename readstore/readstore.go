@@ -272,6 +272,10 @@ type Batch struct {
 	Checkpoint *Checkpoint
 }
 
+// MaxIn is the most values an In condition may hold: beyond it a query
+// would outgrow a backend's statement limits (SQLite's 32,766 variables).
+const MaxIn = 1000
+
 // Check validates q against collection c and returns it in canonical form,
 // so that every backend applies the same rules and only translates:
 //   - every field is declared (else ErrUnknownField), every operator known,

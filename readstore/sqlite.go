@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"os"
 	"runtime"
 	"slices"
 	"strconv"
@@ -182,6 +183,14 @@ func OpenSQLite(cfg SQLiteConfig) (*SQLiteStore, error) {
 		return nil, err
 	}
 	cfg = cfg.withDefaults()
+	// Created readable by its owner only (0600), like the event log: read
+	// models hold password hashes (credentials). SQLite gives the WAL and
+	// shared-memory files the same permissions.
+	if f, err := os.OpenFile(cfg.Path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600); err == nil {
+		f.Close()
+	} else if !errors.Is(err, os.ErrExist) {
+		return nil, fmt.Errorf("readstore: create %s: %w", cfg.Path, err)
+	}
 	common := fmt.Sprintf("_busy_timeout=%d&_cache_size=-%d", cfg.BusyTimeout.Milliseconds(), cfg.CacheKiB)
 
 	wdb, err := sql.Open("sqlite3", cfg.Path+"?_journal_mode=WAL&_synchronous=NORMAL&"+common)

@@ -90,3 +90,34 @@ func TestHostileInput(t *testing.T) {
 	}
 
 }
+
+// TestStrictBodies: encoding/json would take a key given twice (the last
+// winning), a key in another case, and a form-encoded body; the API
+// refuses each, and writes nothing.
+func TestStrictBodies(t *testing.T) {
+	ts := startServer(t, t.TempDir())
+	root := login(t, ts.URL, "admin", testAdminPassword)
+	a := newTenant(t, ts, root, "Strict")
+	before := a.admin.list("/api/tickets").Total
+	for _, c := range []struct {
+		body, contentType string
+		want              int
+	}{
+		{`{"title":"a","title":"b"}`, "application/json", http.StatusBadRequest},
+		{`{"Title":"a"}`, "application/json", http.StatusBadRequest},
+		{`{"title":"a","tags":["x"],"TAGS":["y"]}`, "application/json", http.StatusBadRequest},
+		{`{"title":"a"}`, "text/plain", http.StatusUnsupportedMediaType},
+		{`title=a`, "application/x-www-form-urlencoded", http.StatusUnsupportedMediaType},
+		{`{"title":"nested","tags":["a"],"x":{"k":1,"k":2}}`, "application/json", http.StatusBadRequest},
+		{`{"title":"fine"}`, "application/json; charset=utf-8", http.StatusCreated},
+		{`{"title":"also fine"}`, "application/merge-patch+json", http.StatusCreated},
+	} {
+		r := a.admin.do("POST", "/api/tickets", []byte(c.body), "Content-Type", c.contentType)
+		if r.Status != c.want {
+			t.Errorf("%s (%s): got %d %s, want %d", c.body, c.contentType, r.Status, r.Body, c.want)
+		}
+	}
+	if got := a.admin.list("/api/tickets").Total; got != before+2 {
+		t.Fatalf("tickets: %d, want %d (only the two good bodies)", got, before+2)
+	}
+}

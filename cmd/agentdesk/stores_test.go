@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"net"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -58,5 +59,32 @@ func TestUnreachableStoreStopsTheStart(t *testing.T) {
 			}
 			t.Logf("%s after %s: %v", c.setting, took.Round(time.Millisecond), err)
 		})
+	}
+}
+
+// TestDataFilesArePrivate: every file the server keeps in the data dir
+// (the stores hold password hashes and sealed credentials) is readable by
+// its owner only.
+func TestDataFilesArePrivate(t *testing.T) {
+	dir := t.TempDir()
+	ts := startServer(t, dir)
+	login(t, ts.URL, "admin", testAdminPassword)
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := 0
+	for _, e := range entries {
+		info, err := e.Info()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if info.Mode().Perm()&0o077 != 0 {
+			t.Errorf("%s has mode %v, want 0600", e.Name(), info.Mode().Perm())
+		}
+		seen++
+	}
+	if seen < 4 {
+		t.Fatalf("found %d files in the data dir, want the stores and secrets", seen)
 	}
 }

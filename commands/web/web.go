@@ -16,6 +16,7 @@ import (
 	"hash/fnv"
 	"io"
 	"log/slog"
+	"mime"
 	"net/http"
 	"strconv"
 	"strings"
@@ -177,6 +178,9 @@ func (c *call) decode(v any) error {
 	if bytes.Contains(c.body, []byte(`\u0000`)) {
 		return &requestError{status: http.StatusBadRequest, msg: "strings must not contain NUL (\\u0000)"}
 	}
+	if err := checkKeys(c.body); err != nil {
+		return err
+	}
 	dec := json.NewDecoder(bytes.NewReader(c.body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
@@ -217,6 +221,10 @@ func (h *Handler) run(kind string, fn func(c *call) (outcome, error)) http.Handl
 				return
 			}
 			h.writeErr(w, r, &requestError{status: http.StatusBadRequest, msg: "cannot read the body"})
+			return
+		}
+		if len(bytes.TrimSpace(body)) > 0 && !jsonContent(r.Header.Get("Content-Type")) {
+			h.writeErr(w, r, &requestError{status: http.StatusUnsupportedMediaType, msg: "the body must be JSON: send Content-Type: application/json"})
 			return
 		}
 		c := &call{r: r, id: chi.URLParam(r, "id"), body: body, meta: commands.Meta{
@@ -455,4 +463,77 @@ func etag(body json.RawMessage) string {
 		return ""
 	}
 	return `"` + strconv.FormatUint(*rec.Revision, 10) + `"`
+}
+
+// checkKeys refuses what encoding/json would let through silently: a key
+// given twice in one object (the last would win) and a key that differs
+// from a field's name only in case ("Title" would fill title). Every
+// field name of the API is lower-case. Malformed JSON is left to the
+// decoder, which says where it breaks.
+func checkKeys(body []byte) error {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	type frame struct {
+		object bool
+		keys   map[string]bool
+		expect bool // the next string token is a key
+	}
+	var stack []*frame
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil
+		}
+		var top *frame
+		if len(stack) > 0 {
+			top = stack[len(stack)-1]
+		}
+		if top != nil && top.object && top.expect {
+			if key, ok := tok.(string); ok {
+				switch {
+				case top.keys[key]:
+					return &requestError{status: http.StatusBadRequest, msg: fmt.Sprintf("field %q appears twice", key),
+						fields: map[string]string{key: "appears twice"}}
+				case strings.ToLower(key) != key:
+					return &requestError{status: http.StatusBadRequest, msg: fmt.Sprintf("unknown field %q (field names are lower-case)", key),
+						fields: map[string]string{key: "unknown field"}}
+				}
+				top.keys[key] = true
+				top.expect = false
+				continue
+			}
+		}
+		switch tok {
+		case json.Delim('{'):
+			if top != nil && top.object {
+				top.expect = true
+			}
+			stack = append(stack, &frame{object: true, keys: map[string]bool{}, expect: true})
+			continue
+		case json.Delim('['):
+			if top != nil && top.object {
+				top.expect = true
+			}
+			stack = append(stack, &frame{})
+			continue
+		case json.Delim('}'), json.Delim(']'):
+			stack = stack[:len(stack)-1]
+			if len(stack) > 0 && stack[len(stack)-1].object {
+				stack[len(stack)-1].expect = true
+			}
+			continue
+		}
+		if top != nil && top.object {
+			top.expect = true // a value was read; a key comes next
+		}
+	}
+}
+
+// jsonContent reports whether a Content-Type names JSON (application/json
+// or a +json type); a body sent without one is read as JSON too.
+func jsonContent(contentType string) bool {
+	if contentType == "" {
+		return true
+	}
+	mt, _, err := mime.ParseMediaType(contentType)
+	return err == nil && (mt == "application/json" || strings.HasSuffix(mt, "+json"))
 }

@@ -82,3 +82,29 @@ func TestBcrypt(t *testing.T) {
 		t.Fatal("bcrypt verification is wrong")
 	}
 }
+
+// TestUnknownUserTakesAsLong: an unknown username costs a comparison at
+// the configured cost, not at bcrypt's default, so timing does not tell
+// whether a user exists.
+func TestUnknownUserTakesAsLong(t *testing.T) {
+	b := Bcrypt{Cost: 12}
+	hash, err := b.Hash("right-password")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.VerifyUnknown("warm-up") // the dummy hash of this cost is made once
+	measure := func(f func()) time.Duration {
+		best := time.Hour
+		for range 3 {
+			start := time.Now()
+			f()
+			best = min(best, time.Since(start))
+		}
+		return best
+	}
+	known := measure(func() { b.Verify(hash, "wrong-password") })
+	unknown := measure(func() { b.VerifyUnknown("wrong-password") })
+	if unknown < known/2 {
+		t.Fatalf("unknown user %s, wrong password %s: the difference tells who exists", unknown, known)
+	}
+}
