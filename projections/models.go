@@ -92,16 +92,19 @@ func CompaniesProjector() Projector {
 // User is a document of the users read model. It never holds the
 // password hash.
 type User struct {
-	ID        string    `json:"id"`
-	CompanyID *string   `json:"company_id"`
-	Username  string    `json:"username"`
-	Email     string    `json:"email"`
-	FullName  string    `json:"full_name"`
-	Role      string    `json:"role"`
-	Active    bool      `json:"active"`
-	CreatedAt time.Time `json:"created_at"`
-	UpdatedAt time.Time `json:"updated_at"`
-	Revision  uint64    `json:"revision"`
+	ID        string  `json:"id"`
+	CompanyID *string `json:"company_id"`
+	Username  string  `json:"username"`
+	Email     string  `json:"email"`
+	FullName  string  `json:"full_name"`
+	Role      string  `json:"role"`
+	Active    bool    `json:"active"`
+	// PasswordVersion counts password changes: tokens issued before the
+	// last one are refused.
+	PasswordVersion uint64    `json:"password_version"`
+	CreatedAt       time.Time `json:"created_at"`
+	UpdatedAt       time.Time `json:"updated_at"`
+	Revision        uint64    `json:"revision"`
 }
 
 // UsersProjector builds the users read model.
@@ -144,6 +147,8 @@ func UsersProjector() Projector {
 				if e.Role != nil {
 					next.Role = string(*e.Role)
 				}
+			case *user.PasswordChanged:
+				next.PasswordVersion++
 			case *user.Deactivated:
 				next.Active = false
 			case *user.Reactivated:

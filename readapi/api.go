@@ -39,9 +39,10 @@ type TokenService interface {
 
 // TokenClaims is what a token says about its holder.
 type TokenClaims struct {
-	UserID    string
-	CompanyID string
-	Role      string
+	UserID          string
+	CompanyID       string
+	Role            string
+	PasswordVersion uint64
 }
 
 // PasswordVerifier checks passwords against stored hashes.

@@ -28,6 +28,9 @@ type userDoc struct {
 	CompanyID *string `json:"company_id"`
 	Role      string  `json:"role"`
 	Active    bool    `json:"active"`
+	// PasswordVersion counts password changes; tokens carry the count
+	// they were issued at.
+	PasswordVersion uint64 `json:"password_version"`
 }
 
 // companyDoc is the part of a companies document that decides whether its
@@ -67,9 +70,14 @@ func (a *API) Authenticate(next http.Handler) http.Handler {
 			a.fail(w, r, fmt.Errorf("%w: the token is invalid or expired", errUnauthorized))
 			return
 		}
-		p, err := a.principal(r.Context(), claims.UserID)
+		p, pwv, err := a.principal(r.Context(), claims.UserID)
 		if err != nil {
 			a.fail(w, r, err)
+			return
+		}
+		if pwv != claims.PasswordVersion {
+			// A password change or reset ends every older token.
+			a.fail(w, r, fmt.Errorf("%w: your password changed since you signed in; sign in again", errUnauthorized))
 			return
 		}
 		if string(p.Role) != claims.Role || p.CompanyID != claims.CompanyID {
@@ -85,41 +93,41 @@ func (a *API) Authenticate(next http.Handler) http.Handler {
 // principal reads who userID is now, from the read models, on every
 // request: a deactivated or deleted user, or a user of a suspended or
 // deleted company, is refused at once, whatever tokens it holds.
-func (a *API) principal(ctx context.Context, userID string) (domain.Principal, error) {
+func (a *API) principal(ctx context.Context, userID string) (domain.Principal, uint64, error) {
 	doc, err := a.reads.Get(ctx, usersCollection, userID)
 	if errors.Is(err, readstore.ErrNotFound) {
-		return domain.Principal{}, fmt.Errorf("%w: the user no longer exists", errUnauthorized)
+		return domain.Principal{}, 0, fmt.Errorf("%w: the user no longer exists", errUnauthorized)
 	}
 	if err != nil {
-		return domain.Principal{}, err
+		return domain.Principal{}, 0, err
 	}
 	var u userDoc
 	if err := json.Unmarshal(doc.Data, &u); err != nil {
-		return domain.Principal{}, err
+		return domain.Principal{}, 0, err
 	}
 	if !u.Active {
-		return domain.Principal{}, fmt.Errorf("%w: the user is deactivated", errUnauthorized)
+		return domain.Principal{}, 0, fmt.Errorf("%w: the user is deactivated", errUnauthorized)
 	}
 	p := domain.Principal{UserID: u.ID, Username: u.Username, Role: domain.Role(u.Role)}
 	if u.CompanyID == nil {
-		return p, nil
+		return p, u.PasswordVersion, nil
 	}
 	p.CompanyID = *u.CompanyID
 	cdoc, err := a.reads.Get(ctx, decl.Companies.CollectionName(), p.CompanyID)
 	if errors.Is(err, readstore.ErrNotFound) {
-		return domain.Principal{}, fmt.Errorf("%w: the company no longer exists", errUnauthorized)
+		return domain.Principal{}, 0, fmt.Errorf("%w: the company no longer exists", errUnauthorized)
 	}
 	if err != nil {
-		return domain.Principal{}, err
+		return domain.Principal{}, 0, err
 	}
 	var c companyDoc
 	if err := json.Unmarshal(cdoc.Data, &c); err != nil {
-		return domain.Principal{}, err
+		return domain.Principal{}, 0, err
 	}
 	if c.Status != "active" {
-		return domain.Principal{}, fmt.Errorf("%w: the company is %s", errUnauthorized, c.Status)
+		return domain.Principal{}, 0, fmt.Errorf("%w: the company is %s", errUnauthorized, c.Status)
 	}
-	return p, nil
+	return p, u.PasswordVersion, nil
 }
 
 // tokenResponse is the OAuth2-style answer of POST /auth/token.
@@ -176,12 +184,12 @@ func (a *API) token(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, fmt.Errorf("%w: wrong username or password", errUnauthorized))
 		return
 	}
-	p, err := a.principal(r.Context(), cred.ID)
+	p, pwv, err := a.principal(r.Context(), cred.ID)
 	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
-	tok, ttl, err := a.tokens.Issue(TokenClaims{UserID: p.UserID, CompanyID: p.CompanyID, Role: string(p.Role)})
+	tok, ttl, err := a.tokens.Issue(TokenClaims{UserID: p.UserID, CompanyID: p.CompanyID, Role: string(p.Role), PasswordVersion: pwv})
 	if err != nil {
 		a.fail(w, r, err)
 		return

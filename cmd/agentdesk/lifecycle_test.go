@@ -55,9 +55,13 @@ func TestLifecyclesTakeEffectAtOnce(t *testing.T) {
 		elaine.must(http.StatusUnprocessableEntity, "PUT", "/api/users/"+id, map[string]any{"password": "brand-new-pw"})
 		elaine.must(http.StatusUnprocessableEntity, "PUT", "/api/users/"+id, map[string]any{"password": "brand-new-pw", "old_password": "wrong-one"})
 		elaine.must(http.StatusOK, "PUT", "/api/users/"+id, map[string]any{"password": "brand-new-pw", "old_password": "password-elaine"})
-		login(t, ts.URL, "elaine", "brand-new-pw")
+		// A password change ends every older token, the changer's too.
+		elaine.must(http.StatusUnauthorized, "GET", "/auth/me", nil)
+		second := login(t, ts.URL, "elaine", "brand-new-pw")
+		second.must(http.StatusOK, "GET", "/auth/me", nil)
 		a.admin.must(http.StatusOK, "PUT", "/api/users/"+id, map[string]any{"password": "reset-by-admin"})
-		login(t, ts.URL, "elaine", "reset-by-admin")
+		second.must(http.StatusUnauthorized, "GET", "/auth/me", nil)
+		login(t, ts.URL, "elaine", "reset-by-admin").must(http.StatusOK, "GET", "/auth/me", nil)
 	})
 
 	t.Run("suspended, then deleted company", func(t *testing.T) {

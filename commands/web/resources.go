@@ -128,7 +128,8 @@ func (h *Handler) createUser(c *call) (outcome, error) {
 	var b struct {
 		userBody
 		readOnly
-		Active json.RawMessage `json:"active"` // changed by actions only
+		Active          json.RawMessage `json:"active"` // changed by actions only
+		PasswordVersion json.RawMessage `json:"password_version"`
 	}
 	if err := c.decode(&b); err != nil {
 		return outcome{}, err
@@ -147,8 +148,9 @@ func (h *Handler) updateUser(c *call) (outcome, error) {
 	var b struct {
 		userBody
 		recordFields
-		OldPassword *string         `json:"old_password"`
-		Active      json.RawMessage `json:"active"`
+		OldPassword     *string         `json:"old_password"`
+		Active          json.RawMessage `json:"active"`
+		PasswordVersion json.RawMessage `json:"password_version"` // read-only
 	}
 	if err := c.decode(&b); err != nil {
 		return outcome{}, err

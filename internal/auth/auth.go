@@ -47,11 +47,15 @@ type Claims struct {
 	UserID    string
 	CompanyID string
 	Role      string
+	// PasswordVersion counts the holder's password changes when the token
+	// was issued: a later change makes the token stale.
+	PasswordVersion uint64
 }
 
 type jwtClaims struct {
-	CompanyID string `json:"cid,omitempty"`
-	Role      string `json:"role"`
+	CompanyID       string `json:"cid,omitempty"`
+	Role            string `json:"role"`
+	PasswordVersion uint64 `json:"pwv,omitempty"`
 	jwt.RegisteredClaims
 }
 
@@ -59,8 +63,9 @@ type jwtClaims struct {
 func (t *Tokens) Issue(c Claims) (string, time.Duration, error) {
 	now := t.now()
 	claims := jwtClaims{
-		CompanyID: c.CompanyID,
-		Role:      c.Role,
+		CompanyID:       c.CompanyID,
+		Role:            c.Role,
+		PasswordVersion: c.PasswordVersion,
 		RegisteredClaims: jwt.RegisteredClaims{
 			Subject:   c.UserID,
 			Issuer:    Issuer,
@@ -91,7 +96,7 @@ func (t *Tokens) Parse(token string) (Claims, error) {
 	if claims.Subject == "" {
 		return Claims{}, fmt.Errorf("%w: no subject", ErrInvalidToken)
 	}
-	return Claims{UserID: claims.Subject, CompanyID: claims.CompanyID, Role: claims.Role}, nil
+	return Claims{UserID: claims.Subject, CompanyID: claims.CompanyID, Role: claims.Role, PasswordVersion: claims.PasswordVersion}, nil
 }
 
 // Bcrypt hashes passwords with bcrypt at a fixed cost.
