@@ -273,14 +273,28 @@ func (r *Runner) Status() []Status {
 }
 
 // Ready reports whether every projection has finished catching up from
-// its checkpoint.
+// its checkpoint and none is failing.
 func (r *Runner) Ready() bool {
 	for _, t := range r.order {
-		if !t.isCaughtUp() {
+		if !t.ready() {
 			return false
 		}
 	}
 	return true
+}
+
+// CaughtUp reports whether the named projection has caught up since the
+// start and its last batch did not fail: whether its read model can be
+// served as current.
+func (r *Runner) CaughtUp(name string) bool {
+	t, ok := r.tracks[name]
+	return ok && t.ready()
+}
+
+func (t *track) ready() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.caughtUp && t.lastErr == nil
 }
 
 func (t *track) pos() eventstore.Position {

@@ -27,8 +27,11 @@ type Progress interface {
 	// Wait blocks until the named projection has applied every event up
 	// to position, or ctx ends.
 	Wait(ctx context.Context, projection string, position eventstore.Position) error
-	// Ready reports whether every projection has caught up since start.
+	// Ready reports whether every projection has caught up since start
+	// and none is failing.
 	Ready() bool
+	// CaughtUp reports the same of one projection.
+	CaughtUp(projection string) bool
 }
 
 // TokenService issues and verifies bearer tokens.
@@ -248,6 +251,8 @@ func WriteError(log *slog.Logger, w http.ResponseWriter, r *http.Request, err er
 		p.Detail = "not found"
 	case status == http.StatusUnauthorized:
 		w.Header().Set("WWW-Authenticate", `Bearer realm="agentdesk"`)
+	case status == http.StatusServiceUnavailable:
+		w.Header().Set("Retry-After", "1")
 	}
 	WriteJSON(w, status, p)
 }

@@ -96,6 +96,11 @@ func (a *API) Authenticate(next http.Handler) http.Handler {
 func (a *API) principal(ctx context.Context, userID string) (domain.Principal, uint64, error) {
 	doc, err := a.reads.Get(ctx, usersCollection, userID)
 	if errors.Is(err, readstore.ErrNotFound) {
+		if !a.progress.CaughtUp(usersCollection) {
+			// Not found in a view still being built says nothing: a 401
+			// would log a valid user out.
+			return domain.Principal{}, 0, fmt.Errorf("%w: the users view is catching up; retry shortly", errNotReady)
+		}
 		return domain.Principal{}, 0, fmt.Errorf("%w: the user no longer exists", errUnauthorized)
 	}
 	if err != nil {
@@ -114,6 +119,9 @@ func (a *API) principal(ctx context.Context, userID string) (domain.Principal, u
 	}
 	p.CompanyID = *u.CompanyID
 	cdoc, err := a.reads.Get(ctx, decl.Companies.CollectionName(), p.CompanyID)
+	if errors.Is(err, readstore.ErrNotFound) && !a.progress.CaughtUp(decl.Companies.CollectionName()) {
+		return domain.Principal{}, 0, fmt.Errorf("%w: the companies view is catching up; retry shortly", errNotReady)
+	}
 	if errors.Is(err, readstore.ErrNotFound) {
 		return domain.Principal{}, 0, fmt.Errorf("%w: the company no longer exists", errUnauthorized)
 	}
@@ -176,6 +184,10 @@ func (a *API) token(w http.ResponseWriter, r *http.Request) {
 			a.fail(w, r, err)
 			return
 		}
+	}
+	if cred.ID == "" && !a.progress.CaughtUp(credentialsCollection) {
+		a.fail(w, r, fmt.Errorf("%w: sign-in is catching up; retry shortly", errNotReady))
+		return
 	}
 	if cred.ID == "" {
 		a.passwords.VerifyUnknown(password)

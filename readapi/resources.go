@@ -85,6 +85,10 @@ func (a *API) list(res *resource) http.HandlerFunc {
 			a.fail(w, r, err)
 			return
 		}
+		if err := a.current(res); err != nil {
+			a.fail(w, r, err)
+			return
+		}
 		q, err := parseListQuery(r.URL.Query(), res)
 		if err != nil {
 			a.fail(w, r, err)
@@ -120,6 +124,10 @@ func (a *API) get(res *resource) http.HandlerFunc {
 		p, _ := PrincipalFrom(r.Context())
 		id := chi.URLParam(r, "id")
 		if _, err := res.scope(p); err != nil {
+			a.fail(w, r, err)
+			return
+		}
+		if err := a.current(res); err != nil {
 			a.fail(w, r, err)
 			return
 		}
@@ -306,4 +314,15 @@ func contentRange(name string, skip, n int, total int64) string {
 		return fmt.Sprintf("%s */%d", name, total)
 	}
 	return fmt.Sprintf("%s %d-%d/%d", name, skip, skip+n-1, total)
+}
+
+// current refuses to serve a read model that is not current: while it is
+// rebuilt from the start, or while its projection is failing, its lists
+// would have partial totals and its records would be missing. The client
+// gets a 503 with Retry-After rather than a wrong answer.
+func (a *API) current(res *resource) error {
+	if !a.progress.CaughtUp(res.CollectionName()) {
+		return fmt.Errorf("%w: the %s view is catching up or failing; retry shortly", errNotReady, res.name)
+	}
+	return nil
 }
