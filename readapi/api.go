@@ -187,6 +187,10 @@ var errorStatus = []struct {
 	{errNotReady, http.StatusServiceUnavailable},
 }
 
+// statusClientClosed is recorded (never seen by a client) for a request
+// whose client went away, as nginx's 499.
+const statusClientClosed = 499
+
 var (
 	errUnauthorized = errors.New("not authenticated")
 	errNotReady     = errors.New("not ready")
@@ -233,6 +237,13 @@ func (p Problem) MarshalJSON() ([]byte, error) {
 // WriteError answers with err's status and a {"detail"} body. Internal
 // errors are logged once here, with the request, and answered generically.
 func WriteError(log *slog.Logger, w http.ResponseWriter, r *http.Request, err error) {
+	if r.Context().Err() != nil && errors.Is(err, context.Canceled) {
+		// The client went away: nobody reads the answer, and it is no
+		// failure of the server's.
+		log.Debug("client went away", "method", r.Method, "path", r.URL.Path)
+		w.WriteHeader(statusClientClosed)
+		return
+	}
 	status := ErrorStatus(err)
 	p := Problem{Detail: err.Error()}
 	var ve *domain.ValidationError

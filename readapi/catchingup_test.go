@@ -3,6 +3,8 @@ package readapi
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -106,5 +108,20 @@ func TestNotCaughtUpIs503(t *testing.T) {
 	state[decl.Tickets.CollectionName()] = true
 	if rec := do("GET", "/api/tickets", ""); rec.Code != http.StatusOK {
 		t.Fatalf("tickets once current: %d %s", rec.Code, rec.Body)
+	}
+}
+
+// TestClientGoneIsNotAnError: a request whose client went away is not
+// logged as a failure of the server's.
+func TestClientGoneIsNotAnError(t *testing.T) {
+	var logged strings.Builder
+	log := slog.New(slog.NewTextHandler(&logged, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	req := httptest.NewRequest("GET", "/api/tickets", nil).WithContext(ctx)
+	rec := httptest.NewRecorder()
+	WriteError(log, rec, req, fmt.Errorf("query: %w", context.Canceled))
+	if logged.Len() != 0 || rec.Code == http.StatusInternalServerError {
+		t.Fatalf("a gone client: status %d, logged %q", rec.Code, logged.String())
 	}
 }
