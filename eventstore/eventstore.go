@@ -38,6 +38,9 @@ var (
 	ErrInvalidEvent = errors.New("invalid event")
 	// ErrClosed is returned by a Store or Subscription used after Close.
 	ErrClosed = errors.New("event store closed")
+	// ErrNoSpace means the store ran out of disk (or quota): nothing was
+	// appended, and appends fail until space is freed.
+	ErrNoSpace = errors.New("event store out of space")
 )
 
 // ExpectedRevision is the optimistic-concurrency condition of an Append.

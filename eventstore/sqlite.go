@@ -16,7 +16,7 @@ import (
 	"sync/atomic"
 
 	"github.com/google/uuid"
-	_ "github.com/mattn/go-sqlite3" // registers the "sqlite3" driver
+	"github.com/mattn/go-sqlite3" // also registers the "sqlite3" driver
 )
 
 // Defaults of SQLiteConfig.
@@ -792,6 +792,10 @@ func (s *SQLiteStore) abort(ctx context.Context, batch []*appendRequest, err err
 // caused by an earlier request of the batch that is now rolled back, and
 // the caller should retry rather than reload.
 func (s *SQLiteStore) failBatch(batch []*appendRequest, err error) {
+	var serr sqlite3.Error
+	if errors.As(err, &serr) && serr.Code == sqlite3.ErrFull {
+		err = fmt.Errorf("%w: %v", ErrNoSpace, err)
+	}
 	for _, req := range batch {
 		req.res = AppendResult{}
 		req.err = fmt.Errorf("append to stream %q: %w", req.stream, err)

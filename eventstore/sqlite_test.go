@@ -788,3 +788,30 @@ func TestSQLiteRefusesReusedIDs(t *testing.T) {
 		t.Fatalf("append after refused duplicates: NextRevision = %d, want 3", res.NextRevision)
 	}
 }
+
+// TestSQLiteFullDiskIsErrNoSpace: when the database cannot grow (a full
+// disk; here a page limit), an append fails with ErrNoSpace, stores
+// nothing, and appends work again once there is room.
+func TestSQLiteFullDiskIsErrNoSpace(t *testing.T) {
+	store := openSQLite(t, filepath.Join(t.TempDir(), "events.db"))
+	ctx := t.Context()
+	mustAppend(ctx, t, store, newStream("full"), NoStream, ev())
+	var pages int
+	// The writer goroutine is idle, so the test may borrow its connection.
+	if err := store.write.QueryRowContext(ctx, "PRAGMA page_count").Scan(&pages); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.write.ExecContext(ctx, fmt.Sprintf("PRAGMA max_page_count = %d", pages)); err != nil {
+		t.Fatal(err)
+	}
+	big := newEvents(200, "acc.happened", "c1")
+	stream := newStream("full")
+	if _, err := store.Append(ctx, stream, NoStream, big); !errors.Is(err, ErrNoSpace) {
+		t.Fatalf("append to a full database: err = %v, want ErrNoSpace", err)
+	}
+	assertStreamLen(ctx, t, store, stream, 0)
+	if _, err := store.write.ExecContext(ctx, "PRAGMA max_page_count = 1073741823"); err != nil {
+		t.Fatal(err)
+	}
+	mustAppend(ctx, t, store, stream, NoStream, big...)
+}

@@ -185,6 +185,7 @@ var errorStatus = []struct {
 	{readstore.ErrInvalidQuery, http.StatusBadRequest},
 	{errUnauthorized, http.StatusUnauthorized},
 	{errNotReady, http.StatusServiceUnavailable},
+	{eventstore.ErrNoSpace, http.StatusInsufficientStorage},
 }
 
 // statusClientClosed is recorded (never seen by a client) for a request
@@ -264,6 +265,12 @@ func WriteError(log *slog.Logger, w http.ResponseWriter, r *http.Request, err er
 		w.Header().Set("WWW-Authenticate", `Bearer realm="agentdesk"`)
 	case status == http.StatusServiceUnavailable:
 		w.Header().Set("Retry-After", "1")
+	case status == http.StatusInsufficientStorage:
+		// Every write fails alike until space is freed: one line per
+		// request would flood the log, so it is not an ERROR each time.
+		log.Warn("write refused: out of space", "method", r.Method, "path", r.URL.Path)
+		p.Detail = "the server is out of storage space; nothing was recorded, retry later"
+		w.Header().Set("Retry-After", "30")
 	}
 	WriteJSON(w, status, p)
 }

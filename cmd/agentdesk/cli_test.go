@@ -381,3 +381,45 @@ func TestLostInitialPasswordFile(t *testing.T) {
 		login(t, base, "admin", "after-the-reset")
 	})
 }
+
+// TestConnectionsAreCapped: past MAX_CONNECTIONS, new connections wait
+// instead of being accepted, so idle ones cannot exhaust the process's
+// file descriptors; once one closes, the next is served.
+func TestConnectionsAreCapped(t *testing.T) {
+	env := cliEnv(filepath.Join(t.TempDir(), "data"))
+	env["MAX_CONNECTIONS"] = "16"
+	base, _ := serveInBackground(t, env)
+	addr := strings.TrimPrefix(base, "http://")
+	var idle []net.Conn
+	for range 16 {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		idle = append(idle, c)
+	}
+	defer func() {
+		for _, c := range idle {
+			c.Close()
+		}
+	}()
+	// waitReady's keep-alive connection may hold one of the 16 too, so
+	// allow for it: with every slot taken, a request gets no answer.
+	short := &http.Client{Timeout: 500 * time.Millisecond, Transport: &http.Transport{DisableKeepAlives: true}}
+	if resp, err := short.Get(base + "/healthz"); err == nil {
+		resp.Body.Close()
+		http.DefaultClient.CloseIdleConnections()
+		if resp, err = short.Get(base + "/healthz"); err == nil {
+			resp.Body.Close()
+			t.Fatal("a 17th connection was served while 16 were open")
+		}
+	}
+	idle[0].Close()
+	idle = idle[1:]
+	patient := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	resp, err := patient.Get(base + "/healthz")
+	if err != nil {
+		t.Fatalf("after one connection closed: %v", err)
+	}
+	resp.Body.Close()
+}

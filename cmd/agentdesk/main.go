@@ -31,6 +31,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/net/netutil"
 	"golang.org/x/term"
 
 	"agentdesk/commands"
@@ -257,6 +258,7 @@ func serve(ctx context.Context, getenv func(string) string, logOut io.Writer) er
 	if err != nil {
 		return fmt.Errorf("HTTP_ADDR: %w", err)
 	}
+	ln = netutil.LimitListener(ln, cfg.MaxConnections)
 	srv, err := Open(ctx, cfg, log)
 	if err != nil {
 		ln.Close()

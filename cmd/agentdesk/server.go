@@ -110,10 +110,13 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server, 
 	s.http = &http.Server{
 		Handler:           s.router(api, writes),
 		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       60 * time.Second,
-		WriteTimeout:      60 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		// A body (at most 1 MiB) that takes longer than this to arrive is
+		// a slow-loris, not a client: it must not hold a connection, or
+		// a shutdown, for long.
+		ReadTimeout:  15 * time.Second,
+		WriteTimeout: 60 * time.Second,
+		IdleTimeout:  2 * time.Minute,
+		ErrorLog:     slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	return s, nil
 }
@@ -237,6 +240,13 @@ func (s *Server) Serve(ln net.Listener) error {
 // and closes the stores.
 func (s *Server) Shutdown(ctx context.Context) error {
 	err := s.http.Shutdown(ctx)
+	if errors.Is(err, context.DeadlineExceeded) {
+		// Requests still in flight past the grace period (a client that
+		// never finishes) are cut; what was acknowledged is durable, so
+		// this is a clean stop.
+		s.log.Warn("requests still in flight at the end of the shutdown grace period were closed")
+		err = s.http.Close()
+	}
 	s.stopProjections()
 	s.closeStores()
 	return err

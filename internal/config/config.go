@@ -60,6 +60,10 @@ type Config struct {
 	// ConnectTimeout bounds how long the start waits for an external store
 	// to answer before it gives up (CONNECT_TIMEOUT).
 	ConnectTimeout time.Duration
+	// MaxConnections caps the HTTP connections open at once
+	// (MAX_CONNECTIONS): past it new ones wait, so idle connections can
+	// never exhaust the process's file descriptors.
+	MaxConnections int
 }
 
 // FromEnv reads the configuration from the environment through getenv.
@@ -80,6 +84,7 @@ func FromEnv(getenv func(string) string) (Config, error) {
 
 		IdempotencyTTL: 24 * time.Hour,
 		ConnectTimeout: 10 * time.Second,
+		MaxConnections: 4096,
 	}
 	var errs []error
 	if s := getenv("JWT_SECRET"); s != "" {
@@ -132,6 +137,13 @@ func FromEnv(getenv func(string) string) (Config, error) {
 			errs = append(errs, fmt.Errorf("BCRYPT_COST %q: want an integer from 4 to 31", s))
 		}
 		c.BcryptCost = n
+	}
+	if s := getenv("MAX_CONNECTIONS"); s != "" {
+		var n int
+		if _, err := fmt.Sscan(s, &n); err != nil || n < 16 {
+			errs = append(errs, fmt.Errorf("MAX_CONNECTIONS %q: want an integer of at least 16", s))
+		}
+		c.MaxConnections = n
 	}
 	if s := getenv("SIGN_IN_RATE_LIMIT"); s != "" {
 		var n int
