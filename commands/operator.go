@@ -41,7 +41,7 @@ func (a *App) ResetPassword(ctx context.Context, username, password string) (Res
 	if id == "" {
 		return Result{}, notFound
 	}
-	hash, err := a.hashPassword(password)
+	hash, err := a.hashPassword(password, username)
 	if err != nil {
 		return Result{}, err
 	}

@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
+
+	"github.com/trustelem/zxcvbn"
 
 	"agentdesk/domain"
 	"agentdesk/domain/user"
@@ -49,7 +52,7 @@ func (a *App) CreateUser(ctx context.Context, m Meta, in CreateUser) (Result, er
 			return Result{}, &domain.ValidationError{Fields: map[string]string{"company_id": "no such company"}}
 		}
 	}
-	hash, err := a.hashPassword(in.Password)
+	hash, err := a.hashPassword(in.Password, in.Username, in.Email, in.FullName)
 	if err != nil {
 		return Result{}, err
 	}
@@ -116,6 +119,9 @@ func (a *App) UpdateUser(ctx context.Context, m Meta, id string, in UpdateUser) 
 		evs, err := u.Update(user.UpdateCmd{Email: in.Email, FullName: in.FullName, Role: in.Role})
 		if err != nil || hash == "" {
 			return evs, err
+		}
+		if strings.EqualFold(strings.TrimSpace(*in.Password), u.Username) {
+			return nil, &domain.ValidationError{Fields: map[string]string{"password": "must not be the username"}}
 		}
 		if u.ID == m.Principal.UserID {
 			switch {
@@ -211,12 +217,21 @@ func (a *App) EnsureSuperadmin(ctx context.Context, username, password string) (
 	return res, err == nil, err
 }
 
-func (a *App) hashPassword(pw string) (string, error) {
+// hashPassword checks a new password and hashes it. Besides its length,
+// a password must not be trivially guessable: zxcvbn (Dropbox's
+// estimator, with its lists of common passwords, names and keyboard
+// patterns, here in github.com/trustelem/zxcvbn) must rate it above its
+// lowest score, counting what is known of the user (username, email,
+// name) as guessable. "12345678", "password", all spaces, "qwertyuiop" or
+// the username are refused.
+func (a *App) hashPassword(pw string, userInputs ...string) (string, error) {
 	switch {
 	case len(pw) < MinPassword:
 		return "", &domain.ValidationError{Fields: map[string]string{"password": fmt.Sprintf("must be at least %d characters", MinPassword)}}
 	case len(pw) > MaxPassword:
 		return "", &domain.ValidationError{Fields: map[string]string{"password": fmt.Sprintf("must be at most %d bytes", MaxPassword)}}
+	case zxcvbn.PasswordStrength(pw, userInputs).Score < 1:
+		return "", &domain.ValidationError{Fields: map[string]string{"password": "is too common or too easy to guess"}}
 	}
 	h, err := a.hasher.Hash(pw)
 	if err != nil {

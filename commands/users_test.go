@@ -209,3 +209,26 @@ func isFieldError(err error, field string) bool {
 	var v *domain.ValidationError
 	return errors.As(err, &v) && v.Fields[field] != ""
 }
+
+// TestWeakPasswordsRefused: common, trivial and username-like passwords
+// are refused with a field error, on create, update and reset.
+func TestWeakPasswordsRefused(t *testing.T) {
+	app, _ := newApp(t)
+	ctx := context.Background()
+	admin := commands.Meta{Principal: domain.Principal{UserID: uuid.NewString(), CompanyID: uuid.NewString(), Role: domain.CompanyAdmin}}
+	for _, pw := range []string{"12345678", "password", "        ", "qwertyuiop", "aaaaaaaaaa"} {
+		_, err := app.CreateUser(ctx, admin, commands.CreateUser{Username: "frank", Password: pw, Role: domain.Client, FullName: "Frank"})
+		if !isFieldError(err, "password") {
+			t.Errorf("create with %q: err = %v, want a password field error", pw, err)
+		}
+	}
+	res, err := app.CreateUser(ctx, admin, commands.CreateUser{Username: "frank", Password: "correct-horse-battery", Role: domain.Client})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, pw := range []string{"password1", "FRANK", "frank"} {
+		if _, err := app.UpdateUser(ctx, admin, res.ID, commands.UpdateUser{Password: &pw}); !isFieldError(err, "password") {
+			t.Errorf("update to %q: err = %v, want a password field error", pw, err)
+		}
+	}
+}
