@@ -28,7 +28,7 @@ func TestHostileInput(t *testing.T) {
 	queries := []string{
 		`?filter={`, `?filter=[]`, `?filter={"title":{"$regex":".*"}}`, `?sort=[1,2]`, `?range=[5,1]`, `?range=[-1,2]`,
 		`?limit=99999999999999999999`, `?skip=-3`, `?filter={"created_at_gte":"yesterday"}`, `?filter={"q":{"$where":"1"}}`,
-		`?order=SIDEWAYS`, `?filter=` + strings.Repeat("%7B", 2000),
+		`?order=SIDEWAYS`, `?range=[0,9223372036854775807]`, `?range=[9223372036854775800,9223372036854775807]`, `?filter=` + strings.Repeat("%7B", 2000),
 	}
 	ids := map[string]string{"tickets": tk["id"].(string), "companies": a.id}
 	routes := 0
