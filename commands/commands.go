@@ -107,6 +107,8 @@ type Meta struct {
 	// If-Match): the command is refused with ErrConflict if the
 	// aggregate has moved on since, so no update is ever lost.
 	IfRevision *uint64
+	// RequestID ties the events to the request's log lines.
+	RequestID string
 }
 
 // other returns m for a command's other streams (a username claim beside
@@ -279,6 +281,7 @@ func (a *App) append(ctx context.Context, m Meta, companyID, stream string, expe
 		CausationID:   m.CausationID,
 		CommandID:     commandID,
 		RecordedAt:    a.now().UTC(),
+		RequestID:     m.RequestID,
 	}
 	if meta.CorrelationID == "" {
 		meta.CorrelationID = commandID

@@ -112,6 +112,9 @@ type Metadata struct {
 	CausationID   string    `json:"causation_id"`
 	CommandID     string    `json:"command_id"`
 	RecordedAt    time.Time `json:"recorded_at"`
+	// RequestID is the id of the HTTP request that caused the event, as
+	// its logs show it; empty for events of no request.
+	RequestID string `json:"request_id,omitempty"`
 }
 
 // EventData is an event to append.

@@ -58,3 +58,29 @@ func TestSecretsNeverLogged(t *testing.T) {
 		}
 	}
 }
+
+// TestRequestIDs: a plain X-Request-ID is kept, anything else replaced by
+// a new id; the id is answered and stamped on the events the request
+// records.
+func TestRequestIDs(t *testing.T) {
+	ts := startServer(t, t.TempDir())
+	root := login(t, ts.URL, "admin", testAdminPassword)
+	a := newTenant(t, ts, root, "Traced")
+	r := a.admin.must(http.StatusCreated, "POST", "/api/tickets", map[string]any{"title": "Traced"}, "X-Request-ID", "trace-42:abc")
+	if got := r.Header.Get("X-Request-ID"); got != "trace-42:abc" {
+		t.Fatalf("X-Request-ID answered %q, want the client's", got)
+	}
+	evs, err := ts.srv.events.ReadStream(t.Context(), "ticket-"+r.Map(t)["id"].(string), 0, 0)
+	if err != nil || len(evs) != 1 || evs[0].Metadata.RequestID != "trace-42:abc" {
+		t.Fatalf("the event's request id: %+v, %v", evs, err)
+	}
+	for _, bad := range []string{"has spaces", strings.Repeat("x", 200), "quote\"d", "<script>"} {
+		got := a.admin.do("GET", "/api/tickets", nil, "X-Request-ID", bad).Header.Get("X-Request-ID")
+		if got == bad || got == "" {
+			t.Errorf("X-Request-ID %q answered %q, want a new id", bad, got)
+		}
+	}
+	if got := a.admin.do("GET", "/api/tickets", nil).Header.Get("X-Request-ID"); got == "" {
+		t.Error("a request without an id got none")
+	}
+}

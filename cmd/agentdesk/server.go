@@ -10,12 +10,14 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sync"
 	"time"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
 	"github.com/go-chi/cors"
+	"github.com/google/uuid"
 
 	"agentdesk/commands"
 	"agentdesk/commands/web"
@@ -188,12 +190,12 @@ func (s *Server) warnMissingPassword() {
 
 func (s *Server) router(api *readapi.API, writes *web.Handler) http.Handler {
 	r := chi.NewRouter()
-	r.Use(middleware.RequestID, s.logRequests, middleware.Recoverer)
+	r.Use(requestID, s.logRequests, middleware.Recoverer)
 	r.Use(cors.Handler(cors.Options{
 		AllowedOrigins:   s.cfg.CORSOrigins,
 		AllowedMethods:   []string{"GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"},
 		AllowedHeaders:   []string{"Authorization", "Content-Type", "Idempotency-Key", "If-Match", "Range", "X-Requested-With", "X-Correlation-ID", "X-Causation-ID"},
-		ExposedHeaders:   []string{"Content-Range", "ETag", "Retry-After", "WWW-Authenticate", "Idempotent-Replayed"},
+		ExposedHeaders:   []string{"Content-Range", "ETag", "Retry-After", "WWW-Authenticate", "Idempotent-Replayed", "X-Request-ID"},
 		AllowCredentials: false,
 		MaxAge:           600,
 	}))
@@ -286,4 +288,22 @@ func (a tokenAdapter) Issue(c readapi.TokenClaims) (string, time.Duration, error
 func (a tokenAdapter) Parse(token string) (readapi.TokenClaims, error) {
 	c, err := a.t.Parse(token)
 	return readapi.TokenClaims(c), err
+}
+
+// requestIDPattern is what a client-chosen request id may look like: it
+// goes into logs and event metadata, so it is short and plain.
+var requestIDPattern = regexp.MustCompile(`^[A-Za-z0-9._:/-]{1,128}$`)
+
+// requestID gives every request an id: the client's X-Request-ID when it
+// is plain, else a new UUID. It is answered in X-Request-ID, carried in
+// the request's log line and stamped on the events the request records.
+func requestID(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := r.Header.Get("X-Request-ID")
+		if !requestIDPattern.MatchString(id) {
+			id = uuid.Must(uuid.NewV7()).String()
+		}
+		w.Header().Set("X-Request-ID", id)
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), middleware.RequestIDKey, id)))
+	})
 }

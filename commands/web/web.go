@@ -23,6 +23,7 @@ import (
 	"sync"
 
 	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
 	"github.com/google/uuid"
 
 	"agentdesk/commands"
@@ -231,6 +232,7 @@ func (h *Handler) run(kind string, fn func(c *call) (outcome, error)) http.Handl
 			Principal:     p,
 			CorrelationID: headerID(r, "X-Correlation-ID"),
 			CausationID:   headerID(r, "X-Causation-ID"),
+			RequestID:     middleware.GetReqID(r.Context()),
 		}}
 		if c.meta.IfRevision, err = ifRevision(r, body); err != nil {
 			h.writeErr(w, r, err)
