@@ -189,9 +189,6 @@ func CanAgent(p Principal, a Action, target AgentRef) bool {
 	return false
 }
 
-// AgentsActiveOnly reports whether p may only see active agents.
-func AgentsActiveOnly(p Principal) bool { return p.Role == Client }
-
 // CampaignRef is what the policy needs to know about a target campaign.
 type CampaignRef struct {
 	CompanyID string
@@ -341,19 +338,15 @@ func AgentScope(p Principal) ReadScope {
 
 // CampaignScope is what p may read of campaigns and their content
 // (CanCampaign with Read): the company, never for a client.
-func CampaignScope(p Principal) ReadScope {
-	switch p.Role {
-	case Superadmin:
-		return ReadScope{}
-	case CompanyAdmin, ContentManager, ContentWriter:
-		return inCompany(p)
-	}
-	return denied
-}
+func CampaignScope(p Principal) ReadScope { return staffScope(p) }
 
 // KnowledgeScope is what p may read of knowledge chunks (CanKnowledge
 // with Read): the company, never for a client.
-func KnowledgeScope(p Principal) ReadScope {
+func KnowledgeScope(p Principal) ReadScope { return staffScope(p) }
+
+// staffScope is the company's records for its staff (every role but
+// client), all for a superadmin, nothing for a client.
+func staffScope(p Principal) ReadScope {
 	switch p.Role {
 	case Superadmin:
 		return ReadScope{}

@@ -422,14 +422,6 @@ func TestCanKnowledge(t *testing.T) {
 	}
 }
 
-func TestAgentsActiveOnly(t *testing.T) {
-	for _, p := range principals {
-		if got, want := domain.AgentsActiveOnly(p), p.Role == domain.Client; got != want {
-			t.Errorf("AgentsActiveOnly(%s): got %v, want %v", p.Role, got, want)
-		}
-	}
-}
-
 // A principal with no company (a misconfigured token) reaches nothing.
 func TestCompanylessPrincipalDenied(t *testing.T) {
 	for _, role := range []domain.Role{domain.CompanyAdmin, domain.ContentManager, domain.ContentWriter, domain.Client} {
