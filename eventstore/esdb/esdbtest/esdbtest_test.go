@@ -744,3 +744,34 @@ func TestServerClose(t *testing.T) {
 		t.Errorf("URL %s", srv.URL())
 	}
 }
+
+// TestRestartKeepsData checks that a restarted double serves what was
+// written before, at the same address, and goes on from there.
+func TestRestartKeepsData(t *testing.T) {
+	ctx := testContext(t)
+	first := esdbtest.MustStart(t, esdbtest.Config{})
+	stream := "restart-" + uuid.NewString()
+	before := newEvents(2, "x.happened")
+	mustAppend(ctx, t, connect(t, first), stream, esdb.NoStream{}, before...)
+
+	second, err := first.Restart()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(second.Close)
+	if second.Addr() != first.Addr() {
+		t.Fatalf("restarted at %s, want the same address %s", second.Addr(), first.Addr())
+	}
+	c := connect(t, second)
+	after := newEvent("x.happened")
+	if res := mustAppend(ctx, t, c, stream, esdb.Revision(1), after); res.NextExpectedVersion != 2 {
+		t.Fatalf("append after restart: next revision %d, want 2", res.NextExpectedVersion)
+	}
+	got, err := readStream(ctx, t, c, stream, esdb.ReadStreamOptions{From: esdb.Start{}}, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := dataIDs(append(before, after)); !sameIDs(ids(got), want) {
+		t.Fatalf("after restart: stream holds %v, want %v", ids(got), want)
+	}
+}

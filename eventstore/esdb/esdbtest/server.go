@@ -2,9 +2,10 @@
 // in-memory gRPC server that speaks enough of the EventStoreDB/KurrentDB
 // client protocol for github.com/EventStore/EventStore-Client-Go/v4 (v4.2.0)
 // to append, read and subscribe. It is NOT EventStoreDB: no storage engine,
-// no cluster, no security, nothing survives Close. Tests of the esdb
-// adapter use it because no EventStoreDB server can run on the project's
-// machines; the same tests run against a real server when one is given.
+// no cluster, no security; its data lives in memory, kept across Restart
+// and lost at Close. Tests of the esdb adapter use it because no
+// EventStoreDB server can run on the project's machines; the same tests
+// run against a real server when one is given.
 //
 // What it implements, checked against KurrentDB's server source as of
 // 26.x (src/KurrentDB.Core/Services/Transport/Grpc/Streams.*.cs, the
@@ -90,6 +91,8 @@ const ServerVersion = "26.1.0"
 
 // Server is a running double. Its methods are safe for concurrent use.
 type Server struct {
+	cfg    Config
+	log    *eventLog
 	grpc   *grpc.Server
 	lis    net.Listener
 	served chan struct{}
@@ -108,20 +111,24 @@ func Start(cfg Config) (*Server, error) {
 	if cfg.MaxAppendSize < 0 || cfg.MaxAppendEventSize < 0 {
 		return nil, errors.New("esdbtest: size limits must not be negative")
 	}
-	addr := cfg.Addr
-	if addr == "" {
-		addr = "127.0.0.1:0"
+	if cfg.Addr == "" {
+		cfg.Addr = "127.0.0.1:0"
 	}
-	lis, err := net.Listen("tcp", addr)
+	return serve(cfg, newEventLog())
+}
+
+// serve starts a double on cfg.Addr over log.
+func serve(cfg Config, log *eventLog) (*Server, error) {
+	lis, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return nil, fmt.Errorf("esdbtest: listen: %w", err)
 	}
 	// The real server caps a Streams message at the largest log record;
 	// what it sends is bounded by the client (17 MiB).
 	g := grpc.NewServer(grpc.MaxRecvMsgSize(effectiveMaxLogRecordSize))
-	api.RegisterStreamsServer(g, &streamsServer{log: newEventLog(), cfg: cfg})
+	api.RegisterStreamsServer(g, &streamsServer{log: log, cfg: cfg})
 	sf.RegisterServerFeaturesServer(g, featuresServer{})
-	s := &Server{grpc: g, lis: lis, served: make(chan struct{})}
+	s := &Server{cfg: cfg, log: log, grpc: g, lis: lis, served: make(chan struct{})}
 	go func() {
 		defer close(s.served)
 		_ = g.Serve(lis) // returns when Close stops the server
@@ -138,6 +145,17 @@ func MustStart(tb testing.TB, cfg Config) *Server {
 	}
 	tb.Cleanup(s.Close)
 	return s
+}
+
+// Restart stops s as Close does and starts a double on the same address
+// over the same data, as a server process restarting on its database
+// would: calls in flight fail, whether or not they were written, and
+// clients reconnect. The caller closes the new double.
+func (s *Server) Restart() (*Server, error) {
+	s.Close()
+	cfg := s.cfg
+	cfg.Addr = s.Addr()
+	return serve(cfg, s.log)
 }
 
 // Addr returns the host:port the double listens on.
