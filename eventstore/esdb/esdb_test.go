@@ -21,10 +21,22 @@ import (
 )
 
 // TestAcceptanceDouble runs the shared suite against the protocol double,
-// which behaves like a default KurrentDB 26.1 node.
+// which behaves like a default KurrentDB 26.1 node. The suite's reopen
+// restarts the double on its data under the calls in flight, then the
+// client, as a restart of both processes would.
 func TestAcceptanceDouble(t *testing.T) {
 	eventstoretest.Run(t, func(t *testing.T) (eventstore.Store, func() eventstore.Store) {
-		return openStore(t, esdb.Config{URL: esdbtest.MustStart(t, esdbtest.Config{}).URL()})
+		srv := esdbtest.MustStart(t, esdbtest.Config{})
+		store, reopenClient := openStore(t, esdb.Config{URL: srv.URL()})
+		return store, func() eventstore.Store {
+			restarted, err := srv.Restart()
+			if err != nil {
+				t.Fatalf("restart the double: %v", err)
+			}
+			t.Cleanup(restarted.Close)
+			srv = restarted
+			return reopenClient()
+		}
 	})
 }
 
