@@ -1,6 +1,9 @@
 # agentdesk — run `make help` for the targets.
 GO        ?= go
 PKGS      ?= ./...
+# The embedded read store's text search needs SQLite's FTS5, which the
+# driver compiles in only with this tag: every go command here gets it.
+export GOFLAGS += -tags=sqlite_fts5
 
 .DEFAULT_GOAL := help
 

@@ -33,7 +33,7 @@ var kinds = map[resource.Kind]readstore.FieldType{
 
 // collectionOf is the read-store collection of a declared resource.
 func collectionOf(r *resource.Resource) readstore.Collection {
-	c := readstore.Collection{Name: r.CollectionName(), Indexes: r.Indexes, TextFields: r.SearchFields()}
+	c := readstore.Collection{Name: r.CollectionName(), Indexes: r.Indexes, TextFields: r.SearchFields(), Counts: r.Counts}
 	for _, f := range r.Fields {
 		c.Fields = append(c.Fields, readstore.Field{Name: f.Name, Type: kinds[f.Kind], Values: f.Values})
 	}

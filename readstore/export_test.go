@@ -1,6 +1,7 @@
 package readstore
 
 import (
+	"context"
 	"fmt"
 	"strings"
 )
@@ -20,14 +21,18 @@ func (s *SQLiteStore) QueryPlan(collection string, q Query) (page, pagePlan, cou
 	if q, err = check(c.def, q); err != nil {
 		return "", "", "", "", err
 	}
-	sq, err := c.buildQuery(q)
+	driven, err := s.smallMatchSet(context.Background(), c, q.Where)
+	if err != nil {
+		return "", "", "", "", err
+	}
+	sq, err := c.buildQuery(q, driven)
 	if err != nil {
 		return "", "", "", "", err
 	}
 	if pagePlan, err = s.explain(sq.page, sq.pageArgs); err != nil {
 		return "", "", "", "", err
 	}
-	if countPlan, err = s.explain(sq.count, sq.args); err != nil {
+	if countPlan, err = s.explain(sq.count, sq.countArgs); err != nil {
 		return "", "", "", "", err
 	}
 	return sq.page, pagePlan, sq.count, countPlan, nil
@@ -62,4 +67,13 @@ func ScanFields(fields []string, data []byte) ([][]byte, error) {
 	raw := make([][]byte, len(sc.fields))
 	err := sc.scan(data, raw)
 	return raw, err
+}
+
+// SetProbeLimit sets the match-set size below which text and list
+// conditions drive a query, for tests of both plans, and returns a
+// function that restores it.
+func SetProbeLimit(n int) (restore func()) {
+	old := probeLimit
+	probeLimit = n
+	return func() { probeLimit = old }
 }

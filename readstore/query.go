@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 )
 
 // check implements Check. It never changes q: the canonical query it
@@ -49,14 +50,23 @@ func check(c Collection, q Query) (Query, error) {
 // matches every document (an empty text search).
 func checkCondition(c Collection, cond Condition) (_ Condition, keep bool, _ error) {
 	if cond.Op == Text {
-		text, ok := cond.Value.(string)
-		if !ok {
+		var text string
+		switch v := cond.Value.(type) {
+		case string:
+			text = v
+		case []string: // already checked: its words
+			text = strings.Join(v, " ")
+		default:
 			return Condition{}, false, fmt.Errorf("%w: text search wants a string, got %T", ErrInvalidQuery, cond.Value)
 		}
 		if len(c.TextFields) == 0 {
 			return Condition{}, false, fmt.Errorf("%w: collection %s has no text fields", ErrInvalidQuery, c.Name)
 		}
-		return Condition{Op: Text, Value: text}, text != "", nil
+		words := Words(text)
+		if len(words) > MaxWords {
+			return Condition{}, false, fmt.Errorf("%w: a text search takes at most %d words, got %d", ErrInvalidQuery, MaxWords, len(words))
+		}
+		return Condition{Op: Text, Value: words}, len(words) > 0, nil
 	}
 
 	f, ok := c.Field(cond.Field)
@@ -200,4 +210,26 @@ func queryValue(fd Field, v any) (any, error) {
 		return TimeKey(tm), nil
 	}
 	return nil, bad("unsupported field type")
+}
+
+// MaxWords bounds the words of a text search, which each cost an index
+// lookup.
+const MaxWords = 16
+
+// Words splits a text search into its words: runs of letters and digits,
+// lower-cased, each at most 64 bytes (longer ones are cut), repeats
+// dropped. Everything else separates words, as SQLite's unicode61
+// tokenizer does, so "gamma_ray" is the words "gamma" and "ray".
+func Words(text string) []string {
+	var words []string
+	for w := range strings.FieldsFuncSeq(text, func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) }) {
+		w = strings.ToLower(w)
+		if len(w) > 64 {
+			w = strings.ToValidUTF8(w[:64], "")
+		}
+		if !slices.Contains(words, w) {
+			words = append(words, w)
+		}
+	}
+	return words
 }

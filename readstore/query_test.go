@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -62,7 +63,8 @@ func TestCheck(t *testing.T) {
 		{"in nil slice", where("title", In, []string(nil)), where("title", In, []any{})},
 		{"eq nil", where("score", Eq, nil), where("score", Eq, nil)},
 		{"ne nil", where("tags", Ne, nil), where("tags", Ne, nil)},
-		{"text", where("ignored", Text, "Floor 10"), where("", Text, "Floor 10")},
+		{"text", where("ignored", Text, "Floor 10"), where("", Text, []string{"floor", "10"})},
+		{"text words", where("", Text, "  Gamma_ray, GAMMA! "), where("", Text, []string{"gamma", "ray"})},
 		{"text empty dropped", where("", Text, ""), Query{}},
 		{"text empty among others",
 			Query{Where: []Condition{{Op: Text, Value: ""}, {Field: "score", Op: Eq, Value: "1"}}},
@@ -166,7 +168,7 @@ func TestCheckCopies(t *testing.T) {
 // canonical reports whether cond is in the form Check returns.
 func canonical(c Collection, cond Condition) error {
 	if cond.Op == Text {
-		if s, ok := cond.Value.(string); !ok || s == "" || cond.Field != "" {
+		if w, ok := cond.Value.([]string); !ok || len(w) == 0 || len(w) > MaxWords || cond.Field != "" || !slices.Equal(Words(strings.Join(w, " ")), w) {
 			return fmt.Errorf("text condition %+v", cond)
 		}
 		return nil

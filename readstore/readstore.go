@@ -112,6 +112,12 @@ type Collection struct {
 	Indexes [][]string
 	// TextFields are String fields searched by the Text operator.
 	TextFields []string
+	// Counts are groups of String, Enum or Bool fields whose exact totals
+	// a backend may keep as documents are written, so that a counted
+	// query whose conditions are exactly equalities on one group's
+	// fields costs a lookup rather than a scan. A backend that keeps no
+	// counts counts as it always does; the result is the same.
+	Counts [][]string
 }
 
 var namePattern = regexp.MustCompile(`^[a-z][a-z0-9_]{0,62}$`)
@@ -168,6 +174,19 @@ func (c Collection) Validate() error {
 			errs = append(errs, fmt.Errorf("text field %q must be a declared string field", name))
 		}
 	}
+	for _, group := range c.Counts {
+		if len(group) == 0 {
+			errs = append(errs, errors.New("empty count group"))
+		}
+		for i, name := range group {
+			if t, ok := types[name]; !ok || (t != String && t != Enum && t != Bool) {
+				errs = append(errs, fmt.Errorf("count group %v: %q must be a declared string, enum or bool field", group, name))
+			}
+			if slices.Contains(group[:i], name) {
+				errs = append(errs, fmt.Errorf("count group %v names %q twice", group, name))
+			}
+		}
+	}
 	return errors.Join(errs...)
 }
 
@@ -215,9 +234,9 @@ const (
 	Gte Op = "gte"
 	Lt  Op = "lt"
 	Lte Op = "lte"
-	// Text searches the TextFields for Value as a case-insensitive
-	// substring. Field is ignored. Case folding is ASCII on SQLite and
-	// Unicode on MongoDB, so non-ASCII text may match differently.
+	// Text is a full-text search of the TextFields: every word of Value
+	// (see Words) must begin a word of one of them, case-insensitively,
+	// so "rep al" finds "Alpha report". Field is ignored.
 	Text Op = "text"
 )
 
@@ -285,9 +304,9 @@ const MaxIn = 1000
 //     String and StringList fields, float64 for Number and for Enum (the
 //     value's rank in Values), bool for Bool, the TimeKey string for Time
 //     (a date alone, 2006-01-02, is its midnight UTC); an In value becomes a []any of those (an
-//     empty one matches nothing); a Text value is a non-empty string and
-//     the collection has TextFields (an empty search matches everything
-//     and is dropped; Field is cleared);
+//     empty one matches nothing); a Text value becomes its Words, a
+//     non-empty []string, and the collection has TextFields (a search
+//     without words matches everything and is dropped; Field is cleared);
 //   - a nil value with Eq means "not set" (missing or null), with Ne "set";
 //     any other operator needs a value, and In's elements are never nil.
 //

@@ -125,13 +125,14 @@ type SQLiteStore struct {
 // changed, when Ensure runs again, so a query may keep using the one it
 // looked up.
 type sqliteCollection struct {
-	def    Collection
-	base   string // plain name
-	gen    int    // generation, 1 or more
-	table  string
-	fields []sqliteField
-	pos    map[string]int // field name → index in fields
-	upsert *sql.Stmt      // on wconn; used only under wmu
+	def     Collection
+	base    string // plain name
+	gen     int    // generation, 1 or more
+	table   string
+	fields  []sqliteField
+	pos     map[string]int // field name → index in fields
+	upsert  *sql.Stmt      // on wconn; used only under wmu
+	derived derived
 
 	// readers is read-locked by every Get and Query on the table, from
 	// the moment the collection is looked up, so that Drop can wait until
@@ -160,7 +161,7 @@ const (
 // schemaVersion is the layout of the store's tables, kept in metaTable.
 // Version 1, which had no metaTable, kept versions and checkpoints as
 // INTEGER; version 2 keeps them as TEXT and adds generations.
-const schemaVersion = 2
+const schemaVersion = 3
 
 // OpenSQLite opens (creating if needed) the read store at cfg.Path.
 //
@@ -205,6 +206,12 @@ func OpenSQLite(cfg SQLiteConfig) (*SQLiteStore, error) {
 	if err != nil {
 		wdb.Close()
 		return nil, fmt.Errorf("readstore: open %s: %w", cfg.Path, err)
+	}
+	var fts5 bool
+	if err := wconn.QueryRowContext(ctx, "SELECT sqlite_compileoption_used('ENABLE_FTS5')").Scan(&fts5); err != nil || !fts5 {
+		wconn.Close()
+		wdb.Close()
+		return nil, errors.New("readstore: this program's SQLite has no FTS5, which text search needs: build it with -tags sqlite_fts5 (make does)")
 	}
 	s := &SQLiteStore{wdb: wdb, wconn: wconn, colls: map[string]*sqliteCollection{}, live: map[string]int{}, names: map[string]*sqliteCollection{}}
 	// Index inserts land on scattered pages, so a batch of 500 tickets
@@ -283,6 +290,7 @@ func (s *SQLiteStore) initSchema(ctx context.Context) error {
 	for _, ddl := range []string{
 		`CREATE TABLE IF NOT EXISTS ` + checkpointTable + `(name TEXT PRIMARY KEY, position TEXT NOT NULL)`,
 		`CREATE TABLE IF NOT EXISTS ` + generationTable + `(name TEXT PRIMARY KEY, live INTEGER NOT NULL)`,
+		`CREATE TABLE IF NOT EXISTS ` + countTable + `(tbl TEXT NOT NULL, grp TEXT NOT NULL, key TEXT NOT NULL, n INTEGER NOT NULL, PRIMARY KEY(tbl, grp, key)) WITHOUT ROWID`,
 	} {
 		if _, err := s.wconn.ExecContext(ctx, ddl); err != nil {
 			return err
@@ -312,7 +320,9 @@ func (s *SQLiteStore) initSchema(ctx context.Context) error {
 // dropAllTables drops every table of the store but metaTable: the
 // collections (their indexes go with them) and the checkpoints.
 func (s *SQLiteStore) dropAllTables(ctx context.Context) error {
-	rows, err := s.wconn.QueryContext(ctx, `SELECT name FROM sqlite_schema WHERE type = 'table' AND name LIKE 'rs\_%' ESCAPE '\' AND name <> ?`, metaTable)
+	// Virtual tables first: their shadow tables go with them.
+	rows, err := s.wconn.QueryContext(ctx, `SELECT name FROM sqlite_schema WHERE type = 'table' AND name LIKE 'rs\_%' ESCAPE '\' AND name <> ?
+		ORDER BY sql LIKE 'CREATE VIRTUAL TABLE%' DESC`, metaTable)
 	if err != nil {
 		return err
 	}
@@ -331,7 +341,7 @@ func (s *SQLiteStore) dropAllTables(ctx context.Context) error {
 	for _, name := range tables {
 		// The name is quoted: it comes from the file, not from a
 		// declaration this program checked.
-		if _, err := s.wconn.ExecContext(ctx, `DROP TABLE "`+strings.ReplaceAll(name, `"`, `""`)+`"`); err != nil {
+		if _, err := s.wconn.ExecContext(ctx, `DROP TABLE IF EXISTS `+quoteName(name)); err != nil {
 			return fmt.Errorf("drop %s: %w", name, err)
 		}
 	}
@@ -478,6 +488,7 @@ func newSQLiteCollection(c Collection, base string, gen int) *sqliteCollection {
 		sc.fields = append(sc.fields, sqliteField{name: f.Name, column: "f_" + f.Name, typ: f.Type, values: f.Values})
 		sc.pos[f.Name] = i
 	}
+	sc.derived = sc.derive()
 	return sc
 }
 
@@ -624,6 +635,13 @@ func (s *SQLiteStore) migrate(ctx context.Context, sc *sqliteCollection) error {
 			}
 		}
 	}
+	if len(drop) > 0 {
+		// SQLite refuses to drop a column a trigger names; syncDerived
+		// below builds them again.
+		if err := s.dropDerived(ctx, sc.table); err != nil {
+			return err
+		}
+	}
 	for _, col := range drop {
 		if _, err := s.wconn.ExecContext(ctx, fmt.Sprintf("ALTER TABLE %s DROP COLUMN %s", sc.table, col)); err != nil {
 			return err
@@ -645,7 +663,7 @@ func (s *SQLiteStore) migrate(ctx context.Context, sc *sqliteCollection) error {
 			return err
 		}
 	}
-	return nil
+	return s.syncDerived(ctx, sc.table, sc.derived)
 }
 
 func (s *SQLiteStore) indexes(ctx context.Context, table string) ([]string, error) {
@@ -801,7 +819,11 @@ func (s *SQLiteStore) Query(ctx context.Context, collection string, q Query) ([]
 	if err != nil {
 		return nil, 0, fmt.Errorf("query %s: %w", collection, err)
 	}
-	sq, err := c.buildQuery(q)
+	driven, err := s.smallMatchSet(ctx, c, q.Where)
+	if err != nil {
+		return nil, 0, fmt.Errorf("query %s: %w", collection, err)
+	}
+	sq, err := c.buildQuery(q, driven)
 	if err != nil {
 		return nil, 0, fmt.Errorf("query %s: %w", collection, err)
 	}
@@ -849,7 +871,7 @@ func (s *SQLiteStore) runQuery(ctx context.Context, sq sqlQuery, q Query) (docs 
 	}
 	total = -1
 	if q.Count {
-		if err := db.QueryRowContext(ctx, sq.count, sq.args...).Scan(&total); err != nil {
+		if err := db.QueryRowContext(ctx, sq.count, sq.countArgs...).Scan(&total); err != nil {
 			return nil, 0, err
 		}
 	}
@@ -858,10 +880,11 @@ func (s *SQLiteStore) runQuery(ctx context.Context, sq sqlQuery, q Query) (docs 
 
 // sqlQuery is a Query compiled for one collection.
 type sqlQuery struct {
-	page     string
-	pageArgs []any // args plus limit and offset
-	count    string
-	args     []any
+	page      string
+	pageArgs  []any // args plus limit and offset
+	count     string
+	countArgs []any
+	args      []any
 }
 
 // buildQuery compiles q, which Check has accepted: it only translates.
@@ -869,13 +892,18 @@ type sqlQuery struct {
 // bound parameter, so nothing from the caller is ever spliced into the
 // SQL text. Tombstones are excluded with the literal "deleted = 0",
 // which is what lets SQLite use the partial indexes.
-func (c *sqliteCollection) buildQuery(q Query) (sqlQuery, error) {
+//
+// When driven, the rows come from a text or list condition's match set,
+// which smallMatchSet found small: the other conditions' columns are
+// written +col, which keeps SQLite from walking an index of those
+// instead (a whole company's tickets, checking each against the set).
+func (c *sqliteCollection) buildQuery(q Query, driven bool) (sqlQuery, error) {
 	var where strings.Builder
 	where.WriteString(" WHERE deleted = 0")
 	var args []any
 	for _, cond := range q.Where {
 		var err error
-		if args, err = c.condition(&where, args, cond); err != nil {
+		if args, err = c.condition(&where, args, cond, driven); err != nil {
 			return sqlQuery{}, err
 		}
 	}
@@ -910,6 +938,12 @@ func (c *sqliteCollection) buildQuery(q Query) (sqlQuery, error) {
 		count: "SELECT COUNT(*) FROM " + c.table + where.String(),
 		args:  args,
 	}
+	sq.countArgs = args
+	if q.Count {
+		if lookup, largs, ok := c.countLookup(c.derived, q.Where); ok {
+			sq.count, sq.countArgs = lookup, largs
+		}
+	}
 	sq.pageArgs = args
 	switch {
 	case q.Limit > 0:
@@ -925,27 +959,21 @@ func (c *sqliteCollection) buildQuery(q Query) (sqlQuery, error) {
 // condition appends one " AND ..." term for a checked condition to w and
 // its values to args. Anything Check would not have let through is an
 // error rather than a guess.
-func (c *sqliteCollection) condition(w *strings.Builder, args []any, cond Condition) ([]any, error) {
+func (c *sqliteCollection) condition(w *strings.Builder, args []any, cond Condition, driven bool) ([]any, error) {
 	if cond.Op == Text {
-		text, ok := cond.Value.(string)
-		if !ok || text == "" {
+		words, ok := cond.Value.([]string)
+		if !ok || len(words) == 0 || c.derived.fts == "" {
 			return nil, fmt.Errorf("%w: unchecked text search %v", ErrInvalidQuery, cond.Value)
 		}
-		pattern := "%" + likeEscaper.Replace(text) + "%"
-		w.WriteString(" AND (")
-		for i, f := range c.def.TextFields {
-			if i > 0 {
-				w.WriteString(" OR ")
-			}
-			w.WriteString(c.column(f) + ` LIKE ? ESCAPE '\'`)
-			args = append(args, pattern)
-		}
-		w.WriteString(")")
-		return args, nil
+		w.WriteString(" AND rowid IN (SELECT rowid FROM " + c.derived.fts + " WHERE " + c.derived.fts + " MATCH ?)")
+		return append(args, ftsQuery(words)), nil
 	}
 
 	t := c.fieldType(cond.Field)
 	col := c.column(cond.Field)
+	if driven && c.derived.lists[cond.Field] == "" {
+		col = "+" + col
+	}
 	switch cond.Op {
 	case Eq, Ne:
 		switch {
@@ -955,6 +983,8 @@ func (c *sqliteCollection) condition(w *strings.Builder, args []any, cond Condit
 		case cond.Value == nil:
 			w.WriteString(" AND " + col + " IS NOT NULL")
 			return args, nil
+		case t == StringList && cond.Op == Eq && c.derived.lists[cond.Field] != "":
+			w.WriteString(" AND rowid IN (SELECT rid FROM " + c.derived.lists[cond.Field] + " WHERE value = ?)")
 		case t == StringList && cond.Op == Eq:
 			w.WriteString(" AND EXISTS (SELECT 1 FROM json_each(" + col + ") WHERE value = ?)")
 		case t == StringList:
@@ -976,9 +1006,13 @@ func (c *sqliteCollection) condition(w *strings.Builder, args []any, cond Condit
 			w.WriteString(" AND 0")
 			return args, nil
 		}
-		if t == StringList {
+		listTable := c.derived.lists[cond.Field]
+		switch {
+		case t == StringList && listTable != "":
+			w.WriteString(" AND rowid IN (SELECT rid FROM " + listTable + " WHERE value IN (")
+		case t == StringList:
 			w.WriteString(" AND EXISTS (SELECT 1 FROM json_each(" + col + ") WHERE value IN (")
-		} else {
+		default:
 			w.WriteString(" AND " + col + " IN (")
 		}
 		for i, v := range list {
@@ -1389,6 +1423,9 @@ func (s *SQLiteStore) Drop(ctx context.Context, collection string) error {
 		old.readers.Unlock() //lint:ignore SA2001 the lock is taken only to wait for the readers holding it
 		old.upsert.Close()
 	}
+	if err := s.dropDerived(ctx, "rs_"+key); err != nil {
+		return fmt.Errorf("drop %s: %w", collection, err)
+	}
 	if _, err := s.wconn.ExecContext(ctx, "DROP TABLE IF EXISTS rs_"+key); err != nil {
 		return fmt.Errorf("drop %s: %w", collection, err)
 	}
@@ -1396,3 +1433,50 @@ func (s *SQLiteStore) Drop(ctx context.Context, collection string) error {
 }
 
 var _ Store = (*SQLiteStore)(nil)
+
+// probeLimit is the size below which a text or list condition's match
+// set drives a query: at most this many row lookups and a sort of what
+// they find (about 1 ms per thousand), against walking a company's whole
+// index in order and probing the set for each row, which only pays off
+// when most rows match.
+var probeLimit = 2000 // a variable for the tests of both plans
+
+// smallMatchSet reports whether one of where's text or indexed list
+// conditions matches fewer than probeLimit rows in the whole table,
+// counted up to the limit (a bounded index walk).
+func (s *SQLiteStore) smallMatchSet(ctx context.Context, c *sqliteCollection, where []Condition) (bool, error) {
+	for _, cond := range where {
+		var probe string
+		var args []any
+		switch {
+		case cond.Op == Text && c.derived.fts != "":
+			words, ok := cond.Value.([]string)
+			if !ok {
+				continue
+			}
+			probe = "SELECT COUNT(*) FROM (SELECT 1 FROM " + c.derived.fts + " WHERE " + c.derived.fts + " MATCH ? LIMIT ?)"
+			args = []any{ftsQuery(words), probeLimit}
+		case (cond.Op == Eq || cond.Op == In) && cond.Value != nil && c.derived.lists[cond.Field] != "":
+			values := []any{cond.Value}
+			if cond.Op == In {
+				values, _ = cond.Value.([]any)
+			}
+			if len(values) == 0 {
+				continue
+			}
+			marks := strings.TrimSuffix(strings.Repeat("?, ", len(values)), ", ")
+			probe = "SELECT COUNT(*) FROM (SELECT 1 FROM " + c.derived.lists[cond.Field] + " WHERE value IN (" + marks + ") LIMIT ?)"
+			args = append(values[:len(values):len(values)], probeLimit)
+		default:
+			continue
+		}
+		var n int
+		if err := s.rdb.QueryRowContext(ctx, probe, args...).Scan(&n); err != nil {
+			return false, err
+		}
+		if n < probeLimit {
+			return true, nil
+		}
+	}
+	return false, nil
+}

@@ -37,6 +37,14 @@ func TestSQLiteAcceptance(t *testing.T) {
 	readstoretest.Run(t, func(t *testing.T) readstore.Store { return openTestSQLite(t, "") })
 }
 
+// TestSQLiteAcceptanceLargeMatchSets runs the suite again as if every
+// text and list match set were large, so the plans that walk an index and
+// probe the set are checked too (the suite's sets are all small).
+func TestSQLiteAcceptanceLargeMatchSets(t *testing.T) {
+	defer readstore.SetProbeLimit(0)()
+	readstoretest.Run(t, func(t *testing.T) readstore.Store { return openTestSQLite(t, "") })
+}
+
 // ver is a version or position as projections write them.
 func ver(n int) string { return fmt.Sprintf("%032x", n) }
 
@@ -539,7 +547,7 @@ func TestSQLiteResetsOldSchema(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []string{
-		"other", "rs__checkpoints", "rs__generations", "rs__meta", "rs_items",
+		"other", "rs__checkpoints", "rs__counts", "rs__generations", "rs__meta", "rs_items",
 		"rsx_items__owner__created_at",
 		"sqlite_autoindex_rs__checkpoints_1", "sqlite_autoindex_rs__generations_1",
 		"sqlite_autoindex_rs__meta_1", "sqlite_autoindex_rs_items_1",
@@ -866,5 +874,81 @@ func BenchmarkGet(b *testing.B) {
 				i++
 			}
 		})
+	}
+}
+
+// TestSQLiteCountsAreKept shows that a counted query on a count group is
+// answered from the kept counts, not by counting rows (a count altered
+// behind the store's back shows through), that a query outside the
+// groups still counts rows, and that a declaration gaining a group, or a
+// table dropped, keeps the counts right.
+func TestSQLiteCountsAreKept(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "read.db")
+	s := openTestSQLite(t, path)
+	ctx := t.Context()
+	c := items()
+	c.Counts = [][]string{{"owner"}}
+	if err := s.Ensure(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	apply(t, s, readstore.Batch{Writes: []readstore.Write{
+		item(t, "a", ver(1), map[string]any{"owner": "ann", "active": true}),
+		item(t, "b", ver(1), map[string]any{"owner": "ann", "active": false}),
+		item(t, "c", ver(1), map[string]any{"owner": "bob"}),
+	}})
+	total := func(where ...readstore.Condition) int64 {
+		t.Helper()
+		_, n, err := s.Query(ctx, itemsName, readstore.Query{Where: where, Count: true, Limit: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	byAnn := readstore.Condition{Field: "owner", Op: readstore.Eq, Value: "ann"}
+	active := readstore.Condition{Field: "active", Op: readstore.Eq, Value: true}
+	if got := total(byAnn); got != 2 {
+		t.Fatalf("owner ann: total %d; want 2", got)
+	}
+
+	db, err := sql.Open("sqlite3", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec(`UPDATE rs__counts SET n = 40 WHERE tbl = 'rs_items' AND grp = 'owner' AND key = '["ann"]'`); err != nil {
+		t.Fatal(err)
+	}
+	if got := total(byAnn); got != 40 {
+		t.Fatalf("owner ann after altering its kept count: total %d; want 40, read from the counts", got)
+	}
+	if got := total(byAnn, active); got != 1 {
+		t.Fatalf("owner ann and active: total %d; want 1, counted", got)
+	}
+
+	// A new group on a table with rows: every count is rebuilt from them.
+	c.Counts = [][]string{{"owner"}, {"owner", "active"}}
+	if err := s.Ensure(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	if got := total(byAnn); got != 2 {
+		t.Fatalf("owner ann after a new group: total %d; want 2, rebuilt", got)
+	}
+	if _, err := db.Exec(`UPDATE rs__counts SET n = 50 WHERE tbl = 'rs_items' AND grp = 'owner,active'`); err != nil {
+		t.Fatal(err)
+	}
+	if got := total(active, byAnn); got != 50 {
+		t.Fatalf("owner ann and active in any order: total %d; want 50, read from the counts", got)
+	}
+
+	if err := s.Drop(ctx, itemsName); err != nil {
+		t.Fatal(err)
+	}
+	var left int
+	if err := db.QueryRow(`SELECT COUNT(*) FROM rs__counts WHERE tbl = 'rs_items'`).Scan(&left); err != nil || left != 0 {
+		t.Fatalf("counts of a dropped table: %d rows, %v; want none", left, err)
+	}
+	var derived int
+	if err := db.QueryRow(`SELECT COUNT(*) FROM sqlite_schema WHERE name LIKE 'rs\_items\_\_%' ESCAPE '\'`).Scan(&derived); err != nil || derived != 0 {
+		t.Fatalf("derived objects of a dropped table: %d, %v; want none", derived, err)
 	}
 }

@@ -73,9 +73,9 @@ func fillReadModel(tb testing.TB, path string, n int) (userID, companyID string)
 	for i := 0; i < n; i++ {
 		at := base.Add(time.Duration(i) * time.Second)
 		t := projections.Ticket{
-			ID: uuid.NewString(), CompanyID: companies[i%10], Title: fmt.Sprintf("Ticket %d", i),
+			ID: uuid.NewString(), CompanyID: companies[i%10], Title: fmt.Sprintf("Ticket %d %s", i, benchWords[(i/10)%len(benchWords)]),
 			Description: "Something is broken and needs attention", Priority: priorities[i%5], Status: statuses[(i/10)%5],
-			RequesterID: userID, Tags: []string{"bench"}, CreatedBy: userID, CreatedAt: at, UpdatedAt: at, LastActivityAt: at, Revision: 0,
+			RequesterID: userID, Tags: []string{"bench", fmt.Sprintf("tag%02d", (i/10)%50)}, CreatedBy: userID, CreatedAt: at, UpdatedAt: at, LastActivityAt: at, Revision: 0,
 		}
 		data, _ := json.Marshal(t)
 		writes = append(writes, readstore.Write{Collection: projections.Tickets, Doc: readstore.Doc{ID: t.ID, Version: "2", Data: data}})
@@ -88,6 +88,19 @@ func fillReadModel(tb testing.TB, path string, n int) (userID, companyID string)
 	}
 	return userID, companies[0]
 }
+
+// benchWords are the title words of the benchmark tickets: each is in
+// one title in 200, so a search for one matches 5,000 of 1M tickets.
+var benchWords = func() []string {
+	var out []string
+	for _, a := range []string{"printer", "login", "invoice", "network", "refund", "laptop", "email", "shipping", "password", "billing"} {
+		for _, b := range []string{"jam", "error", "delay", "crash", "request", "issue", "outage", "question", "failure", "update",
+			"broken", "slow", "missing", "wrong", "locked", "expired", "duplicate", "stuck", "timeout", "blocked"} {
+			out = append(out, a+b)
+		}
+	}
+	return out
+}()
 
 // listData is the list benchmark's data dir, filled once per process and
 // removed by TestMain.

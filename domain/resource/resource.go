@@ -51,6 +51,11 @@ type Resource struct {
 	Fields []Field
 	// Indexes are composite indexes, each a list of field names.
 	Indexes [][]string
+	// Counts are groups of fields (text, enum or bool) whose totals per
+	// value the read store keeps: a list filtered by equality on exactly
+	// one group's fields, the read scope's included, gets its exact total
+	// without counting records.
+	Counts [][]string
 	// DefaultSort is the field lists are sorted by when the client asks
 	// for none, descending when DefaultDesc.
 	DefaultSort string
@@ -145,6 +150,7 @@ var (
 			{Name: "status", Kind: Enum, Values: []string{string(company.Active), string(company.Suspended)}, Filter: true, Sort: true},
 		}, times("created_at", "updated_at")...),
 		Indexes:     [][]string{{"created_at"}, {"updated_at"}, {"name"}, {"status"}},
+		Counts:      [][]string{{"status"}},
 		DefaultSort: "created_at",
 		DefaultDesc: true,
 		Scope:       domain.CompanyScope,
@@ -163,6 +169,7 @@ var (
 			{"company_id", "created_at"}, {"company_id", "updated_at"}, {"company_id", "username"},
 			{"company_id", "email"}, {"company_id", "full_name"}, {"company_id", "role"}, {"company_id", "active"}, {"username"},
 		},
+		Counts:      [][]string{{"company_id"}, {"company_id", "role"}, {"company_id", "active"}},
 		DefaultSort: "created_at",
 		DefaultDesc: true,
 		Scope:       domain.UserScope,
@@ -194,6 +201,10 @@ var (
 			{"company_id", "title"},
 			{"company_id", "tags"},
 		},
+		Counts: [][]string{
+			{"company_id"}, {"company_id", "status"}, {"company_id", "priority"},
+			{"company_id", "assignee_id"}, {"company_id", "requester_id"}, {"status"},
+		},
 		DefaultSort: "created_at",
 		DefaultDesc: true,
 		Scope:       domain.TicketScope,
@@ -213,6 +224,7 @@ var (
 			{Name: "seq", Kind: Number, Filter: true, Sort: true},
 		}, times("created_at")...),
 		Indexes:     [][]string{{"ticket_id", "seq"}, {"ticket_id", "created_at"}, {"ticket_id", "author_id"}, {"company_id", "created_at"}},
+		Counts:      [][]string{{"ticket_id"}, {"company_id", "ticket_id"}},
 		DefaultSort: "seq",
 		Scope:       childScope(domain.TicketScope),
 		Parent:      Tickets,
@@ -237,6 +249,7 @@ var Agents = &Resource{
 		{"company_id", "created_at"}, {"company_id", "updated_at"}, {"company_id", "name"}, {"company_id", "model"},
 		{"company_id", "status"}, {"company_id", "temperature"}, {"company_id", "max_tokens"},
 	},
+	Counts:      [][]string{{"company_id"}, {"company_id", "status"}},
 	DefaultSort: "created_at",
 	DefaultDesc: true,
 	Scope:       domain.AgentScope,
@@ -259,6 +272,7 @@ var Campaigns = &Resource{
 		{"company_id", "channel"}, {"company_id", "status", "starts_at"}, {"company_id", "starts_at"}, {"company_id", "ends_at"},
 		{"company_id", "content_count"},
 	},
+	Counts:      [][]string{{"company_id"}, {"company_id", "status"}, {"company_id", "channel"}},
 	DefaultSort: "created_at",
 	DefaultDesc: true,
 	Scope:       domain.CampaignScope,
@@ -282,6 +296,7 @@ var CampaignContent = &Resource{
 		{"campaign_id", "created_at"}, {"campaign_id", "updated_at"}, {"campaign_id", "title"}, {"campaign_id", "status"},
 		{"campaign_id", "author_id"}, {"company_id", "created_at"},
 	},
+	Counts:      [][]string{{"campaign_id"}, {"company_id", "campaign_id"}},
 	DefaultSort: "created_at",
 	Scope:       childScope(domain.CampaignScope),
 	Parent:      Campaigns,
@@ -304,6 +319,7 @@ var KnowledgeChunks = &Resource{
 		{"company_id", "created_at"}, {"company_id", "updated_at"}, {"company_id", "agent_id", "created_at"}, {"company_id", "title"},
 		{"company_id", "source"}, {"company_id", "tags"}, {"company_id", "token_count"},
 	},
+	Counts:      [][]string{{"company_id"}, {"company_id", "agent_id"}, {"company_id", "source"}},
 	DefaultSort: "created_at",
 	DefaultDesc: true,
 	Scope:       domain.KnowledgeScope,

@@ -47,6 +47,14 @@ func TestDeclarations(t *testing.T) {
 				t.Errorf("%s: field %s: values only and always for enums", r.Name, f.Name)
 			}
 		}
+		for _, g := range r.Counts {
+			for _, name := range g {
+				f, ok := r.Field(name)
+				if !ok || (f.Kind != resource.Text && f.Kind != resource.Enum && f.Kind != resource.Bool) {
+					t.Errorf("%s: count group %v: %q is not a declared text, enum or bool field", r.Name, g, name)
+				}
+			}
+		}
 		if r.Parent != nil {
 			if f, ok := r.Field(r.ParentField); !ok || !f.Filter {
 				t.Errorf("%s: parent field %q must be a filterable field", r.Name, r.ParentField)

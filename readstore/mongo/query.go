@@ -117,14 +117,21 @@ var operators = map[readstore.Op]string{
 
 func condition(c readstore.Collection, cond readstore.Condition) bson.D {
 	if cond.Op == readstore.Text {
-		// Case-insensitive substring: the text is quoted, so it is
-		// matched literally.
-		pattern := regexp.QuoteMeta(cond.Value.(string))
-		or := make(bson.A, len(c.TextFields))
-		for i, f := range c.TextFields {
-			or[i] = bson.D{{Key: storedField(f), Value: bson.D{{Key: "$regex", Value: pattern}, {Key: "$options", Value: "i"}}}}
+		// Every word must begin a word of some text field: a regex per
+		// word, anchored at the start or after a character that is not a
+		// letter or digit, which is how readstore.Words splits. The words
+		// are quoted, so they match literally.
+		words := cond.Value.([]string)
+		and := make(bson.A, len(words))
+		for i, w := range words {
+			pattern := `(?:^|[^\p{L}\p{N}])` + regexp.QuoteMeta(w)
+			or := make(bson.A, len(c.TextFields))
+			for j, f := range c.TextFields {
+				or[j] = bson.D{{Key: storedField(f), Value: bson.D{{Key: "$regex", Value: pattern}, {Key: "$options", Value: "i"}}}}
+			}
+			and[i] = bson.D{{Key: "$or", Value: or}}
 		}
-		return bson.D{{Key: "$or", Value: or}}
+		return bson.D{{Key: "$and", Value: and}}
 	}
 	field := storedField(cond.Field)
 	if cond.Value == nil {

@@ -1,0 +1,228 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"agentdesk/internal/auth"
+)
+
+// BenchmarkHTTPPaths drives the real server over loopback TCP, the way a
+// client meets it, at AGENTDESK_BENCH_CONC connections (default 64) for
+// AGENTDESK_BENCH_SECONDS per path (default 10), on the list benchmark's
+// company: a tenth of AGENTDESK_BENCH_TICKETS (default 1,000,000)
+// tickets, filled once. AGENTDESK_BENCH_DIR keeps the filled data dir
+// between runs (it is filled when empty). Beside each path it measures a
+// bare net/http handler answering one stored ticket, the ceiling of this
+// machine's HTTP stack, in the same run. It reports requests/s and p99
+// per path.
+func BenchmarkHTTPPaths(b *testing.B) {
+	dir, userID, companyID := benchData(b)
+	conc := benchEnvInt(b, "AGENTDESK_BENCH_CONC", 64)
+	seconds := benchEnvInt(b, "AGENTDESK_BENCH_SECONDS", 10)
+
+	cfg := testConfig(b, dir)
+	srv, err := Open(context.Background(), cfg, quietLogger(b))
+	if err != nil {
+		b.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	go srv.Serve(ln)
+	defer srv.Shutdown(context.Background())
+	base := "http://" + ln.Addr().String()
+	secret, _ := cfg.EnsureSecret()
+	tokens, _ := auth.NewTokens(secret, time.Hour)
+	token, _, err := tokens.Issue(auth.Claims{UserID: userID, CompanyID: companyID, Role: "company_admin"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: conc, MaxConnsPerHost: conc}}
+
+	get := func(target string) ([]byte, error) {
+		req, _ := http.NewRequest("GET", target, nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := client.Do(req)
+		if err != nil {
+			return nil, err
+		}
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		if err != nil {
+			return nil, err
+		}
+		if resp.StatusCode != http.StatusOK {
+			return nil, fmt.Errorf("GET %s: %d %.200s", target, resp.StatusCode, body)
+		}
+		return body, nil
+	}
+	list := func(filter string, sort string) string {
+		return base + "/api/tickets?range=" + url.QueryEscape("[0,24]") + "&sort=" + url.QueryEscape(sort) + "&filter=" + url.QueryEscape(filter)
+	}
+	page, err := get(list(`{}`, `["created_at","DESC"]`))
+	if err != nil {
+		b.Fatal(err)
+	}
+	var first struct {
+		Data []json.RawMessage `json:"data"`
+	}
+	if err := json.Unmarshal(page, &first); err != nil || len(first.Data) == 0 {
+		b.Fatalf("first page: %v %.200s", err, page)
+	}
+	var ids []string
+	for _, d := range first.Data {
+		var t struct{ ID string }
+		json.Unmarshal(d, &t)
+		ids = append(ids, t.ID)
+	}
+	stored := first.Data[0]
+	bare := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(stored)
+	})}
+	bln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	go bare.Serve(bln)
+	defer bare.Close()
+
+	paths := []struct{ name, target string }{
+		{"bare", "http://" + bln.Addr().String() + "/"},
+		{"get", base + "/api/tickets/" + ids[0]},
+		{"list", list(`{}`, `["created_at","DESC"]`)},
+		{"list-status", list(`{"status":"open"}`, `["created_at","DESC"]`)},
+		{"list-sort-comments", list(`{}`, `["comment_count","DESC"]`)},
+		{"q", list(`{"q":"`+benchWords[7]+`"}`, `["created_at","DESC"]`)},
+		{"tags", list(`{"tags":"tag07"}`, `["created_at","DESC"]`)},
+	}
+	if only := os.Getenv("AGENTDESK_BENCH_PATHS"); only != "" {
+		paths = slices.DeleteFunc(paths, func(p struct{ name, target string }) bool {
+			return !slices.Contains(strings.Split(only, ","), p.name)
+		})
+	}
+	b.ResetTimer()
+	for _, p := range paths {
+		if _, err := get(p.target); err != nil {
+			b.Fatal(err)
+		}
+		rate, p50, p99, errs := hammer(conc, time.Duration(seconds)*time.Second, func() error {
+			_, err := get(p.target)
+			return err
+		})
+		if errs > 0 {
+			b.Errorf("%s: %d errors", p.name, errs)
+		}
+		b.Logf("%-20s %8.0f req/s   p50 %6.2f ms   p99 %6.2f ms", p.name, rate, ms(p50), ms(p99))
+		b.ReportMetric(rate, p.name+"-req/s")
+		b.ReportMetric(ms(p99), p.name+"-p99-ms")
+	}
+}
+
+// hammer calls do from conc goroutines for d and returns the rate, the
+// p50 and p99 latencies and the number of errors.
+func hammer(conc int, d time.Duration, do func() error) (rate float64, p50, p99 time.Duration, errs int64) {
+	var mu sync.Mutex
+	var all []time.Duration
+	var failed atomic.Int64
+	deadline := time.Now().Add(d)
+	var wg sync.WaitGroup
+	start := time.Now()
+	for range conc {
+		wg.Go(func() {
+			var mine []time.Duration
+			for time.Now().Before(deadline) {
+				t0 := time.Now()
+				if err := do(); err != nil {
+					failed.Add(1)
+					continue
+				}
+				mine = append(mine, time.Since(t0))
+			}
+			mu.Lock()
+			all = append(all, mine...)
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	if len(all) == 0 {
+		return 0, 0, 0, failed.Load()
+	}
+	slices.Sort(all)
+	at := func(p float64) time.Duration { return all[min(len(all)-1, int(float64(len(all))*p))] }
+	return float64(len(all)) / elapsed.Seconds(), at(0.50), at(0.99), failed.Load()
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+func benchEnvInt(tb testing.TB, name string, def int) int {
+	s := os.Getenv(name)
+	if s == "" {
+		return def
+	}
+	v, err := strconv.Atoi(s)
+	if err != nil || v < 1 {
+		tb.Fatalf("%s=%q: want a positive integer", name, s)
+	}
+	return v
+}
+
+// benchData returns a data dir holding the benchmark tickets, filled
+// once per process, or kept in AGENTDESK_BENCH_DIR across runs.
+func benchData(b *testing.B) (dir, userID, companyID string) {
+	keep := os.Getenv("AGENTDESK_BENCH_DIR")
+	if keep != "" {
+		if raw, err := os.ReadFile(filepath.Join(keep, "bench-ids")); err == nil {
+			if f := strings.Fields(string(raw)); len(f) == 2 {
+				return keep, f[0], f[1]
+			}
+		}
+	}
+	listData.once.Do(func() {
+		dir := keep
+		if dir == "" {
+			var err error
+			if dir, err = os.MkdirTemp("", "agentdesk-bench-"); err != nil {
+				b.Fatal(err)
+			}
+			listData.dir = dir // removed by TestMain
+		} else if err := os.MkdirAll(dir, 0o700); err != nil {
+			b.Fatal(err)
+		}
+		start := time.Now()
+		n := benchTickets(b)
+		listData.userID, listData.companyID = fillReadModel(b, filepath.Join(dir, "reads.db"), n)
+		b.Logf("filled %d tickets in %s", n, time.Since(start).Round(time.Millisecond))
+		if keep != "" {
+			os.WriteFile(filepath.Join(keep, "bench-ids"), []byte(listData.userID+" "+listData.companyID), 0o600)
+		}
+		listData.dir = dir
+		if keep != "" {
+			listData.dir = "" // kept: TestMain must not remove it
+		}
+		benchDir = dir
+	})
+	if benchDir == "" {
+		b.Fatal("no data: the first fill failed")
+	}
+	return benchDir, listData.userID, listData.companyID
+}
+
+var benchDir string

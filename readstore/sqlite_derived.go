@@ -1,0 +1,313 @@
+package readstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"slices"
+	"strings"
+)
+
+// A collection table carries three kinds of derived structures, kept by
+// triggers in the transaction of every write, so they can never disagree
+// with the rows and need no code on the write path:
+//
+//   - exact counts of its live documents, as a whole and per value of
+//     each declared count group, in countTable: a counted query whose
+//     conditions are exactly equalities on one group reads one row
+//     instead of counting an index range (a COUNT over 1M index entries
+//     is about 100 ms; the lookup is microseconds);
+//   - an FTS5 index of its text fields, <table>__fts, for Text;
+//   - for each list field that an index names, a table of (value, row)
+//     pairs, <table>__l_<field>, because json_each can use no index.
+//
+// Tombstones (deleted = 1) are in none of them.
+
+// countTable holds the counts of every collection table: tbl is the
+// table, grp the comma-joined fields of the group ("" for the whole
+// table) and key the JSON array of the group's column values.
+const countTable = "rs__counts"
+
+// derived describes a collection table's derived structures.
+type derived struct {
+	fts    string            // the FTS5 table, "" without text fields
+	lists  map[string]string // list field → its pairs table
+	groups [][]string        // count groups, the whole table ([]) first
+	// ddl creates everything; rebuild fills it from the rows.
+	ddl, rebuild []string
+	// triggers are the names of the triggers ddl creates; each name
+	// holds a hash of all of ddl, so a changed declaration shows up as
+	// a different set of names.
+	triggers []string
+}
+
+// derive plans c's derived structures.
+func (c *sqliteCollection) derive() derived {
+	d := derived{lists: map[string]string{}}
+	t := c.table
+	if len(c.def.TextFields) > 0 {
+		d.fts = t + "__fts"
+	}
+	for _, idx := range c.def.Indexes {
+		for _, f := range idx {
+			if f != "id" && c.fieldType(f) == StringList && d.lists[f] == "" {
+				d.lists[f] = t + "__l_" + f
+			}
+		}
+	}
+	d.groups = append([][]string{{}}, c.def.Counts...)
+
+	var body []string // trigger definitions without names yet
+	kinds := []string{}
+
+	// Counts: one trigger per group and event, each touching only rows
+	// whose group key changed.
+	for gi, g := range d.groups {
+		grp := strings.Join(g, ",")
+		key := func(row string) string {
+			cols := make([]string, len(g))
+			for i, f := range g {
+				cols[i] = row + "." + c.column(f)
+			}
+			return "json_array(" + strings.Join(cols, ", ") + ")"
+		}
+		inc := func(row string) string {
+			return fmt.Sprintf("INSERT INTO %s(tbl, grp, key, n) SELECT '%s', '%s', %s, 1 WHERE %s.deleted = 0 ON CONFLICT(tbl, grp, key) DO UPDATE SET n = n + 1;",
+				countTable, t, grp, key(row), row)
+		}
+		dec := func(row string) string {
+			return fmt.Sprintf("UPDATE %s SET n = n - 1 WHERE %s.deleted = 0 AND tbl = '%s' AND grp = '%s' AND key = %s;",
+				countTable, row, t, grp, key(row))
+		}
+		changed := []string{"OLD.deleted IS NOT NEW.deleted"}
+		for _, f := range g {
+			changed = append(changed, fmt.Sprintf("OLD.%s IS NOT NEW.%s", c.column(f), c.column(f)))
+		}
+		body = append(body,
+			fmt.Sprintf("AFTER INSERT ON %s WHEN NEW.deleted = 0 BEGIN %s END", t, inc("NEW")),
+			fmt.Sprintf("AFTER UPDATE ON %s WHEN %s BEGIN %s %s END", t, strings.Join(changed, " OR "), dec("OLD"), inc("NEW")),
+			fmt.Sprintf("AFTER DELETE ON %s WHEN OLD.deleted = 0 BEGIN %s END", t, dec("OLD")),
+		)
+		kinds = append(kinds, fmt.Sprintf("c%d_ins", gi), fmt.Sprintf("c%d_upd", gi), fmt.Sprintf("c%d_del", gi))
+		cols := make([]string, len(g))
+		for i, f := range g {
+			cols[i] = c.column(f)
+		}
+		groupBy := ""
+		if len(g) > 0 {
+			groupBy = " GROUP BY " + strings.Join(cols, ", ")
+		}
+		d.rebuild = append(d.rebuild, fmt.Sprintf("INSERT INTO %s(tbl, grp, key, n) SELECT '%s', '%s', json_array(%s), COUNT(*) FROM %s WHERE deleted = 0%s",
+			countTable, t, grp, strings.Join(cols, ", "), t, groupBy))
+	}
+
+	if d.fts != "" {
+		cols := make([]string, len(c.def.TextFields))
+		for i, f := range c.def.TextFields {
+			cols[i] = c.column(f)
+		}
+		list := strings.Join(cols, ", ")
+		vals := func(row string) string {
+			out := make([]string, len(cols))
+			for i, col := range cols {
+				out[i] = row + "." + col
+			}
+			return strings.Join(out, ", ")
+		}
+		// Contentless with deletes: the rows keep the text, the index
+		// only the tokens, and a row leaves it by rowid alone.
+		d.ddl = append(d.ddl, fmt.Sprintf("CREATE VIRTUAL TABLE %s USING fts5(%s, content='', contentless_delete=1, tokenize='unicode61')", d.fts, list))
+		changed := []string{"OLD.deleted IS NOT NEW.deleted"}
+		for _, col := range cols {
+			changed = append(changed, fmt.Sprintf("OLD.%s IS NOT NEW.%s", col, col))
+		}
+		body = append(body,
+			fmt.Sprintf("AFTER INSERT ON %s WHEN NEW.deleted = 0 BEGIN INSERT INTO %s(rowid, %s) VALUES(NEW.rowid, %s); END", t, d.fts, list, vals("NEW")),
+			fmt.Sprintf("AFTER UPDATE ON %s WHEN %s BEGIN DELETE FROM %s WHERE rowid = OLD.rowid; INSERT INTO %s(rowid, %s) SELECT NEW.rowid, %s WHERE NEW.deleted = 0; END",
+				t, strings.Join(changed, " OR "), d.fts, d.fts, list, vals("NEW")),
+			fmt.Sprintf("AFTER DELETE ON %s BEGIN DELETE FROM %s WHERE rowid = OLD.rowid; END", t, d.fts),
+		)
+		kinds = append(kinds, "fts_ins", "fts_upd", "fts_del")
+		d.rebuild = append(d.rebuild, fmt.Sprintf("INSERT INTO %s(rowid, %s) SELECT rowid, %s FROM %s WHERE deleted = 0", d.fts, list, list, t))
+	}
+
+	fields := make([]string, 0, len(d.lists))
+	for f := range d.lists {
+		fields = append(fields, f)
+	}
+	slices.Sort(fields)
+	for _, f := range fields {
+		lt, col := d.lists[f], c.column(f)
+		d.ddl = append(d.ddl,
+			fmt.Sprintf("CREATE TABLE %s(value TEXT NOT NULL, rid INTEGER NOT NULL, PRIMARY KEY(value, rid)) WITHOUT ROWID", lt),
+			fmt.Sprintf("CREATE INDEX %s_rid ON %s(rid)", lt, lt))
+		ins := func(row string) string {
+			return fmt.Sprintf("INSERT INTO %s(value, rid) SELECT DISTINCT value, %s.rowid FROM json_each(%s.%s) WHERE %s.deleted = 0 AND type = 'text';", lt, row, row, col, row)
+		}
+		body = append(body,
+			fmt.Sprintf("AFTER INSERT ON %s WHEN NEW.deleted = 0 BEGIN %s END", t, ins("NEW")),
+			fmt.Sprintf("AFTER UPDATE ON %s WHEN OLD.deleted IS NOT NEW.deleted OR OLD.%s IS NOT NEW.%s BEGIN DELETE FROM %s WHERE rid = OLD.rowid; %s END", t, col, col, lt, ins("NEW")),
+			fmt.Sprintf("AFTER DELETE ON %s BEGIN DELETE FROM %s WHERE rid = OLD.rowid; END", t, lt),
+		)
+		kinds = append(kinds, "l_"+f+"_ins", "l_"+f+"_upd", "l_"+f+"_del")
+		d.rebuild = append(d.rebuild, fmt.Sprintf("INSERT INTO %s(value, rid) SELECT DISTINCT j.value, t.rowid FROM %s AS t, json_each(t.%s) AS j WHERE t.deleted = 0 AND j.type = 'text'", lt, t, col))
+	}
+
+	h := fnv.New32a()
+	for _, s := range append(slices.Clone(d.ddl), body...) {
+		h.Write([]byte(s))
+		h.Write([]byte{0})
+	}
+	sum := fmt.Sprintf("%08x", h.Sum32())
+	for i, b := range body {
+		name := fmt.Sprintf("%s__trg_%s_%s", t, sum, kinds[i])
+		d.triggers = append(d.triggers, name)
+		d.ddl = append(d.ddl, "CREATE TRIGGER "+name+" "+b)
+	}
+	return d
+}
+
+// syncDerived makes the table's derived structures match d: when the set
+// of triggers differs from d's (a new table, a changed declaration, a
+// file written by another version), everything derived is dropped,
+// created again and refilled from the rows. It runs inside migrate's
+// transaction, after the table's columns are in place.
+func (s *SQLiteStore) syncDerived(ctx context.Context, table string, d derived) error {
+	have, err := s.schemaNames(ctx, "trigger", table)
+	if err != nil {
+		return err
+	}
+	slices.Sort(have)
+	want := slices.Sorted(slices.Values(d.triggers))
+	if slices.Equal(have, want) {
+		return nil
+	}
+	if err := s.dropDerived(ctx, table); err != nil {
+		return err
+	}
+	for _, stmt := range append(slices.Clone(d.ddl), d.rebuild...) {
+		if _, err := s.wconn.ExecContext(ctx, stmt); err != nil {
+			return fmt.Errorf("derived structures of %s: %w", table, err)
+		}
+	}
+	return nil
+}
+
+// dropDerived removes every trigger on table, its derived tables and its
+// counts. Column changes run between a drop and a create, since SQLite
+// refuses to drop a column a trigger names.
+func (s *SQLiteStore) dropDerived(ctx context.Context, table string) error {
+	triggers, err := s.schemaNames(ctx, "trigger", table)
+	if err != nil {
+		return err
+	}
+	for _, name := range triggers {
+		if _, err := s.wconn.ExecContext(ctx, "DROP TRIGGER IF EXISTS "+quoteName(name)); err != nil {
+			return err
+		}
+	}
+	// The FTS table goes first: its shadow tables share the prefix and
+	// go with it.
+	for _, name := range []string{table + "__fts"} {
+		if _, err := s.wconn.ExecContext(ctx, "DROP TABLE IF EXISTS "+quoteName(name)); err != nil {
+			return err
+		}
+	}
+	rows, err := s.wconn.QueryContext(ctx, `SELECT name FROM sqlite_schema WHERE type = 'table' AND name LIKE ? ESCAPE '\'`,
+		likeEscaper.Replace(table+"__l_")+"%")
+	if err != nil {
+		return err
+	}
+	var lists []string
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			rows.Close()
+			return err
+		}
+		lists = append(lists, name)
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return err
+	}
+	for _, name := range lists {
+		if _, err := s.wconn.ExecContext(ctx, "DROP TABLE IF EXISTS "+quoteName(name)); err != nil {
+			return err
+		}
+	}
+	_, err = s.wconn.ExecContext(ctx, "DELETE FROM "+countTable+" WHERE tbl = ?", table)
+	return err
+}
+
+// schemaNames lists the names of the schema objects of a type on table.
+func (s *SQLiteStore) schemaNames(ctx context.Context, typ, table string) ([]string, error) {
+	rows, err := s.wconn.QueryContext(ctx, `SELECT name FROM sqlite_schema WHERE type = ? AND tbl_name = ?`, typ, table)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var names []string
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			return nil, err
+		}
+		names = append(names, name)
+	}
+	return names, rows.Err()
+}
+
+// quoteName quotes an SQL identifier read from the file.
+func quoteName(name string) string {
+	return `"` + strings.ReplaceAll(name, `"`, `""`) + `"`
+}
+
+// countLookup returns the SQL and arguments that read q's exact total
+// from countTable, or ok false when q's conditions are not exactly
+// equalities on the fields of one kept group.
+func (c *sqliteCollection) countLookup(d derived, where []Condition) (query string, args []any, ok bool) {
+	byField := make(map[string]any, len(where))
+	for _, cond := range where {
+		if cond.Op != Eq || cond.Field == "" || cond.Field == "id" {
+			return "", nil, false
+		}
+		if _, dup := byField[cond.Field]; dup {
+			return "", nil, false
+		}
+		byField[cond.Field] = cond.Value
+	}
+	for _, g := range d.groups {
+		if len(g) != len(byField) {
+			continue
+		}
+		vals := make([]any, 0, len(g))
+		for _, f := range g {
+			v, ok := byField[f]
+			if !ok {
+				break
+			}
+			vals = append(vals, sqlValue(v))
+		}
+		if len(vals) != len(g) {
+			continue
+		}
+		marks := strings.TrimSuffix(strings.Repeat("?, ", len(vals)), ", ")
+		q := "SELECT COALESCE((SELECT n FROM " + countTable + " WHERE tbl = ? AND grp = ? AND key = json_array(" + marks + ")), 0)"
+		return q, append([]any{c.table, strings.Join(g, ",")}, vals...), true
+	}
+	return "", nil, false
+}
+
+// ftsQuery is the FTS5 query for words: each a quoted prefix, all
+// required.
+func ftsQuery(words []string) string {
+	var b strings.Builder
+	for i, w := range words {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString(`"` + strings.ReplaceAll(w, `"`, `""`) + `"*`)
+	}
+	return b.String()
+}
