@@ -42,7 +42,47 @@ type Config struct {
 	// Idempotency remembers the responses of keyed requests; without it
 	// they are not replayed (a retry still appends nothing twice).
 	Idempotency IdempotencyStore
+	// Observer, when set, is told how every decision ended (metrics).
+	Observer Observer
 }
+
+// Observer is told how each decision on an aggregate ended: once per
+// command, and once per extra aggregate a command touches (creating a
+// user also claims its username). A command refused before its aggregate
+// is loaded (a malformed id, a create the role may not make) is not
+// reported. Implementations must be safe for concurrent use and quick:
+// they are called on the command's goroutine.
+type Observer interface {
+	// CommandDecided reports the aggregate's category (the stream
+	// category: "ticket", "user", "username", …), the outcome (one of
+	// the Outcome constants) and how long loading, deciding and
+	// appending took.
+	CommandDecided(aggregate, outcome string, took time.Duration)
+}
+
+// Outcomes an Observer is told. They are plain strings so that an
+// observer needs no import of this package.
+const (
+	// OutcomeOK: events were appended.
+	OutcomeOK = "ok"
+	// OutcomeUnchanged: the command recorded nothing (the aggregate was
+	// already so, or the command was a retry).
+	OutcomeUnchanged = "unchanged"
+	// OutcomeConflict: a concurrent change, a stale revision, or a
+	// create of an aggregate that exists.
+	OutcomeConflict = "conflict"
+	// OutcomeInvalid: invalid input, or a transition the aggregate's
+	// state refuses.
+	OutcomeInvalid = "invalid"
+	// OutcomeForbidden: the actor's role does not allow it.
+	OutcomeForbidden = "forbidden"
+	// OutcomeNotFound: no such aggregate, or one the actor cannot see.
+	OutcomeNotFound = "not_found"
+	// OutcomeCanceled: the caller's context ended first.
+	OutcomeCanceled = "canceled"
+	// OutcomeError: anything else, such as a failing event store.
+	OutcomeError = "error"
+)
 
 // Validate reports every missing setting.
 func (c Config) Validate() error {
@@ -62,6 +102,7 @@ type App struct {
 	hasher      PasswordHasher
 	now         func() time.Time
 	idempotency IdempotencyStore
+	observer    Observer
 	// cache holds loaded[S] values by stream. A cached state is only a
 	// guess: the append's expected revision proves it current, and a
 	// command that fails on a cached state is decided again on a fresh
@@ -78,7 +119,7 @@ func New(cfg Config) (*App, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	a := &App{store: cfg.Store, hasher: cfg.Hasher, now: cfg.Now, idempotency: cfg.Idempotency}
+	a := &App{store: cfg.Store, hasher: cfg.Hasher, now: cfg.Now, idempotency: cfg.Idempotency, observer: cfg.Observer}
 	if cfg.CacheSize == 0 {
 		cfg.CacheSize = 16384
 	}
@@ -184,7 +225,8 @@ func (l loaded[S]) expected() eventstore.ExpectedRevision {
 // may be stale, so it is dropped and the command decided again on the
 // stream as stored.
 func execute[S any, P aggregate[S]](ctx context.Context, a *App, m Meta, reg *domain.Registry, stream, id string,
-	decide func(s P) (companyID string, events []domain.Event, err error)) (Result, error) {
+	decide func(s P) (companyID string, events []domain.Event, err error)) (res Result, err error) {
+	defer a.observe(stream, time.Now(), &res, &err)
 	if l, ok := cached[S](a, stream); ok {
 		res, err := decideAndAppend(ctx, a, m, l, stream, id, decide)
 		if err == nil {
@@ -220,10 +262,11 @@ func cached[S any](a *App, stream string) (loaded[S], bool) {
 // appends with NoStream; with an id derived from an idempotency key the
 // stream may exist from an earlier attempt, so it loads as usual.
 func create[S any, P aggregate[S]](ctx context.Context, a *App, m Meta, reg *domain.Registry, stream, id string,
-	decide func(s P) (companyID string, events []domain.Event, err error)) (Result, error) {
+	decide func(s P) (companyID string, events []domain.Event, err error)) (res Result, err error) {
 	if m.CommandID != "" {
 		return execute(ctx, a, m, reg, stream, id, decide)
 	}
+	defer a.observe(stream, time.Now(), &res, &err)
 	return decideAndAppend(ctx, a, m, loaded[S]{}, stream, id, decide)
 }
 
@@ -264,6 +307,37 @@ func decideAndAppend[S any, P aggregate[S]](ctx context.Context, a *App, m Meta,
 		a.cache.Add(stream, l)
 	}
 	return res, nil
+}
+
+// observe tells the observer, if any, how a decision on stream that
+// started at start ended.
+func (a *App) observe(stream string, start time.Time, res *Result, err *error) {
+	if a.observer != nil {
+		a.observer.CommandDecided(eventstore.Category(stream), outcome(*res, *err), time.Since(start))
+	}
+}
+
+// outcome classifies a command's result the way the API's error table
+// does, in the Outcome constants.
+func outcome(res Result, err error) string {
+	var invalid *domain.ValidationError
+	switch {
+	case err == nil && res.Changed:
+		return OutcomeOK
+	case err == nil:
+		return OutcomeUnchanged
+	case errors.Is(err, domain.ErrConflict), errors.Is(err, domain.ErrAlreadyExists), errors.Is(err, eventstore.ErrWrongExpectedRevision):
+		return OutcomeConflict
+	case errors.As(err, &invalid), errors.Is(err, domain.ErrInvalidTransition):
+		return OutcomeInvalid
+	case errors.Is(err, domain.ErrForbidden):
+		return OutcomeForbidden
+	case errors.Is(err, domain.ErrNotFound):
+		return OutcomeNotFound
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return OutcomeCanceled
+	}
+	return OutcomeError
 }
 
 // append encodes and appends events with metadata from m.

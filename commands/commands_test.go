@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -227,5 +229,95 @@ func TestStaleCacheIsDecidedAgain(t *testing.T) {
 		if e.Type != want[i] || e.Revision != uint64(i) {
 			t.Fatalf("event %d: got %s@%d, want %s@%d", i, e.Type, e.Revision, want[i], i)
 		}
+	}
+}
+
+// decisions records what an Observer is told.
+type decisions struct {
+	mu  sync.Mutex
+	got []string // "aggregate outcome"
+}
+
+func (d *decisions) CommandDecided(aggregate, outcome string, took time.Duration) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if took <= 0 {
+		outcome += " (no duration)"
+	}
+	d.got = append(d.got, aggregate+" "+outcome)
+}
+
+func (d *decisions) take() []string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	got := d.got
+	d.got = nil
+	return got
+}
+
+// The observer hears one outcome per decision, classified as the API's
+// error table classifies the error.
+func TestObserverHearsEveryOutcome(t *testing.T) {
+	es, err := eventstore.OpenSQLite(eventstore.SQLiteConfig{Path: filepath.Join(t.TempDir(), "events.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { es.Close() })
+	obs := &decisions{}
+	app, err := commands.New(commands.Config{Store: es, Hasher: noHash{}, Observer: obs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	company := uuid.NewString()
+	admin := adminOf(company)
+	opened, err := app.OpenTicket(ctx, admin, commands.OpenTicket{Title: "observed"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := commands.Meta{Principal: domain.Principal{UserID: uuid.NewString(), CompanyID: company, Role: domain.Client}}
+	own, err := app.OpenTicket(ctx, client, commands.OpenTicket{Title: "mine"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := obs.take(), []string{"ticket ok", "ticket ok"}; !slices.Equal(got, want) {
+		t.Fatalf("opening: got %q, want %q", got, want)
+	}
+	title := func(s string) commands.UpdateTicket { return commands.UpdateTicket{EditCmd: ticket.EditCmd{Title: &s}} }
+	stale := admin
+	stale.IfRevision = new(uint64(7))
+	canceled, cancel := context.WithCancel(ctx)
+	cancel()
+	cases := []struct {
+		name string
+		run  func() error
+		want string
+	}{
+		{"same value", func() error { _, err := app.UpdateTicket(ctx, admin, opened.ID, title("observed")); return err }, "ticket unchanged"},
+		{"stale revision", func() error { _, err := app.UpdateTicket(ctx, stale, opened.ID, title("late")); return err }, "ticket conflict"},
+		{"unknown ticket", func() error { _, err := app.UpdateTicket(ctx, admin, uuid.NewString(), title("x")); return err }, "ticket not_found"},
+		{"empty title", func() error { _, err := app.UpdateTicket(ctx, admin, opened.ID, title("")); return err }, "ticket invalid"},
+		{"client deletes", func() error { _, err := app.DeleteTicket(ctx, client, own.ID); return err }, "ticket forbidden"},
+		{"caller gone", func() error { _, err := app.UpdateTicket(canceled, admin, uuid.NewString(), title("x")); return err }, "ticket canceled"},
+		{"create user", func() error {
+			_, err := app.CreateUser(ctx, admin, commands.CreateUser{Username: "olga", Password: "long-enough", Role: domain.ContentWriter})
+			return err
+		}, "username ok|user ok"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			err := c.run()
+			want := strings.Split(c.want, "|")
+			if strings.HasSuffix(c.want, " ok") || strings.HasSuffix(c.want, " unchanged") {
+				if err != nil {
+					t.Fatalf("got %v, want success", err)
+				}
+			} else if err == nil {
+				t.Fatalf("got success, want %s", c.want)
+			}
+			if got := obs.take(); !slices.Equal(got, want) {
+				t.Fatalf("got %q, want %q", got, want)
+			}
+		})
 	}
 }

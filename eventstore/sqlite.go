@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/mattn/go-sqlite3" // also registers the "sqlite3" driver
@@ -55,6 +56,18 @@ type SQLiteConfig struct {
 	// ReadConns is the size of the read-only connection pool used by reads
 	// and subscriptions. Zero means DefaultReadConns.
 	ReadConns int
+	// Commits, when set, is told about every group commit (metrics).
+	Commits CommitObserver
+}
+
+// CommitObserver is told about the SQLite store's group commits.
+type CommitObserver interface {
+	// Committed reports one write transaction that committed: how many
+	// appends it gathered (those refused included), how many events it
+	// wrote, and how long it took from its begin to its fsynced commit.
+	// It is called on the store's single writer goroutine, so it must be
+	// quick: every append waits for it.
+	Committed(appends, events int, took time.Duration)
 }
 
 // Validate reports every problem with c at once.
@@ -590,6 +603,7 @@ func (s *SQLiteStore) commitBatch(batch []*appendRequest) {
 	// must not interrupt a transaction shared with others, and a context
 	// without Done lets the driver skip its interrupt watcher.
 	ctx := context.Background()
+	start := time.Now()
 	defer func() {
 		for _, req := range batch {
 			req.reply <- appendReply{res: req.res, err: req.err}
@@ -611,9 +625,14 @@ func (s *SQLiteStore) commitBatch(batch []*appendRequest) {
 		return
 	}
 	s.commits.Add(1)
+	written := 0
 	if last != 0 {
+		written = int(last - s.written)
 		s.written = last
 		s.published(last)
+	}
+	if s.cfg.Commits != nil {
+		s.cfg.Commits.Committed(len(batch), written, time.Since(start))
 	}
 }
 

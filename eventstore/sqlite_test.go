@@ -815,3 +815,56 @@ func TestSQLiteFullDiskIsErrNoSpace(t *testing.T) {
 	}
 	mustAppend(ctx, t, store, stream, NoStream, big...)
 }
+
+// commitLog records what a CommitObserver is told.
+type commitLog struct {
+	mu                     sync.Mutex
+	commits, appends, evts int
+	slow                   time.Duration
+}
+
+func (l *commitLog) Committed(appends, events int, took time.Duration) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.commits++
+	l.appends += appends
+	l.evts += events
+	l.slow = max(l.slow, took)
+}
+
+// The commit observer hears every group commit: the appends it gathered,
+// refused ones included, and the events it wrote.
+func TestSQLiteCommitObserver(t *testing.T) {
+	log := &commitLog{}
+	store, err := OpenSQLite(SQLiteConfig{Path: filepath.Join(t.TempDir(), "events.db"), Commits: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	ctx := context.Background()
+	stream := newStream("ticket")
+	mustAppend(ctx, t, store, stream, NoStream, newEvents(3, "ticket.opened", "c1")...)
+	if _, err := store.Append(ctx, stream, NoStream, newEvents(1, "ticket.opened", "c1")); !errors.Is(err, ErrWrongExpectedRevision) {
+		t.Fatalf("got %v, want ErrWrongExpectedRevision", err)
+	}
+	var wg sync.WaitGroup
+	for range 16 {
+		wg.Go(func() {
+			if _, err := store.Append(ctx, newStream("ticket"), NoStream, newEvents(2, "ticket.opened", "c1")); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	log.mu.Lock()
+	defer log.mu.Unlock()
+	if want := store.commits.Load(); uint64(log.commits) != want {
+		t.Errorf("got %d commits reported, want %d", log.commits, want)
+	}
+	if log.appends != 18 || log.evts != 3+32 {
+		t.Errorf("got %d appends and %d events reported, want 18 appends (one refused) and 35 events", log.appends, log.evts)
+	}
+	if log.slow <= 0 {
+		t.Errorf("got commit durations up to %v, want them measured", log.slow)
+	}
+}

@@ -255,6 +255,8 @@ type Status struct {
 	Position   string `json:"position"`
 	CaughtUp   bool   `json:"caught_up"`
 	Error      string `json:"error,omitempty"`
+	// At is Position as a value, to compare with the event store's head.
+	At eventstore.Position `json:"-"`
 }
 
 // Status returns every projection's progress, in registration order.
@@ -262,7 +264,7 @@ func (r *Runner) Status() []Status {
 	out := make([]Status, 0, len(r.order))
 	for _, t := range r.order {
 		t.mu.Lock()
-		s := Status{Name: t.p.Name(), Collection: t.p.Collection().Name, Position: t.position.String(), CaughtUp: t.caughtUp}
+		s := Status{Name: t.p.Name(), Collection: t.p.Collection().Name, Position: t.position.String(), CaughtUp: t.caughtUp, At: t.position}
 		if t.lastErr != nil {
 			s.Error = t.lastErr.Error()
 		}

@@ -151,6 +151,9 @@ func TestRunnerCatchesUpTailsAndResumes(t *testing.T) {
 		t.Fatalf("restarted from position 0: %+v", st)
 	}
 	waitFor(t, r, res.Position)
+	if st := r.Status(); st[0].At.Compare(res.Position) < 0 || st[0].At.String() != st[0].Position {
+		t.Fatalf("status after the restart's catch-up: got At %s and Position %s, want both at or past %s", st[0].At, st[0].Position, res.Position)
+	}
 	if got := second.events.Load(); got != 1 {
 		t.Fatalf("second run folded %d events, want only the 1 new one", got)
 	}

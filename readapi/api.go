@@ -56,6 +56,15 @@ type PasswordVerifier interface {
 	VerifyUnknown(password string) bool
 }
 
+// RateLimitObserver is told of every request refused with 429 (metrics).
+// Implementations must be safe for concurrent use and quick.
+type RateLimitObserver interface {
+	// RateLimited reports a refusal: the company it was counted against
+	// ("" when the limit is not per company, such as sign-in's per
+	// client address) and which limit refused it ("sign_in").
+	RateLimited(companyID, reason string)
+}
+
 // Config configures an API.
 type Config struct {
 	Reads     readstore.Store
@@ -70,6 +79,8 @@ type Config struct {
 	// SignInLimit is how many sign-in attempts one client IP may make per
 	// minute before getting 429; 0 means no limit.
 	SignInLimit int
+	// RateLimits, when set, is told of every 429.
+	RateLimits RateLimitObserver
 }
 
 // Validate reports every missing setting.
@@ -99,6 +110,7 @@ type API struct {
 	log         *slog.Logger
 	writeWait   time.Duration
 	signInLimit int
+	rateLimits  RateLimitObserver
 }
 
 // New returns an API for cfg.
@@ -113,7 +125,7 @@ func New(cfg Config) (*API, error) {
 		cfg.WriteWait = 5 * time.Second
 	}
 	return &API{reads: cfg.Reads, progress: cfg.Progress, tokens: cfg.Tokens, passwords: cfg.Passwords,
-		log: cfg.Logger, writeWait: cfg.WriteWait, signInLimit: cfg.SignInLimit}, nil
+		log: cfg.Logger, writeWait: cfg.WriteWait, signInLimit: cfg.SignInLimit, rateLimits: cfg.RateLimits}, nil
 }
 
 // Public mounts the endpoints that need no token.
@@ -142,6 +154,9 @@ func (a *API) Public(r chi.Router) {
 		}
 		limit := httprate.LimitBy(a.signInLimit, time.Minute, byPeer,
 			httprate.WithLimitHandler(func(w http.ResponseWriter, r *http.Request) {
+				if a.rateLimits != nil {
+					a.rateLimits.RateLimited("", "sign_in")
+				}
 				WriteJSON(w, http.StatusTooManyRequests, Problem{Detail: "too many sign-in attempts; retry later"})
 			}))
 		r.With(limit).Post("/auth/token", a.token)

@@ -47,7 +47,7 @@ var version string
 const envHelp = `Configuration is read from the environment (HTTP_ADDR, DATA_DIR, JWT_SECRET,
 ADMIN_USERNAME, ADMIN_PASSWORD, TOKEN_TTL, IDEMPOTENCY_TTL, CORS_ORIGINS,
 BCRYPT_COST, SIGN_IN_RATE_LIMIT, EVENTSTORE_URL, MONGO_URI, MONGO_DATABASE,
-CONNECT_TIMEOUT, LOG_LEVEL, LOG_FORMAT); see the README.`
+CONNECT_TIMEOUT, LOG_LEVEL, LOG_FORMAT, DEBUG_ADDR); see the README.`
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
@@ -245,8 +245,8 @@ func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
 
 // serve runs the server until ctx ends, then shuts down gracefully:
 // requests in flight finish and the stores close cleanly. It binds
-// HTTP_ADDR before anything else, so a port in use fails the start before
-// the data dir, the stores or the superadmin are touched.
+// HTTP_ADDR (and DEBUG_ADDR) before anything else, so a port in use fails
+// the start before the data dir, the stores or the superadmin are touched.
 func serve(ctx context.Context, getenv func(string) string, logOut io.Writer) error {
 	cfg, err := config.FromEnv(getenv)
 	if err != nil {
@@ -259,14 +259,36 @@ func serve(ctx context.Context, getenv func(string) string, logOut io.Writer) er
 		return fmt.Errorf("HTTP_ADDR: %w", err)
 	}
 	ln = netutil.LimitListener(ln, cfg.MaxConnections)
+	var debugLn net.Listener
+	if cfg.DebugAddr != "" {
+		if debugLn, err = net.Listen("tcp", cfg.DebugAddr); err != nil {
+			ln.Close()
+			return fmt.Errorf("DEBUG_ADDR: %w", err)
+		}
+	}
 	srv, err := Open(ctx, cfg, log)
 	if err != nil {
 		ln.Close()
+		if debugLn != nil {
+			debugLn.Close()
+		}
 		return err
 	}
 	log.Info("agentdesk listening", "addr", ln.Addr().String(), "data_dir", cfg.DataDir, "version", buildVersion())
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
+	debugDone := make(chan struct{})
+	if debugLn != nil {
+		log.Info("debug listening", "addr", debugLn.Addr().String(), "serves", "/debug/pprof/ /metrics")
+		go func() {
+			defer close(debugDone)
+			if err := srv.ServeDebug(debugLn); err != nil {
+				log.Error("debug listener failed", "err", err)
+			}
+		}()
+	} else {
+		close(debugDone)
+	}
 
 	select {
 	case err = <-errc:
@@ -278,6 +300,7 @@ func serve(ctx context.Context, getenv func(string) string, logOut io.Writer) er
 	if serr := srv.Shutdown(shutCtx); serr != nil && !errors.Is(serr, context.Canceled) {
 		err = errors.Join(err, serr)
 	}
+	<-debugDone
 	log.Info("stopped")
 	return err
 }
@@ -301,7 +324,7 @@ func resetPassword(ctx context.Context, getenv func(string) string, stdin io.Rea
 		return err
 	}
 
-	events, reads, err := openStores(ctx, cfg, newLogger(cfg, stderr))
+	events, reads, err := openStores(ctx, cfg, newLogger(cfg, stderr), nil)
 	if err != nil {
 		return err
 	}

@@ -24,6 +24,7 @@ import (
 	"agentdesk/eventstore"
 	"agentdesk/internal/auth"
 	"agentdesk/internal/config"
+	"agentdesk/internal/metrics"
 	"agentdesk/internal/secrets"
 	"agentdesk/projections"
 	"agentdesk/readapi"
@@ -32,12 +33,15 @@ import (
 
 // Server is a running agentdesk: stores, projections and the HTTP API.
 type Server struct {
-	cfg    config.Config
-	log    *slog.Logger
-	events eventstore.Store
-	reads  readstore.Store
-	runner *projections.Runner
-	http   *http.Server
+	cfg     config.Config
+	log     *slog.Logger
+	events  eventstore.Store
+	reads   readstore.Store
+	runner  *projections.Runner
+	metrics *metrics.Metrics
+	http    *http.Server
+	// debug serves DEBUG_ADDR (profiles and metrics); nil when unset.
+	debug *http.Server
 	// idempotency remembers keyed responses (kept here for tests).
 	idempotency *idempotencyRecords
 
@@ -70,9 +74,13 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server, 
 			s.closeStores()
 		}
 	}()
-	if s.events, s.reads, err = openStores(ctx, cfg, log); err != nil {
+	// The projections' progress is read on each scrape, which only
+	// happens once Open has returned and Serve runs.
+	s.metrics = metrics.New(metrics.Config{Projections: s.projectionProgress, Logger: log})
+	if s.events, s.reads, err = openStores(ctx, cfg, log, s.metrics); err != nil {
 		return nil, err
 	}
+	s.events = observedEvents{Store: s.events, m: s.metrics}
 	if s.runner, err = projections.New(ctx, projections.Config{Events: s.events, Reads: s.reads, Projectors: projections.All(), Logger: log}); err != nil {
 		return nil, err
 	}
@@ -82,11 +90,12 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server, 
 	}
 	passwords := auth.Bcrypt{Cost: cfg.BcryptCost}
 	s.idempotency = newIdempotencyRecords(s.reads, cfg.IdempotencyTTL)
-	app, err := commands.New(commands.Config{Store: s.events, Hasher: passwords, Idempotency: s.idempotency})
+	app, err := commands.New(commands.Config{Store: s.events, Hasher: passwords, Idempotency: s.idempotency, Observer: s.metrics})
 	if err != nil {
 		return nil, err
 	}
-	api, err := readapi.New(readapi.Config{Reads: s.reads, Progress: s.runner, Tokens: tokenAdapter{tokens}, Passwords: passwords, Logger: log, SignInLimit: cfg.SignInLimit})
+	api, err := readapi.New(readapi.Config{Reads: observedReads{Store: s.reads, m: s.metrics}, Progress: s.runner, Tokens: tokenAdapter{tokens},
+		Passwords: passwords, Logger: log, SignInLimit: cfg.SignInLimit, RateLimits: s.metrics})
 	if err != nil {
 		return nil, err
 	}
@@ -119,6 +128,15 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server, 
 		WriteTimeout: 60 * time.Second,
 		IdleTimeout:  2 * time.Minute,
 		ErrorLog:     slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	if cfg.DebugAddr != "" {
+		// No WriteTimeout: a CPU profile or a trace streams for as many
+		// seconds as asked.
+		s.debug = &http.Server{
+			Handler:           debugHandler(s.metrics.Handler()),
+			ReadHeaderTimeout: 10 * time.Second,
+			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		}
 	}
 	return s, nil
 }
@@ -190,7 +208,7 @@ func (s *Server) warnMissingPassword() {
 
 func (s *Server) router(api *readapi.API, writes *web.Handler) http.Handler {
 	r := chi.NewRouter()
-	r.Use(requestID, s.logRequests, middleware.Recoverer)
+	r.Use(requestID, s.metrics.Middleware(routePattern), s.logRequests, middleware.Recoverer)
 	r.Use(cors.Handler(cors.Options{
 		AllowedOrigins:   s.cfg.CORSOrigins,
 		AllowedMethods:   []string{"GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"},
@@ -206,6 +224,10 @@ func (s *Server) router(api *readapi.API, writes *web.Handler) http.Handler {
 		readapi.WriteJSON(w, http.StatusMethodNotAllowed, readapi.Problem{Detail: "method not allowed"})
 	})
 	api.Public(r)
+	// Public like /healthz: scrapers carry no token. Its labels hold
+	// route patterns and company ids, no other user data; firewall it, or
+	// scrape DEBUG_ADDR on a private network instead.
+	r.Method(http.MethodGet, "/metrics", s.metrics.Handler())
 	r.Group(func(r chi.Router) {
 		r.Use(api.Authenticate)
 		api.Authenticated(r)
@@ -238,6 +260,19 @@ func (s *Server) Serve(ln net.Listener) error {
 	return err
 }
 
+// ServeDebug answers DEBUG_ADDR's profiles and metrics on ln until
+// Shutdown; it is an error when DEBUG_ADDR is unset.
+func (s *Server) ServeDebug(ln net.Listener) error {
+	if s.debug == nil {
+		return errors.New("DEBUG_ADDR is not set")
+	}
+	err := s.debug.Serve(ln)
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return err
+}
+
 // Shutdown lets requests in flight finish, then stops the projections
 // and closes the stores.
 func (s *Server) Shutdown(ctx context.Context) error {
@@ -248,6 +283,10 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		// this is a clean stop.
 		s.log.Warn("requests still in flight at the end of the shutdown grace period were closed")
 		err = s.http.Close()
+	}
+	if s.debug != nil {
+		// Nothing on it needs a graceful end: a profile in progress is cut.
+		err = errors.Join(err, s.debug.Close())
 	}
 	s.stopProjections()
 	s.closeStores()

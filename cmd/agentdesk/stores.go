@@ -18,8 +18,9 @@ import (
 // names: EventStoreDB when EVENTSTORE_URL is set, MongoDB when MONGO_URI
 // is set, the embedded SQLite files in the data dir otherwise. An external
 // store that does not answer within CONNECT_TIMEOUT stops the start. It
-// logs which backends are in use, never their credentials.
-func openStores(ctx context.Context, cfg config.Config, log *slog.Logger) (events eventstore.Store, reads readstore.Store, err error) {
+// logs which backends are in use, never their credentials. commits, when
+// not nil, is told about the embedded event store's group commits.
+func openStores(ctx context.Context, cfg config.Config, log *slog.Logger, commits eventstore.CommitObserver) (events eventstore.Store, reads readstore.Store, err error) {
 	defer func() {
 		if err != nil {
 			if events != nil {
@@ -39,7 +40,7 @@ func openStores(ctx context.Context, cfg config.Config, log *slog.Logger) (event
 		log.Info("event store: EventStoreDB", "server", serverOf(cfg.EventStoreURL))
 	} else {
 		path := filepath.Join(cfg.DataDir, "events.db")
-		s, err := eventstore.OpenSQLite(eventstore.SQLiteConfig{Path: path})
+		s, err := eventstore.OpenSQLite(eventstore.SQLiteConfig{Path: path, Commits: commits})
 		if err != nil {
 			return nil, nil, fmt.Errorf("event store: %w", err)
 		}

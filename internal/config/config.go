@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -64,6 +65,10 @@ type Config struct {
 	// (MAX_CONNECTIONS): past it new ones wait, so idle connections can
 	// never exhaust the process's file descriptors.
 	MaxConnections int
+	// DebugAddr, when set (DEBUG_ADDR), is a second listen address that
+	// serves /debug/pprof/ and /metrics; keep it private (loopback or an
+	// internal network): profiles expose the process's internals.
+	DebugAddr string
 }
 
 // FromEnv reads the configuration from the environment through getenv.
@@ -81,6 +86,7 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		EventStoreURL: getenv("EVENTSTORE_URL"),
 		MongoURI:      getenv("MONGO_URI"),
 		MongoDatabase: or(getenv("MONGO_DATABASE"), "agentdesk"),
+		DebugAddr:     getenv("DEBUG_ADDR"),
 
 		IdempotencyTTL: 24 * time.Hour,
 		ConnectTimeout: 10 * time.Second,
@@ -151,6 +157,13 @@ func FromEnv(getenv func(string) string) (Config, error) {
 			errs = append(errs, fmt.Errorf("SIGN_IN_RATE_LIMIT %q: want a non-negative integer", s))
 		}
 		c.SignInLimit = n
+	}
+	if s := c.DebugAddr; s != "" {
+		if _, port, err := net.SplitHostPort(s); err != nil || port == "" {
+			errs = append(errs, fmt.Errorf("DEBUG_ADDR %q: want host:port, such as 127.0.0.1:6060", s))
+		} else if s == c.HTTPAddr && port != "0" {
+			errs = append(errs, fmt.Errorf("DEBUG_ADDR %q: must differ from HTTP_ADDR", s))
+		}
 	}
 	for _, o := range strings.Split(or(getenv("CORS_ORIGINS"), "*"), ",") {
 		if o = strings.TrimSpace(o); o != "" {

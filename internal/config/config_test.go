@@ -19,7 +19,7 @@ func TestDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	if c.HTTPAddr != "127.0.0.1:8080" || c.DataDir != "./data" || c.AdminUsername != "admin" || c.TokenTTL != 12*time.Hour ||
-		c.BcryptCost != 10 || len(c.CORSOrigins) != 1 || c.CORSOrigins[0] != "*" {
+		c.BcryptCost != 10 || len(c.CORSOrigins) != 1 || c.CORSOrigins[0] != "*" || c.DebugAddr != "" {
 		t.Fatalf("got %+v", c)
 	}
 }
@@ -33,6 +33,30 @@ func TestInvalidValuesAreAllReported(t *testing.T) {
 		if !strings.Contains(err.Error(), name) {
 			t.Errorf("error %q does not name %s", err, name)
 		}
+	}
+}
+
+func TestDebugAddr(t *testing.T) {
+	cases := []struct {
+		name, addr, httpAddr, want string // want: a substring of the error, "" for valid
+	}{
+		{"loopback", "127.0.0.1:6060", "", ""},
+		{"any interface", ":6060", "", ""},
+		{"no port", "127.0.0.1", "", "want host:port"},
+		{"empty port", "127.0.0.1:", "", "want host:port"},
+		{"the API's address", "127.0.0.1:8080", "", "must differ from HTTP_ADDR"},
+		{"any free port, as the API's may be", "127.0.0.1:0", "127.0.0.1:0", ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			cfg, err := FromEnv(env(map[string]string{"DEBUG_ADDR": c.addr, "HTTP_ADDR": c.httpAddr}))
+			switch {
+			case c.want == "" && (err != nil || cfg.DebugAddr != c.addr):
+				t.Fatalf("got %q, %v; want %q accepted", cfg.DebugAddr, err, c.addr)
+			case c.want != "" && (err == nil || !strings.Contains(err.Error(), "DEBUG_ADDR") || !strings.Contains(err.Error(), c.want)):
+				t.Fatalf("got %v, want an error naming DEBUG_ADDR with %q", err, c.want)
+			}
+		})
 	}
 }
 
