@@ -28,6 +28,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/getkin/kin-openapi/openapi3"
@@ -41,6 +42,29 @@ import (
 // openAPIPath is where the description is served.
 const openAPIPath = "/openapi.json"
 
+// openAPIJSON is the description as served, built on first use. It
+// depends only on declarations fixed at build time, so once per process
+// is enough (TestOpenAPI builds the same one), and starting a server
+// does not pay for it: building and encoding it takes about 40 ms.
+var openAPIJSON = sync.OnceValues(func() ([]byte, error) {
+	desc, err := describeAPI(buildVersion())
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(desc)
+})
+
+// serveOpenAPI answers the description.
+func (s *Server) serveOpenAPI(w http.ResponseWriter, r *http.Request) {
+	raw, err := openAPIJSON()
+	if err != nil {
+		readapi.WriteError(s.log, w, r, fmt.Errorf("describe the API: %w", err))
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write(raw)
+}
+
 // describer builds the description.
 type describer struct {
 	doc *openapi3.T
@@ -52,8 +76,8 @@ type describer struct {
 
 // describeAPI returns the OpenAPI 3.0 description of the HTTP API. An
 // error means that the parts disagree (a declared field the records
-// lack, a write on an unknown resource): a programming error, which the
-// server refuses to start with.
+// lack, a write on an unknown resource): a programming error, which
+// TestOpenAPI reports.
 func describeAPI(version string) (*openapi3.T, error) {
 	d := &describer{
 		doc: &openapi3.T{
@@ -647,9 +671,9 @@ func withHeader(r *openapi3.Response, name string, required bool) *openapi3.Resp
 	return r
 }
 
-// responses returns responses holding r for status.
-func responses(status int, r *openapi3.Response) *openapi3.Responses {
-	return openapi3.NewResponses(openapi3.WithStatus(status, &openapi3.ResponseRef{Value: r}))
+// responses returns responses holding r for the status code.
+func responses(code int, r *openapi3.Response) *openapi3.Responses {
+	return openapi3.NewResponses(openapi3.WithStatus(code, &openapi3.ResponseRef{Value: r}))
 }
 
 // camel turns a resource name into a Go-style name: knowledge_chunks →

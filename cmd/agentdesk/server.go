@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -41,8 +40,6 @@ type Server struct {
 	http   *http.Server
 	// idempotency remembers keyed responses (kept here for tests).
 	idempotency *idempotencyRecords
-	// openapi is the API's description, served at openAPIPath.
-	openapi []byte
 
 	stopRunner context.CancelFunc
 	runnerDone chan struct{}
@@ -68,13 +65,6 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server, 
 		return nil, err
 	}
 	s := &Server{cfg: cfg, log: log}
-	desc, err := describeAPI(buildVersion())
-	if err != nil {
-		return nil, err
-	}
-	if s.openapi, err = json.Marshal(desc); err != nil {
-		return nil, fmt.Errorf("api description: %w", err)
-	}
 	defer func() {
 		if err != nil {
 			s.closeStores()
@@ -216,10 +206,7 @@ func (s *Server) router(api *readapi.API, writes *web.Handler) http.Handler {
 		readapi.WriteJSON(w, http.StatusMethodNotAllowed, readapi.Problem{Detail: "method not allowed"})
 	})
 	api.Public(r)
-	r.Get(openAPIPath, func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write(s.openapi)
-	})
+	r.Get(openAPIPath, s.serveOpenAPI)
 	r.Group(func(r chi.Router) {
 		r.Use(api.Authenticate)
 		api.Authenticated(r)
