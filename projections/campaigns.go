@@ -156,6 +156,9 @@ func (contentProjector) Collection() readstore.Collection {
 	return collectionOf(resource.CampaignContent)
 }
 
+// Document returns an empty content item, as Def.Document does.
+func (contentProjector) Document() any { return new(ContentItem) }
+
 // Filter implements Projector: only content events and deletions are read.
 func (contentProjector) Filter() eventstore.Filter {
 	return eventstore.Filter{Categories: []string{campaign.Category}, Types: []string{

@@ -43,6 +43,9 @@ func (commentsProjector) Name() string { return TicketComments }
 // Collection implements Projector.
 func (commentsProjector) Collection() readstore.Collection { return collectionOf(resource.Comments) }
 
+// Document returns an empty comment, as Def.Document does.
+func (commentsProjector) Document() any { return new(Comment) }
+
 // Filter implements Projector: only the events that add or remove
 // comments are read.
 func (commentsProjector) Filter() eventstore.Filter {

@@ -58,6 +58,11 @@ func (d *Def[D]) Name() string { return d.ProjectionName }
 // Collection implements Projector.
 func (d *Def[D]) Collection() readstore.Collection { return d.Spec }
 
+// Document returns an empty document of the read model. Its type is the
+// shape of the records the API answers, which the API's description
+// (GET /openapi.json) is derived from.
+func (d *Def[D]) Document() any { return new(D) }
+
 // Filter implements Projector.
 func (d *Def[D]) Filter() eventstore.Filter { return eventstore.Filter{Categories: d.Categories} }
 

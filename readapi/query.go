@@ -110,6 +110,16 @@ func parsePage(v url.Values) (skip, limit int, err error) {
 	return skip, limit, nil
 }
 
+// FilterSuffixes returns the suffixes that make a filter key compare
+// rather than match (created_at_gte), for the API's description.
+func FilterSuffixes() []string {
+	out := make([]string, len(suffixes))
+	for i, s := range suffixes {
+		out[i] = s.suffix
+	}
+	return out
+}
+
 func parseFilter(s string, res *resource) ([]readstore.Condition, error) {
 	dec := json.NewDecoder(strings.NewReader(s))
 	dec.UseNumber()

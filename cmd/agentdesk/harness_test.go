@@ -159,6 +159,8 @@ type client struct {
 	tb    testing.TB
 	base  string
 	token string
+	// http sends the requests; nil means http.DefaultClient.
+	http *http.Client
 }
 
 // with returns a copy of c that reports failures to tb (a subtest).
@@ -220,7 +222,11 @@ func (c *client) do(method, path string, body any, headers ...string) response {
 	for i := 0; i+1 < len(headers); i += 2 {
 		req.Header.Set(headers[i], headers[i+1])
 	}
-	resp, err := http.DefaultClient.Do(req)
+	hc := c.http
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	resp, err := hc.Do(req)
 	if err != nil {
 		c.tb.Fatalf("%s %s: %v", method, path, err)
 	}

@@ -228,6 +228,7 @@ func (s *Server) router(api *readapi.API, writes *web.Handler) http.Handler {
 	// route patterns and company ids, no other user data; firewall it, or
 	// scrape DEBUG_ADDR on a private network instead.
 	r.Method(http.MethodGet, "/metrics", s.metrics.Handler())
+	r.Get(openAPIPath, s.serveOpenAPI)
 	r.Group(func(r chi.Router) {
 		r.Use(api.Authenticate)
 		api.Authenticated(r)
