@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"agentdesk/eventstore"
@@ -26,6 +27,15 @@ type Config struct {
 	// transaction while catching up; default 16384. Larger batches fold
 	// more events of one document into one write.
 	BatchSize int
+	// OnApplied, if set, hears of every batch of documents a projection
+	// wrote, after the read store has them and before Wait returns for
+	// their events, so a cache of those documents can drop them in time
+	// for a writer's next read. It must be quick; it runs on the
+	// projection's goroutine.
+	OnApplied func(projection string, writes []readstore.Write)
+	// MaxLag is how long a projection may stay behind a head of the
+	// event log before Ready says no; default 10s.
+	MaxLag time.Duration
 }
 
 // Validate reports every problem with c.
@@ -58,8 +68,13 @@ type Runner struct {
 	log        *slog.Logger
 	retryDelay time.Duration
 	batchSize  int
+	onApplied  func(string, []readstore.Write)
+	maxLag     time.Duration
 	tracks     map[string]*track
 	order      []*track
+	// running is true while Run runs: a runner that stopped serves no
+	// read model as current.
+	running atomic.Bool
 }
 
 // track is one projection's live progress.
@@ -72,6 +87,11 @@ type track struct {
 	advanced chan struct{}       // closed and replaced when position moves
 	caughtUp bool                // finished the catch-up from its checkpoint
 	lastErr  error
+	// target is a head of the log seen at targetAt that position had not
+	// reached then; lagging is set once it stays unreached for maxLag.
+	target   eventstore.Position
+	targetAt time.Time
+	lagging  bool
 }
 
 // checkpointEvery bounds how often a checkpoint that carries no documents
@@ -93,7 +113,11 @@ func New(ctx context.Context, cfg Config) (*Runner, error) {
 	if cfg.BatchSize <= 0 {
 		cfg.BatchSize = 16384
 	}
-	r := &Runner{events: cfg.Events, reads: cfg.Reads, log: cfg.Logger, retryDelay: cfg.RetryDelay, batchSize: cfg.BatchSize, tracks: map[string]*track{}}
+	if cfg.MaxLag <= 0 {
+		cfg.MaxLag = 10 * time.Second
+	}
+	r := &Runner{events: cfg.Events, reads: cfg.Reads, log: cfg.Logger, retryDelay: cfg.RetryDelay, batchSize: cfg.BatchSize,
+		onApplied: cfg.OnApplied, maxLag: cfg.MaxLag, tracks: map[string]*track{}}
 	for _, p := range cfg.Projectors {
 		if err := cfg.Reads.Ensure(ctx, p.Collection()); err != nil {
 			return nil, fmt.Errorf("ensure %s: %w", p.Collection().Name, err)
@@ -118,16 +142,53 @@ func New(ctx context.Context, cfg Config) (*Runner, error) {
 // subscription from its checkpoint: catch-up, then live. A failing batch
 // is logged and retried from the checkpoint; it never skips events.
 func (r *Runner) Run(ctx context.Context) error {
+	r.running.Store(true)
+	defer r.running.Store(false)
 	var wg sync.WaitGroup
 	for _, t := range r.order {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			r.runOne(ctx, t)
-		}()
+		wg.Go(func() { r.runOne(ctx, t) })
 	}
+	wg.Go(func() { r.watchLag(ctx) })
 	wg.Wait()
 	return nil
+}
+
+// lagCheckEvery is how often the log's head is compared with every
+// projection's position.
+const lagCheckEvery = time.Second
+
+// watchLag marks a projection lagging when a head of the log it has seen
+// stays unreached for maxLag: a projection that keeps up with a busy log
+// is always a little behind the newest head, never behind an old one.
+func (r *Runner) watchLag(ctx context.Context) {
+	tick := time.NewTicker(lagCheckEvery)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		head, err := r.events.Head(ctx)
+		if err != nil {
+			continue // a failing store shows in the projections' errors
+		}
+		now := time.Now()
+		for _, t := range r.order {
+			t.mu.Lock()
+			switch {
+			case t.position.Compare(t.target) >= 0:
+				// Reached the last target: watch the new head.
+				t.target, t.targetAt, t.lagging = head, now, false
+			case now.Sub(t.targetAt) >= r.maxLag:
+				if !t.lagging {
+					r.log.Warn("projection lagging", "projection", t.p.Name(), "position", t.position, "head_seen", t.target, "since", t.targetAt)
+				}
+				t.lagging = true
+			}
+			t.mu.Unlock()
+		}
+	}
 }
 
 func (r *Runner) runOne(ctx context.Context, t *track) {
@@ -221,6 +282,9 @@ func (r *Runner) apply(ctx context.Context, t *track, b eventstore.Batch) error 
 			return fmt.Errorf("apply batch ending at %s: %w", last, err)
 		}
 		t.markStored()
+		if r.onApplied != nil && len(writes) > 0 {
+			r.onApplied(t.p.Name(), writes)
+		}
 	}
 	t.advance(last)
 	return nil
@@ -254,7 +318,10 @@ type Status struct {
 	Collection string `json:"collection"`
 	Position   string `json:"position"`
 	CaughtUp   bool   `json:"caught_up"`
-	Error      string `json:"error,omitempty"`
+	// Lagging says a head of the log it saw stayed unreached for longer
+	// than the runner's MaxLag.
+	Lagging bool   `json:"lagging,omitempty"`
+	Error   string `json:"error,omitempty"`
 	// At is Position as a value, to compare with the event store's head.
 	At eventstore.Position `json:"-"`
 }
@@ -264,7 +331,7 @@ func (r *Runner) Status() []Status {
 	out := make([]Status, 0, len(r.order))
 	for _, t := range r.order {
 		t.mu.Lock()
-		s := Status{Name: t.p.Name(), Collection: t.p.Collection().Name, Position: t.position.String(), CaughtUp: t.caughtUp, At: t.position}
+		s := Status{Name: t.p.Name(), Collection: t.p.Collection().Name, Position: t.position.String(), CaughtUp: t.caughtUp, Lagging: t.lagging, At: t.position}
 		if t.lastErr != nil {
 			s.Error = t.lastErr.Error()
 		}
@@ -274,15 +341,30 @@ func (r *Runner) Status() []Status {
 	return out
 }
 
-// Ready reports whether every projection has finished catching up from
-// its checkpoint and none is failing.
-func (r *Runner) Ready() bool {
+// Ready reports whether the runner runs and every projection has
+// finished catching up from its checkpoint, is not failing and is not
+// lagging.
+func (r *Runner) Ready() bool { return r.NotReady() == "" }
+
+// NotReady says why the runner is not Ready, or "" when it is.
+func (r *Runner) NotReady() string {
+	if !r.running.Load() {
+		return "projections are stopped"
+	}
 	for _, t := range r.order {
-		if !t.ready() {
-			return false
+		t.mu.Lock()
+		caughtUp, err, lagging := t.caughtUp, t.lastErr, t.lagging
+		t.mu.Unlock()
+		switch {
+		case err != nil:
+			return fmt.Sprintf("projection %s is failing: %v", t.p.Name(), err)
+		case !caughtUp:
+			return fmt.Sprintf("projection %s is catching up", t.p.Name())
+		case lagging:
+			return fmt.Sprintf("projection %s is lagging more than %s behind the event log", t.p.Name(), r.maxLag)
 		}
 	}
-	return true
+	return ""
 }
 
 // CaughtUp reports whether the named projection has caught up since the

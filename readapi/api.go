@@ -27,8 +27,9 @@ type Progress interface {
 	// Wait blocks until the named projection has applied every event up
 	// to position, or ctx ends.
 	Wait(ctx context.Context, projection string, position eventstore.Position) error
-	// Ready reports whether every projection has caught up since start
-	// and none is failing.
+	// Ready reports whether every projection has caught up since start,
+	// none is failing and none lags behind the log. A Progress that also
+	// has NotReady() string says why not on /readyz.
 	Ready() bool
 	// CaughtUp reports the same of one projection.
 	CaughtUp(projection string) bool
@@ -81,6 +82,22 @@ type Config struct {
 	SignInLimit int
 	// RateLimits, when set, is told of every 429.
 	RateLimits RateLimitObserver
+	// QueryTimeout is the deadline of every read; past it the request
+	// answers 503. Default 5s.
+	QueryTimeout time.Duration
+	// CompanyInFlight caps one company's requests in flight (429 past
+	// it); 0 means no cap.
+	CompanyInFlight int
+	// CompanyQueries caps one company's list queries running at once;
+	// more wait for a turn until their deadline. Keep it below the read
+	// store's connections so that other companies always find one free.
+	// 0 means no cap.
+	CompanyQueries int
+	// CompanyRate caps one company's requests a second (429 past it); 0
+	// means no cap.
+	CompanyRate float64
+	// PrincipalCache is how many principals are kept; default 10000.
+	PrincipalCache int
 }
 
 // Validate reports every missing setting.
@@ -111,6 +128,10 @@ type API struct {
 	writeWait   time.Duration
 	signInLimit int
 	rateLimits  RateLimitObserver
+
+	queryTimeout time.Duration
+	principals   *principals
+	tenants      *tenants
 }
 
 // New returns an API for cfg.
@@ -124,8 +145,16 @@ func New(cfg Config) (*API, error) {
 	if cfg.WriteWait <= 0 {
 		cfg.WriteWait = 5 * time.Second
 	}
+	if cfg.QueryTimeout <= 0 {
+		cfg.QueryTimeout = 5 * time.Second
+	}
+	if cfg.PrincipalCache <= 0 {
+		cfg.PrincipalCache = 10000
+	}
 	return &API{reads: cfg.Reads, progress: cfg.Progress, tokens: cfg.Tokens, passwords: cfg.Passwords,
-		log: cfg.Logger, writeWait: cfg.WriteWait, signInLimit: cfg.SignInLimit, rateLimits: cfg.RateLimits}, nil
+		log: cfg.Logger, writeWait: cfg.WriteWait, signInLimit: cfg.SignInLimit, rateLimits: cfg.RateLimits,
+		queryTimeout: cfg.QueryTimeout, principals: newPrincipals(cfg.PrincipalCache),
+		tenants: newTenants(cfg.CompanyInFlight, cfg.CompanyQueries, cfg.CompanyRate, cfg.RateLimits)}, nil
 }
 
 // Public mounts the endpoints that need no token.
@@ -135,7 +164,14 @@ func (a *API) Public(r chi.Router) {
 	})
 	r.Get("/readyz", func(w http.ResponseWriter, r *http.Request) {
 		if !a.progress.Ready() {
-			WriteJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "catching up", "detail": "projections are catching up"})
+			detail := "projections are catching up"
+			if why, ok := a.progress.(interface{ NotReady() string }); ok {
+				if d := why.NotReady(); d != "" {
+					detail = d
+				}
+			}
+			w.Header().Set("Retry-After", "1")
+			WriteJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "not ready", "detail": detail, "message": detail})
 			return
 		}
 		WriteJSON(w, http.StatusOK, map[string]string{"status": "ready"})

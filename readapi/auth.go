@@ -54,9 +54,10 @@ func PrincipalFrom(ctx context.Context) (domain.Principal, bool) {
 }
 
 // Authenticate requires a valid bearer token and puts the principal in
-// the request context. The principal is read from the users read model on
-// every request, so a role change or a deletion takes effect at once; the
-// token only proves who the caller is.
+// the request context. The principal comes from the users read model
+// (through a cache that a change to the user or to any company empties
+// before the change's writer is answered), so a role change or a deletion
+// takes effect at once; the token only proves who the caller is.
 func (a *API) Authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := r.Header.Get("Authorization")
@@ -70,7 +71,7 @@ func (a *API) Authenticate(next http.Handler) http.Handler {
 			a.fail(w, r, fmt.Errorf("%w: the token is invalid or expired", errUnauthorized))
 			return
 		}
-		p, pwv, err := a.principal(r.Context(), claims.UserID)
+		p, pwv, err := a.cachedPrincipal(r.Context(), claims.UserID)
 		if err != nil {
 			a.fail(w, r, err)
 			return
@@ -94,7 +95,7 @@ func (a *API) Authenticate(next http.Handler) http.Handler {
 // request: a deactivated or deleted user, or a user of a suspended or
 // deleted company, is refused at once, whatever tokens it holds.
 func (a *API) principal(ctx context.Context, userID string) (domain.Principal, uint64, error) {
-	doc, err := a.reads.Get(ctx, usersCollection, userID)
+	doc, err := a.getDoc(ctx, usersCollection, userID)
 	if errors.Is(err, readstore.ErrNotFound) {
 		if !a.progress.CaughtUp(usersCollection) {
 			// Not found in a view still being built says nothing: a 401
@@ -118,7 +119,7 @@ func (a *API) principal(ctx context.Context, userID string) (domain.Principal, u
 		return p, u.PasswordVersion, nil
 	}
 	p.CompanyID = *u.CompanyID
-	cdoc, err := a.reads.Get(ctx, decl.Companies.CollectionName(), p.CompanyID)
+	cdoc, err := a.getDoc(ctx, decl.Companies.CollectionName(), p.CompanyID)
 	if errors.Is(err, readstore.ErrNotFound) && !a.progress.CaughtUp(decl.Companies.CollectionName()) {
 		return domain.Principal{}, 0, fmt.Errorf("%w: the companies view is catching up; retry shortly", errNotReady)
 	}
@@ -213,7 +214,7 @@ func (a *API) token(w http.ResponseWriter, r *http.Request) {
 // me answers the current user's record.
 func (a *API) me(w http.ResponseWriter, r *http.Request) {
 	p, _ := PrincipalFrom(r.Context())
-	doc, err := a.reads.Get(r.Context(), usersCollection, p.UserID)
+	doc, err := a.getDoc(r.Context(), usersCollection, p.UserID)
 	if err != nil {
 		a.fail(w, r, err)
 		return

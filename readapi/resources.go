@@ -101,7 +101,7 @@ func (a *API) list(res *resource) http.HandlerFunc {
 			}
 		}
 		q.Where = append(scope, q.Where...)
-		docs, total, err := a.reads.Query(r.Context(), res.CollectionName(), q)
+		docs, total, err := a.query(r.Context(), p, res.CollectionName(), q)
 		if err != nil {
 			a.fail(w, r, err)
 			return
@@ -151,7 +151,7 @@ func (a *API) lookup(ctx context.Context, p domain.Principal, res *resource, id 
 	if !domain.ValidID(id) {
 		return nil, domain.ErrNotFound
 	}
-	doc, err := a.reads.Get(ctx, res.CollectionName(), id)
+	doc, err := a.getDoc(ctx, res.CollectionName(), id)
 	if err != nil {
 		return nil, err
 	}
@@ -211,7 +211,7 @@ func (a *API) comments(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, fmt.Errorf("decode ticket %s: %w", id, err))
 		return
 	}
-	docs, total, err := a.reads.Query(r.Context(), decl.Comments.CollectionName(), readstore.Query{
+	docs, total, err := a.query(r.Context(), p, decl.Comments.CollectionName(), readstore.Query{
 		Where: []readstore.Condition{
 			{Field: "ticket_id", Op: readstore.Eq, Value: id},
 			{Field: "company_id", Op: readstore.Eq, Value: tk.CompanyID},

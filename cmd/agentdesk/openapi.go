@@ -259,12 +259,18 @@ func (d *describer) public() {
 		OperationID: "health", Tags: []string{"health"}, Summary: "The process is up",
 		Responses: responses(200, openapi3.NewResponse().WithDescription("Up.").WithJSONSchema(statusBody("ok"))),
 	}, true)
-	notReady := statusBody("catching up").WithProperty("detail", openapi3.NewStringSchema())
+	notReady := statusBody("not ready").WithProperty("detail", openapi3.NewStringSchema()).WithProperty("message", openapi3.NewStringSchema())
 	d.add(http.MethodGet, "/readyz", &openapi3.Operation{
-		OperationID: "ready", Tags: []string{"health"}, Summary: "Every projection has caught up and none is failing",
+		OperationID: "ready", Tags: []string{"health"}, Summary: "Every projection has caught up, none is failing and none lags behind the log",
 		Responses: openapi3.NewResponses(
 			openapi3.WithStatus(200, &openapi3.ResponseRef{Value: openapi3.NewResponse().WithDescription("Ready.").WithJSONSchema(statusBody("ready"))}),
 			openapi3.WithStatus(503, &openapi3.ResponseRef{Value: openapi3.NewResponse().WithDescription("Catching up or failing.").WithJSONSchema(notReady)})),
+	}, true)
+	d.add(http.MethodGet, "/metrics", &openapi3.Operation{
+		OperationID: "metrics", Tags: []string{"health"}, Summary: "Prometheus metrics (text exposition format); keep it off public networks",
+		Responses: openapi3.NewResponses(openapi3.WithStatus(200, &openapi3.ResponseRef{Value: openapi3.NewResponse().
+			WithDescription("The metrics, in Prometheus' text format.").
+			WithContent(openapi3.NewContentWithSchema(openapi3.NewStringSchema(), []string{"text/plain"}))})),
 	}, true)
 	d.add(http.MethodGet, openAPIPath, &openapi3.Operation{
 		OperationID: "openapi", Tags: []string{"health"}, Summary: "This description",

@@ -304,6 +304,7 @@ func openAPISamples(t *testing.T, ts *testServer, v *validator) {
 	anon := &client{tb: t, base: ts.URL, http: hc}
 	anon.must(http.StatusOK, "GET", "/healthz", nil)
 	anon.must(http.StatusOK, "GET", "/readyz", nil)
+	anon.must(http.StatusOK, "GET", "/metrics", nil)
 	anon.must(http.StatusOK, "GET", openAPIPath, nil)
 	anon.must(http.StatusUnauthorized, "GET", "/auth/me", nil)
 	anon.must(http.StatusUnauthorized, "GET", "/api/tickets", nil)

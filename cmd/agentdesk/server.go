@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -44,6 +45,10 @@ type Server struct {
 	debug *http.Server
 	// idempotency remembers keyed responses (kept here for tests).
 	idempotency *idempotencyRecords
+
+	// api is set once the query API exists; the projections, started
+	// before it, tell it of changed documents.
+	api atomic.Pointer[readapi.API]
 
 	stopRunner context.CancelFunc
 	runnerDone chan struct{}
@@ -81,7 +86,14 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server, 
 		return nil, err
 	}
 	s.events = observedEvents{Store: s.events, m: s.metrics}
-	if s.runner, err = projections.New(ctx, projections.Config{Events: s.events, Reads: s.reads, Projectors: projections.All(), Logger: log}); err != nil {
+	if s.runner, err = projections.New(ctx, projections.Config{Events: s.events, Reads: s.reads, Projectors: projections.All(), Logger: log,
+		// The query API caches principals; it hears of every change to
+		// them before the writer that made it is answered.
+		OnApplied: func(_ string, writes []readstore.Write) {
+			if api := s.api.Load(); api != nil {
+				api.DocumentsChanged(writes)
+			}
+		}}); err != nil {
 		return nil, err
 	}
 	tokens, err := auth.NewTokens(secret, cfg.TokenTTL)
@@ -95,10 +107,12 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server, 
 		return nil, err
 	}
 	api, err := readapi.New(readapi.Config{Reads: observedReads{Store: s.reads, m: s.metrics}, Progress: s.runner, Tokens: tokenAdapter{tokens},
-		Passwords: passwords, Logger: log, SignInLimit: cfg.SignInLimit, RateLimits: s.metrics})
+		Passwords: passwords, Logger: log, SignInLimit: cfg.SignInLimit, RateLimits: s.metrics,
+		QueryTimeout: cfg.QueryTimeout, CompanyInFlight: cfg.CompanyMaxInFlight, CompanyQueries: cfg.CompanyMaxQueries, CompanyRate: cfg.CompanyRateLimit})
 	if err != nil {
 		return nil, err
 	}
+	s.api.Store(api)
 	writeErr := func(w http.ResponseWriter, r *http.Request, err error) { readapi.WriteError(log, w, r, err) }
 	writes, err := web.New(web.Config{App: app, Records: api, Principal: readapi.PrincipalFrom, WriteError: writeErr, Sealer: sealer, Logger: log})
 	if err != nil {
@@ -230,7 +244,7 @@ func (s *Server) router(api *readapi.API, writes *web.Handler) http.Handler {
 	r.Method(http.MethodGet, "/metrics", s.metrics.Handler())
 	r.Get(openAPIPath, s.serveOpenAPI)
 	r.Group(func(r chi.Router) {
-		r.Use(api.Authenticate)
+		r.Use(api.Authenticate, api.Limit)
 		api.Authenticated(r)
 		writes.Mount(r)
 	})

@@ -65,6 +65,20 @@ type Config struct {
 	// (MAX_CONNECTIONS): past it new ones wait, so idle connections can
 	// never exhaust the process's file descriptors.
 	MaxConnections int
+	// QueryTimeout is the deadline of every read (QUERY_TIMEOUT); past it
+	// the request answers 503.
+	QueryTimeout time.Duration
+	// CompanyMaxInFlight caps one company's requests in flight
+	// (COMPANY_MAX_IN_FLIGHT; 0 disables): past it, 429.
+	CompanyMaxInFlight int
+	// CompanyMaxQueries caps one company's list queries running at once
+	// (COMPANY_MAX_QUERIES; 0 disables); more wait for a turn. It stays
+	// below the embedded read store's 4 connections by default, so other
+	// companies always find one free.
+	CompanyMaxQueries int
+	// CompanyRateLimit caps one company's requests a second
+	// (COMPANY_RATE_LIMIT; 0, the default, disables): past it, 429.
+	CompanyRateLimit float64
 	// DebugAddr, when set (DEBUG_ADDR), is a second listen address that
 	// serves /debug/pprof/ and /metrics; keep it private (loopback or an
 	// internal network): profiles expose the process's internals.
@@ -91,6 +105,10 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		IdempotencyTTL: 24 * time.Hour,
 		ConnectTimeout: 10 * time.Second,
 		MaxConnections: 4096,
+		QueryTimeout:   5 * time.Second,
+
+		CompanyMaxInFlight: 256,
+		CompanyMaxQueries:  3,
 	}
 	var errs []error
 	if s := getenv("JWT_SECRET"); s != "" {
@@ -150,6 +168,32 @@ func FromEnv(getenv func(string) string) (Config, error) {
 			errs = append(errs, fmt.Errorf("MAX_CONNECTIONS %q: want an integer of at least 16", s))
 		}
 		c.MaxConnections = n
+	}
+	if s := getenv("QUERY_TIMEOUT"); s != "" {
+		d, err := time.ParseDuration(s)
+		if err != nil || d < 100*time.Millisecond || d > 10*time.Minute {
+			errs = append(errs, fmt.Errorf("QUERY_TIMEOUT %q: want a duration from 100ms to 10m, such as 5s", s))
+		}
+		c.QueryTimeout = d
+	}
+	for _, v := range []struct {
+		name string
+		dst  *int
+	}{{"COMPANY_MAX_IN_FLIGHT", &c.CompanyMaxInFlight}, {"COMPANY_MAX_QUERIES", &c.CompanyMaxQueries}} {
+		if s := getenv(v.name); s != "" {
+			var n int
+			if _, err := fmt.Sscan(s, &n); err != nil || n < 0 {
+				errs = append(errs, fmt.Errorf("%s %q: want a non-negative integer (0 disables the cap)", v.name, s))
+			}
+			*v.dst = n
+		}
+	}
+	if s := getenv("COMPANY_RATE_LIMIT"); s != "" {
+		var f float64
+		if _, err := fmt.Sscan(s, &f); err != nil || f < 0 || f != f {
+			errs = append(errs, fmt.Errorf("COMPANY_RATE_LIMIT %q: want requests a second, 0 or more (0 disables the limit)", s))
+		}
+		c.CompanyRateLimit = f
 	}
 	if s := getenv("SIGN_IN_RATE_LIMIT"); s != "" {
 		var n int
