@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"path/filepath"
 	"sync/atomic"
+	"strings"
 	"testing"
 	"time"
 
@@ -274,5 +275,65 @@ func TestReplayAfterDeletion(t *testing.T) {
 	apply(b.Events[1:]) // and the second again
 	if _, err := s.rs.Get(ctx, projections.Tickets, id); err == nil {
 		t.Fatal("the deleted ticket is back")
+	}
+}
+
+// stalling folds nothing while stalled is set.
+type stalling struct {
+	projections.Projector
+	stalled chan struct{} // closed to let it go on
+}
+
+func (s *stalling) Fold(ctx context.Context, rs readstore.Store, evs []eventstore.RecordedEvent) ([]readstore.Write, error) {
+	select {
+	case <-s.stalled:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	return s.Projector.Fold(ctx, rs, evs)
+}
+
+// TestReadinessFollowsLagAndStop: a projection that stays behind a head
+// of the log for MaxLag makes the runner not ready, with the reason; it
+// is ready again once it catches up, and not ready once Run has stopped.
+func TestReadinessFollowsLagAndStop(t *testing.T) {
+	s := openStores(t, t.TempDir())
+	defer s.close()
+	p := &stalling{Projector: projections.TicketsProjector(), stalled: make(chan struct{})}
+	ctx, cancel := context.WithCancel(context.Background())
+	r, err := projections.New(ctx, projections.Config{Events: s.es, Reads: s.rs, Projectors: []projections.Projector{p}, MaxLag: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Ready() {
+		t.Fatal("ready before Run")
+	}
+	done := make(chan struct{})
+	go func() { defer close(done); _ = r.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+
+	eventually := func(what string, cond func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for !cond() {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: not within 10s (ready %v: %q)", what, r.Ready(), r.NotReady())
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	eventually("ready on an empty log", r.Ready)
+	appendTicket(t, s.es, "01a22b3c-0000-7000-8000-0000000000aa", eventstore.NoStream,
+		&ticket.Opened{TicketID: "01a22b3c-0000-7000-8000-0000000000aa", CompanyID: "c1", Title: "stuck", Priority: ticket.Normal, RequesterID: "u1"})
+	eventually("lagging behind a head it does not reach", func() bool { return strings.Contains(r.NotReady(), "lagging") })
+	if st := r.Status(); len(st) != 1 || !st[0].Lagging {
+		t.Fatalf("status while lagging: %+v", st)
+	}
+	close(p.stalled)
+	eventually("ready once caught up", r.Ready)
+	cancel()
+	<-done
+	if why := r.NotReady(); !strings.Contains(why, "stopped") {
+		t.Fatalf("after Run returned: NotReady %q; want stopped", why)
 	}
 }

@@ -106,7 +106,14 @@ func startServer(tb testing.TB, dir string) *testServer {
 // test ends.
 func startServerOn(tb testing.TB, dir string, b backend) *testServer {
 	tb.Helper()
-	srv, err := Open(context.Background(), testConfigOn(tb, dir, b), quietLogger(tb))
+	return startServerWith(tb, dir, testConfigOn(tb, dir, b))
+}
+
+// startServerWith runs the server in-process with cfg until the test
+// ends.
+func startServerWith(tb testing.TB, dir string, cfg config.Config) *testServer {
+	tb.Helper()
+	srv, err := Open(context.Background(), cfg, quietLogger(tb))
 	if err != nil {
 		tb.Fatalf("open server: %v", err)
 	}

@@ -368,6 +368,7 @@ func (d *describer) writes() error {
 		withHeader(done, "ETag", false)
 		withHeader(done, "Idempotent-Replayed", false)
 		op.Responses = responses(w.Status, done)
+		op.Responses.Set("202", &openapi3.ResponseRef{Value: acceptedResponse()})
 		d.problems(op, writeErrors...)
 		d.add(w.Method, w.Pattern, op, false)
 	}
@@ -661,6 +662,7 @@ var headers = map[string]struct {
 	"ETag":                {`The record's revision, quoted ("3"): send it back in If-Match.`, openapi3.NewStringSchema},
 	"Retry-After":         {"Seconds to wait before retrying.", openapi3.NewIntegerSchema},
 	"WWW-Authenticate":    {"The scheme to authenticate with.", openapi3.NewStringSchema},
+	"Location":            {"Where the record will be read once its view has caught up.", openapi3.NewStringSchema},
 	"Idempotent-Replayed": {"Set when the answer is the stored response to an earlier request with the same Idempotency-Key.", openapi3.NewBoolSchema},
 }
 
@@ -692,4 +694,24 @@ func camel(name string) string {
 		}
 	}
 	return b.String()
+}
+
+// acceptedResponse describes web.Accepted: a write recorded whose record
+// could not be read back in time.
+func acceptedResponse() *openapi3.Response {
+	str := openapi3.NewStringSchema
+	body := openapi3.NewObjectSchema().
+		WithProperty("id", str()).
+		WithProperty("status", str().WithEnum("accepted")).
+		WithProperty("revision", openapi3.NewIntegerSchema().WithMin(0)).
+		WithProperty("position", str()).
+		WithProperty("location", str()).
+		WithProperty("detail", str()).
+		WithProperty("message", str())
+	body.Required = []string{"id", "status", "revision", "location", "detail", "message"}
+	r := openapi3.NewResponse().WithDescription("Recorded, but the record could not be read back in time (its view is behind): read it from Location shortly. Never repeat the write.").WithJSONSchema(body)
+	withHeader(r, "Location", true)
+	withHeader(r, "Retry-After", true)
+	withHeader(r, "Idempotent-Replayed", false)
+	return r
 }

@@ -108,13 +108,13 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server, 
 	}
 	api, err := readapi.New(readapi.Config{Reads: observedReads{Store: s.reads, m: s.metrics}, Progress: s.runner, Tokens: tokenAdapter{tokens},
 		Passwords: passwords, Logger: log, SignInLimit: cfg.SignInLimit, RateLimits: s.metrics,
-		QueryTimeout: cfg.QueryTimeout, CompanyInFlight: cfg.CompanyMaxInFlight, CompanyQueries: cfg.CompanyMaxQueries, CompanyRate: cfg.CompanyRateLimit})
+		WriteWait: cfg.WriteWait, QueryTimeout: cfg.QueryTimeout, CompanyInFlight: cfg.CompanyMaxInFlight, CompanyQueries: cfg.CompanyMaxQueries, CompanyRate: cfg.CompanyRateLimit})
 	if err != nil {
 		return nil, err
 	}
 	s.api.Store(api)
 	writeErr := func(w http.ResponseWriter, r *http.Request, err error) { readapi.WriteError(log, w, r, err) }
-	writes, err := web.New(web.Config{App: app, Records: api, Principal: readapi.PrincipalFrom, WriteError: writeErr, Sealer: sealer, Logger: log})
+	writes, err := web.New(web.Config{App: app, Records: api, Principal: readapi.PrincipalFrom, WriteError: writeErr, ErrorStatus: readapi.ErrorStatus, Sealer: sealer, Logger: log})
 	if err != nil {
 		return nil, err
 	}

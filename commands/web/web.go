@@ -55,6 +55,9 @@ type Config struct {
 	Principal func(ctx context.Context) (domain.Principal, bool)
 	// WriteError answers a request with an error (the API's one mapping).
 	WriteError func(w http.ResponseWriter, r *http.Request, err error)
+	// ErrorStatus, if set, is that mapping's status for an error; it tells
+	// a view that is behind (503) from a failure worth a log line.
+	ErrorStatus func(error) int
 	// Sealer seals the integration credentials agent writes carry, before
 	// any command sees them; required, since the agent endpoints are
 	// always mounted.
@@ -90,6 +93,7 @@ type Handler struct {
 	records   Records
 	principal func(ctx context.Context) (domain.Principal, bool)
 	writeErr  func(w http.ResponseWriter, r *http.Request, err error)
+	status    func(error) int
 	sealer    commands.Sealer
 	log       *slog.Logger
 	// keyLocks serializes requests that share an Idempotency-Key, so a
@@ -106,7 +110,7 @@ func New(cfg Config) (*Handler, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &Handler{app: cfg.App, records: cfg.Records, principal: cfg.Principal, writeErr: cfg.WriteError, sealer: cfg.Sealer, log: cfg.Logger}, nil
+	return &Handler{app: cfg.App, records: cfg.Records, principal: cfg.Principal, writeErr: cfg.WriteError, status: cfg.ErrorStatus, sealer: cfg.Sealer, log: cfg.Logger}, nil
 }
 
 // Mount registers the write endpoints on r, which must authenticate.
@@ -284,12 +288,27 @@ func (h *Handler) run(kind string, fn func(c *call) (outcome, error)) http.Handl
 	}
 }
 
-// execute runs the command and renders its record.
+// execute runs the command and renders its record. Once the command is
+// recorded the answer is never an error: a record that cannot be read
+// back in time (its view is behind, or the read fails) is answered 202
+// Accepted with what is known of the write and where to read it.
 func (h *Handler) execute(c *call, kind string, fn func(c *call) (outcome, error)) (int, json.RawMessage, error) {
 	out, err := fn(c)
 	if err != nil {
 		return 0, nil, err
 	}
+	status, rec, err := h.render(c, kind, out)
+	if err != nil {
+		if c.r.Context().Err() != nil {
+			return 0, nil, err // the client went away: nobody reads the answer
+		}
+		return h.accepted(c, kind, out, err)
+	}
+	return status, rec, nil
+}
+
+// render waits for the write's views and reads its record back.
+func (h *Handler) render(c *call, kind string, out outcome) (int, json.RawMessage, error) {
 	status := out.status
 	if status == 0 {
 		status = http.StatusOK
@@ -323,13 +342,57 @@ func (h *Handler) execute(c *call, kind string, fn func(c *call) (outcome, error
 	return status, rec, nil
 }
 
+// Accepted is the answer to a write that was recorded but whose record
+// could not be read back in time: 202, with Location and Retry-After.
+// Its id is what a create's answer would have carried, so a client (React
+// Admin's create included) goes on as with the record itself.
+type Accepted struct {
+	ID       string `json:"id"`
+	Status   string `json:"status"` // always "accepted"
+	Revision uint64 `json:"revision"`
+	// Position is the write's place in the event log, when it recorded
+	// something new.
+	Position string `json:"position,omitempty"`
+	// Location is where the record will be read.
+	Location string `json:"location"`
+	Detail   string `json:"detail"`
+	Message  string `json:"message"`
+}
+
+func (h *Handler) accepted(c *call, kind string, out outcome, cause error) (int, json.RawMessage, error) {
+	id := out.res.ID
+	if out.child != "" {
+		kind, id = out.child, out.res.ChildID
+	}
+	detail := "the change was recorded, but its record could not be read back in time; read it from location shortly"
+	if h.status == nil || h.status(cause) != http.StatusServiceUnavailable {
+		h.log.Warn("write recorded but its record could not be read back", "resource", kind, "id", id, "err", cause)
+	}
+	a := Accepted{ID: id, Status: "accepted", Revision: out.res.Revision, Location: "/api/" + kind + "/" + id, Detail: detail, Message: detail}
+	if !out.res.Position.IsZero() {
+		a.Position = out.res.Position.Key()
+	}
+	body, err := json.Marshal(a)
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusAccepted, body, nil
+}
+
 func (h *Handler) answer(w http.ResponseWriter, r *http.Request, status int, body json.RawMessage, err error) {
 	if err != nil {
 		h.writeErr(w, r, err)
 		return
 	}
-	if tag := etag(body); tag != "" {
+	if tag := etag(body); tag != "" && status != http.StatusAccepted {
 		w.Header().Set("ETag", tag)
+	}
+	if status == http.StatusAccepted {
+		var a Accepted
+		if json.Unmarshal(body, &a) == nil && a.Location != "" {
+			w.Header().Set("Location", a.Location)
+			w.Header().Set("Retry-After", "1")
+		}
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)

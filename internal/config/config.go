@@ -65,6 +65,10 @@ type Config struct {
 	// (MAX_CONNECTIONS): past it new ones wait, so idle connections can
 	// never exhaust the process's file descriptors.
 	MaxConnections int
+	// WriteWait bounds how long a write waits for its record to be
+	// readable (WRITE_WAIT); past it the write answers 202 Accepted with
+	// the record's Location.
+	WriteWait time.Duration
 	// QueryTimeout is the deadline of every read (QUERY_TIMEOUT); past it
 	// the request answers 503.
 	QueryTimeout time.Duration
@@ -106,6 +110,7 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		ConnectTimeout: 10 * time.Second,
 		MaxConnections: 4096,
 		QueryTimeout:   5 * time.Second,
+		WriteWait:      5 * time.Second,
 
 		CompanyMaxInFlight: 256,
 		CompanyMaxQueries:  3,
@@ -168,6 +173,13 @@ func FromEnv(getenv func(string) string) (Config, error) {
 			errs = append(errs, fmt.Errorf("MAX_CONNECTIONS %q: want an integer of at least 16", s))
 		}
 		c.MaxConnections = n
+	}
+	if s := getenv("WRITE_WAIT"); s != "" {
+		d, err := time.ParseDuration(s)
+		if err != nil || d < 10*time.Millisecond || d > 10*time.Minute {
+			errs = append(errs, fmt.Errorf("WRITE_WAIT %q: want a duration from 10ms to 10m, such as 5s", s))
+		}
+		c.WriteWait = d
 	}
 	if s := getenv("QUERY_TIMEOUT"); s != "" {
 		d, err := time.ParseDuration(s)
