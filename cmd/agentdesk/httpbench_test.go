@@ -18,6 +18,8 @@ import (
 	"testing"
 	"time"
 
+	"agentdesk/commands"
+	"agentdesk/domain"
 	"agentdesk/internal/auth"
 )
 
@@ -226,3 +228,109 @@ func benchData(b *testing.B) (dir, userID, companyID string) {
 }
 
 var benchDir string
+
+// BenchmarkHTTPCreates measures POST /api/tickets over loopback TCP at
+// AGENTDESK_BENCH_CONC connections (default 64) for
+// AGENTDESK_BENCH_SECONDS (default 10) on a fresh server, each answer
+// the created record (read-your-writes). In the same run, on the same
+// server's stores, it measures the command pipeline alone (the same
+// command through commands.App, no HTTP, no wait for the view) and a bare
+// net/http handler answering a stored record.
+func BenchmarkHTTPCreates(b *testing.B) {
+	conc := benchEnvInt(b, "AGENTDESK_BENCH_CONC", 64)
+	seconds := benchEnvInt(b, "AGENTDESK_BENCH_SECONDS", 10)
+	dir := b.TempDir()
+	ts := startServer(b, dir)
+	root := login(b, ts.URL, "admin", testAdminPassword)
+	co := root.must(http.StatusCreated, "POST", "/api/companies", map[string]any{"name": "Bench"}).Map(b)
+	root.must(http.StatusCreated, "POST", "/api/users", map[string]any{
+		"company_id": co["id"], "username": "bench-admin", "password": "bench-password-1", "role": "company_admin",
+		"email": "bench@example.com", "full_name": "Bench Admin",
+	})
+	admin := login(b, ts.URL, "bench-admin", "bench-password-1")
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: conc, MaxConnsPerHost: conc}}
+	body := `{"title":"Printer on fire","description":"It smokes","priority":"high","tags":["hardware"]}`
+	post := func() error {
+		req, _ := http.NewRequest("POST", ts.URL+"/api/tickets", strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+admin.token)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := client.Do(req)
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		raw, err := io.ReadAll(resp.Body)
+		if err != nil {
+			return err
+		}
+		if resp.StatusCode != http.StatusCreated {
+			return fmt.Errorf("POST /api/tickets: %d %.200s", resp.StatusCode, raw)
+		}
+		return nil
+	}
+	if err := post(); err != nil {
+		b.Fatal(err)
+	}
+	stored := admin.must(http.StatusOK, "GET", "/api/tickets?range=[0,0]", nil).Body
+	bare := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusCreated)
+		w.Write(stored)
+	})}
+	bln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	go bare.Serve(bln)
+	defer bare.Close()
+	bareURL := "http://" + bln.Addr().String() + "/"
+
+	me := admin.must(http.StatusOK, "GET", "/auth/me", nil).Map(b)
+	companyID, _ := me["company_id"].(string)
+	userID, _ := me["id"].(string)
+	meta := commands.Meta{Principal: domain.Principal{UserID: userID, CompanyID: companyID, Role: domain.CompanyAdmin}}
+	app, err := commands.New(commands.Config{Store: ts.srv.events, Hasher: auth.Bcrypt{Cost: 4}})
+	if err != nil {
+		b.Fatal(err)
+	}
+
+	runs := []struct {
+		name string
+		do   func() error
+	}{
+		{"bare", func() error {
+			resp, err := client.Post(bareURL, "application/json", strings.NewReader(body))
+			if err != nil {
+				return err
+			}
+			io.Copy(io.Discard, resp.Body)
+			return resp.Body.Close()
+		}},
+		// Over HTTP before the pipeline: the pipeline's events would
+		// make every HTTP create wait for the views to catch up on them.
+		{"http", post},
+		{"pipeline", func() error {
+			_, err := app.OpenTicket(context.Background(), meta, commands.OpenTicket{Title: "Printer on fire", Description: "It smokes", Priority: "high", Tags: []string{"hardware"}})
+			return err
+		}},
+	}
+	if only := os.Getenv("AGENTDESK_BENCH_PATHS"); only != "" {
+		runs = slices.DeleteFunc(runs, func(r struct {
+			name string
+			do   func() error
+		}) bool {
+			return !slices.Contains(strings.Split(only, ","), r.name)
+		})
+	}
+	b.ResetTimer()
+	for _, r := range runs {
+		rate, p50, p99, errs := hammer(conc, time.Duration(seconds)*time.Second, r.do)
+		if errs > 0 {
+			b.Errorf("%s: %d errors", r.name, errs)
+		}
+		b.Logf("creates %-10s %8.0f /s   p50 %6.2f ms   p99 %6.2f ms", r.name, rate, ms(p50), ms(p99))
+		b.ReportMetric(rate, r.name+"-creates/s")
+		b.ReportMetric(ms(p99), r.name+"-p99-ms")
+	}
+}
