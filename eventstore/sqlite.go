@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -144,6 +145,11 @@ type SQLiteStore struct {
 	notifyMu sync.Mutex
 	notify   chan struct{}
 	head     uint64
+	// recent holds the categories of the last commits, oldest first, so
+	// that a subscription whose categories none of them touched moves
+	// past them without a query: with a projection per read model, each
+	// commit would otherwise cost every projection a read of the log.
+	recent []commitCategories
 
 	// commits counts write transactions, so tests can check that group
 	// commit really shares transactions.
@@ -628,8 +634,9 @@ func (s *SQLiteStore) commitBatch(batch []*appendRequest) {
 	written := 0
 	if last != 0 {
 		written = int(last - s.written)
+		from := s.written
 		s.written = last
-		s.published(last)
+		s.published(from, last, batchCategories(batch))
 	}
 	if s.cfg.Commits != nil {
 		s.cfg.Commits.Committed(len(batch), written, time.Since(start))
@@ -821,14 +828,69 @@ func (s *SQLiteStore) failBatch(batch []*appendRequest, err error) {
 	}
 }
 
-// published announces a commit: it records the new head and wakes every
+// commitCategories are the stream categories of the events one commit
+// wrote, the positions after from up to to.
+type commitCategories struct {
+	from, to uint64
+	cats     []string
+}
+
+// recentCommits is how many commits' categories are kept.
+const recentCommits = 512
+
+// batchCategories lists the categories a committed batch wrote to.
+func batchCategories(batch []*appendRequest) []string {
+	var cats []string
+	for _, req := range batch {
+		if req.err != nil || len(req.rows) == 0 {
+			continue
+		}
+		if c := Category(req.stream); !slices.Contains(cats, c) {
+			cats = append(cats, c)
+		}
+	}
+	return cats
+}
+
+// published announces a commit of the positions after from up to head:
+// it records the new head and the commit's categories, and wakes every
 // subscription waiting for one.
-func (s *SQLiteStore) published(head uint64) {
+func (s *SQLiteStore) published(from, head uint64, cats []string) {
 	s.notifyMu.Lock()
 	s.head = head
+	if len(s.recent) == recentCommits {
+		s.recent = append(s.recent[:0], s.recent[1:]...)
+	}
+	s.recent = append(s.recent, commitCategories{from: from, to: head, cats: cats})
 	close(s.notify)
 	s.notify = make(chan struct{})
 	s.notifyMu.Unlock()
+}
+
+// untouched reports whether the commits after cursor up to head are all
+// known and none wrote to a category of cats: then a subscription to cats
+// has nothing to read there.
+func (s *SQLiteStore) untouched(cursor, head uint64, cats []string) bool {
+	if len(cats) == 0 || cursor >= head {
+		return false
+	}
+	s.notifyMu.Lock()
+	defer s.notifyMu.Unlock()
+	covered := false
+	for _, c := range s.recent {
+		if c.to <= cursor || c.from >= head {
+			continue
+		}
+		if c.from <= cursor {
+			covered = true
+		}
+		for _, cat := range c.cats {
+			if slices.Contains(cats, cat) {
+				return false
+			}
+		}
+	}
+	return covered
 }
 
 // watch returns the channel the next commit will close and the head as of
@@ -1172,7 +1234,11 @@ func (sub *sqliteSubscription) Next(ctx context.Context, max int) (Batch, error)
 			return Batch{}, err
 		}
 		wake, head := sub.store.watch()
-		events, err := sub.store.readAll(ctx, sub.cursor, head, max, sub.filter)
+		var events []RecordedEvent
+		var err error
+		if !sub.store.untouched(sub.cursor, head, sub.filter.Categories) {
+			events, err = sub.store.readAll(ctx, sub.cursor, head, max, sub.filter)
+		}
 		if err != nil {
 			if endErr := sub.endErr(); endErr != nil {
 				return Batch{}, endErr

@@ -868,3 +868,63 @@ func TestSQLiteCommitObserver(t *testing.T) {
 		t.Errorf("got commit durations up to %v, want them measured", log.slow)
 	}
 }
+
+// TestUntouchedCommitsNeedNoRead: the store remembers which categories
+// recent commits wrote, so a subscription to other categories passes them
+// without reading; commits it does not remember, or that touched its
+// categories, are read.
+func TestUntouchedCommitsNeedNoRead(t *testing.T) {
+	ctx := context.Background()
+	s, err := OpenSQLite(SQLiteConfig{Path: filepath.Join(t.TempDir(), "events.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	before, _ := s.Head(ctx)
+	mustAppend(ctx, t, s, newStream("ticket"), NoStream, newEvent("ticket.opened", "c1"))
+	mustAppend(ctx, t, s, newStream("ticket"), NoStream, newEvent("ticket.opened", "c1"))
+	mid, _ := s.Head(ctx)
+	mustAppend(ctx, t, s, newStream("user"), NoStream, newEvent("user.registered", "c1"))
+	head, _ := s.Head(ctx)
+
+	cases := []struct {
+		name      string
+		from, to  uint64
+		cats      []string
+		untouched bool
+	}{
+		{"tickets only, asked for users", before.Commit, mid.Commit, []string{"user"}, true},
+		{"a user commit in range", before.Commit, head.Commit, []string{"user"}, false},
+		{"tickets asked for tickets", before.Commit, mid.Commit, []string{"ticket"}, false},
+		{"no categories means everything", before.Commit, mid.Commit, nil, false},
+		{"nothing new", head.Commit, head.Commit, []string{"user"}, false},
+	}
+	for _, c := range cases {
+		if got := s.untouched(c.from, c.to, c.cats); got != c.untouched {
+			t.Errorf("%s: untouched(%d, %d, %v) = %v; want %v", c.name, c.from, c.to, c.cats, got, c.untouched)
+		}
+	}
+
+	// Commits older than the remembered ones are read.
+	for range recentCommits {
+		mustAppend(ctx, t, s, newStream("ticket"), NoStream, newEvent("ticket.opened", "c1"))
+	}
+	now, _ := s.Head(ctx)
+	if s.untouched(before.Commit, now.Commit, []string{"company"}) {
+		t.Error("commits no longer remembered were passed without a read")
+	}
+	if !s.untouched(now.Commit-10, now.Commit, []string{"company"}) {
+		t.Error("recent commits of other categories were read")
+	}
+
+	// And a subscription to users still sees every user event.
+	sub, err := s.Subscribe(ctx, before, Filter{Categories: []string{"user"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+	got := collect(ctx, t, sub, 1)
+	if got[0].Type != "user.registered" {
+		t.Fatalf("subscription to users got %s", got[0].Type)
+	}
+}

@@ -119,6 +119,13 @@ type SQLiteStore struct {
 	// from colls and live after each change.
 	names  map[string]*sqliteCollection
 	closed atomic.Bool
+
+	// The checkpointer's connection, and its stop and done signals.
+	cpdb            *sql.DB
+	ckMu            sync.Mutex // one checkpoint at a time
+	walPath         string
+	stopCheckpoints chan struct{}
+	checkpointsDone chan struct{}
 }
 
 // sqliteCollection is an Ensure'd collection. It is replaced, never
@@ -214,11 +221,14 @@ func OpenSQLite(cfg SQLiteConfig) (*SQLiteStore, error) {
 		return nil, errors.New("readstore: this program's SQLite has no FTS5, which text search needs: build it with -tags sqlite_fts5 (make does)")
 	}
 	s := &SQLiteStore{wdb: wdb, wconn: wconn, colls: map[string]*sqliteCollection{}, live: map[string]int{}, names: map[string]*sqliteCollection{}}
-	// Index inserts land on scattered pages, so a batch of 500 tickets
-	// dirties thousands of pages. Checkpointing every 10000 pages (about
-	// 40 MB of WAL) instead of 1000 copies a page that several batches
-	// touched once, not once per batch: 40% more catch-up throughput.
-	if _, err := wconn.ExecContext(ctx, "PRAGMA wal_autocheckpoint = 10000"); err != nil {
+	// The writer never checkpoints: a checkpoint run by the commit that
+	// crosses the threshold stalls that write (and every read-your-writes
+	// waiting on it) for as long as it copies, tens of milliseconds for a
+	// few MB. A goroutine on its own connection copies the WAL back
+	// instead (see checkpoint), alongside the writes; the file is cut
+	// back to walLimit when it restarts, so the WAL needs only a few MB
+	// of headroom on disk.
+	if _, err := wconn.ExecContext(ctx, fmt.Sprintf("PRAGMA wal_autocheckpoint = 0; PRAGMA journal_size_limit = %d", walLimit)); err != nil {
 		s.closeAll()
 		return nil, fmt.Errorf("readstore: open %s: %w", cfg.Path, err)
 	}
@@ -261,7 +271,61 @@ func OpenSQLite(cfg SQLiteConfig) (*SQLiteStore, error) {
 		s.closeAll()
 		return nil, fmt.Errorf("readstore: open %s: %w", cfg.Path, err)
 	}
+	if s.cpdb, err = sql.Open("sqlite3", cfg.Path+"?"+common); err != nil {
+		s.closeAll()
+		return nil, fmt.Errorf("readstore: open %s: %w", cfg.Path, err)
+	}
+	s.cpdb.SetMaxOpenConns(1)
+	s.walPath = cfg.Path + "-wal"
+	s.stopCheckpoints = make(chan struct{})
+	s.checkpointsDone = make(chan struct{})
+	go s.checkpoint()
 	return s, nil
+}
+
+// walLimit is the WAL size, in bytes, past which the checkpointer copies
+// it back into the database, and the size the file is cut back to.
+const walLimit = 4 << 20
+
+// walHardLimit is the WAL size past which the writer itself checkpoints
+// before its next batch, should the checkpointer fall behind (readers
+// holding old snapshots can keep a checkpoint from finishing).
+const walHardLimit = 16 << 20
+
+// checkpoint copies the WAL back into the database whenever it passes
+// walLimit, until Close. PASSIVE never waits for the writer or readers;
+// what it cannot copy yet it copies next time.
+func (s *SQLiteStore) checkpoint() {
+	defer close(s.checkpointsDone)
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-s.stopCheckpoints:
+			return
+		case <-tick.C:
+		}
+		if fi, err := os.Stat(s.walPath); err != nil || fi.Size() < walLimit {
+			continue
+		}
+		s.ckMu.Lock()
+		// An error is tried again at the next tick; a full disk shows in
+		// the writes.
+		_, _ = s.cpdb.Exec("PRAGMA wal_checkpoint(PASSIVE)")
+		s.ckMu.Unlock()
+	}
+}
+
+// checkWAL checkpoints from the writer when the WAL is far past its
+// limit; it runs on wconn before a batch.
+func (s *SQLiteStore) checkWAL(ctx context.Context) {
+	if fi, err := os.Stat(s.walPath); err == nil && fi.Size() > walHardLimit {
+		// After the checkpointer's pass, if one is running: two
+		// checkpoints at once make the second give up at once.
+		s.ckMu.Lock()
+		s.wconn.ExecContext(ctx, "PRAGMA wal_checkpoint(RESTART)")
+		s.ckMu.Unlock()
+	}
 }
 
 // initSchema brings the store's own tables to schemaVersion, dropping
@@ -361,6 +425,13 @@ func (s *SQLiteStore) Close() error {
 
 func (s *SQLiteStore) closeAll() error {
 	var errs []error
+	if s.stopCheckpoints != nil {
+		close(s.stopCheckpoints)
+		<-s.checkpointsDone
+	}
+	if s.cpdb != nil {
+		errs = append(errs, s.cpdb.Close())
+	}
 	for _, c := range s.colls {
 		errs = append(errs, c.upsert.Close())
 	}
@@ -1071,6 +1142,7 @@ func (s *SQLiteStore) Apply(ctx context.Context, b Batch) error {
 	if s.closed.Load() {
 		return ErrClosed
 	}
+	s.checkWAL(ctx)
 	// names cannot change while wmu is held, so no read lock is needed.
 	// Batches mostly write one collection, so the name is looked up again
 	// only when it changes from one write to the next.

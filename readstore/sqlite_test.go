@@ -952,3 +952,48 @@ func TestSQLiteCountsAreKept(t *testing.T) {
 		t.Fatalf("derived objects of a dropped table: %d, %v; want none", derived, err)
 	}
 }
+
+// TestSQLiteWALStaysBounded: writing far more than the WAL's limit leaves
+// the WAL file a few MB, not tens: the checkpointer copies it back beside
+// the writes, and the file is cut back when it restarts.
+func TestSQLiteWALStaysBounded(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "read.db")
+	s := openTestSQLite(t, path)
+	ctx := t.Context()
+	if err := s.Ensure(ctx, items()); err != nil {
+		t.Fatal(err)
+	}
+	pad := strings.Repeat("x", 2000)
+	largest := int64(0)
+	for batch := range 60 {
+		var b readstore.Batch
+		for i := range 500 {
+			b.Writes = append(b.Writes, item(t, fmt.Sprintf("d%d-%d", batch, i), ver(batch+1), map[string]any{"owner": pad, "score": i}))
+		}
+		apply(t, s, b)
+		if fi, err := os.Stat(path + "-wal"); err == nil {
+			largest = max(largest, fi.Size())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	db, _ := os.Stat(path)
+	t.Logf("database %d MB, largest WAL seen %d MB", db.Size()>>20, largest>>20)
+	if db.Size() < 60<<20 {
+		t.Fatalf("database %d bytes: the test wrote too little to matter", db.Size())
+	}
+	if largest > 24<<20 {
+		t.Fatalf("the WAL grew to %d MB while %d MB were written; want it bounded", largest>>20, db.Size()>>20)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		apply(t, s, readstore.Batch{Writes: []readstore.Write{item(t, "last", ver(1000+int(time.Now().UnixMilli()%1000000)), nil)}})
+		fi, err := os.Stat(path + "-wal")
+		if err == nil && fi.Size() <= 4<<20+1<<20 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("WAL still %d bytes 10 s after the writes; want it cut back to about 4 MB", fi.Size())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
