@@ -145,10 +145,17 @@ func run(ctx context.Context, cfg Config, out io.Writer) (err error) {
 	} else {
 		close(sampled)
 	}
+	before, cpuErr := procIfKnown(pid)
 	res := drive(ctx, "agentdesk, scenario "+cfg.Scenario, opsFor(cfg.Scenario), workers, cfg.Duration)
+	after, err := procIfKnown(pid)
 	close(stopSampling)
 	<-sampled
 	report(out, res)
+	if cpuErr == nil && err == nil && pid != 0 {
+		cpu, n := after.cpu-before.cpu, res.total().count()
+		fmt.Fprintf(out, "  server CPU: %.1f s in %s (%.2f cores), %s per request\n",
+			cpu.Seconds(), res.elapsed.Round(time.Millisecond), cpu.Seconds()/res.elapsed.Seconds(), cpuPerRequest(cpu, int64(n)))
+	}
 
 	failed := res.errorCount()
 	if cfg.Ceiling && ctx.Err() == nil {
@@ -172,22 +179,19 @@ func run(ctx context.Context, cfg Config, out io.Writer) (err error) {
 		problems = append(problems, fmt.Errorf("%d requests failed", failed))
 	}
 	if smp != nil {
-		fmt.Fprintf(out, "\nsoak rule: %s\n", smp.rule)
-		if smp.err != nil {
-			problems = append(problems, fmt.Errorf("soak: reading the server process: %w", smp.err))
-		} else {
-			ok, why := judge(smp.rule, smp.samples)
-			verdict := "PASS"
-			if !ok || failed > 0 {
-				verdict = "FAIL"
-			}
-			fmt.Fprintf(out, "soak verdict: %s: %d failed requests; %s\n", verdict, failed, why)
-			if !ok {
-				problems = append(problems, errors.New("soak: the server's resources did not stay flat"))
-			}
+		if err := smp.verdict(out, failed); err != nil {
+			problems = append(problems, err)
 		}
 	}
 	return errors.Join(problems...)
+}
+
+// procIfKnown reads the server process when its id is known.
+func procIfKnown(pid int) (procStat, error) {
+	if pid == 0 {
+		return procStat{}, nil
+	}
+	return readProc(pid)
 }
 
 // driveCeiling serves a ticket of co, as the server answers it, from a

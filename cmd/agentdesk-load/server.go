@@ -185,21 +185,48 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	return l.w.Write(p)
 }
 
-// procStat is a process's resident memory and open file descriptors.
+// procStat is a process's resident memory, open file descriptors and
+// CPU time used so far.
 type procStat struct {
 	rssKiB int64
 	fds    int
+	cpu    time.Duration // user and system
 }
 
-// readProc reads pid's resident set size (VmRSS in /proc/<pid>/status)
-// and counts its open file descriptors (/proc/<pid>/fd). Linux only.
+// userHZ is the unit of the CPU times in /proc/<pid>/stat: USER_HZ,
+// which Linux fixes at 100 for user space whatever the kernel's tick.
+const userHZ = 100
+
+// readProc reads pid's resident set size (VmRSS in /proc/<pid>/status),
+// counts its open file descriptors (/proc/<pid>/fd) and reads its CPU
+// time (/proc/<pid>/stat). Linux only.
 func readProc(pid int) (procStat, error) {
 	dir := "/proc/" + strconv.Itoa(pid)
+	stat, err := os.ReadFile(dir + "/stat")
+	if err != nil {
+		return procStat{}, err
+	}
+	// "pid (comm) state ppid …": comm may hold spaces and parentheses,
+	// so the fields are counted from the last ')'. utime and stime are
+	// the 14th and 15th fields, the 12th and 13th after comm.
+	i := bytes.LastIndexByte(stat, ')')
+	f := strings.Fields(string(stat[i+1:]))
+	if i < 0 || len(f) < 13 {
+		return procStat{}, fmt.Errorf("%s/stat: unexpected format", dir)
+	}
+	var ticks int64
+	for _, s := range f[11:13] {
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			return procStat{}, fmt.Errorf("%s/stat: %w", dir, err)
+		}
+		ticks += n
+	}
+	st := procStat{cpu: time.Duration(ticks) * time.Second / userHZ}
 	status, err := os.ReadFile(dir + "/status")
 	if err != nil {
 		return procStat{}, err
 	}
-	var st procStat
 	found := false
 	for line := range strings.Lines(string(status)) {
 		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {

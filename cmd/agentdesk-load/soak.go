@@ -63,7 +63,7 @@ type sampler struct {
 	start time.Time
 
 	samples            []sample
-	lastAt             time.Duration
+	lastAt, lastCPU    time.Duration
 	lastReqs, lastErrs int64
 	err                error // the first reading that failed
 }
@@ -72,7 +72,7 @@ type sampler struct {
 // once more then. It is the sampler's only goroutine; read samples after
 // it returns.
 func (s *sampler) run(stop <-chan struct{}) {
-	fmt.Fprintf(s.out, "\n  %8s %9s %6s %9s %9s %7s\n", "at", "RSS MiB", "fds", "requests", "req/s", "errors")
+	fmt.Fprintf(s.out, "\n  %8s %9s %6s %9s %9s %7s %6s %9s\n", "at", "RSS MiB", "fds", "requests", "req/s", "errors", "cores", "CPU/req")
 	s.take()
 	tick := time.NewTicker(s.rule.Every)
 	defer tick.Stop()
@@ -102,13 +102,46 @@ func (s *sampler) take() {
 	}
 	reqs, errs := s.live.requests.Load(), s.live.errors.Load()
 	sm := sample{at: at, proc: st, requests: reqs - s.lastReqs, errors: errs - s.lastErrs, interval: at - s.lastAt}
-	s.lastAt, s.lastReqs, s.lastErrs = at, reqs, errs
+	cpu := st.cpu - s.lastCPU
+	s.lastAt, s.lastCPU, s.lastReqs, s.lastErrs = at, st.cpu, reqs, errs
 	s.samples = append(s.samples, sm)
-	rate := 0.0
+	var rate, cores float64
 	if sm.interval > 0 {
-		rate = float64(sm.requests) / sm.interval.Seconds()
+		rate, cores = float64(sm.requests)/sm.interval.Seconds(), cpu.Seconds()/sm.interval.Seconds()
 	}
-	fmt.Fprintf(s.out, "  %8s %9.1f %6d %9d %9.0f %7d\n", at.Round(time.Second), float64(st.rssKiB)/1024, st.fds, sm.requests, rate, sm.errors)
+	fmt.Fprintf(s.out, "  %8s %9.1f %6d %9d %9.0f %7d %6.2f %9s\n", at.Round(time.Second), float64(st.rssKiB)/1024, st.fds,
+		sm.requests, rate, sm.errors, cores, cpuPerRequest(cpu, sm.requests))
+}
+
+// cpuPerRequest formats the server's CPU time per request, "-" for no
+// requests. On a machine shared with other work it is the steadier
+// figure: throughput and latency depend on what else runs, the CPU a
+// request costs much less.
+func cpuPerRequest(cpu time.Duration, requests int64) string {
+	if requests <= 0 {
+		return "-"
+	}
+	return ms(cpu / time.Duration(requests))
+}
+
+// verdict prints the rule and the soak's verdict, which also needs no
+// request to have failed, and returns an error unless the resources
+// stayed flat.
+func (s *sampler) verdict(out io.Writer, failed int) error {
+	fmt.Fprintf(out, "\nsoak rule: %s\n", s.rule)
+	if s.err != nil {
+		return fmt.Errorf("soak: reading the server process: %w", s.err)
+	}
+	ok, why := judge(s.rule, s.samples)
+	verdict := "PASS"
+	if !ok || failed > 0 {
+		verdict = "FAIL"
+	}
+	fmt.Fprintf(out, "soak verdict: %s: %d failed requests; %s\n", verdict, failed, why)
+	if !ok {
+		return errors.New("soak: the server's resources did not stay flat")
+	}
+	return nil
 }
 
 // judge applies rule to samples: whether the resources stayed flat, and

@@ -60,4 +60,20 @@ func TestReadProc(t *testing.T) {
 	if after.fds <= st.fds {
 		t.Errorf("open fds %d after opening a file, %d before: want more", after.fds, st.fds)
 	}
+	// Spin until the kernel has counted a few ticks more of CPU time.
+	deadline := time.Now().Add(5 * time.Second)
+	for after.cpu < st.cpu+30*time.Millisecond && time.Now().Before(deadline) {
+		for i := 0; i < 1_000_000; i++ {
+			sink += i
+		}
+		if after, err = readProc(os.Getpid()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if after.cpu < st.cpu+30*time.Millisecond {
+		t.Errorf("CPU time %v after spinning, %v before: want at least 30ms more", after.cpu, st.cpu)
+	}
 }
+
+// sink keeps the spinning loop from being optimized away.
+var sink int
