@@ -122,3 +122,20 @@ func TestParseFlags(t *testing.T) {
 		}
 	}
 }
+
+// TestAdminPasswordFromEnvironment: ADMIN_PASSWORD stands in for
+// -admin-password, and the help never shows it.
+func TestAdminPasswordFromEnvironment(t *testing.T) {
+	t.Setenv("ADMIN_PASSWORD", "from-the-environment")
+	cfg, err := parseFlags([]string{"-url", "http://127.0.0.1:8080"}, &bytes.Buffer{})
+	if err != nil || cfg.AdminPassword != "from-the-environment" {
+		t.Errorf("parseFlags = %q, %v; want the password from ADMIN_PASSWORD", cfg.AdminPassword, err)
+	}
+	var help bytes.Buffer
+	if _, err := parseFlags([]string{"-h"}, &help); err == nil {
+		t.Fatal("-h: want flag.ErrHelp")
+	}
+	if strings.Contains(help.String(), "from-the-environment") {
+		t.Errorf("the help shows the password:\n%s", help.String())
+	}
+}

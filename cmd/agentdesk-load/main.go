@@ -60,7 +60,8 @@ func parseFlags(args []string, stderr io.Writer) (Config, error) {
 	fs.BoolVar(&cfg.KeepData, "keep", false, "keep the started server's data dir")
 	fs.StringVar(&cfg.URL, "url", "", "target the server running at this `URL` instead of starting one")
 	fs.StringVar(&cfg.AdminUser, "admin-user", "admin", "the superadmin of the server at -url")
-	fs.StringVar(&cfg.AdminPassword, "admin-password", os.Getenv("ADMIN_PASSWORD"), "its password (default $ADMIN_PASSWORD)")
+	// Not the flag's default: the help would print the password.
+	fs.StringVar(&cfg.AdminPassword, "admin-password", "", "its password (default $ADMIN_PASSWORD)")
 	fs.IntVar(&cfg.PID, "pid", 0, "the process id of the server at -url, for -soak")
 	fs.IntVar(&cfg.Companies, "companies", 4, "companies to create, one company_admin each")
 	fs.IntVar(&cfg.Tickets, "tickets", 2000, "tickets to seed per company")
@@ -74,10 +75,10 @@ func parseFlags(args []string, stderr io.Writer) (Config, error) {
 	fs.DurationVar(&rule.Warmup, "warmup", time.Minute, "with -soak: the warm-up; the first sample after it is the baseline")
 	// Half again as much: the read store's SQLite page caches (32 MiB per
 	// connection, five connections on two cores) keep filling while the
-	// run grows the database, by about 5 MiB a minute at 16 workers
-	// (measured), which is bounded growth, not a leak. A leak of 200
-	// bytes per request would exceed the allowance within a 10-minute
-	// soak at 800 requests/s.
+	// run grows the database, by 3 to 5 MiB a minute at 16 workers
+	// (measured), which is bounded growth, not a leak. A leak of 400
+	// bytes per request would exceed the allowance on its own within a
+	// 10-minute soak of 240,000 requests.
 	fs.Float64Var(&rule.RSSGrowth, "rss-growth", 0.5, "with -soak: RSS growth allowed from the baseline to the end, as a fraction")
 	fs.IntVar(&rule.FDGrowth, "fd-growth", 8, "with -soak: open fds allowed above the baseline at the end")
 	fs.Usage = func() {
@@ -92,6 +93,9 @@ func parseFlags(args []string, stderr io.Writer) (Config, error) {
 		fmt.Fprintln(stderr, "agentdesk-load:", err)
 		fs.Usage()
 		return Config{}, err
+	}
+	if cfg.AdminPassword == "" {
+		cfg.AdminPassword = os.Getenv("ADMIN_PASSWORD")
 	}
 	if *soak {
 		cfg.Soak = &rule
