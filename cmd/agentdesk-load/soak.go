@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"time"
 )
 
@@ -103,13 +104,15 @@ func (s *sampler) take() {
 	reqs, errs := s.live.requests.Load(), s.live.errors.Load()
 	sm := sample{at: at, proc: st, requests: reqs - s.lastReqs, errors: errs - s.lastErrs, interval: at - s.lastAt}
 	cpu := st.cpu - s.lastCPU
+	first := len(s.samples) == 0
 	s.lastAt, s.lastCPU, s.lastReqs, s.lastErrs = at, st.cpu, reqs, errs
 	s.samples = append(s.samples, sm)
-	var rate, cores float64
-	if sm.interval > 0 {
-		rate, cores = float64(sm.requests)/sm.interval.Seconds(), cpu.Seconds()/sm.interval.Seconds()
+	rate, cores := 0.0, "-" // the first sample has no interval before it
+	if !first && sm.interval > 0 {
+		rate = float64(sm.requests) / sm.interval.Seconds()
+		cores = strconv.FormatFloat(cpu.Seconds()/sm.interval.Seconds(), 'f', 2, 64)
 	}
-	fmt.Fprintf(s.out, "  %8s %9.1f %6d %9d %9.0f %7d %6.2f %9s\n", at.Round(time.Second), float64(st.rssKiB)/1024, st.fds,
+	fmt.Fprintf(s.out, "  %8s %9.1f %6d %9d %9.0f %7d %6s %9s\n", at.Round(time.Second), float64(st.rssKiB)/1024, st.fds,
 		sm.requests, rate, sm.errors, cores, cpuPerRequest(cpu, sm.requests))
 }
 
