@@ -34,6 +34,24 @@ bench: ## run the benchmarks: append, list query, catch-up (about 5 minutes; see
 bench-stores: ## run the event store and read store micro-benchmarks
 	$(GO) test -run '^$$' -bench . ./eventstore/ ./readstore/
 
+LOAD_DURATION    ?= 20s
+LOAD_CONCURRENCY ?= 64
+LOAD_SCENARIO    ?= mixed
+SOAK_DURATION    ?= 10m
+SOAK_CONCURRENCY ?= 16
+
+.PHONY: build-load
+build-load: build ## build bin/agentdesk and the load generator bin/agentdesk-load
+	$(GO) build -o bin/agentdesk-load ./cmd/agentdesk-load
+
+.PHONY: load
+load: build-load ## load test on loopback: LOAD_SCENARIO (mixed|creates|list|get) at LOAD_CONCURRENCY for LOAD_DURATION, then a bare handler as the ceiling
+	./bin/agentdesk-load -scenario $(LOAD_SCENARIO) -c $(LOAD_CONCURRENCY) -d $(LOAD_DURATION)
+
+.PHONY: soak
+soak: build-load ## soak test: the mixed workload for SOAK_DURATION at SOAK_CONCURRENCY; fails on any error or growing RSS or fds
+	./bin/agentdesk-load -scenario mixed -c $(SOAK_CONCURRENCY) -d $(SOAK_DURATION) -soak -ceiling=false
+
 STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
 .PHONY: lint
