@@ -18,9 +18,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+
 	"agentdesk/commands"
 	"agentdesk/domain"
 	"agentdesk/internal/auth"
+	"agentdesk/projections"
+	"agentdesk/readstore"
 )
 
 // BenchmarkHTTPPaths drives the real server over loopback TCP, the way a
@@ -332,5 +336,108 @@ func BenchmarkHTTPCreates(b *testing.B) {
 		b.Logf("creates %-10s %8.0f /s   p50 %6.2f ms   p99 %6.2f ms", r.name, rate, ms(p50), ms(p99))
 		b.ReportMetric(rate, r.name+"-creates/s")
 		b.ReportMetric(ms(p99), r.name+"-p99-ms")
+	}
+}
+
+// BenchmarkTenantFairness measures one company's p99 over loopback TCP
+// alone, then while another company (a tenth of AGENTDESK_BENCH_TICKETS
+// tickets) runs 16 concurrent heavy lists: a range and priority filter
+// no count is kept for (so its total is counted), sorted by title. It
+// reports both p99s and their ratio, and fails past 2×.
+func BenchmarkTenantFairness(b *testing.B) {
+	dir, userID, companyID := benchData(b)
+	seconds := benchEnvInt(b, "AGENTDESK_BENCH_SECONDS", 10)
+	cfg := testConfig(b, dir)
+	srv, err := Open(context.Background(), cfg, quietLogger(b))
+	if err != nil {
+		b.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	go srv.Serve(ln)
+	defer srv.Shutdown(context.Background())
+	base := "http://" + ln.Addr().String()
+
+	// The quiet company: a company and its admin, written into the read
+	// models as the projections would.
+	quietCo, quietUser := uuid.NewString(), uuid.NewString()
+	user, _ := json.Marshal(projections.User{ID: quietUser, CompanyID: &quietCo, Username: "quiet", Role: "company_admin", Active: true})
+	co, _ := json.Marshal(projections.Company{ID: quietCo, CompanyID: quietCo, Name: "Quiet", Status: "active"})
+	if err := srv.reads.Apply(context.Background(), readstore.Batch{Writes: []readstore.Write{
+		{Collection: projections.Users, Doc: readstore.Doc{ID: quietUser, Version: "1", Data: user}},
+		{Collection: projections.Companies, Doc: readstore.Doc{ID: quietCo, Version: "1", Data: co}},
+	}}); err != nil {
+		b.Fatal(err)
+	}
+	secret, _ := cfg.EnsureSecret()
+	tokens, _ := auth.NewTokens(secret, time.Hour)
+	heavyToken, _, _ := tokens.Issue(auth.Claims{UserID: userID, CompanyID: companyID, Role: "company_admin"})
+	quietToken, _, _ := tokens.Issue(auth.Claims{UserID: quietUser, CompanyID: quietCo, Role: "company_admin"})
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64, MaxConnsPerHost: 64}}
+	get := func(token, target string, okStatus ...int) error {
+		req, _ := http.NewRequest("GET", base+target, nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := client.Do(req)
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		io.Copy(io.Discard, resp.Body)
+		if resp.StatusCode != http.StatusOK && !slices.Contains(okStatus, resp.StatusCode) {
+			return fmt.Errorf("GET %s: %d", target, resp.StatusCode)
+		}
+		return nil
+	}
+	quiet := func() error {
+		if err := get(quietToken, "/api/tickets?range=[0,24]"); err != nil {
+			return err
+		}
+		return get(quietToken, "/auth/me")
+	}
+	heavy := "/api/tickets?range=[0,24]&sort=" + url.QueryEscape(`["title","ASC"]`) + "&filter=" + url.QueryEscape(`{"created_at_gte":"2026-01-02","priority":"high"}`)
+	if err := get(heavyToken, heavy); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	d := time.Duration(seconds) * time.Second
+	_, _, idle, errs := hammer(4, d, quiet)
+	if errs > 0 {
+		b.Fatalf("quiet company alone: %d errors", errs)
+	}
+	stop := make(chan struct{})
+	var heavyDone sync.WaitGroup
+	var heavyN, refused atomic.Int64
+	for range 16 {
+		heavyDone.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if err := get(heavyToken, heavy, http.StatusTooManyRequests); err == nil {
+					heavyN.Add(1)
+				} else {
+					refused.Add(1)
+				}
+			}
+		})
+	}
+	_, _, abused, errs := hammer(4, d, quiet)
+	close(stop)
+	heavyDone.Wait()
+	if errs > 0 {
+		b.Errorf("quiet company beside the heavy one: %d errors", errs)
+	}
+	ratio := float64(abused) / float64(idle)
+	b.Logf("quiet company p99: alone %.2f ms, beside 16 heavy lists %.2f ms (×%.2f); heavy lists answered %d, failed %d",
+		ms(idle), ms(abused), ratio, heavyN.Load(), refused.Load())
+	b.ReportMetric(ms(idle), "idle-p99-ms")
+	b.ReportMetric(ms(abused), "abused-p99-ms")
+	b.ReportMetric(ratio, "ratio")
+	if ratio > 2 {
+		b.Errorf("the quiet company's p99 went from %.2f ms to %.2f ms: more than 2×", ms(idle), ms(abused))
 	}
 }

@@ -167,7 +167,7 @@ var (
 		}, times("created_at", "updated_at")...),
 		Indexes: [][]string{
 			{"company_id", "created_at"}, {"company_id", "updated_at"}, {"company_id", "username"},
-			{"company_id", "email"}, {"company_id", "full_name"}, {"company_id", "role"}, {"company_id", "active"}, {"username"},
+			{"company_id", "email"}, {"company_id", "full_name"}, {"company_id", "role"}, {"company_id", "active"}, {"username"}, {"company_id"},
 		},
 		Counts:      [][]string{{"company_id"}, {"company_id", "role"}, {"company_id", "active"}},
 		DefaultSort: "created_at",
@@ -200,6 +200,10 @@ var (
 			{"company_id", "comment_count"},
 			{"company_id", "title"},
 			{"company_id", "tags"},
+			{"company_id", "priority"},
+			{"company_id", "requester_id"},
+			{"company_id", "assignee_id"},
+			{"company_id"},
 		},
 		Counts: [][]string{
 			{"company_id"}, {"company_id", "status"}, {"company_id", "priority"},
@@ -223,7 +227,7 @@ var (
 			{Name: "body", Kind: Text, Search: true},
 			{Name: "seq", Kind: Number, Filter: true, Sort: true},
 		}, times("created_at")...),
-		Indexes:     [][]string{{"ticket_id", "seq"}, {"ticket_id", "created_at"}, {"ticket_id", "author_id"}, {"company_id", "created_at"}},
+		Indexes:     [][]string{{"ticket_id", "seq"}, {"ticket_id", "created_at"}, {"ticket_id", "author_id"}, {"company_id", "created_at"}, {"ticket_id"}},
 		Counts:      [][]string{{"ticket_id"}, {"company_id", "ticket_id"}},
 		DefaultSort: "seq",
 		Scope:       childScope(domain.TicketScope),
@@ -247,7 +251,7 @@ var Agents = &Resource{
 	}, times("created_at", "updated_at")...),
 	Indexes: [][]string{
 		{"company_id", "created_at"}, {"company_id", "updated_at"}, {"company_id", "name"}, {"company_id", "model"},
-		{"company_id", "status"}, {"company_id", "temperature"}, {"company_id", "max_tokens"},
+		{"company_id", "status"}, {"company_id", "temperature"}, {"company_id", "max_tokens"}, {"company_id"},
 	},
 	Counts:      [][]string{{"company_id"}, {"company_id", "status"}},
 	DefaultSort: "created_at",
@@ -270,7 +274,7 @@ var Campaigns = &Resource{
 	Indexes: [][]string{
 		{"company_id", "created_at"}, {"company_id", "updated_at"}, {"company_id", "name"}, {"company_id", "agent_id"},
 		{"company_id", "channel"}, {"company_id", "status", "starts_at"}, {"company_id", "starts_at"}, {"company_id", "ends_at"},
-		{"company_id", "content_count"},
+		{"company_id", "content_count"}, {"company_id", "status"}, {"company_id"},
 	},
 	Counts:      [][]string{{"company_id"}, {"company_id", "status"}, {"company_id", "channel"}},
 	DefaultSort: "created_at",
@@ -294,7 +298,7 @@ var CampaignContent = &Resource{
 	}, times("created_at", "updated_at")...),
 	Indexes: [][]string{
 		{"campaign_id", "created_at"}, {"campaign_id", "updated_at"}, {"campaign_id", "title"}, {"campaign_id", "status"},
-		{"campaign_id", "author_id"}, {"company_id", "created_at"},
+		{"campaign_id", "author_id"}, {"company_id", "created_at"}, {"campaign_id"},
 	},
 	Counts:      [][]string{{"campaign_id"}, {"company_id", "campaign_id"}},
 	DefaultSort: "created_at",
@@ -317,7 +321,7 @@ var KnowledgeChunks = &Resource{
 	}, times("created_at", "updated_at")...),
 	Indexes: [][]string{
 		{"company_id", "created_at"}, {"company_id", "updated_at"}, {"company_id", "agent_id", "created_at"}, {"company_id", "title"},
-		{"company_id", "source"}, {"company_id", "tags"}, {"company_id", "token_count"},
+		{"company_id", "source"}, {"company_id", "tags"}, {"company_id", "token_count"}, {"company_id", "agent_id"}, {"company_id"},
 	},
 	Counts:      [][]string{{"company_id"}, {"company_id", "agent_id"}, {"company_id", "source"}},
 	DefaultSort: "created_at",
