@@ -48,14 +48,17 @@ type integrationBody struct {
 	CredentialSet json.RawMessage `json:"credential_set"`
 }
 
+// createAgentBody is what POST /api/agents reads.
+type createAgentBody struct {
+	agentBody
+	readOnly
+	// A new agent is active: a clone of an inactive one is too, like
+	// a clone's other read-only fields.
+	Status json.RawMessage `json:"status"`
+}
+
 func (h *Handler) createAgent(c *call) (outcome, error) {
-	var b struct {
-		agentBody
-		readOnly
-		// A new agent is active: a clone of an inactive one is too, like
-		// a clone's other read-only fields.
-		Status json.RawMessage `json:"status"`
-	}
+	var b createAgentBody
 	if err := c.decode(&b); err != nil {
 		return outcome{}, err
 	}
@@ -83,16 +86,19 @@ func (h *Handler) createAgent(c *call) (outcome, error) {
 	return created(res)
 }
 
+// updateAgentBody is what PUT /api/agents/{id} reads.
+type updateAgentBody struct {
+	agentBody
+	recordFields
+	Status *agent.Status `json:"status"`
+}
+
 // updateAgent takes the whole record back. Unlike a company's or a
 // campaign's, an agent's status may change here too (active or inactive,
 // in the same append as the other changes), since it is a plain setting
 // with no lifecycle rules; the actions remain for a one-click switch.
 func (h *Handler) updateAgent(c *call) (outcome, error) {
-	var b struct {
-		agentBody
-		recordFields
-		Status *agent.Status `json:"status"`
-	}
+	var b updateAgentBody
 	if err := c.decode(&b); err != nil {
 		return outcome{}, err
 	}

@@ -57,12 +57,15 @@ type campaignReadOnly struct {
 	ContentCount json.RawMessage `json:"content_count"`
 }
 
+// createCampaignBody is what POST /api/campaigns reads.
+type createCampaignBody struct {
+	campaignBody
+	readOnly
+	campaignReadOnly
+}
+
 func (h *Handler) createCampaign(c *call) (outcome, error) {
-	var b struct {
-		campaignBody
-		readOnly
-		campaignReadOnly
-	}
+	var b createCampaignBody
 	if err := c.decode(&b); err != nil {
 		return outcome{}, err
 	}
@@ -87,12 +90,15 @@ func (h *Handler) createCampaign(c *call) (outcome, error) {
 	return created(res)
 }
 
+// updateCampaignBody is what PUT /api/campaigns/{id} reads.
+type updateCampaignBody struct {
+	campaignBody
+	recordFields
+	campaignReadOnly
+}
+
 func (h *Handler) updateCampaign(c *call) (outcome, error) {
-	var b struct {
-		campaignBody
-		recordFields
-		campaignReadOnly
-	}
+	var b updateCampaignBody
 	if err := c.decode(&b); err != nil {
 		return outcome{}, err
 	}
@@ -139,10 +145,13 @@ func (h *Handler) deleteCampaign(c *call) (outcome, error) {
 	return out, h.records.Await(c.r.Context(), resource.CampaignContent.Name, out.res.Position)
 }
 
+// campaignStatusBody is what POST /api/campaigns/{id}/status reads.
+type campaignStatusBody struct {
+	Status *campaign.Status `json:"status"`
+}
+
 func (h *Handler) campaignStatus(c *call) (outcome, error) {
-	var b struct {
-		Status *campaign.Status `json:"status"`
-	}
+	var b campaignStatusBody
 	if err := c.decode(&b); err != nil {
 		return outcome{}, err
 	}
@@ -169,15 +178,18 @@ type contentBody struct {
 	Body       *string `json:"body"`
 }
 
+// addContentBody is what adding a content item reads.
+type addContentBody struct {
+	contentBody
+	readOnly
+	contentReadOnly
+}
+
 // addContent serves both POST /api/campaigns/{id}/content and POST
 // /api/campaign_content (campaign_id in the body). A record read back
 // may be posted again (Clone): its read-only fields are ignored.
 func (h *Handler) addContent(c *call) (outcome, error) {
-	var b struct {
-		contentBody
-		readOnly
-		contentReadOnly
-	}
+	var b addContentBody
 	if err := c.decode(&b); err != nil {
 		return outcome{}, err
 	}
@@ -203,14 +215,17 @@ func (h *Handler) addContent(c *call) (outcome, error) {
 	return out, nil
 }
 
+// editContentBody is what editing a content item reads.
+type editContentBody struct {
+	contentBody
+	recordFields
+	contentReadOnly
+}
+
 // editContent serves PUT /api/campaigns/{campaign_id}/content/{id}; the
 // record's revision (or If-Match) is the item's, as the command reads it.
 func (h *Handler) editContent(c *call) (outcome, error) {
-	var b struct {
-		contentBody
-		recordFields
-		contentReadOnly
-	}
+	var b editContentBody
 	if err := c.decode(&b); err != nil {
 		return outcome{}, err
 	}
@@ -231,7 +246,7 @@ func (h *Handler) editContent(c *call) (outcome, error) {
 func (h *Handler) contentAction(fn func(ctx context.Context, m commands.Meta, campaignID, itemID string, expected *uint64) (commands.Result, error)) func(c *call) (outcome, error) {
 	return func(c *call) (outcome, error) {
 		if len(bytes.TrimSpace(c.body)) > 0 {
-			var empty struct{}
+			var empty emptyBody
 			if err := c.decode(&empty); err != nil {
 				return outcome{}, err
 			}

@@ -33,12 +33,15 @@ type knowledgeReadOnly struct {
 	TokenCount json.RawMessage `json:"token_count"`
 }
 
+// createKnowledgeBody is what POST /api/knowledge_chunks reads.
+type createKnowledgeBody struct {
+	knowledgeBody
+	readOnly
+	knowledgeReadOnly
+}
+
 func (h *Handler) createKnowledgeChunk(c *call) (outcome, error) {
-	var b struct {
-		knowledgeBody
-		readOnly
-		knowledgeReadOnly
-	}
+	var b createKnowledgeBody
 	if err := c.decode(&b); err != nil {
 		return outcome{}, err
 	}
@@ -60,12 +63,15 @@ func (h *Handler) createKnowledgeChunk(c *call) (outcome, error) {
 	return created(res)
 }
 
+// updateKnowledgeBody is what PUT /api/knowledge_chunks/{id} reads.
+type updateKnowledgeBody struct {
+	knowledgeBody
+	recordFields
+	knowledgeReadOnly
+}
+
 func (h *Handler) updateKnowledgeChunk(c *call) (outcome, error) {
-	var b struct {
-		knowledgeBody
-		recordFields
-		knowledgeReadOnly
-	}
+	var b updateKnowledgeBody
 	if err := c.decode(&b); err != nil {
 		return outcome{}, err
 	}

@@ -59,13 +59,16 @@ type companyBody struct {
 	Name *string `json:"name"`
 }
 
+// createCompanyBody is what POST /api/companies reads.
+type createCompanyBody struct {
+	companyBody
+	readOnly
+	CompanyID json.RawMessage `json:"company_id"`
+	Status    json.RawMessage `json:"status"` // changed by actions only
+}
+
 func (h *Handler) createCompany(c *call) (outcome, error) {
-	var b struct {
-		companyBody
-		readOnly
-		CompanyID json.RawMessage `json:"company_id"`
-		Status    json.RawMessage `json:"status"` // changed by actions only
-	}
+	var b createCompanyBody
 	if err := c.decode(&b); err != nil {
 		return outcome{}, err
 	}
@@ -76,13 +79,16 @@ func (h *Handler) createCompany(c *call) (outcome, error) {
 	return created(res)
 }
 
+// updateCompanyBody is what PUT /api/companies/{id} reads.
+type updateCompanyBody struct {
+	companyBody
+	recordFields
+	CompanyID json.RawMessage `json:"company_id"`
+	Status    json.RawMessage `json:"status"` // changed by actions only
+}
+
 func (h *Handler) updateCompany(c *call) (outcome, error) {
-	var b struct {
-		companyBody
-		recordFields
-		CompanyID json.RawMessage `json:"company_id"`
-		Status    json.RawMessage `json:"status"` // changed by actions only
-	}
+	var b updateCompanyBody
 	if err := c.decode(&b); err != nil {
 		return outcome{}, err
 	}
@@ -99,12 +105,15 @@ func (h *Handler) deleteCompany(c *call) (outcome, error) {
 	return h.deleteWith(c, resource.Companies.Name, h.app.DeleteCompany)
 }
 
+// emptyBody is what an action that takes no input reads, if anything.
+type emptyBody struct{}
+
 // action is a domain action on one record that takes no input: the body
 // is empty or an empty object.
 func (h *Handler) action(fn func(ctx context.Context, m commands.Meta, id string) (commands.Result, error)) func(c *call) (outcome, error) {
 	return func(c *call) (outcome, error) {
 		if len(bytes.TrimSpace(c.body)) > 0 {
-			var empty struct{}
+			var empty emptyBody
 			if err := c.decode(&empty); err != nil {
 				return outcome{}, err
 			}
@@ -124,13 +133,16 @@ type userBody struct {
 	Role      *domain.Role `json:"role"`
 }
 
+// createUserBody is what POST /api/users reads.
+type createUserBody struct {
+	userBody
+	readOnly
+	Active          json.RawMessage `json:"active"` // changed by actions only
+	PasswordVersion json.RawMessage `json:"password_version"`
+}
+
 func (h *Handler) createUser(c *call) (outcome, error) {
-	var b struct {
-		userBody
-		readOnly
-		Active          json.RawMessage `json:"active"` // changed by actions only
-		PasswordVersion json.RawMessage `json:"password_version"`
-	}
+	var b createUserBody
 	if err := c.decode(&b); err != nil {
 		return outcome{}, err
 	}
@@ -144,14 +156,17 @@ func (h *Handler) createUser(c *call) (outcome, error) {
 	return created(res)
 }
 
+// updateUserBody is what PUT /api/users/{id} reads.
+type updateUserBody struct {
+	userBody
+	recordFields
+	OldPassword     *string         `json:"old_password"`
+	Active          json.RawMessage `json:"active"`
+	PasswordVersion json.RawMessage `json:"password_version"` // read-only
+}
+
 func (h *Handler) updateUser(c *call) (outcome, error) {
-	var b struct {
-		userBody
-		recordFields
-		OldPassword     *string         `json:"old_password"`
-		Active          json.RawMessage `json:"active"`
-		PasswordVersion json.RawMessage `json:"password_version"` // read-only
-	}
+	var b updateUserBody
 	if err := c.decode(&b); err != nil {
 		return outcome{}, err
 	}
@@ -183,16 +198,19 @@ type ticketBody struct {
 	Tags        *[]string        `json:"tags"`
 }
 
+// openTicketBody is what POST /api/tickets reads.
+type openTicketBody struct {
+	ticketBody
+	readOnly
+	ticketReadOnly
+	// A new ticket is open and unassigned; a clone's status and
+	// assignee are ignored like its other read-only fields.
+	Status     json.RawMessage `json:"status"`
+	AssigneeID json.RawMessage `json:"assignee_id"`
+}
+
 func (h *Handler) openTicket(c *call) (outcome, error) {
-	var b struct {
-		ticketBody
-		readOnly
-		ticketReadOnly
-		// A new ticket is open and unassigned; a clone's status and
-		// assignee are ignored like its other read-only fields.
-		Status     json.RawMessage `json:"status"`
-		AssigneeID json.RawMessage `json:"assignee_id"`
-	}
+	var b openTicketBody
 	if err := c.decode(&b); err != nil {
 		return outcome{}, err
 	}
@@ -210,14 +228,17 @@ func (h *Handler) openTicket(c *call) (outcome, error) {
 	return created(res)
 }
 
+// updateTicketBody is what PUT /api/tickets/{id} reads.
+type updateTicketBody struct {
+	ticketBody
+	recordFields
+	Status     *ticket.Status  `json:"status"`
+	AssigneeID json.RawMessage `json:"assignee_id"`
+	ticketReadOnly
+}
+
 func (h *Handler) updateTicket(c *call) (outcome, error) {
-	var b struct {
-		ticketBody
-		recordFields
-		Status     *ticket.Status  `json:"status"`
-		AssigneeID json.RawMessage `json:"assignee_id"`
-		ticketReadOnly
-	}
+	var b updateTicketBody
 	if err := c.decode(&b); err != nil {
 		return outcome{}, err
 	}
@@ -243,10 +264,13 @@ func (h *Handler) deleteTicket(c *call) (outcome, error) {
 	return h.deleteWith(c, resource.Tickets.Name, h.app.DeleteTicket)
 }
 
+// assignTicketBody is what POST /api/tickets/{id}/assign reads.
+type assignTicketBody struct {
+	AssigneeID json.RawMessage `json:"assignee_id"`
+}
+
 func (h *Handler) assignTicket(c *call) (outcome, error) {
-	var b struct {
-		AssigneeID json.RawMessage `json:"assignee_id"`
-	}
+	var b assignTicketBody
 	if err := c.decode(&b); err != nil {
 		return outcome{}, err
 	}
@@ -260,10 +284,13 @@ func (h *Handler) assignTicket(c *call) (outcome, error) {
 	return done(h.app.AssignTicket(c.r.Context(), c.meta, c.id, a))
 }
 
+// ticketStatusBody is what POST /api/tickets/{id}/status reads.
+type ticketStatusBody struct {
+	Status *ticket.Status `json:"status"`
+}
+
 func (h *Handler) ticketStatus(c *call) (outcome, error) {
-	var b struct {
-		Status *ticket.Status `json:"status"`
-	}
+	var b ticketStatusBody
 	if err := c.decode(&b); err != nil {
 		return outcome{}, err
 	}
@@ -273,10 +300,13 @@ func (h *Handler) ticketStatus(c *call) (outcome, error) {
 	return done(h.app.ChangeTicketStatus(c.r.Context(), c.meta, c.id, *b.Status))
 }
 
+// commentBody is what POST /api/tickets/{id}/comments reads.
+type commentBody struct {
+	Body *string `json:"body"`
+}
+
 func (h *Handler) commentTicket(c *call) (outcome, error) {
-	var b struct {
-		Body *string `json:"body"`
-	}
+	var b commentBody
 	if err := c.decode(&b); err != nil {
 		return outcome{}, err
 	}
