@@ -118,7 +118,11 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server, 
 		ReadTimeout:  15 * time.Second,
 		WriteTimeout: 60 * time.Second,
 		IdleTimeout:  2 * time.Minute,
-		ErrorLog:     slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		// limitHeaders answers oversized headers with our JSON 431 up to
+		// here; past it net/http answers its own plain-text 431 without
+		// reading the rest, so no client can make it buffer more.
+		MaxHeaderBytes: 2 * maxHeaderBytes,
+		ErrorLog:       slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	return s, nil
 }
@@ -199,6 +203,7 @@ func (s *Server) router(api *readapi.API, writes *web.Handler) http.Handler {
 		AllowCredentials: false,
 		MaxAge:           600,
 	}))
+	r.Use(limitHeaders)
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		readapi.WriteJSON(w, http.StatusNotFound, readapi.Problem{Detail: "no such endpoint"})
 	})
@@ -212,6 +217,44 @@ func (s *Server) router(api *readapi.API, writes *web.Handler) http.Handler {
 		writes.Mount(r)
 	})
 	return r
+}
+
+// maxHeaderBytes caps a request's line and headers together: a bearer
+// token and the usual browser headers take a few KiB.
+const maxHeaderBytes = 64 << 10
+
+// limitHeaders answers 431 with the API's JSON error body when a request's
+// line and headers exceed maxHeaderBytes. net/http's own limit
+// (http.Server.MaxHeaderBytes, set higher as a backstop) answers in plain
+// text, which clients that expect JSON cannot read.
+func limitHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if n := headerBytes(r); n > maxHeaderBytes {
+			// The connection is closed after the answer: what else the
+			// client sends on it is of no interest.
+			w.Header().Set("Connection", "close")
+			readapi.WriteJSON(w, http.StatusRequestHeaderFieldsTooLarge, readapi.Problem{
+				Detail: fmt.Sprintf("the request line and headers take %d bytes; at most %d are accepted", n, maxHeaderBytes)})
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// headerBytes is the size of r's request line and headers as sent, give
+// or take the spaces around the colons: "METHOD URI PROTO", each
+// "Name: value" line (Host is kept apart by net/http), the CRLFs.
+func headerBytes(r *http.Request) int {
+	n := len(r.Method) + 1 + len(r.RequestURI) + 1 + len(r.Proto) + 2
+	if r.Host != "" {
+		n += len("Host: ") + len(r.Host) + 2
+	}
+	for name, values := range r.Header {
+		for _, v := range values {
+			n += len(name) + 2 + len(v) + 2
+		}
+	}
+	return n + 2
 }
 
 // logRequests logs one line per request, after it is served.
