@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -86,7 +87,8 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server, 
 	if err != nil {
 		return nil, err
 	}
-	api, err := readapi.New(readapi.Config{Reads: s.reads, Progress: s.runner, Tokens: tokenAdapter{tokens}, Passwords: passwords, Logger: log, SignInLimit: cfg.SignInLimit})
+	api, err := readapi.New(readapi.Config{Reads: s.reads, Progress: s.runner, Tokens: tokenAdapter{tokens}, Passwords: passwords, Logger: log,
+		SignIn: readapi.SignInLimits{PerClientUser: cfg.SignInClientUserLimit, PerUser: cfg.SignInUserLimit, PerClient: cfg.SignInLimit}})
 	if err != nil {
 		return nil, err
 	}
@@ -194,7 +196,7 @@ func (s *Server) warnMissingPassword() {
 
 func (s *Server) router(api *readapi.API, writes *web.Handler) http.Handler {
 	r := chi.NewRouter()
-	r.Use(requestID, s.logRequests, middleware.Recoverer)
+	r.Use(requestID, s.logRequests, middleware.Recoverer, clientIP(s.cfg.TrustedProxies))
 	r.Use(cors.Handler(cors.Options{
 		AllowedOrigins:   s.cfg.CORSOrigins,
 		AllowedMethods:   []string{"GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"},
@@ -255,6 +257,22 @@ func headerBytes(r *http.Request) int {
 		}
 	}
 	return n + 2
+}
+
+// clientIP finds the address of each request's client for
+// readapi.ClientAddr: the TCP peer, unless the peer is one of the trusted
+// proxies; then the right-most address of X-Forwarded-For that is not
+// itself a trusted proxy (the left part of the header is whatever the
+// client chose to send). With no trusted proxy the header is ignored.
+func clientIP(trusted []netip.Prefix) func(http.Handler) http.Handler {
+	if len(trusted) == 0 {
+		return middleware.ClientIPFromRemoteAddr
+	}
+	prefixes := make([]string, len(trusted))
+	for i, p := range trusted {
+		prefixes[i] = p.String()
+	}
+	return middleware.ClientIPFromXFF(prefixes...)
 }
 
 // logRequests logs one line per request, after it is served.
