@@ -49,7 +49,7 @@ func decodeBody(body []byte, v any) error {
 	if s.keyErr != nil {
 		return s.keyErr
 	}
-	if s.broken {
+	if s.broken && len(s.text) > 0 {
 		// A raw control character ends the scan and makes the JSON
 		// invalid; naming the field helps more than "malformed".
 		return s.textErr()
@@ -59,7 +59,8 @@ func decodeBody(body []byte, v any) error {
 	if err := dec.Decode(v); err != nil {
 		return decodeError(err)
 	}
-	if dec.More() {
+	// Not dec.More(), which says false before a stray '}' or ']'.
+	if len(bytes.TrimSpace(body[dec.InputOffset():])) > 0 {
 		return &requestError{status: http.StatusBadRequest, msg: "the body must hold a single JSON object"}
 	}
 	return s.textErr()
@@ -85,6 +86,11 @@ func (s scanned) textErr() error {
 	return &requestError{status: http.StatusUnprocessableEntity, msg: msg, fields: s.text}
 }
 
+// maxTextProblems caps the fields a 422 names: past it the answer is
+// the same, and a body nested deep with a bad string at every level
+// must not cost a path per level.
+const maxTextProblems = 10
+
 // frame is an object or array the scan is inside.
 type frame struct {
 	object bool
@@ -92,8 +98,28 @@ type frame struct {
 	expect bool   // object: the next string token is a key
 	key    string // object: the key of the value being read
 	index  int    // array: the index of the next element
-	path   string // the frame's field path ("integrations.0"), "" at the top
+	up     *frame // the enclosing frame, nil at the top
+	elem   string // the frame's element in up: a key or an index
 	field  string // the nearest key: it says whether text is multi-line
+}
+
+// path is the frame's field path, such as "integrations.0"; "" at the
+// top. It is built only for a problem to report: kept on every frame,
+// paths would cost the square of the nesting depth.
+func (f *frame) path() string {
+	if f.up == nil {
+		return f.elem
+	}
+	return join(f.up.path(), f.elem)
+}
+
+// valuePath is the path of the value being read in f, and the item it
+// is in a list ("item 2 "), if it is in one.
+func (f *frame) valuePath() (path, item string) {
+	if f.object {
+		return join(f.path(), f.key), ""
+	}
+	return f.path(), fmt.Sprintf("item %d ", f.index+1)
 }
 
 // scanBody walks body's tokens once. It refuses a key given twice in
@@ -145,45 +171,55 @@ func scanBody(body []byte) scanned {
 				continue
 			}
 		}
-		// A value: its path, and the field it is reported on.
-		var path, field, item string
-		if top != nil {
-			field = top.field
-			if top.object {
-				path, field = join(top.path, top.key), top.key
-				top.expect = true // a key comes next
-			} else {
-				path = join(top.path, strconv.Itoa(top.index))
-				item = fmt.Sprintf("item %d ", top.index+1)
-				top.index++
+		// A value, of the frame on top.
+		if top == nil {
+			if d, ok := tok.(json.Delim); ok {
+				stack = append(stack, &frame{object: d == '{', expect: d == '{', keys: map[string]bool{}})
+			}
+			continue // not an object: the decoder refuses it
+		}
+		if str, ok := tok.(string); ok {
+			// A string: a list of them (tags) is one field in a form,
+			// so an item is reported on its list.
+			if len(s.text) < maxTextProblems {
+				field := top.field
+				if top.object {
+					field = top.key
+				}
+				msg := rawTextProblem(raw)
+				if msg == "" {
+					msg = textProblem(str, multiLine[field])
+				}
+				if msg != "" {
+					path, item := top.valuePath()
+					s.add(path, item+msg)
+				}
 			}
 		}
-		switch tok := tok.(type) {
-		case json.Delim: // '{' or '['
-			f := &frame{object: tok == '{', expect: tok == '{', path: path, field: field}
+		if d, ok := tok.(json.Delim); ok { // '{' or '['
+			f := &frame{object: d == '{', expect: d == '{', up: top, field: top.field}
+			if top.object {
+				f.elem, f.field = top.key, top.key
+			} else {
+				f.elem = strconv.Itoa(top.index)
+			}
 			if f.object {
 				f.keys = map[string]bool{}
 			}
 			stack = append(stack, f)
-		case string:
-			if top == nil {
-				continue // not an object: the decoder refuses it
-			}
-			report := path
-			if !top.object {
-				// A list of strings (tags) is one field in a form.
-				report = top.path
-			}
-			if msg := rawTextProblem(raw); msg != "" {
-				s.add(report, item+msg)
-			} else if msg := textProblem(tok, multiLine[field]); msg != "" {
-				s.add(report, item+msg)
-			}
+		}
+		if top.object {
+			top.expect = true // a key comes next
+		} else {
+			top.index++
 		}
 	}
 }
 
 func (s *scanned) add(field, msg string) {
+	if field == "" {
+		return // not in an object: the decoder refuses the body
+	}
 	if s.text == nil {
 		s.text = map[string]string{}
 	}
@@ -197,11 +233,9 @@ func (s *scanned) add(field, msg string) {
 // it is one that the field allows, in which case the JSON is simply
 // malformed: control characters must be escaped in JSON strings.
 func (s *scanned) rawControl(rest []byte, top *frame) {
-	field, report, item := top.field, top.path, ""
+	field := top.field
 	if top.object {
-		field, report = top.key, join(top.path, top.key)
-	} else {
-		item = fmt.Sprintf("item %d ", top.index+1)
+		field = top.key
 	}
 	open := bytes.IndexByte(rest, '"')
 	if open < 0 {
@@ -218,8 +252,11 @@ func (s *scanned) rawControl(rest []byte, top *frame) {
 	}
 	var before string
 	_ = json.Unmarshal(append(append([]byte{'"'}, str[:i]...), '"'), &before)
-	msg := textProblem(before+string(r), multiLine[field])
-	s.add(report, item+msg)
+	path, item := top.valuePath()
+	if path == "" {
+		return // not a field: the decoder says the JSON is malformed
+	}
+	s.add(path, item+textProblem(before+string(r), multiLine[field]))
 	s.broken = true
 }
 

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"maps"
 	"net/http"
+	"runtime"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -75,6 +77,12 @@ func TestDecodeBodyText(t *testing.T) {
 				"title":  "must not contain control characters (U+0001 at character 1)",
 				"status": "must not contain control characters (U+0000 at character 5)",
 			}},
+		{name: "a raw control character under an empty key", body: "{\"\":\"\x1a\xea0", status: 400},
+		{name: "a raw control character in a list at the top", body: "[\"\x1b\"]", status: 400},
+		{name: "a stray brace after the object", body: `{"title":"a"}}`, status: 400},
+		{name: "a stray bracket after the object", body: "{} ]", status: 400},
+		{name: "a second object", body: `{"title":"a"} {"title":"b"}`, status: 400},
+		{name: "spaces after the object", body: "{\"title\":\"a\"} \r\n\t", status: 0},
 		{name: "NUL in a key is an unknown field", body: `{"ti\u0000tle":"x"}`, status: 400},
 		{name: "an unknown field wins over its text", body: `{"title":"ok","nope":"\u001b"}`, status: 400},
 		{name: "a key folded by Unicode", body: `{"ſtatus":"open"}`, status: 400},
@@ -130,5 +138,33 @@ func TestDecodeBodyTextMessage(t *testing.T) {
 	}
 	if strings.Contains(err.Error(), "\x01") {
 		t.Fatalf("the message %q repeats the control character", err)
+	}
+}
+
+// A body nested as deep as encoding/json allows, with a bad string at
+// every level, costs no path per level: paths are built for the fields
+// reported only, and those are capped.
+func TestDecodeBodyDeepNesting(t *testing.T) {
+	const depth = 9000
+	var b strings.Builder
+	b.WriteString(`{"tags":`)
+	for range depth {
+		b.WriteString(`["\u0001",`)
+	}
+	b.WriteString(`"x"`)
+	b.WriteString(strings.Repeat("]", depth))
+	b.WriteString(`}`)
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	s := scanBody([]byte(b.String()))
+	runtime.ReadMemStats(&after)
+	if len(s.text) != maxTextProblems {
+		t.Fatalf("got %d fields, want %d", len(s.text), maxTextProblems)
+	}
+	if got := after.TotalAlloc - before.TotalAlloc; got > 32<<20 {
+		t.Fatalf("scanning %d bytes allocated %d MiB, want less than 32", b.Len(), got>>20)
+	}
+	if _, ok := s.text["tags.1.1"]; !ok {
+		t.Fatalf("got fields %v, want tags.1.1 among them", slices.Sorted(maps.Keys(s.text)))
 	}
 }
