@@ -31,6 +31,19 @@ bench: ## run the benchmarks: append, list query, catch-up (about 5 minutes; see
 bench-stores: ## run the event store and read store micro-benchmarks
 	$(GO) test -run '^$$' -bench . ./eventstore/ ./readstore/
 
+FUZZTIME ?= 20s
+
+# go test -fuzz takes one target per run: every Fuzz function of every
+# package that has one, one after the other.
+.PHONY: fuzz
+fuzz: ## run every fuzz target for FUZZTIME each (default 20s), one after the other
+	@set -e; for pkg in $$(grep -rl --include='*_test.go' '^func Fuzz' . | xargs -n1 dirname | sort -u); do \
+		for target in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+			echo "== $$pkg $$target"; \
+			$(GO) test -run '^$$' -fuzz "^$$target\$$" -fuzztime $(FUZZTIME) $$pkg; \
+		done; \
+	done
+
 STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
 .PHONY: lint
