@@ -32,15 +32,31 @@ bench-stores: ## run the event store and read store micro-benchmarks
 	$(GO) test -run '^$$' -bench . ./eventstore/ ./readstore/
 
 FUZZTIME ?= 20s
+# Minimizing each new interesting input may take a minute by default,
+# during which a short run stalls; the corpus keeps the larger input.
+FUZZMINIMIZETIME ?= 2s
 
 # go test -fuzz takes one target per run: every Fuzz function of every
-# package that has one, one after the other.
+# package that has one, one after the other. A run that fails with a bare
+# "context deadline exceeded" and no failing input is Go's fuzzing
+# coordinator racing its own deadline on a busy machine (golang/go#75804,
+# fixed in Go 1.27), not a finding: it is reported and the next target runs.
 .PHONY: fuzz
 fuzz: ## run every fuzz target for FUZZTIME each (default 20s), one after the other
-	@set -e; for pkg in $$(grep -rl --include='*_test.go' '^func Fuzz' . | xargs -n1 dirname | sort -u); do \
+	@set -e; log=$$(mktemp); trap 'rm -f $$log' EXIT; \
+	for pkg in $$(grep -rl --include='*_test.go' '^func Fuzz' . | xargs -n1 dirname | sort -u); do \
 		for target in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
 			echo "== $$pkg $$target"; \
-			$(GO) test -run '^$$' -fuzz "^$$target\$$" -fuzztime $(FUZZTIME) $$pkg; \
+			if $(GO) test -run '^$$' -fuzz "^$$target\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZETIME) $$pkg >$$log 2>&1; then \
+				cat $$log; \
+			else \
+				cat $$log; \
+				if grep -q 'context deadline exceeded' $$log && ! grep -q 'Failing input written' $$log; then \
+					echo "== $$target: ended on Go's fuzzing deadline race (golang/go#75804), no failing input"; \
+				else \
+					exit 1; \
+				fi; \
+			fi; \
 		done; \
 	done
 

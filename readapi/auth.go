@@ -171,7 +171,7 @@ func (a *API) token(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, &domain.ValidationError{Fields: map[string]string{"username": "is required", "password": "is required"}})
 		return
 	}
-	client := ClientAddr(r)
+	client := clientAddr(r)
 	if rule := a.signIn.admit(w, r, client, username); rule != nil {
 		rule.refuse(w)
 		return

@@ -119,12 +119,12 @@ func (rule *signInRule) refuse(w http.ResponseWriter) {
 	WriteJSON(w, http.StatusTooManyRequests, Problem{Detail: rule.detail})
 }
 
-// ClientAddr is the address of the client that sent r: the one a
+// clientAddr is the address of the client that sent r: the one a
 // middleware.ClientIPFrom* middleware of chi found (from X-Forwarded-For
 // when the TCP peer is a trusted proxy), else the TCP peer itself. IPv6
 // addresses are cut to their /64, which one client typically controls
 // whole.
-func ClientAddr(r *http.Request) string {
+func clientAddr(r *http.Request) string {
 	ip := middleware.GetClientIPAddr(r.Context())
 	if !ip.IsValid() {
 		host, _, err := net.SplitHostPort(r.RemoteAddr)

@@ -259,8 +259,8 @@ func headerBytes(r *http.Request) int {
 	return n + 2
 }
 
-// clientIP finds the address of each request's client for
-// readapi.ClientAddr: the TCP peer, unless the peer is one of the trusted
+// clientIP finds the address of each request's client, for the sign-in
+// limits of readapi: the TCP peer, unless the peer is one of the trusted
 // proxies; then the right-most address of X-Forwarded-For that is not
 // itself a trusted proxy (the left part of the header is whatever the
 // client chose to send). With no trusted proxy the header is ignored.
