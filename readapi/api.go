@@ -10,12 +10,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"time"
 
 	"github.com/go-chi/chi/v5"
-	"github.com/go-chi/httprate"
 
 	"agentdesk/domain"
 	"agentdesk/eventstore"
@@ -77,9 +75,8 @@ type Config struct {
 	// WriteWait bounds how long a write waits for its projection before
 	// answering; default 5s.
 	WriteWait time.Duration
-	// SignInLimit is how many sign-in attempts one client IP may make per
-	// minute before getting 429; 0 means no limit.
-	SignInLimit int
+	// SignIn limits failed sign-ins; the zero value limits nothing.
+	SignIn SignInLimits
 	// RateLimits, when set, is told of every 429.
 	RateLimits RateLimitObserver
 	// QueryTimeout is the deadline of every read; past it the request
@@ -120,14 +117,14 @@ func (c Config) Validate() error {
 
 // API serves the query endpoints.
 type API struct {
-	reads       readstore.Store
-	progress    Progress
-	tokens      TokenService
-	passwords   PasswordVerifier
-	log         *slog.Logger
-	writeWait   time.Duration
-	signInLimit int
-	rateLimits  RateLimitObserver
+	reads      readstore.Store
+	progress   Progress
+	tokens     TokenService
+	passwords  PasswordVerifier
+	log        *slog.Logger
+	writeWait  time.Duration
+	signIn     *signInLimiter
+	rateLimits RateLimitObserver
 
 	queryTimeout time.Duration
 	principals   *principals
@@ -152,7 +149,7 @@ func New(cfg Config) (*API, error) {
 		cfg.PrincipalCache = 10000
 	}
 	return &API{reads: cfg.Reads, progress: cfg.Progress, tokens: cfg.Tokens, passwords: cfg.Passwords,
-		log: cfg.Logger, writeWait: cfg.WriteWait, signInLimit: cfg.SignInLimit, rateLimits: cfg.RateLimits,
+		log: cfg.Logger, writeWait: cfg.WriteWait, signIn: newSignInLimiter(cfg.SignIn), rateLimits: cfg.RateLimits,
 		queryTimeout: cfg.QueryTimeout, principals: newPrincipals(cfg.PrincipalCache),
 		tenants: newTenants(cfg.CompanyInFlight, cfg.CompanyQueries, cfg.CompanyRate, cfg.RateLimits)}, nil
 }
@@ -176,29 +173,9 @@ func (a *API) Public(r chi.Router) {
 		}
 		WriteJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 	})
-	if a.signInLimit > 0 {
-		// Password guessing is slowed per client address; the in-memory
-		// counter is per process, which is enough to blunt brute force.
-		// Keyed by the TCP peer, which no header can spoof (behind a
-		// proxy that is the proxy: put the limit there instead).
-		byPeer := func(r *http.Request) (string, error) {
-			host, _, err := net.SplitHostPort(r.RemoteAddr)
-			if err != nil {
-				host = r.RemoteAddr
-			}
-			return httprate.CanonicalizeIP(host), nil
-		}
-		limit := httprate.LimitBy(a.signInLimit, time.Minute, byPeer,
-			httprate.WithLimitHandler(func(w http.ResponseWriter, r *http.Request) {
-				if a.rateLimits != nil {
-					a.rateLimits.RateLimited("", "sign_in")
-				}
-				WriteJSON(w, http.StatusTooManyRequests, Problem{Detail: "too many sign-in attempts; retry later"})
-			}))
-		r.With(limit).Post("/auth/token", a.token)
-	} else {
-		r.Post("/auth/token", a.token)
-	}
+	// Sign-in is limited inside the handler: the limits are per
+	// username too, which only the body tells.
+	r.Post("/auth/token", a.token)
 }
 
 // Authenticated mounts the endpoints that need a principal; wrap r with

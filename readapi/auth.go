@@ -172,6 +172,22 @@ func (a *API) token(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, &domain.ValidationError{Fields: map[string]string{"username": "is required", "password": "is required"}})
 		return
 	}
+	client := clientAddr(r)
+	if rule := a.signIn.admit(w, r, client, username); rule != nil {
+		if a.rateLimits != nil {
+			a.rateLimits.RateLimited("", "sign_in")
+		}
+		rule.refuse(w)
+		return
+	}
+	// The attempt was counted as a failure; anything but a wrong
+	// password (or an unknown username) gives it back.
+	wrong := false
+	defer func() {
+		if !wrong {
+			a.signIn.forgive(w, r, client, username)
+		}
+	}()
 	docs, _, err := a.reads.Query(r.Context(), credentialsCollection, readstore.Query{
 		Where: []readstore.Condition{{Field: "username", Op: readstore.Eq, Value: username}}, Limit: 1,
 	})
@@ -194,6 +210,7 @@ func (a *API) token(w http.ResponseWriter, r *http.Request) {
 		a.passwords.VerifyUnknown(password)
 	}
 	if cred.ID == "" || !a.passwords.Verify(cred.PasswordHash, password) {
+		wrong = true
 		a.fail(w, r, fmt.Errorf("%w: wrong username or password", errUnauthorized))
 		return
 	}

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/go-chi/chi/v5"
 )
@@ -24,6 +25,8 @@ func TestHostileInput(t *testing.T) {
 		`{"tags":` + strings.Repeat("[", 5000) + strings.Repeat("]", 5000) + `}`,
 		`{"priority":"urgent","priority":"low","title":"dup"}`, `{"company_id":{"$ne":null}}`, `{"assignee_id":12}`,
 		`{"__proto__":{"admin":true}}`, `{"id":"../../etc/passwd"}`, `{"password":` + strings.Repeat("9", 400) + `}`,
+		`{"title":"\u001b[2J\u001b[31mred"}`, "{\"name\":\"bell\x07\"}", `{"body":"csi\u009b"}`, `{"description":"del\u007f"}`,
+		`{"title":"\ud800"}`, `{"username":"a\nb"}`, `{"tags":["ok","\u0000"]}`,
 	}
 	queries := []string{
 		`?filter={`, `?filter=[]`, `?filter={"title":{"$regex":".*"}}`, `?sort=[1,2]`, `?range=[5,1]`, `?range=[-1,2]`,
@@ -76,8 +79,8 @@ func TestHostileInput(t *testing.T) {
 				if body := r.Map(t); body["detail"] == "" || body["message"] == "" {
 					t.Errorf("%s %s with %.40q: error without detail and message: %s", method, path, b, r.Body)
 				}
-			case strings.Contains(b, `\u0000`):
-				t.Errorf("%s %s with a NUL: got %d, want it refused", method, path, r.Status)
+			case hostileText(b):
+				t.Errorf("%s %s with %.40q: got %d, want control characters or invalid UTF-8 refused", method, path, b, r.Status)
 			}
 		}
 		return nil
@@ -89,6 +92,71 @@ func TestHostileInput(t *testing.T) {
 		t.Fatalf("walked %d API routes; the router was not walked", routes)
 	}
 
+}
+
+// hostileText reports whether a body holds text the API refuses: invalid
+// UTF-8, an unpaired surrogate escape, or a control character, escaped or
+// not, other than an escaped line break (allowed in multi-line fields).
+func hostileText(body string) bool {
+	if !utf8.ValidString(body) || strings.Contains(body, `\ud800`) {
+		return true
+	}
+	for _, esc := range []string{`\u0000`, `\u001b`, `\u007f`, `\u009b`, "\x07"} {
+		if strings.Contains(body, esc) {
+			return true
+		}
+	}
+	return false
+}
+
+// TestTextFields: control characters and invalid UTF-8 in a text field
+// answer 422 naming the field; line breaks pass in multi-line fields
+// only; nothing is written for a refused body.
+func TestTextFields(t *testing.T) {
+	ts := startServer(t, t.TempDir())
+	root := login(t, ts.URL, "admin", testAdminPassword)
+	a := newTenant(t, ts, root, "Texts")
+	tk := a.admin.must(http.StatusCreated, "POST", "/api/tickets", map[string]any{"title": "Target", "description": "line 1\nline 2\ttab\r\n"}).Map(t)
+	if tk["description"] != "line 1\nline 2\ttab\r\n" {
+		t.Fatalf("description: got %q, want the line breaks kept", tk["description"])
+	}
+	id := tk["id"].(string)
+	for _, c := range []struct {
+		method, path, body, field string
+	}{
+		{"POST", "/api/tickets", `{"title":"\u001b[31mred"}`, "title"},
+		{"POST", "/api/tickets", "{\"title\":\"raw \x1b[31m escape\"}", "title"},
+		{"POST", "/api/tickets", "{\"title\":\"caf\xe9\"}", "title"},
+		{"POST", "/api/tickets", `{"title":"two\nlines"}`, "title"},
+		{"POST", "/api/tickets", `{"title":"ok","description":"nul\u0000"}`, "description"},
+		{"POST", "/api/tickets", `{"title":"ok","tags":["a","b\u0085"]}`, "tags"},
+		{"PUT", "/api/tickets/" + id, `{"title":"bell\u0007"}`, "title"},
+		{"POST", "/api/tickets/" + id + "/comments", `{"body":"\u009b2J"}`, "body"},
+		{"POST", "/api/companies", `{"name":"Tab\tCo"}`, "name"},
+		{"POST", "/api/users", `{"username":"eve\u0000","password":"a-long-password-1"}`, "username"},
+		{"POST", "/api/users", `{"username":"eve","password":"pass\u007fword-long"}`, "password"},
+		{"POST", "/api/agents", `{"name":"bot","integrations":[{"type":"shopify","shop_domain":"a.myshopify.com","api_version":"2025-01","credential":"tok\u001b"}]}`, "integrations.0.credential"},
+	} {
+		r := a.admin.do(c.method, c.path, []byte(c.body))
+		if r.Status != http.StatusUnprocessableEntity {
+			t.Errorf("%s %s %q: got %d %s, want 422", c.method, c.path, c.body, r.Status, r.Body)
+			continue
+		}
+		var p struct {
+			Detail, Message string
+			Errors          map[string]string
+		}
+		r.JSON(t, &p)
+		if p.Detail == "" || p.Message == "" || p.Errors[c.field] == "" {
+			t.Errorf("%s %s %q: got %s, want detail, message and errors.%s", c.method, c.path, c.body, r.Body, c.field)
+		}
+	}
+	if got := a.admin.list("/api/tickets").Total; got != 1 {
+		t.Fatalf("tickets: got %d, want 1 (nothing written by a refused body)", got)
+	}
+	if got := a.admin.must(http.StatusOK, "GET", "/api/tickets/"+id, nil).Map(t); got["title"] != "Target" || got["comment_count"] != 0.0 {
+		t.Fatalf("ticket: got %v, want it unchanged", got)
+	}
 }
 
 // TestStrictBodies: encoding/json would take a key given twice (the last

@@ -89,7 +89,7 @@ series:
 // as labels.
 func TestMetricsMoveWithRequests(t *testing.T) {
 	ts := startServerOn(t, t.TempDir(), backend{name: "sqlite-sqlite", env: map[string]string{"SIGN_IN_RATE_LIMIT": "1"}})
-	root := login(t, ts.URL, "admin", testAdminPassword) // the one sign-in a minute allowed
+	root := login(t, ts.URL, "admin", testAdminPassword) // a success: only failures count
 	before := scrape(t, ts.URL)
 
 	co := root.must(http.StatusCreated, "POST", "/api/companies", map[string]any{"name": "Initech"}).Map(t)
@@ -99,8 +99,11 @@ func TestMetricsMoveWithRequests(t *testing.T) {
 	root.must(http.StatusNotFound, "GET", "/api/companies/"+missing, nil)
 	root.must(http.StatusNotFound, "GET", "/no/such/"+missing, nil)
 	root.must(http.StatusConflict, "PUT", "/api/companies/"+id, map[string]any{"name": "Initrode", "revision": 7})
+	if got := signInStatus(t, ts.URL, "admin", "wrong-password"); got != http.StatusUnauthorized {
+		t.Fatalf("first failed sign-in: got %d, want 401", got)
+	}
 	if got := signInStatus(t, ts.URL, "admin", "wrong-password"); got != http.StatusTooManyRequests {
-		t.Fatalf("second sign-in in a minute: got %d, want 429", got)
+		t.Fatalf("second failed sign-in in a minute: got %d, want 429", got)
 	}
 	after := scrape(t, ts.URL)
 

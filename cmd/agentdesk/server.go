@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -107,7 +108,8 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server, 
 		return nil, err
 	}
 	api, err := readapi.New(readapi.Config{Reads: observedReads{Store: s.reads, m: s.metrics}, Progress: s.runner, Tokens: tokenAdapter{tokens},
-		Passwords: passwords, Logger: log, SignInLimit: cfg.SignInLimit, RateLimits: s.metrics,
+		Passwords: passwords, Logger: log, RateLimits: s.metrics,
+		SignIn:    readapi.SignInLimits{PerClientUser: cfg.SignInClientUserLimit, PerUser: cfg.SignInUserLimit, PerClient: cfg.SignInLimit},
 		WriteWait: cfg.WriteWait, QueryTimeout: cfg.QueryTimeout, CompanyInFlight: cfg.CompanyMaxInFlight, CompanyQueries: cfg.CompanyMaxQueries, CompanyRate: cfg.CompanyRateLimit})
 	if err != nil {
 		return nil, err
@@ -141,7 +143,11 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server, 
 		ReadTimeout:  15 * time.Second,
 		WriteTimeout: 60 * time.Second,
 		IdleTimeout:  2 * time.Minute,
-		ErrorLog:     slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		// limitHeaders answers oversized headers with our JSON 431 up to
+		// here; past it net/http answers its own plain-text 431 without
+		// reading the rest, so no client can make it buffer more.
+		MaxHeaderBytes: 2 * maxHeaderBytes,
+		ErrorLog:       slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	if cfg.DebugAddr != "" {
 		// No WriteTimeout: a CPU profile or a trace streams for as many
@@ -222,7 +228,7 @@ func (s *Server) warnMissingPassword() {
 
 func (s *Server) router(api *readapi.API, writes *web.Handler) http.Handler {
 	r := chi.NewRouter()
-	r.Use(requestID, s.metrics.Middleware(routePattern), s.logRequests, middleware.Recoverer)
+	r.Use(requestID, s.metrics.Middleware(routePattern), s.logRequests, middleware.Recoverer, clientIP(s.cfg.TrustedProxies))
 	r.Use(cors.Handler(cors.Options{
 		AllowedOrigins:   s.cfg.CORSOrigins,
 		AllowedMethods:   []string{"GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"},
@@ -231,6 +237,7 @@ func (s *Server) router(api *readapi.API, writes *web.Handler) http.Handler {
 		AllowCredentials: false,
 		MaxAge:           600,
 	}))
+	r.Use(limitHeaders)
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		readapi.WriteJSON(w, http.StatusNotFound, readapi.Problem{Detail: "no such endpoint"})
 	})
@@ -249,6 +256,60 @@ func (s *Server) router(api *readapi.API, writes *web.Handler) http.Handler {
 		writes.Mount(r)
 	})
 	return r
+}
+
+// maxHeaderBytes caps a request's line and headers together: a bearer
+// token and the usual browser headers take a few KiB.
+const maxHeaderBytes = 64 << 10
+
+// limitHeaders answers 431 with the API's JSON error body when a request's
+// line and headers exceed maxHeaderBytes. net/http's own limit
+// (http.Server.MaxHeaderBytes, set higher as a backstop) answers in plain
+// text, which clients that expect JSON cannot read.
+func limitHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if n := headerBytes(r); n > maxHeaderBytes {
+			// The connection is closed after the answer: what else the
+			// client sends on it is of no interest.
+			w.Header().Set("Connection", "close")
+			readapi.WriteJSON(w, http.StatusRequestHeaderFieldsTooLarge, readapi.Problem{
+				Detail: fmt.Sprintf("the request line and headers take %d bytes; at most %d are accepted", n, maxHeaderBytes)})
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// headerBytes is the size of r's request line and headers as sent, give
+// or take the spaces around the colons: "METHOD URI PROTO", each
+// "Name: value" line (Host is kept apart by net/http), the CRLFs.
+func headerBytes(r *http.Request) int {
+	n := len(r.Method) + 1 + len(r.RequestURI) + 1 + len(r.Proto) + 2
+	if r.Host != "" {
+		n += len("Host: ") + len(r.Host) + 2
+	}
+	for name, values := range r.Header {
+		for _, v := range values {
+			n += len(name) + 2 + len(v) + 2
+		}
+	}
+	return n + 2
+}
+
+// clientIP finds the address of each request's client, for the sign-in
+// limits of readapi: the TCP peer, unless the peer is one of the trusted
+// proxies; then the right-most address of X-Forwarded-For that is not
+// itself a trusted proxy (the left part of the header is whatever the
+// client chose to send). With no trusted proxy the header is ignored.
+func clientIP(trusted []netip.Prefix) func(http.Handler) http.Handler {
+	if len(trusted) == 0 {
+		return middleware.ClientIPFromRemoteAddr
+	}
+	prefixes := make([]string, len(trusted))
+	for i, p := range trusted {
+		prefixes[i] = p.String()
+	}
+	return middleware.ClientIPFromXFF(prefixes...)
 }
 
 // logRequests logs one line per request, after it is served.

@@ -57,13 +57,6 @@ type createAgentBody struct {
 	Status json.RawMessage `json:"status"`
 }
 
-// updateAgentBody is what PUT /api/agents/{id} reads.
-type updateAgentBody struct {
-	agentBody
-	recordFields
-	Status *agent.Status `json:"status"`
-}
-
 func (h *Handler) createAgent(c *call) (outcome, error) {
 	var b createAgentBody
 	if err := c.decode(&b); err != nil {
@@ -91,6 +84,13 @@ func (h *Handler) createAgent(c *call) (outcome, error) {
 		return outcome{}, err
 	}
 	return created(res)
+}
+
+// updateAgentBody is what PUT /api/agents/{id} reads.
+type updateAgentBody struct {
+	agentBody
+	recordFields
+	Status *agent.Status `json:"status"`
 }
 
 // updateAgent takes the whole record back. Unlike a company's or a

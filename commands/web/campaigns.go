@@ -64,18 +64,6 @@ type createCampaignBody struct {
 	campaignReadOnly
 }
 
-// updateCampaignBody is what PUT /api/campaigns/{id} reads.
-type updateCampaignBody struct {
-	campaignBody
-	recordFields
-	campaignReadOnly
-}
-
-// campaignStatusBody is what POST /api/campaigns/{id}/status reads.
-type campaignStatusBody struct {
-	Status *campaign.Status `json:"status"`
-}
-
 func (h *Handler) createCampaign(c *call) (outcome, error) {
 	var b createCampaignBody
 	if err := c.decode(&b); err != nil {
@@ -100,6 +88,13 @@ func (h *Handler) createCampaign(c *call) (outcome, error) {
 		return outcome{}, err
 	}
 	return created(res)
+}
+
+// updateCampaignBody is what PUT /api/campaigns/{id} reads.
+type updateCampaignBody struct {
+	campaignBody
+	recordFields
+	campaignReadOnly
 }
 
 func (h *Handler) updateCampaign(c *call) (outcome, error) {
@@ -150,6 +145,11 @@ func (h *Handler) deleteCampaign(c *call) (outcome, error) {
 	return out, h.records.Await(c.r.Context(), resource.CampaignContent.Name, out.res.Position)
 }
 
+// campaignStatusBody is what POST /api/campaigns/{id}/status reads.
+type campaignStatusBody struct {
+	Status *campaign.Status `json:"status"`
+}
+
 func (h *Handler) campaignStatus(c *call) (outcome, error) {
 	var b campaignStatusBody
 	if err := c.decode(&b); err != nil {
@@ -185,13 +185,6 @@ type addContentBody struct {
 	contentReadOnly
 }
 
-// editContentBody is what PUT /api/campaigns/{campaign_id}/content/{id} reads.
-type editContentBody struct {
-	contentBody
-	recordFields
-	contentReadOnly
-}
-
 // addContent serves both POST /api/campaigns/{id}/content and POST
 // /api/campaign_content (campaign_id in the body). A record read back
 // may be posted again (Clone): its read-only fields are ignored.
@@ -220,6 +213,13 @@ func (h *Handler) addContent(c *call) (outcome, error) {
 	out := contentOutcome(campaignID, res)
 	out.status = http.StatusCreated
 	return out, nil
+}
+
+// editContentBody is what editing a content item reads.
+type editContentBody struct {
+	contentBody
+	recordFields
+	contentReadOnly
 }
 
 // editContent serves PUT /api/campaigns/{campaign_id}/content/{id}; the

@@ -40,13 +40,6 @@ type createKnowledgeBody struct {
 	knowledgeReadOnly
 }
 
-// updateKnowledgeBody is what PUT /api/knowledge_chunks/{id} reads.
-type updateKnowledgeBody struct {
-	knowledgeBody
-	recordFields
-	knowledgeReadOnly
-}
-
 func (h *Handler) createKnowledgeChunk(c *call) (outcome, error) {
 	var b createKnowledgeBody
 	if err := c.decode(&b); err != nil {
@@ -68,6 +61,13 @@ func (h *Handler) createKnowledgeChunk(c *call) (outcome, error) {
 		return outcome{}, err
 	}
 	return created(res)
+}
+
+// updateKnowledgeBody is what PUT /api/knowledge_chunks/{id} reads.
+type updateKnowledgeBody struct {
+	knowledgeBody
+	recordFields
+	knowledgeReadOnly
 }
 
 func (h *Handler) updateKnowledgeChunk(c *call) (outcome, error) {

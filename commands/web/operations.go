@@ -69,7 +69,7 @@ func Operations() []Operation {
 	action(resource.Users, "reactivateUser", "reactivate", "Reactivate a user", emptyBody{})
 
 	crud(resource.Tickets, "Ticket", openTicketBody{}, updateTicketBody{})
-	action(resource.Tickets, "assignTicket", "assign", "Assign a ticket (assignee_id null unassigns)", assignBody{})
+	action(resource.Tickets, "assignTicket", "assign", "Assign a ticket (assignee_id null unassigns)", assignTicketBody{})
 	action(resource.Tickets, "changeTicketStatus", "status", "Move a ticket through its lifecycle", ticketStatusBody{})
 	ops = append(ops, Operation{ID: "commentTicket", Method: http.MethodPost, Pattern: "/api/" + resource.Tickets.Name + "/{id}/comments",
 		Resource: resource.Comments.Name, Status: http.StatusCreated, Body: commentBody{}, Summary: "Comment on a ticket; answers the new comment"})

@@ -67,14 +67,6 @@ type createCompanyBody struct {
 	Status    json.RawMessage `json:"status"` // changed by actions only
 }
 
-// updateCompanyBody is what PUT /api/companies/{id} reads.
-type updateCompanyBody struct {
-	companyBody
-	recordFields
-	CompanyID json.RawMessage `json:"company_id"`
-	Status    json.RawMessage `json:"status"` // changed by actions only
-}
-
 func (h *Handler) createCompany(c *call) (outcome, error) {
 	var b createCompanyBody
 	if err := c.decode(&b); err != nil {
@@ -85,6 +77,14 @@ func (h *Handler) createCompany(c *call) (outcome, error) {
 		return outcome{}, err
 	}
 	return created(res)
+}
+
+// updateCompanyBody is what PUT /api/companies/{id} reads.
+type updateCompanyBody struct {
+	companyBody
+	recordFields
+	CompanyID json.RawMessage `json:"company_id"`
+	Status    json.RawMessage `json:"status"` // changed by actions only
 }
 
 func (h *Handler) updateCompany(c *call) (outcome, error) {
@@ -105,7 +105,7 @@ func (h *Handler) deleteCompany(c *call) (outcome, error) {
 	return h.deleteWith(c, resource.Companies.Name, h.app.DeleteCompany)
 }
 
-// emptyBody is what an action that takes no input reads: nothing, or {}.
+// emptyBody is what an action that takes no input reads, if anything.
 type emptyBody struct{}
 
 // action is a domain action on one record that takes no input: the body
@@ -141,15 +141,6 @@ type createUserBody struct {
 	PasswordVersion json.RawMessage `json:"password_version"`
 }
 
-// updateUserBody is what PUT /api/users/{id} reads.
-type updateUserBody struct {
-	userBody
-	recordFields
-	OldPassword     *string         `json:"old_password"`
-	Active          json.RawMessage `json:"active"`
-	PasswordVersion json.RawMessage `json:"password_version"` // read-only
-}
-
 func (h *Handler) createUser(c *call) (outcome, error) {
 	var b createUserBody
 	if err := c.decode(&b); err != nil {
@@ -163,6 +154,15 @@ func (h *Handler) createUser(c *call) (outcome, error) {
 		return outcome{}, err
 	}
 	return created(res)
+}
+
+// updateUserBody is what PUT /api/users/{id} reads.
+type updateUserBody struct {
+	userBody
+	recordFields
+	OldPassword     *string         `json:"old_password"`
+	Active          json.RawMessage `json:"active"`
+	PasswordVersion json.RawMessage `json:"password_version"` // read-only
 }
 
 func (h *Handler) updateUser(c *call) (outcome, error) {
@@ -209,30 +209,6 @@ type openTicketBody struct {
 	AssigneeID json.RawMessage `json:"assignee_id"`
 }
 
-// updateTicketBody is what PUT /api/tickets/{id} reads.
-type updateTicketBody struct {
-	ticketBody
-	recordFields
-	Status     *ticket.Status  `json:"status"`
-	AssigneeID json.RawMessage `json:"assignee_id"`
-	ticketReadOnly
-}
-
-// assignBody is what POST /api/tickets/{id}/assign reads.
-type assignBody struct {
-	AssigneeID json.RawMessage `json:"assignee_id"`
-}
-
-// ticketStatusBody is what POST /api/tickets/{id}/status reads.
-type ticketStatusBody struct {
-	Status *ticket.Status `json:"status"`
-}
-
-// commentBody is what POST /api/tickets/{id}/comments reads.
-type commentBody struct {
-	Body *string `json:"body"`
-}
-
 func (h *Handler) openTicket(c *call) (outcome, error) {
 	var b openTicketBody
 	if err := c.decode(&b); err != nil {
@@ -250,6 +226,15 @@ func (h *Handler) openTicket(c *call) (outcome, error) {
 		return outcome{}, err
 	}
 	return created(res)
+}
+
+// updateTicketBody is what PUT /api/tickets/{id} reads.
+type updateTicketBody struct {
+	ticketBody
+	recordFields
+	Status     *ticket.Status  `json:"status"`
+	AssigneeID json.RawMessage `json:"assignee_id"`
+	ticketReadOnly
 }
 
 func (h *Handler) updateTicket(c *call) (outcome, error) {
@@ -279,8 +264,13 @@ func (h *Handler) deleteTicket(c *call) (outcome, error) {
 	return h.deleteWith(c, resource.Tickets.Name, h.app.DeleteTicket)
 }
 
+// assignTicketBody is what POST /api/tickets/{id}/assign reads.
+type assignTicketBody struct {
+	AssigneeID json.RawMessage `json:"assignee_id"`
+}
+
 func (h *Handler) assignTicket(c *call) (outcome, error) {
-	var b assignBody
+	var b assignTicketBody
 	if err := c.decode(&b); err != nil {
 		return outcome{}, err
 	}
@@ -294,6 +284,11 @@ func (h *Handler) assignTicket(c *call) (outcome, error) {
 	return done(h.app.AssignTicket(c.r.Context(), c.meta, c.id, a))
 }
 
+// ticketStatusBody is what POST /api/tickets/{id}/status reads.
+type ticketStatusBody struct {
+	Status *ticket.Status `json:"status"`
+}
+
 func (h *Handler) ticketStatus(c *call) (outcome, error) {
 	var b ticketStatusBody
 	if err := c.decode(&b); err != nil {
@@ -303,6 +298,11 @@ func (h *Handler) ticketStatus(c *call) (outcome, error) {
 		return outcome{}, &domain.ValidationError{Fields: map[string]string{"status": "is required"}}
 	}
 	return done(h.app.ChangeTicketStatus(c.r.Context(), c.meta, c.id, *b.Status))
+}
+
+// commentBody is what POST /api/tickets/{id}/comments reads.
+type commentBody struct {
+	Body *string `json:"body"`
 }
 
 func (h *Handler) commentTicket(c *call) (outcome, error) {

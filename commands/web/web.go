@@ -172,30 +172,8 @@ type call struct {
 	body []byte
 }
 
-// decode reads the body strictly into v: one JSON object, no unknown
-// fields, types as declared.
-func (c *call) decode(v any) error {
-	if len(bytes.TrimSpace(c.body)) == 0 {
-		return &requestError{status: http.StatusBadRequest, msg: "a JSON body is required"}
-	}
-	// A NUL in a string (JSON can escape one) has no place in any field,
-	// and C-based stores and tools downstream would cut the text at it.
-	if bytes.Contains(c.body, []byte(`\u0000`)) {
-		return &requestError{status: http.StatusBadRequest, msg: "strings must not contain NUL (\\u0000)"}
-	}
-	if err := checkKeys(c.body); err != nil {
-		return err
-	}
-	dec := json.NewDecoder(bytes.NewReader(c.body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return decodeError(err)
-	}
-	if dec.More() {
-		return &requestError{status: http.StatusBadRequest, msg: "the body must hold a single JSON object"}
-	}
-	return nil
-}
+// decode reads the body strictly into v (see decodeBody).
+func (c *call) decode(v any) error { return decodeBody(c.body, v) }
 
 // outcome is what a command handler returns: the record to render.
 type outcome struct {
@@ -440,46 +418,6 @@ func (e *requestError) HTTPStatus() int { return e.status }
 // Fields names the offending fields, if known.
 func (e *requestError) Fields() map[string]string { return e.fields }
 
-func decodeError(err error) error {
-	var syn *json.SyntaxError
-	var typ *json.UnmarshalTypeError
-	switch {
-	case errors.As(err, &syn):
-		return &requestError{status: http.StatusBadRequest, msg: fmt.Sprintf("malformed JSON at byte %d", syn.Offset)}
-	case errors.As(err, &typ):
-		// The path names embedded structs too ("ticketBody.title"); the
-		// client knows only the JSON field.
-		field := typ.Field[strings.LastIndexByte(typ.Field, '.')+1:]
-		if field == "" {
-			return &requestError{status: http.StatusBadRequest, msg: "the body must be a JSON object"}
-		}
-		msg := "must be " + jsonKind(typ.Type.Kind().String())
-		return &requestError{status: http.StatusBadRequest, msg: fmt.Sprintf("field %s %s", field, msg), fields: map[string]string{field: msg}}
-	case errors.Is(err, io.ErrUnexpectedEOF):
-		return &requestError{status: http.StatusBadRequest, msg: "malformed JSON: unexpected end"}
-	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		field := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
-		return &requestError{status: http.StatusBadRequest, msg: fmt.Sprintf("unknown field %q", field), fields: map[string]string{field: "unknown field"}}
-	}
-	return &requestError{status: http.StatusBadRequest, msg: "malformed JSON: " + err.Error()}
-}
-
-func jsonKind(goKind string) string {
-	switch goKind {
-	case "string":
-		return "a string"
-	case "slice", "array":
-		return "an array"
-	case "bool":
-		return "a boolean"
-	case "struct", "map":
-		return "an object"
-	case "int", "int64", "float64", "uint64":
-		return "a number"
-	}
-	return "of another type"
-}
-
 // ifRevision returns the revision an update or a delete is conditional
 // on: the If-Match header ("3" or W/"3"), or on PUT the record's own
 // revision field, which React Admin sends back with the rest of the
@@ -528,69 +466,6 @@ func etag(body json.RawMessage) string {
 		return ""
 	}
 	return `"` + strconv.FormatUint(*rec.Revision, 10) + `"`
-}
-
-// checkKeys refuses what encoding/json would let through silently: a key
-// given twice in one object (the last would win) and a key that differs
-// from a field's name only in case ("Title" would fill title). Every
-// field name of the API is lower-case. Malformed JSON is left to the
-// decoder, which says where it breaks.
-func checkKeys(body []byte) error {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	type frame struct {
-		object bool
-		keys   map[string]bool
-		expect bool // the next string token is a key
-	}
-	var stack []*frame
-	for {
-		tok, err := dec.Token()
-		if err != nil {
-			return nil
-		}
-		var top *frame
-		if len(stack) > 0 {
-			top = stack[len(stack)-1]
-		}
-		if top != nil && top.object && top.expect {
-			if key, ok := tok.(string); ok {
-				switch {
-				case top.keys[key]:
-					return &requestError{status: http.StatusBadRequest, msg: fmt.Sprintf("field %q appears twice", key),
-						fields: map[string]string{key: "appears twice"}}
-				case strings.ToLower(key) != key:
-					return &requestError{status: http.StatusBadRequest, msg: fmt.Sprintf("unknown field %q (field names are lower-case)", key),
-						fields: map[string]string{key: "unknown field"}}
-				}
-				top.keys[key] = true
-				top.expect = false
-				continue
-			}
-		}
-		switch tok {
-		case json.Delim('{'):
-			if top != nil && top.object {
-				top.expect = true
-			}
-			stack = append(stack, &frame{object: true, keys: map[string]bool{}, expect: true})
-			continue
-		case json.Delim('['):
-			if top != nil && top.object {
-				top.expect = true
-			}
-			stack = append(stack, &frame{})
-			continue
-		case json.Delim('}'), json.Delim(']'):
-			stack = stack[:len(stack)-1]
-			if len(stack) > 0 && stack[len(stack)-1].object {
-				stack[len(stack)-1].expect = true
-			}
-			continue
-		}
-		if top != nil && top.object {
-			top.expect = true // a value was read; a key comes next
-		}
-	}
 }
 
 // jsonContent reports whether a Content-Type names JSON (application/json

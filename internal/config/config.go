@@ -9,9 +9,11 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -44,9 +46,19 @@ type Config struct {
 	LogFormat string
 	// BcryptCost is the password hashing work factor (BCRYPT_COST).
 	BcryptCost int
-	// SignInLimit is the sign-in attempts allowed per client IP and minute
-	// (SIGN_IN_RATE_LIMIT; 0 disables the limit).
-	SignInLimit int
+	// SignInLimit is the failed sign-ins allowed per minute from one
+	// client address, all usernames together (SIGN_IN_RATE_LIMIT);
+	// SignInUserLimit for one username from all addresses together
+	// (SIGN_IN_USER_RATE_LIMIT); SignInClientUserLimit for one username
+	// from one address (SIGN_IN_CLIENT_USER_RATE_LIMIT). 0 disables a
+	// limit. See readapi.SignInLimits.
+	SignInLimit           int
+	SignInUserLimit       int
+	SignInClientUserLimit int
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For is
+	// believed (TRUSTED_PROXIES, comma-separated IPs and CIDR prefixes);
+	// empty: the header is ignored and the TCP peer is the client.
+	TrustedProxies []netip.Prefix
 	// IdempotencyTTL is how long the response to a request sent with an
 	// Idempotency-Key is remembered and replayed (IDEMPOTENCY_TTL).
 	IdempotencyTTL time.Duration
@@ -99,12 +111,15 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		LogLevel:      or(getenv("LOG_LEVEL"), "info"),
 		LogFormat:     or(getenv("LOG_FORMAT"), "text"),
 		BcryptCost:    10,
-		SignInLimit:   30,
+		SignInLimit:   100,
 		TokenTTL:      12 * time.Hour,
 		EventStoreURL: getenv("EVENTSTORE_URL"),
 		MongoURI:      getenv("MONGO_URI"),
 		MongoDatabase: or(getenv("MONGO_DATABASE"), "agentdesk"),
 		DebugAddr:     getenv("DEBUG_ADDR"),
+
+		SignInUserLimit:       20,
+		SignInClientUserLimit: 5,
 
 		IdempotencyTTL: 24 * time.Hour,
 		ConnectTimeout: 10 * time.Second,
@@ -207,12 +222,25 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		}
 		c.CompanyRateLimit = f
 	}
-	if s := getenv("SIGN_IN_RATE_LIMIT"); s != "" {
-		var n int
-		if _, err := fmt.Sscan(s, &n); err != nil || n < 0 {
-			errs = append(errs, fmt.Errorf("SIGN_IN_RATE_LIMIT %q: want a non-negative integer", s))
+	for _, v := range []struct {
+		name string
+		to   *int
+	}{
+		{"SIGN_IN_RATE_LIMIT", &c.SignInLimit},
+		{"SIGN_IN_USER_RATE_LIMIT", &c.SignInUserLimit},
+		{"SIGN_IN_CLIENT_USER_RATE_LIMIT", &c.SignInClientUserLimit},
+	} {
+		if s := getenv(v.name); s != "" {
+			n, err := strconv.Atoi(strings.TrimSpace(s))
+			if err != nil || n < 0 {
+				errs = append(errs, fmt.Errorf("%s %q: want a non-negative integer (0 disables the limit)", v.name, s))
+			}
+			*v.to = n
 		}
-		c.SignInLimit = n
+	}
+	var err error
+	if c.TrustedProxies, err = parseTrustedProxies(getenv("TRUSTED_PROXIES")); err != nil {
+		errs = append(errs, err)
 	}
 	if s := c.DebugAddr; s != "" {
 		if _, port, err := net.SplitHostPort(s); err != nil || port == "" {
@@ -240,6 +268,41 @@ func FromEnv(getenv func(string) string) (Config, error) {
 }
 
 var mongoDatabase = regexp.MustCompile(`^[A-Za-z0-9_-]{1,63}$`)
+
+// parseTrustedProxies reads TRUSTED_PROXIES: IP addresses (a /32 or /128)
+// and CIDR prefixes, comma-separated. Every bad entry is named.
+func parseTrustedProxies(s string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	var errs []error
+	for _, entry := range strings.Split(s, ",") {
+		entry = strings.TrimSpace(entry)
+		if entry == "" {
+			continue
+		}
+		if strings.Contains(entry, "/") {
+			p, err := netip.ParsePrefix(entry)
+			if err != nil || p.Addr().Zone() != "" {
+				errs = append(errs, fmt.Errorf("TRUSTED_PROXIES: %q is not a CIDR prefix such as 10.0.0.0/8 or fd00::/8", entry))
+				continue
+			}
+			// A v4-mapped prefix (::ffff:10.0.0.0/104) would never match:
+			// peers are compared in their plain IPv4 form.
+			if p.Addr().Is4In6() && p.Bits() >= 96 {
+				p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
+			}
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(entry)
+		if err != nil || a.Zone() != "" {
+			errs = append(errs, fmt.Errorf("TRUSTED_PROXIES: %q is not an IP address or a CIDR prefix (such as 10.0.0.5 or 10.0.0.0/8)", entry))
+			continue
+		}
+		a = a.Unmap()
+		out = append(out, netip.PrefixFrom(a, a.BitLen()))
+	}
+	return out, errors.Join(errs...)
+}
 
 func or(s, def string) string {
 	if s == "" {

@@ -181,3 +181,55 @@ func TestSecretsKeyWrittenOnceUnderRace(t *testing.T) {
 		}
 	}
 }
+
+func TestSignInLimits(t *testing.T) {
+	c, err := FromEnv(env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.SignInLimit != 100 || c.SignInUserLimit != 20 || c.SignInClientUserLimit != 5 || len(c.TrustedProxies) != 0 {
+		t.Fatalf("defaults: got %d, %d, %d, %v, want 100, 20, 5 and no trusted proxy",
+			c.SignInLimit, c.SignInUserLimit, c.SignInClientUserLimit, c.TrustedProxies)
+	}
+	c, err = FromEnv(env(map[string]string{"SIGN_IN_RATE_LIMIT": "0", "SIGN_IN_USER_RATE_LIMIT": " 7 ", "SIGN_IN_CLIENT_USER_RATE_LIMIT": "3"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.SignInLimit != 0 || c.SignInUserLimit != 7 || c.SignInClientUserLimit != 3 {
+		t.Fatalf("got %d, %d, %d, want 0, 7, 3", c.SignInLimit, c.SignInUserLimit, c.SignInClientUserLimit)
+	}
+	_, err = FromEnv(env(map[string]string{"SIGN_IN_RATE_LIMIT": "30abc", "SIGN_IN_USER_RATE_LIMIT": "-1", "SIGN_IN_CLIENT_USER_RATE_LIMIT": "many"}))
+	for _, name := range []string{`SIGN_IN_RATE_LIMIT "30abc"`, `SIGN_IN_USER_RATE_LIMIT "-1"`, `SIGN_IN_CLIENT_USER_RATE_LIMIT "many"`} {
+		if err == nil || !strings.Contains(err.Error(), name) {
+			t.Errorf("got %v, want an error naming %s", err, name)
+		}
+	}
+}
+
+func TestTrustedProxies(t *testing.T) {
+	c, err := FromEnv(env(map[string]string{"TRUSTED_PROXIES": " 10.0.0.0/8, 192.168.1.7,::1 ,fd00::/8,10.1.2.3/16,::ffff:172.16.0.0/108,::ffff:127.0.0.2,"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"10.0.0.0/8", "192.168.1.7/32", "::1/128", "fd00::/8", "10.1.0.0/16", "172.16.0.0/12", "127.0.0.2/32"}
+	got := make([]string, len(c.TrustedProxies))
+	for i, p := range c.TrustedProxies {
+		got[i] = p.String()
+	}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Fatalf("got %v, want %v", got, want)
+	}
+
+	_, err = FromEnv(env(map[string]string{"TRUSTED_PROXIES": "10.0.0.0/8,10.0.0.300,proxy.example.com,10.0.0.0/33,fe80::1%eth0,10.0.0.1/"}))
+	if err == nil {
+		t.Fatal("got nil, want an error naming every bad entry")
+	}
+	for _, bad := range []string{`"10.0.0.300"`, `"proxy.example.com"`, `"10.0.0.0/33"`, `"fe80::1%eth0"`, `"10.0.0.1/"`} {
+		if !strings.Contains(err.Error(), "TRUSTED_PROXIES: "+bad) {
+			t.Errorf("error %q does not name %s", err, bad)
+		}
+	}
+	if strings.Contains(err.Error(), `"10.0.0.0/8"`) {
+		t.Errorf("error %q names a good entry", err)
+	}
+}
