@@ -58,7 +58,11 @@ func (c *sqliteCollection) derive() derived {
 	}
 	d.groups = append([][]string{{}}, c.def.Counts...)
 
-	var body []string // trigger definitions without names yet
+	// One trigger runs every statement an insert or a delete needs (a
+	// trigger's invocation costs more than its statements); updates get
+	// one trigger per structure, each skipped unless its columns changed.
+	var onInsert, onDelete []string
+	var body []string // update trigger definitions without names yet
 	kinds := []string{}
 
 	// Counts: one trigger per group and event, each touching only rows
@@ -84,12 +88,10 @@ func (c *sqliteCollection) derive() derived {
 		for _, f := range g {
 			changed = append(changed, fmt.Sprintf("OLD.%s IS NOT NEW.%s", c.column(f), c.column(f)))
 		}
-		body = append(body,
-			fmt.Sprintf("AFTER INSERT ON %s WHEN NEW.deleted = 0 BEGIN %s END", t, inc("NEW")),
-			fmt.Sprintf("AFTER UPDATE ON %s WHEN %s BEGIN %s %s END", t, strings.Join(changed, " OR "), dec("OLD"), inc("NEW")),
-			fmt.Sprintf("AFTER DELETE ON %s WHEN OLD.deleted = 0 BEGIN %s END", t, dec("OLD")),
-		)
-		kinds = append(kinds, fmt.Sprintf("c%d_ins", gi), fmt.Sprintf("c%d_upd", gi), fmt.Sprintf("c%d_del", gi))
+		onInsert = append(onInsert, inc("NEW"))
+		onDelete = append(onDelete, dec("OLD"))
+		body = append(body, fmt.Sprintf("AFTER UPDATE ON %s WHEN %s BEGIN %s %s END", t, strings.Join(changed, " OR "), dec("OLD"), inc("NEW")))
+		kinds = append(kinds, fmt.Sprintf("c%d_upd", gi))
 		cols := make([]string, len(g))
 		for i, f := range g {
 			cols[i] = c.column(f)
@@ -117,18 +119,16 @@ func (c *sqliteCollection) derive() derived {
 		}
 		// Contentless with deletes: the rows keep the text, the index
 		// only the tokens, and a row leaves it by rowid alone.
-		d.ddl = append(d.ddl, fmt.Sprintf("CREATE VIRTUAL TABLE %s USING fts5(%s, content='', contentless_delete=1, tokenize='unicode61')", d.fts, list))
+		d.ddl = append(d.ddl, fmt.Sprintf("CREATE VIRTUAL TABLE %s USING fts5(%s, content='', contentless_delete=1, detail=none, tokenize='unicode61')", d.fts, list))
 		changed := []string{"OLD.deleted IS NOT NEW.deleted"}
 		for _, col := range cols {
 			changed = append(changed, fmt.Sprintf("OLD.%s IS NOT NEW.%s", col, col))
 		}
-		body = append(body,
-			fmt.Sprintf("AFTER INSERT ON %s WHEN NEW.deleted = 0 BEGIN INSERT INTO %s(rowid, %s) VALUES(NEW.rowid, %s); END", t, d.fts, list, vals("NEW")),
-			fmt.Sprintf("AFTER UPDATE ON %s WHEN %s BEGIN DELETE FROM %s WHERE rowid = OLD.rowid; INSERT INTO %s(rowid, %s) SELECT NEW.rowid, %s WHERE NEW.deleted = 0; END",
-				t, strings.Join(changed, " OR "), d.fts, d.fts, list, vals("NEW")),
-			fmt.Sprintf("AFTER DELETE ON %s BEGIN DELETE FROM %s WHERE rowid = OLD.rowid; END", t, d.fts),
-		)
-		kinds = append(kinds, "fts_ins", "fts_upd", "fts_del")
+		onInsert = append(onInsert, fmt.Sprintf("INSERT INTO %s(rowid, %s) VALUES(NEW.rowid, %s);", d.fts, list, vals("NEW")))
+		onDelete = append(onDelete, fmt.Sprintf("DELETE FROM %s WHERE rowid = OLD.rowid;", d.fts))
+		body = append(body, fmt.Sprintf("AFTER UPDATE ON %s WHEN %s BEGIN DELETE FROM %s WHERE rowid = OLD.rowid; INSERT INTO %s(rowid, %s) SELECT NEW.rowid, %s WHERE NEW.deleted = 0; END",
+			t, strings.Join(changed, " OR "), d.fts, d.fts, list, vals("NEW")))
+		kinds = append(kinds, "fts_upd")
 		d.rebuild = append(d.rebuild, fmt.Sprintf("INSERT INTO %s(rowid, %s) SELECT rowid, %s FROM %s WHERE deleted = 0", d.fts, list, list, t))
 	}
 
@@ -145,15 +145,17 @@ func (c *sqliteCollection) derive() derived {
 		ins := func(row string) string {
 			return fmt.Sprintf("INSERT INTO %s(value, rid) SELECT DISTINCT value, %s.rowid FROM json_each(%s.%s) WHERE %s.deleted = 0 AND type = 'text';", lt, row, row, col, row)
 		}
-		body = append(body,
-			fmt.Sprintf("AFTER INSERT ON %s WHEN NEW.deleted = 0 BEGIN %s END", t, ins("NEW")),
-			fmt.Sprintf("AFTER UPDATE ON %s WHEN OLD.deleted IS NOT NEW.deleted OR OLD.%s IS NOT NEW.%s BEGIN DELETE FROM %s WHERE rid = OLD.rowid; %s END", t, col, col, lt, ins("NEW")),
-			fmt.Sprintf("AFTER DELETE ON %s BEGIN DELETE FROM %s WHERE rid = OLD.rowid; END", t, lt),
-		)
-		kinds = append(kinds, "l_"+f+"_ins", "l_"+f+"_upd", "l_"+f+"_del")
+		onInsert = append(onInsert, ins("NEW"))
+		onDelete = append(onDelete, fmt.Sprintf("DELETE FROM %s WHERE rid = OLD.rowid;", lt))
+		body = append(body, fmt.Sprintf("AFTER UPDATE ON %s WHEN OLD.deleted IS NOT NEW.deleted OR OLD.%s IS NOT NEW.%s BEGIN DELETE FROM %s WHERE rid = OLD.rowid; %s END", t, col, col, lt, ins("NEW")))
+		kinds = append(kinds, "l_"+f+"_upd")
 		d.rebuild = append(d.rebuild, fmt.Sprintf("INSERT INTO %s(value, rid) SELECT DISTINCT j.value, t.rowid FROM %s AS t, json_each(t.%s) AS j WHERE t.deleted = 0 AND j.type = 'text'", lt, t, col))
 	}
 
+	body = append(body,
+		fmt.Sprintf("AFTER INSERT ON %s WHEN NEW.deleted = 0 BEGIN %s END", t, strings.Join(onInsert, " ")),
+		fmt.Sprintf("AFTER DELETE ON %s BEGIN %s END", t, strings.Join(onDelete, " ")))
+	kinds = append(kinds, "ins", "del")
 	h := fnv.New32a()
 	for _, s := range append(slices.Clone(d.ddl), body...) {
 		h.Write([]byte(s))
