@@ -112,10 +112,11 @@ type Collection struct {
 	Indexes [][]string
 	// TextFields are String fields searched by the Text operator.
 	TextFields []string
-	// Counts are groups of String, Enum or Bool fields whose exact totals
-	// a backend may keep as documents are written, so that a counted
-	// query whose conditions are exactly equalities on one group's
-	// fields costs a lookup rather than a scan. A backend that keeps no
+	// Counts are groups of String, Enum or Bool fields, and at most one
+	// StringList field (a document counts under each of its values),
+	// whose exact totals a backend may keep as documents are written, so
+	// that a counted query whose conditions are exactly equalities on one
+	// group's fields costs a lookup rather than a scan. A backend that keeps no
 	// counts counts as it always does; the result is the same.
 	Counts [][]string
 }
@@ -178,9 +179,16 @@ func (c Collection) Validate() error {
 		if len(group) == 0 {
 			errs = append(errs, errors.New("empty count group"))
 		}
+		lists := 0
 		for i, name := range group {
-			if t, ok := types[name]; !ok || (t != String && t != Enum && t != Bool) {
-				errs = append(errs, fmt.Errorf("count group %v: %q must be a declared string, enum or bool field", group, name))
+			t, ok := types[name]
+			if !ok || (t != String && t != Enum && t != Bool && t != StringList) {
+				errs = append(errs, fmt.Errorf("count group %v: %q must be a declared string, enum, bool or string list field", group, name))
+			}
+			if t == StringList {
+				if lists++; lists > 1 {
+					errs = append(errs, fmt.Errorf("count group %v holds more than one list field", group))
+				}
 			}
 			if slices.Contains(group[:i], name) {
 				errs = append(errs, fmt.Errorf("count group %v names %q twice", group, name))

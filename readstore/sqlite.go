@@ -1511,7 +1511,7 @@ var _ Store = (*SQLiteStore)(nil)
 // they find (about 1 ms per thousand), against walking a company's whole
 // index in order and probing the set for each row, which only pays off
 // when most rows match.
-var probeLimit = 2000 // a variable for the tests of both plans
+var probeLimit = 10000 // a variable for the tests of both plans
 
 // smallMatchSet reports whether one of where's text or indexed list
 // conditions matches fewer than probeLimit rows in the whole table,

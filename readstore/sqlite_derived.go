@@ -69,18 +69,39 @@ func (c *sqliteCollection) derive() derived {
 	// whose group key changed.
 	for gi, g := range d.groups {
 		grp := strings.Join(g, ",")
+		// A group may hold one list field: a row then counts once under
+		// each of its distinct values, which json_each yields as "j".
+		list := ""
+		for _, f := range g {
+			if c.fieldType(f) == StringList {
+				list = c.column(f)
+			}
+		}
 		key := func(row string) string {
 			cols := make([]string, len(g))
 			for i, f := range g {
 				cols[i] = row + "." + c.column(f)
+				if c.column(f) == list {
+					cols[i] = "j.value"
+				}
 			}
 			return "json_array(" + strings.Join(cols, ", ") + ")"
 		}
+		values := func(row string) string {
+			if list == "" {
+				return ""
+			}
+			return fmt.Sprintf(" FROM (SELECT DISTINCT value FROM json_each(%s.%s) WHERE type = 'text') AS j", row, list)
+		}
 		inc := func(row string) string {
-			return fmt.Sprintf("INSERT INTO %s(tbl, grp, key, n) SELECT '%s', '%s', %s, 1 WHERE %s.deleted = 0 ON CONFLICT(tbl, grp, key) DO UPDATE SET n = n + 1;",
-				countTable, t, grp, key(row), row)
+			return fmt.Sprintf("INSERT INTO %s(tbl, grp, key, n) SELECT '%s', '%s', %s, 1%s WHERE %s.deleted = 0 ON CONFLICT(tbl, grp, key) DO UPDATE SET n = n + 1;",
+				countTable, t, grp, key(row), values(row), row)
 		}
 		dec := func(row string) string {
+			if list != "" {
+				return fmt.Sprintf("UPDATE %s SET n = n - 1 WHERE %s.deleted = 0 AND tbl = '%s' AND grp = '%s' AND key IN (SELECT %s%s);",
+					countTable, row, t, grp, key(row), values(row))
+			}
 			return fmt.Sprintf("UPDATE %s SET n = n - 1 WHERE %s.deleted = 0 AND tbl = '%s' AND grp = '%s' AND key = %s;",
 				countTable, row, t, grp, key(row))
 		}
@@ -94,14 +115,22 @@ func (c *sqliteCollection) derive() derived {
 		kinds = append(kinds, fmt.Sprintf("c%d_upd", gi))
 		cols := make([]string, len(g))
 		for i, f := range g {
-			cols[i] = c.column(f)
+			cols[i] = "t." + c.column(f)
+			if c.column(f) == list {
+				cols[i] = "j.value"
+			}
 		}
-		groupBy := ""
-		if len(g) > 0 {
-			groupBy = " GROUP BY " + strings.Join(cols, ", ")
+		if list == "" {
+			groupBy := ""
+			if len(g) > 0 {
+				groupBy = " GROUP BY " + strings.Join(cols, ", ")
+			}
+			d.rebuild = append(d.rebuild, fmt.Sprintf("INSERT INTO %s(tbl, grp, key, n) SELECT '%s', '%s', json_array(%s), COUNT(*) FROM %s AS t WHERE t.deleted = 0%s",
+				countTable, t, grp, strings.Join(cols, ", "), t, groupBy))
+		} else {
+			d.rebuild = append(d.rebuild, fmt.Sprintf("INSERT INTO %s(tbl, grp, key, n) SELECT '%s', '%s', json_array(%s), COUNT(DISTINCT t.rowid) FROM %s AS t, json_each(t.%s) AS j WHERE t.deleted = 0 AND j.type = 'text' GROUP BY %s",
+				countTable, t, grp, strings.Join(cols, ", "), t, list, strings.Join(cols, ", ")))
 		}
-		d.rebuild = append(d.rebuild, fmt.Sprintf("INSERT INTO %s(tbl, grp, key, n) SELECT '%s', '%s', json_array(%s), COUNT(*) FROM %s WHERE deleted = 0%s",
-			countTable, t, grp, strings.Join(cols, ", "), t, groupBy))
 	}
 
 	if d.fts != "" {
@@ -286,7 +315,8 @@ func (c *sqliteCollection) countLookup(d derived, where []Condition) (query stri
 		vals := make([]any, 0, len(g))
 		for _, f := range g {
 			v, ok := byField[f]
-			if !ok {
+			if !ok || (v == nil && c.fieldType(f) == StringList) {
+				// A missing list is counted under none of its values.
 				break
 			}
 			vals = append(vals, sqlValue(v))

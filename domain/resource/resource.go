@@ -51,8 +51,9 @@ type Resource struct {
 	Fields []Field
 	// Indexes are composite indexes, each a list of field names.
 	Indexes [][]string
-	// Counts are groups of fields (text, enum or bool) whose totals per
-	// value the read store keeps: a list filtered by equality on exactly
+	// Counts are groups of fields (text, enum or bool, and at most one
+	// list, counted under each of its values) whose totals per value the
+	// read store keeps: a list filtered by equality on exactly
 	// one group's fields, the read scope's included, gets its exact total
 	// without counting records.
 	Counts [][]string
@@ -207,7 +208,7 @@ var (
 		},
 		// Each group costs every ticket write an update of its count;
 		// a requester's or an assignee's tickets are few enough to count.
-		Counts:      [][]string{{"company_id"}, {"company_id", "status"}, {"company_id", "priority"}},
+		Counts:      [][]string{{"company_id"}, {"company_id", "status"}, {"company_id", "priority"}, {"company_id", "tags"}},
 		DefaultSort: "created_at",
 		DefaultDesc: true,
 		Scope:       domain.TicketScope,

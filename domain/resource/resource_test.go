@@ -50,8 +50,8 @@ func TestDeclarations(t *testing.T) {
 		for _, g := range r.Counts {
 			for _, name := range g {
 				f, ok := r.Field(name)
-				if !ok || (f.Kind != resource.Text && f.Kind != resource.Enum && f.Kind != resource.Bool) {
-					t.Errorf("%s: count group %v: %q is not a declared text, enum or bool field", r.Name, g, name)
+				if !ok || (f.Kind != resource.Text && f.Kind != resource.Enum && f.Kind != resource.Bool && f.Kind != resource.TextList) {
+					t.Errorf("%s: count group %v: %q is not a declared text, enum, bool or list field", r.Name, g, name)
 				}
 			}
 		}

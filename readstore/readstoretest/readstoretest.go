@@ -94,7 +94,7 @@ func accCollection() readstore.Collection {
 		},
 		Indexes:    [][]string{{"owner", "created_at"}, {"score"}, {"owner", "tags"}},
 		TextFields: []string{"title", "owner"},
-		Counts:     [][]string{{"owner"}, {"owner", "active"}},
+		Counts:     [][]string{{"owner"}, {"owner", "active"}, {"owner", "tags"}},
 	}
 }
 
