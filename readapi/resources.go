@@ -65,6 +65,16 @@ func (res *resource) visible(p domain.Principal, data json.RawMessage) (bool, er
 	if len(s.Where) == 0 {
 		return true, nil
 	}
+	if scopeFieldsKnown(s) {
+		// Decoding into a struct of the few fields scopes name skips the
+		// rest of the document without allocating it: a third of a GET
+		// by id went into decoding the whole document into a map.
+		var f scopeFields
+		if err := json.Unmarshal(data, &f); err != nil {
+			return false, fmt.Errorf("decode %s document: %w", res.name, err)
+		}
+		return s.Allows(f.get), nil
+	}
 	var fields map[string]json.RawMessage
 	if err := json.Unmarshal(data, &fields); err != nil {
 		return false, fmt.Errorf("decode %s document: %w", res.name, err)
@@ -74,6 +84,46 @@ func (res *resource) visible(p domain.Principal, data json.RawMessage) (bool, er
 		_ = json.Unmarshal(fields[name], &v) // null or missing reads as ""
 		return v
 	}), nil
+}
+
+// scopeFields are the fields read scopes match on; a null or missing one
+// reads as "".
+type scopeFields struct {
+	ID          *string `json:"id"`
+	CompanyID   *string `json:"company_id"`
+	RequesterID *string `json:"requester_id"`
+	Status      *string `json:"status"`
+}
+
+func (f scopeFields) get(name string) string {
+	var v *string
+	switch name {
+	case "id":
+		v = f.ID
+	case "company_id":
+		v = f.CompanyID
+	case "requester_id":
+		v = f.RequesterID
+	case "status":
+		v = f.Status
+	}
+	if v == nil {
+		return ""
+	}
+	return *v
+}
+
+// scopeFieldsKnown reports whether scopeFields holds every field s
+// matches on.
+func scopeFieldsKnown(s domain.ReadScope) bool {
+	for _, m := range s.Where {
+		switch m.Field {
+		case "id", "company_id", "requester_id", "status":
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // list answers GET /api/{resource} with {data, total}.

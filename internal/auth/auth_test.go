@@ -108,3 +108,31 @@ func TestUnknownUserTakesAsLong(t *testing.T) {
 		t.Fatalf("unknown user %s, wrong password %s: the difference tells who exists", unknown, known)
 	}
 }
+
+// TestVerifiedTokensExpire: a token verified once is answered from
+// memory, but never past its expiry, and a token altered by one byte is
+// verified afresh (and refused).
+func TestVerifiedTokensExpire(t *testing.T) {
+	tk, err := NewTokens(secret, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	tk.now = func() time.Time { return now }
+	s, _, err := tk.Issue(Claims{UserID: "u1", Role: "client"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if c, err := tk.Parse(s); err != nil || c.UserID != "u1" {
+			t.Fatalf("Parse = %+v, %v", c, err)
+		}
+	}
+	if _, err := tk.Parse(s[:len(s)-2] + "xx"); !errors.Is(err, ErrInvalidToken) {
+		t.Fatalf("altered token: err = %v; want ErrInvalidToken", err)
+	}
+	now = now.Add(time.Hour + time.Second)
+	if _, err := tk.Parse(s); !errors.Is(err, ErrInvalidToken) {
+		t.Fatalf("a remembered token past its expiry: err = %v; want ErrInvalidToken", err)
+	}
+}
