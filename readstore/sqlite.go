@@ -1054,8 +1054,12 @@ func (c *sqliteCollection) condition(w *strings.Builder, args []any, cond Condit
 		case cond.Value == nil:
 			w.WriteString(" AND " + col + " IS NOT NULL")
 			return args, nil
-		case t == StringList && cond.Op == Eq && c.derived.lists[cond.Field] != "":
+		case t == StringList && cond.Op == Eq && c.derived.lists[cond.Field] != "" && driven:
 			w.WriteString(" AND rowid IN (SELECT rid FROM " + c.derived.lists[cond.Field] + " WHERE value = ?)")
+		case t == StringList && cond.Op == Eq && c.derived.lists[cond.Field] != "":
+			// A large set: probe it for each row an index walk yields,
+			// rather than gather it whole first.
+			w.WriteString(" AND EXISTS (SELECT 1 FROM " + c.derived.lists[cond.Field] + " WHERE value = ? AND rid = " + c.table + ".rowid)")
 		case t == StringList && cond.Op == Eq:
 			w.WriteString(" AND EXISTS (SELECT 1 FROM json_each(" + col + ") WHERE value = ?)")
 		case t == StringList:
@@ -1078,11 +1082,17 @@ func (c *sqliteCollection) condition(w *strings.Builder, args []any, cond Condit
 			return args, nil
 		}
 		listTable := c.derived.lists[cond.Field]
+		end := ")"
 		switch {
-		case t == StringList && listTable != "":
+		case t == StringList && listTable != "" && driven:
 			w.WriteString(" AND rowid IN (SELECT rid FROM " + listTable + " WHERE value IN (")
+			end = "))"
+		case t == StringList && listTable != "":
+			w.WriteString(" AND EXISTS (SELECT 1 FROM " + listTable + " WHERE value IN (")
+			end = ") AND rid = " + c.table + ".rowid)"
 		case t == StringList:
 			w.WriteString(" AND EXISTS (SELECT 1 FROM json_each(" + col + ") WHERE value IN (")
+			end = "))"
 		default:
 			w.WriteString(" AND " + col + " IN (")
 		}
@@ -1093,11 +1103,7 @@ func (c *sqliteCollection) condition(w *strings.Builder, args []any, cond Condit
 			w.WriteString("?")
 			args = append(args, sqlValue(v))
 		}
-		if t == StringList {
-			w.WriteString("))")
-		} else {
-			w.WriteString(")")
-		}
+		w.WriteString(end)
 		return args, nil
 
 	case Gt, Gte, Lt, Lte:
