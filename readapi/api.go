@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"runtime"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -85,10 +86,13 @@ type Config struct {
 	// CompanyInFlight caps one company's requests in flight (429 past
 	// it); 0 means no cap.
 	CompanyInFlight int
+	// QueryConcurrency is how many list queries run at once, over every
+	// company; default one more than the CPUs. Queries wait their turn,
+	// companies served in turn.
+	QueryConcurrency int
 	// CompanyQueries caps one company's list queries running at once;
-	// more wait for a turn until their deadline. Keep it below the read
-	// store's connections so that other companies always find one free.
-	// 0 means no cap.
+	// default one less than QueryConcurrency, so that a slot is always
+	// free for the other companies.
 	CompanyQueries int
 	// CompanyRate caps one company's requests a second (429 past it); 0
 	// means no cap.
@@ -145,13 +149,21 @@ func New(cfg Config) (*API, error) {
 	if cfg.QueryTimeout <= 0 {
 		cfg.QueryTimeout = 5 * time.Second
 	}
+	if cfg.QueryConcurrency <= 0 {
+		cfg.QueryConcurrency = runtime.NumCPU() + 1
+	}
+	if cfg.CompanyQueries <= 0 {
+		// One slot stays free for the other companies, whatever one
+		// company sends.
+		cfg.CompanyQueries = max(1, cfg.QueryConcurrency-1)
+	}
 	if cfg.PrincipalCache <= 0 {
 		cfg.PrincipalCache = 10000
 	}
 	return &API{reads: cfg.Reads, progress: cfg.Progress, tokens: cfg.Tokens, passwords: cfg.Passwords,
 		log: cfg.Logger, writeWait: cfg.WriteWait, signIn: newSignInLimiter(cfg.SignIn), rateLimits: cfg.RateLimits,
 		queryTimeout: cfg.QueryTimeout, principals: newPrincipals(cfg.PrincipalCache),
-		tenants: newTenants(cfg.CompanyInFlight, cfg.CompanyQueries, cfg.CompanyRate, cfg.RateLimits)}, nil
+		tenants: newTenants(cfg.CompanyInFlight, cfg.QueryConcurrency, cfg.CompanyQueries, cfg.CompanyRate, cfg.RateLimits)}, nil
 }
 
 // Public mounts the endpoints that need no token.

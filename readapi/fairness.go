@@ -26,9 +26,10 @@ import (
 //     read-store connection (the cache forgets a user, or everyone, when
 //     the users or companies read model changes: see DocumentsChanged);
 //   - every read has a deadline (QueryTimeout), past which it answers 503;
-//   - a company runs at most CompanyQueries list queries at once, fewer
-//     than the read store's connections, so the rest stay free for other
-//     companies; more wait their turn, up to the deadline;
+//   - list queries run at most QueryConcurrency at once (about one per
+//     core: they are CPU-bound), and a freed slot goes to the waiting
+//     companies in turn, each with at most CompanyQueries running; a
+//     query waits for its turn up to its deadline (see scheduler);
 //   - a company has at most CompanyInFlight requests in flight and, when
 //     set, CompanyRate requests a second; past either, 429 with
 //     Retry-After.
@@ -86,7 +87,7 @@ func (a *API) cachedPrincipal(ctx context.Context, userID string) (domain.Princi
 // tenants holds each company's limits.
 type tenants struct {
 	inFlight int // per company; 0 means no limit
-	queries  int // concurrent list queries per company; 0 means no limit
+	queries  *scheduler
 	perSec   float64
 	observer RateLimitObserver
 
@@ -97,13 +98,12 @@ type tenants struct {
 // tenant is one company's share.
 type tenant struct {
 	inFlight atomic.Int64
-	queries  chan struct{} // a slot per running list query
 	limiter  *rate.Limiter // nil without a rate limit
 	lastUsed atomic.Int64  // unix seconds, for pruning
 }
 
-func newTenants(inFlight, queries int, perSec float64, observer RateLimitObserver) *tenants {
-	return &tenants{inFlight: inFlight, queries: queries, perSec: perSec, observer: observer, byID: map[string]*tenant{}}
+func newTenants(inFlight, slots, perCompany int, perSec float64, observer RateLimitObserver) *tenants {
+	return &tenants{inFlight: inFlight, queries: newScheduler(slots, perCompany), perSec: perSec, observer: observer, byID: map[string]*tenant{}}
 }
 
 // tenantKey is whose share a principal's requests take: its company's,
@@ -124,9 +124,6 @@ func (ts *tenants) get(key string) *tenant {
 			ts.prune()
 		}
 		t = &tenant{}
-		if ts.queries > 0 {
-			t.queries = make(chan struct{}, ts.queries)
-		}
 		if ts.perSec > 0 {
 			t.limiter = rate.NewLimiter(rate.Limit(ts.perSec), max(1, int(math.Ceil(ts.perSec))))
 		}
@@ -141,7 +138,7 @@ func (ts *tenants) get(key string) *tenant {
 func (ts *tenants) prune() {
 	cutoff := time.Now().Add(-time.Minute).Unix()
 	for k, t := range ts.byID {
-		if t.lastUsed.Load() < cutoff && t.inFlight.Load() == 0 && len(t.queries) == 0 {
+		if t.lastUsed.Load() < cutoff && t.inFlight.Load() == 0 {
 			delete(ts.byID, k)
 		}
 	}
@@ -197,30 +194,20 @@ func (a *API) refuse(w http.ResponseWriter, r *http.Request, p domain.Principal,
 	a.fail(w, r, err)
 }
 
-// querySlot waits for one of the company's list-query slots until ctx
-// ends, and returns the function that frees it.
+// querySlot waits for the company's turn to run a list query until ctx
+// ends, and returns the function that frees its slot.
 func (a *API) querySlot(ctx context.Context, p domain.Principal) (release func(), err error) {
-	t := a.tenants.get(tenantKey(p))
-	if t.queries == nil {
-		return func() {}, nil
+	release, err = a.tenants.queries.acquire(ctx, tenantKey(p))
+	if err == nil {
+		return release, nil
 	}
-	select {
-	case t.queries <- struct{}{}:
-		return func() { <-t.queries }, nil
-	default:
-	}
-	select {
-	case t.queries <- struct{}{}:
-		return func() { <-t.queries }, nil
-	case <-ctx.Done():
-		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			if a.rateLimits != nil {
-				a.rateLimits.RateLimited(p.CompanyID, "queries")
-			}
-			return nil, &errTooMany{detail: fmt.Sprintf("your company's %d concurrent queries kept this one waiting past its deadline; retry shortly", a.tenants.queries), retryAfter: time.Second}
+	if errors.Is(err, context.DeadlineExceeded) {
+		if a.rateLimits != nil {
+			a.rateLimits.RateLimited(p.CompanyID, "queries")
 		}
-		return nil, ctx.Err()
+		return nil, &errTooMany{detail: "your company's other queries kept this one waiting past its deadline; retry shortly", retryAfter: time.Second}
 	}
+	return nil, err
 }
 
 // query runs a list query within the company's share of concurrent

@@ -87,10 +87,13 @@ type Config struct {
 	// CompanyMaxInFlight caps one company's requests in flight
 	// (COMPANY_MAX_IN_FLIGHT; 0 disables): past it, 429.
 	CompanyMaxInFlight int
+	// QueryConcurrency is how many list queries run at once over every
+	// company (QUERY_CONCURRENCY; 0, the default, means one more than the
+	// CPUs); companies waiting for a turn are served in turn.
+	QueryConcurrency int
 	// CompanyMaxQueries caps one company's list queries running at once
-	// (COMPANY_MAX_QUERIES; 0 disables); more wait for a turn. It stays
-	// below the embedded read store's 4 connections by default, so other
-	// companies always find one free.
+	// (COMPANY_MAX_QUERIES; 0, the default, means one less than
+	// QueryConcurrency, so a turn is always free for other companies).
 	CompanyMaxQueries int
 	// CompanyRateLimit caps one company's requests a second
 	// (COMPANY_RATE_LIMIT; 0, the default, disables): past it, 429.
@@ -128,7 +131,6 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		WriteWait:      5 * time.Second,
 
 		CompanyMaxInFlight: 256,
-		CompanyMaxQueries:  3,
 	}
 	var errs []error
 	if s := getenv("JWT_SECRET"); s != "" {
@@ -206,11 +208,12 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	for _, v := range []struct {
 		name string
 		dst  *int
-	}{{"COMPANY_MAX_IN_FLIGHT", &c.CompanyMaxInFlight}, {"COMPANY_MAX_QUERIES", &c.CompanyMaxQueries}} {
+	}{{"COMPANY_MAX_IN_FLIGHT", &c.CompanyMaxInFlight}, {"QUERY_CONCURRENCY", &c.QueryConcurrency}, {"COMPANY_MAX_QUERIES", &c.CompanyMaxQueries}} {
 		if s := getenv(v.name); s != "" {
 			var n int
 			if _, err := fmt.Sscan(s, &n); err != nil || n < 0 {
-				errs = append(errs, fmt.Errorf("%s %q: want a non-negative integer (0 disables the cap)", v.name, s))
+				errs = append(errs, fmt.Errorf("%s %q: want a non-negative integer (0: %s)", v.name, s,
+					map[string]string{"COMPANY_MAX_IN_FLIGHT": "no cap", "QUERY_CONCURRENCY": "one more than the CPUs", "COMPANY_MAX_QUERIES": "one less than QUERY_CONCURRENCY"}[v.name]))
 			}
 			*v.dst = n
 		}
