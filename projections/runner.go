@@ -87,11 +87,23 @@ type track struct {
 	advanced chan struct{}       // closed and replaced when position moves
 	caughtUp bool                // finished the catch-up from its checkpoint
 	lastErr  error
+	// caughtUpAt is when follow saw it catch up, for the log line; only
+	// follow's goroutine touches it.
+	caughtUpAt time.Time
 	// target is a head of the log seen at targetAt that position had not
 	// reached then; lagging is set once it stays unreached for maxLag.
 	target   eventstore.Position
 	targetAt time.Time
 	lagging  bool
+	// finishBulk, when set, builds the indexes of a collection loaded
+	// from scratch; it runs once the projection has caught up.
+	finishBulk func(context.Context) error
+}
+
+// bulkLoader is a read store that loads an empty collection faster with
+// its indexes built at the end (readstore.SQLiteStore).
+type bulkLoader interface {
+	BeginBulk(ctx context.Context, collection string) (finish func(context.Context) error, err error)
 }
 
 // checkpointEvery bounds how often a checkpoint that carries no documents
@@ -215,6 +227,13 @@ func (r *Runner) follow(ctx context.Context, t *track) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	start, from := time.Now(), t.pos()
+	if bl, ok := r.reads.(bulkLoader); ok && from == eventstore.Start && t.finishBulk == nil && !t.isCaughtUp() {
+		finish, err := bl.BeginBulk(ctx, t.p.Collection().Name)
+		if err != nil {
+			return err
+		}
+		t.finishBulk = finish
+	}
 	sub, err := r.events.Subscribe(ctx, from, t.p.Filter())
 	if err != nil {
 		return fmt.Errorf("subscribe: %w", err)
@@ -247,8 +266,8 @@ func (r *Runner) follow(ctx context.Context, t *track) error {
 		if err := r.apply(ctx, t, b); err != nil {
 			return err
 		}
-		if b.CaughtUp && !t.isCaughtUp() {
-			t.markCaughtUp()
+		if b.CaughtUp && t.caughtUpAt.IsZero() {
+			t.caughtUpAt = time.Now()
 			r.log.Info("projection caught up", "projection", t.p.Name(), "from", from, "position", t.pos(), "took", time.Since(start).Round(time.Millisecond))
 		}
 	}
@@ -267,7 +286,7 @@ func (r *Runner) apply(ctx context.Context, t *track, b eventstore.Batch) error 
 		last = b.Events[n-1].Position
 	}
 	if last.Compare(t.pos()) <= 0 {
-		return nil
+		return r.caughtUp(ctx, t, b)
 	}
 	var writes []readstore.Write
 	if len(b.Events) > 0 {
@@ -286,7 +305,30 @@ func (r *Runner) apply(ctx context.Context, t *track, b eventstore.Batch) error 
 			r.onApplied(t.p.Name(), writes)
 		}
 	}
+	// Caught up before the position moves: whoever Waits for it finds
+	// the read model built and current.
+	if err := r.caughtUp(ctx, t, b); err != nil {
+		return err
+	}
 	t.advance(last)
+	return nil
+}
+
+// caughtUp marks t caught up when b says so, after building the indexes
+// of a collection loaded from scratch.
+func (r *Runner) caughtUp(ctx context.Context, t *track, b eventstore.Batch) error {
+	if !b.CaughtUp || t.isCaughtUp() {
+		return nil
+	}
+	if t.finishBulk != nil {
+		built := time.Now()
+		if err := t.finishBulk(ctx); err != nil {
+			return err
+		}
+		t.finishBulk = nil
+		r.log.Info("projection indexes built", "projection", t.p.Name(), "took", time.Since(built).Round(time.Millisecond))
+	}
+	t.markCaughtUp()
 	return nil
 }
 

@@ -20,7 +20,7 @@ import (
 // tags (the tag index and the last four indexes), idx (every index but
 // the first), all.
 func BenchmarkApplyLive(b *testing.B) {
-	for _, size := range []int{1, 16, 64} {
+	for _, size := range []int{1, 16, 64, 2000} {
 		b.Run(fmt.Sprintf("batch=%d", size), func(b *testing.B) {
 			s := openTestSQLite(b, "")
 			ctx := context.Background()

@@ -2,6 +2,7 @@ package readstore
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"hash/fnv"
@@ -342,4 +343,66 @@ func ftsQuery(words []string) string {
 		b.WriteString(`"` + strings.ReplaceAll(w, `"`, `""`) + `"*`)
 	}
 	return b.String()
+}
+
+// BeginBulk prepares a collection for a load from scratch. If its table
+// is empty, its secondary indexes and derived structures are dropped, to
+// be built once from the loaded rows by finish: sorting a million rows
+// into an index at the end is several times faster than inserting into
+// fifteen indexes, counts, a text index and a tag index row by row. A
+// table that holds rows is left as it is, and finish does nothing. Until
+// finish, queries on the collection are slow and text and tag matches
+// find nothing: its projection is not caught up, so the query API does
+// not serve it. After a crash before finish, the next Ensure builds what
+// is missing.
+func (s *SQLiteStore) BeginBulk(ctx context.Context, collection string) (finish func(context.Context) error, err error) {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	if s.closed.Load() {
+		return nil, ErrClosed
+	}
+	s.mu.RLock()
+	c := s.names[collection]
+	s.mu.RUnlock()
+	if c == nil {
+		return nil, fmt.Errorf("bulk %s: %w", collection, ErrUnknownCollection)
+	}
+	noop := func(context.Context) error { return nil }
+	var one int
+	switch err := s.wconn.QueryRowContext(ctx, "SELECT 1 FROM "+c.table+" LIMIT 1").Scan(&one); {
+	case err == nil:
+		return noop, nil
+	case !errors.Is(err, sql.ErrNoRows):
+		return nil, fmt.Errorf("bulk %s: %w", collection, err)
+	}
+	err = s.inTx(ctx, func() error {
+		for name := range c.wantIndexes() {
+			if _, err := s.wconn.ExecContext(ctx, "DROP INDEX IF EXISTS "+name); err != nil {
+				return err
+			}
+		}
+		return s.dropDerived(ctx, c.table)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("bulk %s: %w", collection, err)
+	}
+	return func(ctx context.Context) error {
+		s.wmu.Lock()
+		defer s.wmu.Unlock()
+		if s.closed.Load() {
+			return ErrClosed
+		}
+		err := s.inTx(ctx, func() error {
+			for _, stmt := range c.wantIndexes() {
+				if _, err := s.wconn.ExecContext(ctx, stmt); err != nil {
+					return err
+				}
+			}
+			return s.syncDerived(ctx, c.table, c.derived)
+		})
+		if err != nil {
+			return fmt.Errorf("finish bulk %s: %w", collection, err)
+		}
+		return nil
+	}, nil
 }

@@ -997,3 +997,91 @@ func TestSQLiteWALStaysBounded(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 }
+
+// TestSQLiteBulkLoad: an empty collection loaded in bulk has no indexes
+// or derived structures until finish, which builds them all from the
+// rows (counts and text matches included); a table that holds rows is
+// left alone; a load cut short before finish is repaired by Ensure.
+func TestSQLiteBulkLoad(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "read.db")
+	s := openTestSQLite(t, path)
+	ctx := t.Context()
+	c := items()
+	c.Counts = [][]string{{"owner"}}
+	c.Indexes = append(c.Indexes, []string{"owner", "tags"})
+	if err := s.Ensure(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	schema := func() int {
+		t.Helper()
+		db, err := sql.Open("sqlite3", path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		var n int
+		if err := db.QueryRow(`SELECT COUNT(*) FROM sqlite_schema WHERE (type IN ('index', 'trigger') AND tbl_name = 'rs_items' AND name NOT LIKE 'sqlite_autoindex%') OR name LIKE 'rs\_items\_\_%' ESCAPE '\'`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	full := schema()
+	finish, err := s.BeginBulk(ctx, itemsName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := schema(); got != 0 {
+		t.Fatalf("%d indexes, triggers and derived tables during a bulk load; want none", got)
+	}
+	var b readstore.Batch
+	for i := range 50 {
+		b.Writes = append(b.Writes, item(t, fmt.Sprintf("d%02d", i), ver(1), map[string]any{"owner": []string{"ann", "bob"}[i%2], "tags": []string{"t" + strconv.Itoa(i%3)}}))
+	}
+	apply(t, s, b)
+	if err := finish(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := schema(); got != full {
+		t.Fatalf("after finish: %d schema objects; want %d", got, full)
+	}
+	_, total, err := s.Query(ctx, itemsName, readstore.Query{Where: []readstore.Condition{{Field: "owner", Op: readstore.Eq, Value: "ann"}}, Count: true, Limit: 1})
+	if err != nil || total != 25 {
+		t.Fatalf("owner ann after finish: total %d, %v; want 25 from the rebuilt counts", total, err)
+	}
+	docs, _, err := s.Query(ctx, itemsName, readstore.Query{Where: []readstore.Condition{{Field: "tags", Op: readstore.Eq, Value: "t1"}}})
+	if err != nil || len(docs) != 17 {
+		t.Fatalf("tag t1 after finish: %d docs, %v; want 17", len(docs), err)
+	}
+
+	// A table with rows is not touched.
+	if finish, err = s.BeginBulk(ctx, itemsName); err != nil {
+		t.Fatal(err)
+	}
+	if got := schema(); got != full {
+		t.Fatalf("bulk on a table with rows dropped things: %d schema objects; want %d", got, full)
+	}
+	if err := finish(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	// Cut short: Ensure (as at the next start) builds what is missing.
+	if err := s.Drop(ctx, itemsName); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Ensure(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.BeginBulk(ctx, itemsName); err != nil {
+		t.Fatal(err)
+	}
+	apply(t, s, b)
+	if err := s.Ensure(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	if got := schema(); got != full {
+		t.Fatalf("Ensure after a bulk load cut short: %d schema objects; want %d", got, full)
+	}
+	if _, total, err := s.Query(ctx, itemsName, readstore.Query{Where: []readstore.Condition{{Field: "owner", Op: readstore.Eq, Value: "bob"}}, Count: true}); err != nil || total != 25 {
+		t.Fatalf("owner bob after the repair: total %d, %v; want 25", total, err)
+	}
+}

@@ -8,7 +8,6 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"sync"
@@ -118,22 +117,7 @@ var listData struct {
 // p50 and p99 latency.
 func BenchmarkListQuery(b *testing.B) {
 	n := benchTickets(b)
-	// The framework calls the benchmark more than once; fill the data dir
-	// only the first time.
-	listData.once.Do(func() {
-		dir, err := os.MkdirTemp("", "agentdesk-bench-")
-		if err != nil {
-			b.Fatal(err)
-		}
-		fillStart := time.Now()
-		listData.dir = dir
-		listData.userID, listData.companyID = fillReadModel(b, filepath.Join(dir, "reads.db"), n)
-		b.Logf("filled %d tickets in %s", n, time.Since(fillStart).Round(time.Millisecond))
-	})
-	if listData.dir == "" {
-		b.Fatal("no data: the first fill failed")
-	}
-	dir, userID, companyID := listData.dir, listData.userID, listData.companyID
+	dir, userID, companyID := benchData(b)
 
 	cfg := testConfig(b, dir)
 	srv, err := Open(context.Background(), cfg, quietLogger(b))
