@@ -355,6 +355,7 @@ func (s *SQLiteStore) initSchema(ctx context.Context) error {
 		`CREATE TABLE IF NOT EXISTS ` + checkpointTable + `(name TEXT PRIMARY KEY, position TEXT NOT NULL)`,
 		`CREATE TABLE IF NOT EXISTS ` + generationTable + `(name TEXT PRIMARY KEY, live INTEGER NOT NULL)`,
 		`CREATE TABLE IF NOT EXISTS ` + countTable + `(tbl TEXT NOT NULL, grp TEXT NOT NULL, key TEXT NOT NULL, n INTEGER NOT NULL, PRIMARY KEY(tbl, grp, key)) WITHOUT ROWID`,
+		`CREATE TEMP TABLE IF NOT EXISTS ` + deltaTable + `(tbl TEXT NOT NULL, grp TEXT NOT NULL, key TEXT NOT NULL, d INTEGER NOT NULL)`,
 	} {
 		if _, err := s.wconn.ExecContext(ctx, ddl); err != nil {
 			return err
@@ -400,6 +401,9 @@ func (s *SQLiteStore) dropAllTables(ctx context.Context) error {
 		tables = append(tables, name)
 	}
 	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return err
+	}
+	if _, err := s.wconn.ExecContext(ctx, `DELETE FROM `+metaTable+` WHERE key LIKE 'derived:%'`); err != nil {
 		return err
 	}
 	for _, name := range tables {
@@ -842,7 +846,11 @@ func (s *SQLiteStore) inTx(ctx context.Context, fn func() error) error {
 	if _, err := s.wconn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
 		return err
 	}
-	if err := fn(); err != nil {
+	err := fn()
+	if err == nil {
+		_, err = s.wconn.ExecContext(ctx, flushDeltas)
+	}
+	if err != nil {
 		// Background: the rollback must run even when ctx is what failed.
 		// Its error is dropped because SQLite may already have rolled back.
 		s.wconn.ExecContext(context.Background(), "ROLLBACK")

@@ -41,7 +41,24 @@ type derived struct {
 	// holds a hash of all of ddl, so a changed declaration shows up as
 	// a different set of names.
 	triggers []string
+	// temp creates the TEMP triggers that record count deltas; they live
+	// on the write connection only, and are made again by every Ensure.
+	temp []string
+	// sig is the hash of all of it, kept in metaTable beside the table:
+	// a table whose only derived structures are counts has no persistent
+	// trigger whose name could tell.
+	sig int64
 }
+
+// deltaTable collects, on the write connection, the count changes of the
+// transaction under way; inTx adds them up into countTable before it
+// commits. One upsert per group and key a transaction, instead of one per
+// row and group, took a third off a ticket's write.
+const deltaTable = "rs__count_deltas"
+
+// flushDeltas is run by inTx before each commit.
+const flushDeltas = `INSERT INTO main.` + countTable + `(tbl, grp, key, n) SELECT tbl, grp, key, SUM(d) FROM temp.` + deltaTable +
+	` WHERE true GROUP BY tbl, grp, key ON CONFLICT(tbl, grp, key) DO UPDATE SET n = n + excluded.n; DELETE FROM temp.` + deltaTable
 
 // derive plans c's derived structures.
 func (c *sqliteCollection) derive() derived {
@@ -65,6 +82,7 @@ func (c *sqliteCollection) derive() derived {
 	var onInsert, onDelete []string
 	var body []string // update trigger definitions without names yet
 	kinds := []string{}
+	var countInsert, countDelete []string
 
 	// Counts: one trigger per group and event, each touching only rows
 	// whose group key changed.
@@ -94,26 +112,20 @@ func (c *sqliteCollection) derive() derived {
 			}
 			return fmt.Sprintf(" FROM (SELECT DISTINCT value FROM json_each(%s.%s) WHERE type = 'text') AS j", row, list)
 		}
-		inc := func(row string) string {
-			return fmt.Sprintf("INSERT INTO %s(tbl, grp, key, n) SELECT '%s', '%s', %s, 1%s WHERE %s.deleted = 0 ON CONFLICT(tbl, grp, key) DO UPDATE SET n = n + 1;",
-				countTable, t, grp, key(row), values(row), row)
+		delta := func(row string, d int) string {
+			return fmt.Sprintf("INSERT INTO temp.%s(tbl, grp, key, d) SELECT '%s', '%s', %s, %d%s WHERE %s.deleted = 0;",
+				deltaTable, t, grp, key(row), d, values(row), row)
 		}
-		dec := func(row string) string {
-			if list != "" {
-				return fmt.Sprintf("UPDATE %s SET n = n - 1 WHERE %s.deleted = 0 AND tbl = '%s' AND grp = '%s' AND key IN (SELECT %s%s);",
-					countTable, row, t, grp, key(row), values(row))
-			}
-			return fmt.Sprintf("UPDATE %s SET n = n - 1 WHERE %s.deleted = 0 AND tbl = '%s' AND grp = '%s' AND key = %s;",
-				countTable, row, t, grp, key(row))
-		}
+		inc := func(row string) string { return delta(row, 1) }
+		dec := func(row string) string { return delta(row, -1) }
 		changed := []string{"OLD.deleted IS NOT NEW.deleted"}
 		for _, f := range g {
 			changed = append(changed, fmt.Sprintf("OLD.%s IS NOT NEW.%s", c.column(f), c.column(f)))
 		}
-		onInsert = append(onInsert, inc("NEW"))
-		onDelete = append(onDelete, dec("OLD"))
-		body = append(body, fmt.Sprintf("AFTER UPDATE ON %s WHEN %s BEGIN %s %s END", t, strings.Join(changed, " OR "), dec("OLD"), inc("NEW")))
-		kinds = append(kinds, fmt.Sprintf("c%d_upd", gi))
+		countInsert = append(countInsert, inc("NEW"))
+		countDelete = append(countDelete, dec("OLD"))
+		d.temp = append(d.temp, fmt.Sprintf("CREATE TEMP TRIGGER %s__tc_u%d AFTER UPDATE ON main.%s WHEN %s BEGIN %s %s END",
+			t, gi, t, strings.Join(changed, " OR "), dec("OLD"), inc("NEW")))
 		cols := make([]string, len(g))
 		for i, f := range g {
 			cols[i] = "t." + c.column(f)
@@ -182,15 +194,21 @@ func (c *sqliteCollection) derive() derived {
 		d.rebuild = append(d.rebuild, fmt.Sprintf("INSERT INTO %s(value, rid) SELECT DISTINCT j.value, t.rowid FROM %s AS t, json_each(t.%s) AS j WHERE t.deleted = 0 AND j.type = 'text'", lt, t, col))
 	}
 
-	body = append(body,
-		fmt.Sprintf("AFTER INSERT ON %s WHEN NEW.deleted = 0 BEGIN %s END", t, strings.Join(onInsert, " ")),
-		fmt.Sprintf("AFTER DELETE ON %s BEGIN %s END", t, strings.Join(onDelete, " ")))
-	kinds = append(kinds, "ins", "del")
+	if len(onInsert) > 0 {
+		body = append(body,
+			fmt.Sprintf("AFTER INSERT ON %s WHEN NEW.deleted = 0 BEGIN %s END", t, strings.Join(onInsert, " ")),
+			fmt.Sprintf("AFTER DELETE ON %s BEGIN %s END", t, strings.Join(onDelete, " ")))
+		kinds = append(kinds, "ins", "del")
+	}
+	d.temp = append(d.temp,
+		fmt.Sprintf("CREATE TEMP TRIGGER %s__tc_ins AFTER INSERT ON main.%s WHEN NEW.deleted = 0 BEGIN %s END", t, t, strings.Join(countInsert, " ")),
+		fmt.Sprintf("CREATE TEMP TRIGGER %s__tc_del AFTER DELETE ON main.%s BEGIN %s END", t, t, strings.Join(countDelete, " ")))
 	h := fnv.New32a()
-	for _, s := range append(slices.Clone(d.ddl), body...) {
+	for _, s := range slices.Concat(d.ddl, body, d.temp, d.rebuild) {
 		h.Write([]byte(s))
 		h.Write([]byte{0})
 	}
+	d.sig = int64(h.Sum32())
 	sum := fmt.Sprintf("%08x", h.Sum32())
 	for i, b := range body {
 		name := fmt.Sprintf("%s__trg_%s_%s", t, sum, kinds[i])
@@ -212,15 +230,58 @@ func (s *SQLiteStore) syncDerived(ctx context.Context, table string, d derived) 
 	}
 	slices.Sort(have)
 	want := slices.Sorted(slices.Values(d.triggers))
-	if slices.Equal(have, want) {
-		return nil
-	}
-	if err := s.dropDerived(ctx, table); err != nil {
+	var sig int64
+	err = s.wconn.QueryRowContext(ctx, `SELECT value FROM `+metaTable+` WHERE key = ?`, "derived:"+table).Scan(&sig)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return err
 	}
-	for _, stmt := range append(slices.Clone(d.ddl), d.rebuild...) {
+	if !slices.Equal(have, want) || sig != d.sig {
+		if err := s.dropDerived(ctx, table); err != nil {
+			return err
+		}
+		for _, stmt := range append(slices.Clone(d.ddl), d.rebuild...) {
+			if _, err := s.wconn.ExecContext(ctx, stmt); err != nil {
+				return fmt.Errorf("derived structures of %s: %w", table, err)
+			}
+		}
+		if _, err := s.wconn.ExecContext(ctx, `INSERT OR REPLACE INTO `+metaTable+`(key, value) VALUES(?, ?)`, "derived:"+table, d.sig); err != nil {
+			return err
+		}
+	}
+	// The TEMP triggers are the write connection's own: made again by
+	// every Ensure, in every process.
+	if err := s.dropTempTriggers(ctx, table); err != nil {
+		return err
+	}
+	for _, stmt := range d.temp {
 		if _, err := s.wconn.ExecContext(ctx, stmt); err != nil {
-			return fmt.Errorf("derived structures of %s: %w", table, err)
+			return fmt.Errorf("count triggers of %s: %w", table, err)
+		}
+	}
+	return nil
+}
+
+// dropTempTriggers drops the write connection's TEMP triggers on table.
+func (s *SQLiteStore) dropTempTriggers(ctx context.Context, table string) error {
+	rows, err := s.wconn.QueryContext(ctx, `SELECT name FROM sqlite_temp_schema WHERE type = 'trigger' AND tbl_name = ?`, table)
+	if err != nil {
+		return err
+	}
+	var names []string
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			rows.Close()
+			return err
+		}
+		names = append(names, name)
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return err
+	}
+	for _, name := range names {
+		if _, err := s.wconn.ExecContext(ctx, "DROP TRIGGER IF EXISTS temp."+quoteName(name)); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -268,8 +329,19 @@ func (s *SQLiteStore) dropDerived(ctx context.Context, table string) error {
 			return err
 		}
 	}
-	_, err = s.wconn.ExecContext(ctx, "DELETE FROM "+countTable+" WHERE tbl = ?", table)
-	return err
+	if err := s.dropTempTriggers(ctx, table); err != nil {
+		return err
+	}
+	for _, stmt := range []string{
+		"DELETE FROM temp." + deltaTable + " WHERE tbl = ?",
+		"DELETE FROM " + countTable + " WHERE tbl = ?",
+		"DELETE FROM " + metaTable + " WHERE key = 'derived:' || ?",
+	} {
+		if _, err := s.wconn.ExecContext(ctx, stmt, table); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // schemaNames lists the names of the schema objects of a type on table.
