@@ -89,7 +89,6 @@ type tenants struct {
 	inFlight int // per company; 0 means no limit
 	queries  *scheduler
 	perSec   float64
-	observer RateLimitObserver
 
 	mu   sync.Mutex
 	byID map[string]*tenant
@@ -102,8 +101,8 @@ type tenant struct {
 	lastUsed atomic.Int64  // unix seconds, for pruning
 }
 
-func newTenants(inFlight, slots, perCompany int, perSec float64, observer RateLimitObserver) *tenants {
-	return &tenants{inFlight: inFlight, queries: newScheduler(slots, perCompany), perSec: perSec, observer: observer, byID: map[string]*tenant{}}
+func newTenants(inFlight, slots, perCompany int, perSec float64) *tenants {
+	return &tenants{inFlight: inFlight, queries: newScheduler(slots, perCompany), perSec: perSec, byID: map[string]*tenant{}}
 }
 
 // tenantKey is whose share a principal's requests take: its company's,

@@ -16,7 +16,7 @@ import (
 // other's queries wait for one query, not sixteen, and do not share the
 // cores with sixteen.
 type scheduler struct {
-	slots, perCompany int
+	perCompany int
 
 	mu      sync.Mutex
 	free    int
@@ -53,7 +53,7 @@ func (s *scheduler) limit(company string) int {
 }
 
 func newScheduler(slots, perCompany int) *scheduler {
-	return &scheduler{slots: slots, perCompany: perCompany, free: slots,
+	return &scheduler{perCompany: perCompany, free: slots,
 		running: map[string]int{}, waiting: map[string][]chan struct{}{}, seen: map[string]time.Time{}, now: time.Now}
 }
 

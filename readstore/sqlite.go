@@ -1019,7 +1019,7 @@ func (c *sqliteCollection) buildQuery(q Query, driven bool) (sqlQuery, error) {
 	}
 	sq.countArgs = args
 	if q.Count {
-		if lookup, largs, ok := c.countLookup(c.derived, q.Where); ok {
+		if lookup, largs, ok := c.countLookup(q.Where); ok {
 			sq.count, sq.countArgs = lookup, largs
 		}
 	}

@@ -370,7 +370,7 @@ func quoteName(name string) string {
 // countLookup returns the SQL and arguments that read q's exact total
 // from countTable, or ok false when q's conditions are not exactly
 // equalities on the fields of one kept group.
-func (c *sqliteCollection) countLookup(d derived, where []Condition) (query string, args []any, ok bool) {
+func (c *sqliteCollection) countLookup(where []Condition) (query string, args []any, ok bool) {
 	byField := make(map[string]any, len(where))
 	for _, cond := range where {
 		if cond.Op != Eq || cond.Field == "" || cond.Field == "id" {
@@ -381,7 +381,7 @@ func (c *sqliteCollection) countLookup(d derived, where []Condition) (query stri
 		}
 		byField[cond.Field] = cond.Value
 	}
-	for _, g := range d.groups {
+	for _, g := range c.derived.groups {
 		if len(g) != len(byField) {
 			continue
 		}

@@ -101,11 +101,12 @@ var benchWords = func() []string {
 	return out
 }()
 
-// listData is the list benchmark's data dir, filled once per process and
-// removed by TestMain.
-var listData struct {
+// benchFill is the benchmarks' read model of tickets, filled once per
+// process (see benchData); TestMain removes it when temp.
+var benchFill struct {
 	once              sync.Once
 	dir               string
+	temp              bool
 	userID, companyID string
 }
 

@@ -214,47 +214,41 @@ func benchEnvInt(tb testing.TB, name string, def int) int {
 }
 
 // benchData returns a data dir holding the benchmark tickets, filled
-// once per process, or kept in AGENTDESK_BENCH_DIR across runs.
+// once per process into a temporary dir, or kept in AGENTDESK_BENCH_DIR
+// across runs (filled when it holds none yet).
 func benchData(b *testing.B) (dir, userID, companyID string) {
 	keep := os.Getenv("AGENTDESK_BENCH_DIR")
+	ids := filepath.Join(keep, "bench-ids")
 	if keep != "" {
-		if raw, err := os.ReadFile(filepath.Join(keep, "bench-ids")); err == nil {
+		if raw, err := os.ReadFile(ids); err == nil {
 			if f := strings.Fields(string(raw)); len(f) == 2 {
 				return keep, f[0], f[1]
 			}
 		}
 	}
-	listData.once.Do(func() {
-		dir := keep
-		if dir == "" {
-			var err error
-			if dir, err = os.MkdirTemp("", "agentdesk-bench-"); err != nil {
-				b.Fatal(err)
-			}
-			listData.dir = dir // removed by TestMain
-		} else if err := os.MkdirAll(dir, 0o700); err != nil {
+	benchFill.once.Do(func() {
+		dir, err := keep, os.MkdirAll(keep, 0o700)
+		if keep == "" {
+			dir, err = os.MkdirTemp("", "agentdesk-bench-")
+		}
+		if err != nil {
 			b.Fatal(err)
 		}
-		start := time.Now()
-		n := benchTickets(b)
-		listData.userID, listData.companyID = fillReadModel(b, filepath.Join(dir, "reads.db"), n)
+		start, n := time.Now(), benchTickets(b)
+		userID, companyID := fillReadModel(b, filepath.Join(dir, "reads.db"), n)
 		b.Logf("filled %d tickets in %s", n, time.Since(start).Round(time.Millisecond))
 		if keep != "" {
-			os.WriteFile(filepath.Join(keep, "bench-ids"), []byte(listData.userID+" "+listData.companyID), 0o600)
+			if err := os.WriteFile(ids, []byte(userID+" "+companyID), 0o600); err != nil {
+				b.Fatal(err)
+			}
 		}
-		listData.dir = dir
-		if keep != "" {
-			listData.dir = "" // kept: TestMain must not remove it
-		}
-		benchDir = dir
+		benchFill.dir, benchFill.temp, benchFill.userID, benchFill.companyID = dir, keep == "", userID, companyID
 	})
-	if benchDir == "" {
+	if benchFill.dir == "" {
 		b.Fatal("no data: the first fill failed")
 	}
-	return benchDir, listData.userID, listData.companyID
+	return benchFill.dir, benchFill.userID, benchFill.companyID
 }
-
-var benchDir string
 
 // BenchmarkHTTPCreates measures POST /api/tickets over loopback TCP at
 // AGENTDESK_BENCH_CONC connections (default 64) for

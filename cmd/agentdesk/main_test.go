@@ -7,8 +7,8 @@ import (
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if listData.dir != "" {
-		os.RemoveAll(listData.dir)
+	if benchFill.temp {
+		os.RemoveAll(benchFill.dir)
 	}
 	os.Exit(code)
 }
