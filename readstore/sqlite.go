@@ -228,7 +228,13 @@ func OpenSQLite(cfg SQLiteConfig) (*SQLiteStore, error) {
 	// instead (see checkpoint), alongside the writes; the file is cut
 	// back to walLimit when it restarts, so the WAL needs only a few MB
 	// of headroom on disk.
-	if _, err := wconn.ExecContext(ctx, fmt.Sprintf("PRAGMA wal_autocheckpoint = 0; PRAGMA journal_size_limit = %d", walLimit)); err != nil {
+	//
+	// temp_store = MEMORY keeps the temporary database (the count deltas)
+	// and, with it, every statement journal in memory. An upsert inside
+	// a batch's transaction journals each page it touches (one per index)
+	// so that it can be undone alone; on a file that cost two pwrite
+	// calls per page, 55 per ticket, and 60 % of a live batch's time.
+	if _, err := wconn.ExecContext(ctx, fmt.Sprintf("PRAGMA wal_autocheckpoint = 0; PRAGMA journal_size_limit = %d; PRAGMA temp_store = MEMORY", walLimit)); err != nil {
 		s.closeAll()
 		return nil, fmt.Errorf("readstore: open %s: %w", cfg.Path, err)
 	}
