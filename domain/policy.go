@@ -12,7 +12,19 @@ const (
 	Client         Role = "client"
 )
 
-// Roles lists every role.
+// System is the role of the platform's own processes (reactions): it may
+// do what a superadmin may, and no user can hold it. Events it causes name
+// the process as their actor (see SystemPrincipal).
+const System Role = "system"
+
+// SystemPrincipal returns the principal a platform process named name
+// acts as, in company companyID (empty for none): its actor id is
+// "system:" + name.
+func SystemPrincipal(name, companyID string) Principal {
+	return Principal{UserID: "system:" + name, Username: name, CompanyID: companyID, Role: System}
+}
+
+// Roles lists every role a user may hold.
 var Roles = []Role{Superadmin, CompanyAdmin, ContentManager, ContentWriter, Client}
 
 // Valid reports whether r is a known role.
@@ -35,8 +47,9 @@ type Principal struct {
 	Role      Role
 }
 
-// IsSuperadmin reports whether p may act on every company.
-func (p Principal) IsSuperadmin() bool { return p.Role == Superadmin }
+// IsSuperadmin reports whether p may act on every company: a superadmin,
+// or the platform itself (System).
+func (p Principal) IsSuperadmin() bool { return p.Role == Superadmin || p.Role == System }
 
 // InCompany reports whether p may see data of companyID at all: its own
 // company, or any company for a superadmin.
