@@ -190,3 +190,20 @@ func (a *App) onTicket(ctx context.Context, m Meta, id string, act domain.Action
 			return t.CompanyID, evs, err
 		})
 }
+
+// Ticket returns the ticket id as its events make it now, for a process
+// that decides what follows from a ticket's events (its requester, its
+// title); ErrNotFound if it was never opened or is deleted.
+func (a *App) Ticket(ctx context.Context, id string) (ticket.Ticket, error) {
+	if !domain.ValidID(id) {
+		return ticket.Ticket{}, domain.ErrNotFound
+	}
+	l, err := load[ticket.Ticket](ctx, a.store, ticket.Events, ticket.Stream(id))
+	if err != nil {
+		return ticket.Ticket{}, err
+	}
+	if !l.state.Exists() {
+		return ticket.Ticket{}, domain.ErrNotFound
+	}
+	return l.state, nil
+}

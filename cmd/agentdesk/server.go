@@ -53,6 +53,10 @@ type Server struct {
 
 	stopRunner context.CancelFunc
 	runnerDone chan struct{}
+	// reactions follow the log once the superadmin exists.
+	reactions     *reactionSet
+	stopReactions context.CancelFunc
+	reactionsDone chan struct{}
 	closeOnce  sync.Once
 }
 
@@ -134,6 +138,16 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server, 
 		s.stopProjections()
 		return nil, err
 	}
+	if s.reactions, err = newReactions(ctx, cfg, s.events, s.reads, app, log); err != nil {
+		s.stopProjections()
+		return nil, err
+	}
+	reactCtx, stopReactions := context.WithCancel(context.WithoutCancel(ctx))
+	s.stopReactions, s.reactionsDone = stopReactions, make(chan struct{})
+	go func() {
+		defer close(s.reactionsDone)
+		s.reactions.run(reactCtx, log)
+	}()
 	s.http = &http.Server{
 		Handler:           s.router(api, writes),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -253,6 +267,7 @@ func (s *Server) router(api *readapi.API, writes *web.Handler) http.Handler {
 	r.Group(func(r chi.Router) {
 		r.Use(api.Authenticate, api.Limit)
 		api.Authenticated(r)
+		api.Operator(r, s.reactions)
 		writes.Mount(r)
 	})
 	return r
@@ -372,7 +387,12 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	return err
 }
 
+// stopProjections stops the reactions, then the projections.
 func (s *Server) stopProjections() {
+	if s.stopReactions != nil {
+		s.stopReactions()
+		<-s.reactionsDone
+	}
 	if s.stopRunner != nil {
 		s.stopRunner()
 		<-s.runnerDone

@@ -102,6 +102,20 @@ type Config struct {
 	// serves /debug/pprof/ and /metrics; keep it private (loopback or an
 	// internal network): profiles expose the process's internals.
 	DebugAddr string
+
+	// NATSURL, when set (NATS_URL), carries the reactions' messages over
+	// NATS JetStream instead of the in-process GoChannel, so that several
+	// processes share them.
+	NATSURL string
+	// NATSGroup (NATS_GROUP, default agentdesk) names the durable
+	// consumers: processes with the same group share the work.
+	NATSGroup string
+	// IntegrationTopic (INTEGRATION_TOPIC, default agentdesk_integration)
+	// is where integration events are published.
+	IntegrationTopic string
+	// ReactionRetries (REACTION_RETRIES, default 5) is how many times a
+	// failing reaction message is tried again before it is parked.
+	ReactionRetries int
 }
 
 // FromEnv reads the configuration from the environment through getenv.
@@ -120,6 +134,11 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		MongoURI:      getenv("MONGO_URI"),
 		MongoDatabase: or(getenv("MONGO_DATABASE"), "agentdesk"),
 		DebugAddr:     getenv("DEBUG_ADDR"),
+
+		NATSURL:          getenv("NATS_URL"),
+		NATSGroup:        or(getenv("NATS_GROUP"), "agentdesk"),
+		IntegrationTopic: or(getenv("INTEGRATION_TOPIC"), "agentdesk_integration"),
+		ReactionRetries:  5,
 
 		SignInUserLimit:       20,
 		SignInClientUserLimit: 5,
@@ -216,6 +235,21 @@ func FromEnv(getenv func(string) string) (Config, error) {
 					map[string]string{"COMPANY_MAX_IN_FLIGHT": "no cap", "QUERY_CONCURRENCY": "one more than the CPUs", "COMPANY_MAX_QUERIES": "one less than QUERY_CONCURRENCY"}[v.name]))
 			}
 			*v.dst = n
+		}
+	}
+	if s := getenv("REACTION_RETRIES"); s != "" {
+		n, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || n < 1 || n > 100 {
+			errs = append(errs, fmt.Errorf("REACTION_RETRIES %q: want an integer from 1 to 100", s))
+		}
+		c.ReactionRetries = n
+	}
+	for _, v := range []struct{ name, value string }{{"NATS_GROUP", c.NATSGroup}, {"INTEGRATION_TOPIC", c.IntegrationTopic}} {
+		for _, r := range v.value {
+			if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '-') {
+				errs = append(errs, fmt.Errorf("%s %q: want letters, digits, _ and - only (NATS names streams and consumers after it)", v.name, v.value))
+				break
+			}
 		}
 	}
 	if s := getenv("COMPANY_RATE_LIMIT"); s != "" {

@@ -1,0 +1,217 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"agentdesk/commands"
+	"agentdesk/eventstore"
+	"agentdesk/internal/config"
+	"agentdesk/reactions"
+	"agentdesk/readapi"
+	"agentdesk/readstore"
+)
+
+// reactionSet is the reactions of a server: the Watermill service, the
+// campaign scheduler, and what they run on.
+type reactionSet struct {
+	pubsub    *reactions.PubSub
+	service   *reactions.Service
+	scheduler *reactions.Scheduler
+	parking   *readParking
+}
+
+// newReactions builds the reactions on the server's stores and commands.
+func newReactions(ctx context.Context, cfg config.Config, events eventstore.Store, reads readstore.Store, app *commands.App, log *slog.Logger) (*reactionSet, error) {
+	parking := &readParking{reads: reads}
+	if err := reads.Ensure(ctx, parkedCollection); err != nil {
+		return nil, fmt.Errorf("reactions: %w", err)
+	}
+	ps := reactions.NewGoChannel(log)
+	if cfg.NATSURL != "" {
+		var err error
+		if ps, err = reactions.NewNATS(reactions.NATSConfig{URL: cfg.NATSURL, Group: cfg.NATSGroup}, log); err != nil {
+			return nil, err
+		}
+	}
+	svc, err := reactions.New(reactions.Config{
+		Events: events, Checkpoints: readCheckpoints{reads}, Parking: parking, PubSub: ps, Logger: log,
+		MaxRetries: cfg.ReactionRetries,
+		Reactions: []reactions.Reaction{
+			reactions.Notifications(app),
+			reactions.Offboarding(events, app),
+			reactions.Integration(ps.Publisher, cfg.IntegrationTopic),
+		},
+	})
+	if err != nil {
+		ps.Close()
+		return nil, err
+	}
+	sched, err := reactions.NewScheduler(reactions.SchedulerConfig{Events: events, Campaigns: app, Logger: log})
+	if err != nil {
+		ps.Close()
+		return nil, err
+	}
+	return &reactionSet{pubsub: ps, service: svc, scheduler: sched, parking: parking}, nil
+}
+
+// run runs the reactions until ctx ends.
+func (rs *reactionSet) run(ctx context.Context, log *slog.Logger) {
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		if err := rs.service.Run(ctx); err != nil {
+			log.Error("reactions stopped", "err", err)
+		}
+	})
+	wg.Go(func() {
+		// The scheduler starts again after a failure (the event store
+		// was unreachable), rebuilding its plan from the log.
+		for pause := time.Second; ctx.Err() == nil; pause = min(2*pause, 30*time.Second) {
+			err := rs.scheduler.Run(ctx)
+			if err == nil || ctx.Err() != nil {
+				return
+			}
+			log.Error("campaign scheduler failed; starting again", "err", err, "in", pause)
+			select {
+			case <-time.After(pause):
+			case <-ctx.Done():
+			}
+		}
+	})
+	wg.Wait()
+	if err := rs.pubsub.Close(); err != nil {
+		log.Error("close reactions pub/sub", "err", err)
+	}
+}
+
+// ReactionStatus implements readapi.Reactions.
+func (rs *reactionSet) ReactionStatus(ctx context.Context) ([]json.RawMessage, error) {
+	st, err := rs.service.Status(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]json.RawMessage, 0, len(st)+1)
+	for _, s := range st {
+		raw, err := json.Marshal(struct {
+			ID string `json:"id"`
+			reactions.Status
+		}{s.Name, s})
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, raw)
+	}
+	raw, err := json.Marshal(map[string]any{"id": reactions.SchedulerName, "name": reactions.SchedulerName, "fired": rs.scheduler.Fired()})
+	if err != nil {
+		return nil, err
+	}
+	return append(out, raw), nil
+}
+
+// ListParked implements readapi.Reactions.
+func (rs *reactionSet) ListParked(ctx context.Context, reaction string, skip, limit int) ([]json.RawMessage, int, error) {
+	return rs.parking.list(ctx, reaction, skip, limit)
+}
+
+// ReplayParked implements readapi.Reactions.
+func (rs *reactionSet) ReplayParked(ctx context.Context, id string) (any, error) {
+	res, err := rs.service.Replay(ctx, id)
+	if errors.Is(err, reactions.ErrNotParked) {
+		return nil, fmt.Errorf("%w: %s", readapi.ErrParkedNotFound, id)
+	}
+	return res, err
+}
+
+// readCheckpoints keeps the forwarders' checkpoints beside the
+// projections' in the read store.
+type readCheckpoints struct{ reads readstore.Store }
+
+func (c readCheckpoints) LoadCheckpoint(ctx context.Context, name string) (eventstore.Position, error) {
+	key, err := c.reads.Checkpoint(ctx, name)
+	if err != nil || key == "" {
+		return eventstore.Start, err
+	}
+	return eventstore.ParseKey(key)
+}
+
+func (c readCheckpoints) SaveCheckpoint(ctx context.Context, name string, pos eventstore.Position) error {
+	return c.reads.Apply(ctx, readstore.Batch{Checkpoint: &readstore.Checkpoint{Name: name, Position: pos.Key()}})
+}
+
+// parkedCollection holds the parked messages, one document each.
+var parkedCollection = readstore.Collection{
+	Name:    "reactions_parked",
+	Fields:  []readstore.Field{{Name: "reaction", Type: readstore.String}, {Name: "parked_at", Type: readstore.Time}},
+	Indexes: [][]string{{"parked_at"}, {"reaction", "parked_at"}},
+}
+
+// readParking keeps parked messages in the read store, where they live
+// wherever the read models do.
+type readParking struct {
+	reads readstore.Store
+
+	mu   sync.Mutex
+	last int64 // the last version written, so versions only grow
+}
+
+// version returns a version above every earlier one of this process:
+// the time in nanoseconds, bumped past the last one.
+func (p *readParking) version() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.last = max(p.last+1, time.Now().UnixNano())
+	return fmt.Sprintf("%020d", p.last)
+}
+
+func (p *readParking) Park(ctx context.Context, m reactions.Parked) error {
+	data, err := json.Marshal(m)
+	if err != nil {
+		return err
+	}
+	return p.reads.Apply(ctx, readstore.Batch{Writes: []readstore.Write{{Collection: parkedCollection.Name, Doc: readstore.Doc{ID: m.ID, Version: p.version(), Data: data}}}})
+}
+
+func (p *readParking) Parked(ctx context.Context, id string) (reactions.Parked, error) {
+	doc, err := p.reads.Get(ctx, parkedCollection.Name, id)
+	if errors.Is(err, readstore.ErrNotFound) {
+		return reactions.Parked{}, fmt.Errorf("%w: %s", reactions.ErrNotParked, id)
+	}
+	if err != nil {
+		return reactions.Parked{}, err
+	}
+	var m reactions.Parked
+	if err := json.Unmarshal(doc.Data, &m); err != nil {
+		return reactions.Parked{}, fmt.Errorf("parked %s: %w", id, err)
+	}
+	return m, nil
+}
+
+func (p *readParking) Unpark(ctx context.Context, id string) error {
+	return p.reads.Apply(ctx, readstore.Batch{Writes: []readstore.Write{{Collection: parkedCollection.Name, Doc: readstore.Doc{ID: id, Version: p.version()}, Delete: true}}})
+}
+
+func (p *readParking) CountParked(ctx context.Context, reaction string) (int, error) {
+	_, total, err := p.reads.Query(ctx, parkedCollection.Name, readstore.Query{Where: []readstore.Condition{{Field: "reaction", Op: readstore.Eq, Value: reaction}}, Limit: 1, Count: true})
+	return int(total), err
+}
+
+func (p *readParking) list(ctx context.Context, reaction string, skip, limit int) ([]json.RawMessage, int, error) {
+	q := readstore.Query{Sort: []readstore.Sort{{Field: "parked_at", Desc: true}}, Skip: skip, Limit: limit, Count: true}
+	if reaction != "" {
+		q.Where = []readstore.Condition{{Field: "reaction", Op: readstore.Eq, Value: reaction}}
+	}
+	docs, total, err := p.reads.Query(ctx, parkedCollection.Name, q)
+	if err != nil {
+		return nil, 0, err
+	}
+	out := make([]json.RawMessage, len(docs))
+	for i, d := range docs {
+		out[i] = d.Data
+	}
+	return out, int(total), nil
+}
