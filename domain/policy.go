@@ -259,6 +259,31 @@ func CanKnowledge(p Principal, a Action, target KnowledgeRef) bool {
 	return false
 }
 
+// NotificationRef is what the policy needs to know about a target
+// notification.
+type NotificationRef struct {
+	CompanyID string
+	// UserID is the recipient.
+	UserID string
+}
+
+// CanNotification reports whether p may do a to the notification target.
+// For a create, target carries the company and the recipient.
+//
+// Notifications are created by the platform (superadmins, and the System
+// role its processes act as), never by users. Only the recipient reads a
+// notification and marks it read (Update), whatever its role: a
+// superadmin reads its own notifications only.
+func CanNotification(p Principal, a Action, target NotificationRef) bool {
+	switch a {
+	case Create:
+		return p.IsSuperadmin()
+	case Read, Update:
+		return p.UserID != "" && p.UserID == target.UserID
+	}
+	return false
+}
+
 // ReadScope is what a principal may read of a resource, decided once by
 // the policy and applied by the query side to lists and single reads
 // alike: nothing at all (Denied), or the records whose fields equal every
@@ -356,6 +381,15 @@ func CampaignScope(p Principal) ReadScope { return staffScope(p) }
 // KnowledgeScope is what p may read of knowledge chunks (CanKnowledge
 // with Read): the company, never for a client.
 func KnowledgeScope(p Principal) ReadScope { return staffScope(p) }
+
+// NotificationScope is what p may read of notifications
+// (CanNotification with Read): its own, whatever its role.
+func NotificationScope(p Principal) ReadScope {
+	if p.UserID == "" {
+		return denied
+	}
+	return ReadScope{Where: []Match{{"user_id", p.UserID}}}
+}
 
 // staffScope is the company's records for its staff (every role but
 // client), all for a superadmin, nothing for a client.

@@ -433,3 +433,58 @@ func TestCompanylessPrincipalDenied(t *testing.T) {
 		}
 	}
 }
+
+// Notifications are created by the platform only, and read and marked
+// read by their recipient only, whatever the role.
+func TestCanNotification(t *testing.T) {
+	system := domain.SystemPrincipal("reactions", companyA)
+	mine := func(p domain.Principal) domain.NotificationRef {
+		return domain.NotificationRef{CompanyID: companyA, UserID: p.UserID}
+	}
+	someoneElses := func(domain.Principal) domain.NotificationRef {
+		return domain.NotificationRef{CompanyID: companyA, UserID: otherID}
+	}
+	recipient := []domain.Action{domain.Read, domain.Update}
+	for _, c := range []struct {
+		name   string
+		p      domain.Principal
+		target func(domain.Principal) domain.NotificationRef
+		allow  []domain.Action
+	}{
+		{"the platform's own", system, mine, append([]domain.Action{domain.Create}, recipient...)},
+		{"the platform, someone's", system, someoneElses, []domain.Action{domain.Create}},
+		{"superadmin's own", superadmin, mine, append([]domain.Action{domain.Create}, recipient...)},
+		{"superadmin, someone's", superadmin, someoneElses, []domain.Action{domain.Create}},
+		{"admin's own", admin, mine, recipient},
+		{"admin, someone's of the company", admin, someoneElses, none},
+		{"manager's own", manager, mine, recipient},
+		{"manager, someone's", manager, someoneElses, none},
+		{"writer's own", writer, mine, recipient},
+		{"writer, someone's", writer, someoneElses, none},
+		{"client's own", client, mine, recipient},
+		{"client, someone's", client, someoneElses, none},
+		{"nobody's own", domain.Principal{Role: domain.Client, CompanyID: companyA}, mine, none},
+	} {
+		for _, a := range actions {
+			want := slices.Contains(c.allow, a)
+			if got := domain.CanNotification(c.p, a, c.target(c.p)); got != want {
+				t.Errorf("%s: may %s: got %v, want %v", c.name, a, got, want)
+			}
+		}
+	}
+}
+
+// Every principal reads only its own notifications, through the scope as
+// through the policy.
+func TestNotificationScope(t *testing.T) {
+	for _, p := range append(principals, domain.SystemPrincipal("reactions", companyA), domain.Principal{Role: domain.Client, CompanyID: companyA}) {
+		s := domain.NotificationScope(p)
+		for _, recipient := range []string{p.UserID, otherID, ""} {
+			rec := map[string]string{"user_id": recipient, "company_id": companyA}
+			got := s.Allows(func(n string) string { return rec[n] })
+			if want := domain.CanNotification(p, domain.Read, domain.NotificationRef{CompanyID: companyA, UserID: recipient}); got != want {
+				t.Errorf("%s %q reading a notification of %q: scope says %v, policy %v", p.Role, p.UserID, recipient, got, want)
+			}
+		}
+	}
+}

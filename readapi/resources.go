@@ -93,6 +93,7 @@ type scopeFields struct {
 	CompanyID   *string `json:"company_id"`
 	RequesterID *string `json:"requester_id"`
 	Status      *string `json:"status"`
+	UserID      *string `json:"user_id"`
 }
 
 func (f scopeFields) get(name string) string {
@@ -106,6 +107,8 @@ func (f scopeFields) get(name string) string {
 		v = f.RequesterID
 	case "status":
 		v = f.Status
+	case "user_id":
+		v = f.UserID
 	}
 	if v == nil {
 		return ""
@@ -118,7 +121,7 @@ func (f scopeFields) get(name string) string {
 func scopeFieldsKnown(s domain.ReadScope) bool {
 	for _, m := range s.Where {
 		switch m.Field {
-		case "id", "company_id", "requester_id", "status":
+		case "id", "company_id", "requester_id", "status", "user_id":
 		default:
 			return false
 		}
@@ -281,6 +284,38 @@ func (a *API) comments(w http.ResponseWriter, r *http.Request) {
 		Data  []json.RawMessage `json:"data"`
 		Total int64             `json:"total"`
 	}{page, total})
+}
+
+// UnreadNotifications returns the ids of p's own unread notifications
+// whose ids sort after after ("" for the first), in id order, at most
+// limit of them: pages keyed by id, which marking the listed ones read
+// between two pages does not shift. It refuses, like a list, while the
+// view is not current, so that none is missed.
+func (a *API) UnreadNotifications(ctx context.Context, p domain.Principal, after string, limit int) ([]string, error) {
+	res, _ := resourceNamed(decl.Notifications.Name)
+	scope, err := res.scope(p)
+	if err != nil {
+		return nil, err
+	}
+	if err := a.current(res); err != nil {
+		return nil, err
+	}
+	q := readstore.Query{
+		Where: append(scope, readstore.Condition{Field: "read", Op: readstore.Eq, Value: false}),
+		Sort:  []readstore.Sort{{Field: "id"}}, Limit: limit,
+	}
+	if after != "" {
+		q.Where = append(q.Where, readstore.Condition{Field: "id", Op: readstore.Gt, Value: after})
+	}
+	docs, _, err := a.query(ctx, p, res.CollectionName(), q)
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]string, len(docs))
+	for i, d := range docs {
+		ids[i] = d.ID
+	}
+	return ids, nil
 }
 
 // Record returns the record a write produced, as the next GET will: it

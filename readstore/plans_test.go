@@ -10,8 +10,8 @@ import (
 )
 
 // TestEverySortReadsAnIndex: for every declared resource and sortable
-// field, a page of a list narrowed to one partition (a company, or a
-// parent record) is read off an index in order, in both directions,
+// field, a page of a list narrowed to one partition (a company, a parent
+// record, or a declared Partition) is read off an index in order, in both directions,
 // never sorted whole: the plan SQLite picks has no temporary b-tree.
 func TestEverySortReadsAnIndex(t *testing.T) {
 	s := openTestSQLite(t, "")
@@ -25,6 +25,8 @@ func TestEverySortReadsAnIndex(t *testing.T) {
 		switch {
 		case r.Parent != nil:
 			partition = r.ParentField
+		case r.Partition != "":
+			partition = r.Partition
 		case r == resource.Companies:
 			partition = ""
 		}

@@ -366,6 +366,10 @@ func (d *describer) writes() error {
 		}
 		done := openapi3.NewResponse().WithDescription("The resulting record, as the next read answers it.").WithJSONSchemaRef(ref(d.names[w.Resource]))
 		withHeader(done, "ETag", false)
+		if w.Answer != nil {
+			done = openapi3.NewResponse().WithDescription("What the write did, once the next read shows it.").
+				WithJSONSchema(shape(reflect.TypeOf(w.Answer), nil, true))
+		}
 		withHeader(done, "Idempotent-Replayed", false)
 		op.Responses = responses(w.Status, done)
 		op.Responses.Set("202", &openapi3.ResponseRef{Value: acceptedResponse()})

@@ -416,6 +416,17 @@ func openAPISamples(t *testing.T, ts *testServer, v *validator) {
 	a.must(http.StatusOK, "GET", "/api/knowledge_chunks"+filterQuery(map[string]any{"agent_id": agID, "tags": "hardware"}, ""), nil)
 	a.must(http.StatusOK, "DELETE", "/api/knowledge_chunks/"+kcID, nil)
 
+	// Notifications: the platform creates them, their recipient reads
+	// them and marks them read.
+	pf := newPlatform(t, ts)
+	nID := pf.notify(t, coID, me["id"].(string), "", "Printer on fire was assigned to you").ID
+	pf.notify(t, coID, me["id"].(string), "", "Printer on fire was resolved")
+	a.must(http.StatusOK, "GET", "/api/notifications"+filterQuery(map[string]any{"read": false}, "sort=created_at&order=DESC"), nil)
+	a.must(http.StatusOK, "GET", "/api/notifications/"+nID, nil)
+	a.must(http.StatusOK, "POST", "/api/notifications/"+nID+"/read", nil)
+	a.must(http.StatusOK, "POST", "/api/notifications/read_all", nil)
+	a.must(http.StatusMethodNotAllowed, "POST", "/api/notifications", map[string]any{"title": "x"})
+
 	// Campaigns and their content.
 	cp := a.must(http.StatusCreated, "POST", "/api/campaigns", map[string]any{
 		"name": "Spring launch", "channel": "email", "agent_id": agID, "starts_at": "2030-03-01T09:00:00Z", "ends_at": "2030-03-31T18:00:00Z",

@@ -120,7 +120,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server, 
 	}
 	s.api.Store(api)
 	writeErr := func(w http.ResponseWriter, r *http.Request, err error) { readapi.WriteError(log, w, r, err) }
-	writes, err := web.New(web.Config{App: app, Records: api, Principal: readapi.PrincipalFrom, WriteError: writeErr, ErrorStatus: readapi.ErrorStatus, Sealer: sealer, Logger: log})
+	writes, err := web.New(web.Config{App: app, Records: api, Inbox: api, Principal: readapi.PrincipalFrom, WriteError: writeErr, ErrorStatus: readapi.ErrorStatus, Sealer: sealer, Logger: log})
 	if err != nil {
 		return nil, err
 	}

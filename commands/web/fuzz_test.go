@@ -25,6 +25,7 @@ import (
 	"agentdesk/commands"
 	"agentdesk/domain"
 	"agentdesk/domain/campaign"
+	"agentdesk/domain/notification"
 	"agentdesk/eventstore"
 	"agentdesk/readapi"
 )
@@ -96,16 +97,22 @@ var fuzzFamilies = map[string][]fuzzRoute{
 		{"POST", "/api/knowledge_chunks", func() any { return new(createKnowledgeBody) }},
 		{"PUT", "/api/knowledge_chunks/{id}", func() any { return new(updateKnowledgeBody) }},
 	},
+	"notifications": {
+		{"POST", "/api/notifications", nil},
+		{"POST", "/api/notifications/{id}/read", func() any { return new(emptyBody) }},
+		{"POST", "/api/notifications/read_all", func() any { return new(emptyBody) }},
+	},
 }
 
 // One fuzz target per route family (see fuzzFamilies).
 
-func FuzzCompanyBodies(f *testing.F)   { fuzzFamily(f, "companies") }
-func FuzzUserBodies(f *testing.F)      { fuzzFamily(f, "users") }
-func FuzzTicketBodies(f *testing.F)    { fuzzFamily(f, "tickets") }
-func FuzzAgentBodies(f *testing.F)     { fuzzFamily(f, "agents") }
-func FuzzCampaignBodies(f *testing.F)  { fuzzFamily(f, "campaigns") }
-func FuzzKnowledgeBodies(f *testing.F) { fuzzFamily(f, "knowledge_chunks") }
+func FuzzCompanyBodies(f *testing.F)      { fuzzFamily(f, "companies") }
+func FuzzUserBodies(f *testing.F)         { fuzzFamily(f, "users") }
+func FuzzTicketBodies(f *testing.F)       { fuzzFamily(f, "tickets") }
+func FuzzAgentBodies(f *testing.F)        { fuzzFamily(f, "agents") }
+func FuzzCampaignBodies(f *testing.F)     { fuzzFamily(f, "campaigns") }
+func FuzzKnowledgeBodies(f *testing.F)    { fuzzFamily(f, "knowledge_chunks") }
+func FuzzNotificationBodies(f *testing.F) { fuzzFamily(f, "notifications") }
 
 // fuzzFamily sends every input to every route of the family, each on a
 // fresh copy of the fixture.
@@ -223,8 +230,11 @@ func newFixture(tb testing.TB) *fixture {
 		Channel: campaign.Channel("social"), StartsAt: &start}))
 	chunkID := must(app.CreateKnowledgeChunk(ctx, m("chunk"), commands.CreateKnowledgeChunk{AgentID: agentID, Title: "Printers",
 		Content: "Turn it off and on again."}))
+	system := commands.Meta{Principal: domain.SystemPrincipal("fixture", companyID), CommandID: "fixture/notification"}
+	notificationID := must(app.CreateNotification(ctx, system, commands.CreateNotification{UserID: adminID,
+		Kind: notification.TicketAssigned, Subject: "tickets", SubjectID: ticketID, Title: "Printer on fire was assigned to you"}))
 	fx.ids = map[string]string{"companies": companyID, "users": writerID, "tickets": ticketID,
-		"agents": agentID, "campaigns": draftID, "knowledge_chunks": chunkID}
+		"agents": agentID, "campaigns": draftID, "knowledge_chunks": chunkID, "notifications": notificationID}
 	return fx
 }
 
@@ -249,7 +259,7 @@ func (fx *fixture) router(tb testing.TB, family string, store eventstore.Store, 
 		p = fx.superadmin
 	}
 	h, err := New(Config{
-		App: fx.app(tb, store), Records: fakeRecords{}, Sealer: fakeSealer{},
+		App: fx.app(tb, store), Records: fakeRecords{}, Inbox: fakeRecords{}, Sealer: fakeSealer{},
 		Principal: func(context.Context) (domain.Principal, bool) { return p, true },
 		WriteError: func(w http.ResponseWriter, r *http.Request, err error) {
 			if onError != nil {
@@ -387,7 +397,8 @@ func TestFuzzSeedsReachTheCommands(t *testing.T) {
 	fx := newFixture(t)
 	for family, routes := range fuzzFamilies {
 		target := map[string]string{"companies": "FuzzCompanyBodies", "users": "FuzzUserBodies", "tickets": "FuzzTicketBodies",
-			"agents": "FuzzAgentBodies", "campaigns": "FuzzCampaignBodies", "knowledge_chunks": "FuzzKnowledgeBodies"}[family]
+			"agents": "FuzzAgentBodies", "campaigns": "FuzzCampaignBodies", "knowledge_chunks": "FuzzKnowledgeBodies",
+			"notifications": "FuzzNotificationBodies"}[family]
 		for _, rt := range routes {
 			if rt.body == nil {
 				continue
@@ -454,6 +465,12 @@ func (fakeRecords) Record(_ context.Context, _ domain.Principal, _, id string, _
 func (fakeRecords) Await(context.Context, string, eventstore.Position) error { return nil }
 func (fakeRecords) AwaitRevision(context.Context, string, string, uint64) error {
 	return nil
+}
+
+// UnreadNotifications lists none: the fuzz targets check the bodies of
+// read_all, not what it marks.
+func (fakeRecords) UnreadNotifications(context.Context, domain.Principal, string, int) ([]string, error) {
+	return nil, nil
 }
 
 var discard = slog.New(slog.NewTextHandler(io.Discard, nil))

@@ -26,6 +26,9 @@ type Operation struct {
 	// Status is the status of a success or, without Resource, the
 	// status every request gets.
 	Status int
+	// Answer, when set, is a zero value of what a success answers instead
+	// of a record of Resource (whose view the write still waits for).
+	Answer any
 	// Body is a zero value of the JSON body the handler decodes; nil
 	// when the handler reads none.
 	Body any
@@ -105,5 +108,16 @@ func Operations() []Operation {
 	)
 
 	crud(resource.KnowledgeChunks, "KnowledgeChunk", createKnowledgeBody{}, updateKnowledgeBody{})
+
+	notifications := "/api/" + resource.Notifications.Name
+	action(resource.Notifications, "markNotificationRead", "read", "Mark one of your notifications read", emptyBody{})
+	ops = append(ops,
+		Operation{ID: "markAllNotificationsRead", Method: http.MethodPost, Pattern: notifications + "/read_all", Resource: resource.Notifications.Name,
+			Status: http.StatusOK, Body: emptyBody{}, BodyOptional: true, Answer: MarkedRead{},
+			Summary: "Mark every unread notification of yours read; answers how many were"},
+		// See notificationsCreatedByPlatform.
+		Operation{ID: "createNotificationRefused", Method: http.MethodPost, Pattern: notifications, Status: http.StatusMethodNotAllowed,
+			Summary: "Refused: notifications are created by the platform, not over the API"},
+	)
 	return ops
 }

@@ -47,10 +47,20 @@ type Records interface {
 	AwaitRevision(ctx context.Context, resource, id string, revision uint64) error
 }
 
+// Inbox lists a user's notifications as the read side holds them.
+type Inbox interface {
+	// UnreadNotifications returns the ids of p's own unread
+	// notifications whose ids sort after after ("" for the first), in id
+	// order, at most limit of them.
+	UnreadNotifications(ctx context.Context, p domain.Principal, after string, limit int) ([]string, error)
+}
+
 // Config configures the write endpoints.
 type Config struct {
 	App     *commands.App
 	Records Records
+	// Inbox serves marking all of a user's notifications read.
+	Inbox Inbox
 	// Principal returns the authenticated principal of a request.
 	Principal func(ctx context.Context) (domain.Principal, bool)
 	// WriteError answers a request with an error (the API's one mapping).
@@ -75,6 +85,9 @@ func (c Config) Validate() error {
 	if c.Records == nil {
 		errs = append(errs, errors.New("web: Records is required"))
 	}
+	if c.Inbox == nil {
+		errs = append(errs, errors.New("web: Inbox is required"))
+	}
 	if c.Principal == nil {
 		errs = append(errs, errors.New("web: Principal is required"))
 	}
@@ -91,6 +104,7 @@ func (c Config) Validate() error {
 type Handler struct {
 	app       *commands.App
 	records   Records
+	inbox     Inbox
 	principal func(ctx context.Context) (domain.Principal, bool)
 	writeErr  func(w http.ResponseWriter, r *http.Request, err error)
 	status    func(error) int
@@ -110,7 +124,7 @@ func New(cfg Config) (*Handler, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &Handler{app: cfg.App, records: cfg.Records, principal: cfg.Principal, writeErr: cfg.WriteError, status: cfg.ErrorStatus, sealer: cfg.Sealer, log: cfg.Logger}, nil
+	return &Handler{app: cfg.App, records: cfg.Records, inbox: cfg.Inbox, principal: cfg.Principal, writeErr: cfg.WriteError, status: cfg.ErrorStatus, sealer: cfg.Sealer, log: cfg.Logger}, nil
 }
 
 // Mount registers the write endpoints on r, which must authenticate.
@@ -162,6 +176,11 @@ func (h *Handler) Mount(r chi.Router) {
 	r.Post(chunks, h.run(resource.KnowledgeChunks.Name, h.createKnowledgeChunk))
 	r.Put(chunks+"/{id}", h.run(resource.KnowledgeChunks.Name, h.updateKnowledgeChunk))
 	r.Delete(chunks+"/{id}", h.run(resource.KnowledgeChunks.Name, h.deleteKnowledgeChunk))
+
+	notifications := "/api/" + resource.Notifications.Name
+	r.Post(notifications, h.notificationsCreatedByPlatform)
+	r.Post(notifications+"/read_all", h.run(resource.Notifications.Name, h.readAllNotifications))
+	r.Post(notifications+"/{id}/read", h.run(resource.Notifications.Name, h.action(h.app.MarkNotificationRead)))
 }
 
 // call is one write request being served.
@@ -185,6 +204,9 @@ type outcome struct {
 	// deleted record cannot be read back).
 	snapshot json.RawMessage
 	status   int
+	// location, when set, is where to read the outcome of a write that
+	// answers no one record, if it is accepted before it can be read.
+	location string
 }
 
 // run wraps a command handler: principal, body limit, idempotency, the
@@ -347,6 +369,9 @@ func (h *Handler) accepted(c *call, kind string, out outcome, cause error) (int,
 		h.log.Warn("write recorded but its record could not be read back", "resource", kind, "id", id, "err", cause)
 	}
 	a := Accepted{ID: id, Status: "accepted", Revision: out.res.Revision, Location: "/api/" + kind + "/" + id, Detail: detail, Message: detail}
+	if out.location != "" {
+		a.ID, a.Revision, a.Location = "", 0, out.location
+	}
 	if !out.res.Position.IsZero() {
 		a.Position = out.res.Position.Key()
 	}

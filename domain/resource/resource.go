@@ -71,6 +71,10 @@ type Resource struct {
 	// whoever may read its parent, and a list must name one parent.
 	Parent      *Resource
 	ParentField string
+	// Partition, when set, is the field every list is narrowed to by the
+	// read scope instead of the company (a recipient's own records): the
+	// indexes that serve sorting start with it.
+	Partition string
 }
 
 // CollectionName returns the read model's name.
@@ -329,6 +333,33 @@ var KnowledgeChunks = &Resource{
 	Scope:       domain.KnowledgeScope,
 }
 
+// Notifications tell one user what happened to records they have to do
+// with; each is its own record, read by its recipient only.
+var Notifications = &Resource{
+	Name: "notifications",
+	Fields: append([]Field{
+		{Name: "user_id", Kind: Text, Filter: true},
+		{Name: "company_id", Kind: Text, Filter: true},
+		{Name: "kind", Kind: Text, Filter: true, Sort: true},
+		{Name: "subject", Kind: Text, Filter: true},
+		{Name: "subject_id", Kind: Text, Filter: true},
+		{Name: "title", Kind: Text, Search: true},
+		{Name: "read", Kind: Bool, Filter: true, Sort: true},
+	}, times("created_at", "read_at")...),
+	// Every list is one user's (the scope): each sort is served per user,
+	// the unread ones newest first by (user_id, read, created_at), and
+	// (user_id, read), which ends with id, pages read_all by id.
+	Indexes: [][]string{
+		{"user_id", "kind"}, {"user_id", "read"}, {"user_id", "created_at"}, {"user_id", "read_at"},
+		{"user_id", "read", "created_at"}, {"user_id", "subject", "subject_id"}, {"user_id", "company_id"},
+	},
+	Counts:      [][]string{{"user_id"}, {"user_id", "read"}},
+	DefaultSort: "created_at",
+	DefaultDesc: true,
+	Scope:       domain.NotificationScope,
+	Partition:   "user_id",
+}
+
 func campaignStatuses() []string {
 	out := make([]string, len(campaign.Statuses))
 	for i, s := range campaign.Statuses {
@@ -352,5 +383,5 @@ func childScope(parent func(domain.Principal) domain.ReadScope) func(domain.Prin
 
 // All lists the resources the API serves, in menu order.
 func All() []*Resource {
-	return []*Resource{Companies, Users, Agents, Tickets, Comments, Campaigns, CampaignContent, KnowledgeChunks}
+	return []*Resource{Companies, Users, Agents, Tickets, Comments, Campaigns, CampaignContent, KnowledgeChunks, Notifications}
 }

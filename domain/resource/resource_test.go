@@ -87,6 +87,12 @@ func TestScopesFollowThePolicy(t *testing.T) {
 					t.Errorf("%s reading user %s of %s: scope says %v, policy %v", role, who, company, got, want)
 				}
 			}
+			for _, who := range []string{me, someone} {
+				n := map[string]string{"company_id": company, "user_id": who}
+				if got, want := domain.NotificationScope(p).Allows(func(f string) string { return n[f] }), domain.CanNotification(p, domain.Read, domain.NotificationRef{CompanyID: company, UserID: who}); got != want {
+					t.Errorf("%s reading a notification of %s for %s: scope says %v, policy %v", role, company, who, got, want)
+				}
+			}
 			co := map[string]string{"id": company}
 			if got, want := domain.CompanyScope(p).Allows(func(n string) string { return co[n] }), domain.CanCompany(p, domain.Read, company); got != want {
 				t.Errorf("%s reading company %s: scope says %v, policy %v", role, company, got, want)
@@ -96,7 +102,8 @@ func TestScopesFollowThePolicy(t *testing.T) {
 }
 
 // TestEverySortHasAnIndex: a list is always narrowed to one partition
-// (a company, or a parent record for child resources), so every sortable
+// (a company, a parent record for child resources, or the declared
+// Partition such as a recipient), so every sortable
 // field needs an index on (partition, field): then the page is read off
 // the index in order, whatever the partition's size, instead of sorting
 // it whole. The partition field itself sorts by an index on it alone.
@@ -106,6 +113,8 @@ func TestEverySortHasAnIndex(t *testing.T) {
 		switch {
 		case r.Parent != nil:
 			partition = r.ParentField
+		case r.Partition != "":
+			partition = r.Partition
 		case r != resource.Companies:
 			partition = "company_id"
 		}
