@@ -305,4 +305,3 @@ func TestNATSTwoProcesses(t *testing.T) {
 		t.Fatalf("%d users deactivated, want %d", n, 2*companies)
 	}
 }
-

@@ -62,11 +62,12 @@ type Scheduler struct {
 	cfg SchedulerConfig
 	log *slog.Logger
 
-	mu    sync.Mutex
-	plans map[string]*plan
-	ready bool // caught up with the log
-	wake  chan struct{}
-	fired uint64
+	mu      sync.Mutex
+	plans   map[string]*plan
+	ready   bool // caught up with the log
+	wake    chan struct{}
+	fired   uint64
+	lastErr string
 }
 
 // plan is what the scheduler knows of one campaign.
@@ -248,7 +249,9 @@ func (s *Scheduler) fireDue(ctx context.Context) time.Duration {
 				p.retryAt = farFuture
 			}
 			s.fired++
+			s.lastErr = ""
 		default:
+			s.lastErr = err.Error()
 			if p != nil {
 				p.backoff = min(max(2*p.backoff, time.Second), 5*time.Minute)
 				p.retryAt = s.cfg.Clock.Now().Add(p.backoff)
@@ -279,10 +282,12 @@ func (s *Scheduler) fire(ctx context.Context, t transition) error {
 	return err
 }
 
-// Fired counts the transitions fired (or found already done) since the
-// start.
-func (s *Scheduler) Fired() uint64 {
+// Status reports the scheduler beside the reactions: caught up once it
+// has read the log, Handled counting the transitions it fired (or found
+// done already) since the start. It parks nothing: a failing transition
+// is tried again with backoff, and LastError says why.
+func (s *Scheduler) Status() Status {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.fired
+	return Status{Name: SchedulerName, CaughtUp: s.ready, Handled: s.fired, LastError: s.lastErr}
 }

@@ -36,6 +36,7 @@ import (
 	"agentdesk/commands/web"
 	"agentdesk/domain/resource"
 	"agentdesk/projections"
+	"agentdesk/reactions"
 	"agentdesk/readapi"
 )
 
@@ -111,6 +112,7 @@ func describeAPI(version string) (*openapi3.T, error) {
 	}
 	d.public()
 	d.reads()
+	d.operator()
 	if err := d.writes(); err != nil {
 		return nil, err
 	}
@@ -338,6 +340,41 @@ func (d *describer) reads() {
 	}
 	d.problems(comments, 400, 401, 404, 500, 503)
 	d.add(http.MethodGet, "/api/"+resource.Tickets.Name+"/{id}/comments", comments, false)
+}
+
+// operator adds the superadmin's endpoints for the reactions.
+func (d *describer) operator() {
+	list := func(item reflect.Type) *openapi3.Schema {
+		return openapi3.NewObjectSchema().
+			WithProperty("data", openapi3.NewArraySchema().WithItems(shape(item, nil, true))).
+			WithProperty("total", openapi3.NewIntegerSchema().WithMin(0)).
+			WithRequired([]string{"data", "total"})
+	}
+	op := &openapi3.Operation{
+		OperationID: "listReactions", Tags: []string{"operator"}, Summary: "Every reaction's checkpoint, lag, handled and parked counts (superadmin)",
+		Responses: responses(200, withHeader(openapi3.NewResponse().WithDescription("The reactions and the campaign scheduler.").
+			WithJSONSchema(list(reflect.TypeFor[reactionStatus]())), "Content-Range", true)),
+	}
+	d.problems(op, 401, 403, 500, 503)
+	d.add(http.MethodGet, "/api/admin/reactions", op, false)
+
+	op = &openapi3.Operation{
+		OperationID: "listParkedReactionMessages", Tags: []string{"operator"}, Summary: "Messages that failed past their retries, newest first (superadmin)",
+		Parameters: append(pageParams(), &openapi3.ParameterRef{Value: openapi3.NewQueryParameter("filter").
+			WithDescription(`{"reaction": "<name>"} keeps one reaction's`).WithSchema(openapi3.NewStringSchema())}),
+		Responses: responses(200, withHeader(openapi3.NewResponse().WithDescription("A page of parked messages.").
+			WithJSONSchema(list(reflect.TypeFor[reactions.Parked]())), "Content-Range", true)),
+	}
+	d.problems(op, 400, 401, 403, 500, 503)
+	d.add(http.MethodGet, "/api/admin/reactions/parked", op, false)
+
+	op = &openapi3.Operation{
+		OperationID: "replayParkedReactionMessage", Tags: []string{"operator"}, Summary: "Publish a parked message again (superadmin)",
+		Responses: responses(200, openapi3.NewResponse().WithDescription("How the replay went: handled, parked again (with its error), or published to the broker.").
+			WithJSONSchema(shape(reflect.TypeFor[reactions.ReplayResult](), nil, true))),
+	}
+	d.problems(op, 401, 403, 404, 500, 503)
+	d.add(http.MethodPost, "/api/admin/reactions/parked/{id}/replay", op, false)
 }
 
 // writes adds the write endpoints, from commands/web's own list.

@@ -354,6 +354,15 @@ func openAPISamples(t *testing.T, ts *testServer, v *validator) {
 	writer.http = hc
 	writer.must(http.StatusForbidden, "GET", "/api/companies", nil)
 
+	// The operator's endpoints, superadmin only.
+	root.must(http.StatusOK, "GET", "/api/admin/reactions", nil)
+	root.must(http.StatusOK, "GET", "/api/admin/reactions/parked"+filterQuery(map[string]any{"reaction": "notifications"}, "range=[0,9]"), nil)
+	root.must(http.StatusBadRequest, "GET", "/api/admin/reactions/parked"+filterQuery(map[string]any{"event_type": "x"}, ""), nil)
+	root.must(http.StatusNotFound, "POST", "/api/admin/reactions/parked/notifications.nope/replay", nil)
+	writer.must(http.StatusForbidden, "GET", "/api/admin/reactions", nil)
+	writer.must(http.StatusForbidden, "GET", "/api/admin/reactions/parked", nil)
+	writer.must(http.StatusForbidden, "POST", "/api/admin/reactions/parked/x/replay", nil)
+
 	// Tickets and their comments.
 	tk := a.must(http.StatusCreated, "POST", "/api/tickets", map[string]any{
 		"title": "Printer on fire", "description": "Third floor", "priority": "urgent", "tags": []string{"hardware"},

@@ -89,28 +89,29 @@ func (rs *reactionSet) run(ctx context.Context, log *slog.Logger) {
 	}
 }
 
+// reactionStatus is one line of GET /api/admin/reactions: a React Admin
+// record, with an id.
+type reactionStatus struct {
+	ID string `json:"id"`
+	reactions.Status
+}
+
 // ReactionStatus implements readapi.Reactions.
 func (rs *reactionSet) ReactionStatus(ctx context.Context) ([]json.RawMessage, error) {
 	st, err := rs.service.Status(ctx)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]json.RawMessage, 0, len(st)+1)
+	st = append(st, rs.scheduler.Status())
+	out := make([]json.RawMessage, 0, len(st))
 	for _, s := range st {
-		raw, err := json.Marshal(struct {
-			ID string `json:"id"`
-			reactions.Status
-		}{s.Name, s})
+		raw, err := json.Marshal(reactionStatus{s.Name, s})
 		if err != nil {
 			return nil, err
 		}
 		out = append(out, raw)
 	}
-	raw, err := json.Marshal(map[string]any{"id": reactions.SchedulerName, "name": reactions.SchedulerName, "fired": rs.scheduler.Fired()})
-	if err != nil {
-		return nil, err
-	}
-	return append(out, raw), nil
+	return out, nil
 }
 
 // ListParked implements readapi.Reactions.

@@ -57,7 +57,7 @@ type Server struct {
 	reactions     *reactionSet
 	stopReactions context.CancelFunc
 	reactionsDone chan struct{}
-	closeOnce  sync.Once
+	closeOnce     sync.Once
 }
 
 // Open opens the stores in cfg.DataDir, starts the projections and
