@@ -37,6 +37,19 @@ func (s *Server) projectionProgress() metrics.Progress {
 	for i, st := range statuses {
 		p.Projections[i] = metrics.Projection{Name: st.Name, Position: st.At.Commit, CaughtUp: st.CaughtUp, Failing: st.Error != ""}
 	}
+	if s.reactions != nil {
+		st, err := s.reactions.service.Status(ctx)
+		if err != nil {
+			s.log.Warn("metrics: reactions' status", "err", err)
+		}
+		for _, r := range st {
+			pos, _ := eventstore.ParseKey(r.Checkpoint)
+			p.Reactions = append(p.Reactions, metrics.Reaction{
+				Projection: metrics.Projection{Name: r.Name, Position: pos.Commit, CaughtUp: r.CaughtUp, Failing: r.LastError != ""},
+				LagSeconds: r.LagSeconds, Parked: r.Parked,
+			})
+		}
+	}
 	return p
 }
 

@@ -20,6 +20,7 @@ import (
 // reactionSet is the reactions of a server: the Watermill service, the
 // campaign scheduler, and what they run on.
 type reactionSet struct {
+	events    eventstore.Store
 	pubsub    *reactions.PubSub
 	service   *reactions.Service
 	scheduler *reactions.Scheduler
@@ -57,7 +58,7 @@ func newReactions(ctx context.Context, cfg config.Config, events eventstore.Stor
 		ps.Close()
 		return nil, err
 	}
-	return &reactionSet{pubsub: ps, service: svc, scheduler: sched, parking: parking}, nil
+	return &reactionSet{events: events, pubsub: ps, service: svc, scheduler: sched, parking: parking}, nil
 }
 
 // run runs the reactions until ctx ends.
@@ -94,6 +95,10 @@ func (rs *reactionSet) run(ctx context.Context, log *slog.Logger) {
 type reactionStatus struct {
 	ID string `json:"id"`
 	reactions.Status
+	// Lag is how far its checkpoint is behind the event store's head:
+	// events in the embedded store, bytes of log in EventStoreDB (as
+	// agentdesk_reaction_lag). Null for the scheduler, which keeps none.
+	Lag *uint64 `json:"lag"`
 }
 
 // ReactionStatus implements readapi.Reactions.
@@ -102,10 +107,23 @@ func (rs *reactionSet) ReactionStatus(ctx context.Context) ([]json.RawMessage, e
 	if err != nil {
 		return nil, err
 	}
+	head, err := rs.events.Head(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("read the event store's head: %w", err)
+	}
 	st = append(st, rs.scheduler.Status())
 	out := make([]json.RawMessage, 0, len(st))
 	for _, s := range st {
-		raw, err := json.Marshal(reactionStatus{s.Name, s})
+		line := reactionStatus{ID: s.Name, Status: s}
+		if s.Name != reactions.SchedulerName {
+			pos, _ := eventstore.ParseKey(s.Checkpoint)
+			lag := uint64(0)
+			if head.Commit > pos.Commit {
+				lag = head.Commit - pos.Commit
+			}
+			line.Lag = &lag
+		}
+		raw, err := json.Marshal(line)
 		if err != nil {
 			return nil, err
 		}

@@ -194,6 +194,31 @@ func TestProjectionsAreReadOnScrape(t *testing.T) {
 	}
 }
 
+func TestReactionsAreReadOnScrape(t *testing.T) {
+	progress := Progress{Head: 10, Reactions: []Reaction{
+		{Projection: Projection{Name: "notifications", Position: 7, CaughtUp: true}, LagSeconds: 1.5, Parked: 2},
+		{Projection: Projection{Name: "company_offboarding", Position: 10, Failing: true}},
+	}}
+	m := New(Config{Projections: func() Progress { return progress }})
+	for _, c := range []struct {
+		name, reaction string
+		want           float64
+	}{
+		{"agentdesk_reaction_position", "notifications", 7},
+		{"agentdesk_reaction_lag", "notifications", 3},
+		{"agentdesk_reaction_lag_seconds", "notifications", 1.5},
+		{"agentdesk_reaction_parked", "notifications", 2},
+		{"agentdesk_reaction_failing", "notifications", 0},
+		{"agentdesk_reaction_lag", "company_offboarding", 0},
+		{"agentdesk_reaction_parked", "company_offboarding", 0},
+		{"agentdesk_reaction_failing", "company_offboarding", 1},
+	} {
+		if got := sample(t, m.reg, c.name, map[string]string{"reaction": c.reaction}); got != c.want {
+			t.Errorf("%s{reaction=%q}: got %v, want %v", c.name, c.reaction, got, c.want)
+		}
+	}
+}
+
 // A head that cannot be read leaves out the head and the lags, logs why,
 // and serves everything else.
 func TestScrapeSurvivesUnreadableHead(t *testing.T) {

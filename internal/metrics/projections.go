@@ -15,6 +15,18 @@ type Progress struct {
 	HeadErr error
 	// Projections lists each projection's progress.
 	Projections []Projection
+	// Reactions lists each reaction's progress, beside the projections'.
+	Reactions []Reaction
+}
+
+// Reaction is one reaction's progress: its forwarder's checkpoint, as a
+// projection's position, and what only reactions have.
+type Reaction struct {
+	Projection
+	// LagSeconds is how long ago the oldest event still being handled was
+	// recorded; Parked counts its parked messages.
+	LagSeconds float64
+	Parked     int
 }
 
 // Projection is one projection's progress.
@@ -38,6 +50,17 @@ var (
 		"1 once a projection has caught up since the start.", []string{"projection"}, nil)
 	projectionFailingDesc = prometheus.NewDesc("agentdesk_projection_failing",
 		"1 while a projection's last batch failed and it is retrying.", []string{"projection"}, nil)
+
+	reactionPositionDesc = prometheus.NewDesc("agentdesk_reaction_position",
+		"Event-store position up to which a reaction's forwarder has handed events over (commit position).", []string{"reaction"}, nil)
+	reactionLagDesc = prometheus.NewDesc("agentdesk_reaction_lag",
+		"How far a reaction is behind the event store's head, in the unit of agentdesk_projection_lag.", []string{"reaction"}, nil)
+	reactionLagSecondsDesc = prometheus.NewDesc("agentdesk_reaction_lag_seconds",
+		"How long ago the oldest event a reaction is still handling was recorded; 0 when idle.", []string{"reaction"}, nil)
+	reactionParkedDesc = prometheus.NewDesc("agentdesk_reaction_parked",
+		"Messages of a reaction parked after their retries, waiting for a replay.", []string{"reaction"}, nil)
+	reactionFailingDesc = prometheus.NewDesc("agentdesk_reaction_failing",
+		"1 while a reaction's forwarder is failing and starting again.", []string{"reaction"}, nil)
 )
 
 // projectionCollector reads the projections' progress on every scrape,
@@ -48,7 +71,8 @@ type projectionCollector struct {
 
 // Describe implements prometheus.Collector.
 func (c *projectionCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{headDesc, projectionPositionDesc, projectionLagDesc, projectionCaughtUpDesc, projectionFailingDesc} {
+	for _, d := range []*prometheus.Desc{headDesc, projectionPositionDesc, projectionLagDesc, projectionCaughtUpDesc, projectionFailingDesc,
+		reactionPositionDesc, reactionLagDesc, reactionLagSecondsDesc, reactionParkedDesc, reactionFailingDesc} {
 		ch <- d
 	}
 }
@@ -75,6 +99,19 @@ func (c *projectionCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 		ch <- prometheus.MustNewConstMetric(projectionCaughtUpDesc, prometheus.GaugeValue, boolValue(pr.CaughtUp), pr.Name)
 		ch <- prometheus.MustNewConstMetric(projectionFailingDesc, prometheus.GaugeValue, boolValue(pr.Failing), pr.Name)
+	}
+	for _, r := range p.Reactions {
+		ch <- prometheus.MustNewConstMetric(reactionPositionDesc, prometheus.GaugeValue, float64(r.Position), r.Name)
+		if p.HeadErr == nil {
+			lag := uint64(0)
+			if p.Head > r.Position {
+				lag = p.Head - r.Position
+			}
+			ch <- prometheus.MustNewConstMetric(reactionLagDesc, prometheus.GaugeValue, float64(lag), r.Name)
+		}
+		ch <- prometheus.MustNewConstMetric(reactionLagSecondsDesc, prometheus.GaugeValue, r.LagSeconds, r.Name)
+		ch <- prometheus.MustNewConstMetric(reactionParkedDesc, prometheus.GaugeValue, float64(r.Parked), r.Name)
+		ch <- prometheus.MustNewConstMetric(reactionFailingDesc, prometheus.GaugeValue, boolValue(r.Failing), r.Name)
 	}
 }
 
