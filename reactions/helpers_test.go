@@ -30,7 +30,7 @@ func newWorld(t testing.TB) *world {
 	}
 	t.Cleanup(func() { es.Close() })
 	clock := newFakeClock(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC))
-	app, err := commands.New(commands.Config{Store: es, Hasher: auth.Bcrypt{Cost: 4}, Now: clock.Now, CacheSize: -1})
+	app, err := commands.New(commands.Config{Store: es, Hasher: auth.Bcrypt{Cost: 4}, Now: clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -90,7 +90,7 @@ type Config struct {
 	Reactions []Reaction
 	// Shards is how many topics each reaction's messages are spread over,
 	// by stream, so that handlers run in parallel while the events of one
-	// stream keep their order; default 8.
+	// stream keep their order; default 32 on the GoChannel, 16 on a broker.
 	Shards int
 	// MaxRetries is how many times a failing message is tried again before
 	// it is parked; default 5. Retries wait RetryInterval, doubling up
@@ -180,7 +180,14 @@ func New(cfg Config) (*Service, error) {
 		return nil, err
 	}
 	if cfg.Shards == 0 {
-		cfg.Shards = 8
+		// In process a topic costs a goroutine; on a broker it is a stream
+		// with its consumers. Measured (BenchmarkReactions): 8 → 32 topics
+		// took the GoChannel from 2,480 to 3,600 events/s, and 8 → 16 took
+		// NATS from 1,540 to 1,960.
+		cfg.Shards = 32
+		if cfg.PubSub != nil && cfg.PubSub.Kind != "gochannel" {
+			cfg.Shards = 16
+		}
 	}
 	if cfg.MaxRetries == 0 {
 		cfg.MaxRetries = 5

@@ -9,9 +9,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+
 	"agentdesk/domain/user"
 	"agentdesk/eventstore"
 	"agentdesk/reactions"
+	"agentdesk/reactions/reactionstest"
 )
 
 // waitFor polls cond every 20 ms for up to 10 s.
@@ -190,4 +193,37 @@ func TestParkedOverHTTP(t *testing.T) {
 		t.Fatalf("%d notifications after the replay, %d before: a replay appends nothing twice", after, before)
 	}
 	admin.must(http.StatusForbidden, "GET", "/api/admin/reactions/parked", nil)
+}
+
+// TestReactionsOnNATS: with NATS_URL set, the server's reactions run over
+// a real NATS JetStream server: an assignment notifies its assignee, and
+// integration events land in their stream.
+func TestReactionsOnNATS(t *testing.T) {
+	dir := t.TempDir()
+	cfg := testConfig(t, dir)
+	cfg.NATSURL = reactionstest.RunNATS(t)
+	ts := startServerWith(t, dir, cfg)
+	root := login(t, ts.URL, "admin", testAdminPassword)
+	co := root.must(http.StatusCreated, "POST", "/api/companies", map[string]any{"name": "On NATS"}).Map(t)
+	root.must(http.StatusCreated, "POST", "/api/users", map[string]any{"company_id": co["id"], "username": "nats-admin", "password": "password-nats-admin", "role": "company_admin"})
+	admin := login(t, ts.URL, "nats-admin", "password-nats-admin")
+	writer := admin.must(http.StatusCreated, "POST", "/api/users", map[string]any{"username": "nats-writer", "password": "password-nats-writer", "role": "content_writer"}).Map(t)
+	w := login(t, ts.URL, "nats-writer", "password-nats-writer")
+	tk := admin.must(http.StatusCreated, "POST", "/api/tickets", map[string]any{"title": "Over the wire"}).Map(t)
+	admin.must(http.StatusOK, "POST", "/api/tickets/"+tk["id"].(string)+"/assign", map[string]any{"assignee_id": writer["id"]})
+	waitFor(t, "the assignee's notification", func() bool { return slices.Equal(kinds(w), []string{"ticket_assigned"}) })
+
+	nc, err := nats.Connect(cfg.NATSURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := nc.JetStream()
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the integration events to be stored", func() bool {
+		info, err := js.StreamInfo(cfg.IntegrationTopic)
+		return err == nil && info.State.Msgs >= 2 // opened, assigned
+	})
 }
