@@ -83,6 +83,10 @@ func (s *Service) park(msg *message.Message) error {
 	return nil
 }
 
+// ErrNotRunning is returned by Replay while the service is not running
+// (starting, or starting again after a failure).
+var ErrNotRunning = errors.New("reactions are not running; try again shortly")
+
 // metaReplay marks a replayed message.
 const metaReplay = "replay"
 
@@ -108,7 +112,7 @@ func (s *Service) Replay(ctx context.Context, id string) (ReplayResult, error) {
 	select {
 	case <-s.ready:
 	default:
-		return ReplayResult{}, errors.New("reactions are not running")
+		return ReplayResult{}, ErrNotRunning
 	}
 	msg := message.NewMessage(watermill.NewUUID(), []byte(p.Payload))
 	for k, v := range p.Metadata {

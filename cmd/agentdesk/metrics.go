@@ -38,7 +38,7 @@ func (s *Server) projectionProgress() metrics.Progress {
 		p.Projections[i] = metrics.Projection{Name: st.Name, Position: st.At.Commit, CaughtUp: st.CaughtUp, Failing: st.Error != ""}
 	}
 	if s.reactions != nil {
-		st, err := s.reactions.service.Status(ctx)
+		st, err := s.reactions.service.Load().Status(ctx)
 		if err != nil {
 			s.log.Warn("metrics: reactions' status", "err", err)
 		}

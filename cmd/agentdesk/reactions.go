@@ -6,7 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
+	"net/url"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"agentdesk/commands"
@@ -21,10 +24,13 @@ import (
 // campaign scheduler, and what they run on.
 type reactionSet struct {
 	events    eventstore.Store
-	pubsub    *reactions.PubSub
-	service   *reactions.Service
 	scheduler *reactions.Scheduler
 	parking   *readParking
+	// build makes the service and its pub/sub afresh: a Watermill router
+	// runs once, so the service is rebuilt after a failure (a broker
+	// that was down at start).
+	build   func() (*reactions.Service, *reactions.PubSub, error)
+	service atomic.Pointer[reactions.Service]
 }
 
 // newReactions builds the reactions on the server's stores and commands.
@@ -33,40 +39,69 @@ func newReactions(ctx context.Context, cfg config.Config, events eventstore.Stor
 	if err := reads.Ensure(ctx, parkedCollection); err != nil {
 		return nil, fmt.Errorf("reactions: %w", err)
 	}
-	ps := reactions.NewGoChannel(log)
-	if cfg.NATSURL != "" {
-		var err error
-		if ps, err = reactions.NewNATS(reactions.NATSConfig{URL: cfg.NATSURL, Group: cfg.NATSGroup}, log); err != nil {
-			return nil, err
+	build := func() (*reactions.Service, *reactions.PubSub, error) {
+		ps := reactions.NewGoChannel(log)
+		if cfg.NATSURL != "" {
+			var err error
+			if ps, err = reactions.NewNATS(reactions.NATSConfig{URL: cfg.NATSURL, Group: cfg.NATSGroup}, log); err != nil {
+				return nil, nil, err
+			}
 		}
-	}
-	svc, err := reactions.New(reactions.Config{
-		Events: events, Checkpoints: readCheckpoints{reads}, Parking: parking, PubSub: ps, Logger: log,
-		MaxRetries: cfg.ReactionRetries,
-		Reactions: []reactions.Reaction{
-			reactions.Notifications(app),
-			reactions.Offboarding(events, app),
-			reactions.Integration(ps.Publisher, cfg.IntegrationTopic),
-		},
-	})
-	if err != nil {
-		ps.Close()
-		return nil, err
+		svc, err := reactions.New(reactions.Config{
+			Events: events, Checkpoints: readCheckpoints{reads}, Parking: parking, PubSub: ps, Logger: log,
+			MaxRetries: cfg.ReactionRetries,
+			Reactions: []reactions.Reaction{
+				reactions.Notifications(app),
+				reactions.Offboarding(events, app),
+				reactions.Integration(ps.Publisher, cfg.IntegrationTopic),
+			},
+		})
+		if err != nil {
+			ps.Close()
+			return nil, nil, err
+		}
+		return svc, ps, nil
 	}
 	sched, err := reactions.NewScheduler(reactions.SchedulerConfig{Events: events, Campaigns: app, Logger: log})
 	if err != nil {
-		ps.Close()
 		return nil, err
 	}
-	return &reactionSet{events: events, pubsub: ps, service: svc, scheduler: sched, parking: parking}, nil
+	rs := &reactionSet{events: events, scheduler: sched, parking: parking, build: build}
+	// Built once now, so that a bad configuration stops the start.
+	svc, ps, err := build()
+	if err != nil {
+		return nil, err
+	}
+	ps.Close()
+	rs.service.Store(svc)
+	transport := "in-process GoChannel"
+	if cfg.NATSURL != "" {
+		transport = "NATS JetStream at " + redactURL(cfg.NATSURL)
+	}
+	log.Info("reactions: "+transport, "reactions", []string{reactions.NotificationsName, reactions.OffboardingName, reactions.IntegrationName, reactions.SchedulerName})
+	return rs, nil
 }
 
-// run runs the reactions until ctx ends.
+// run runs the reactions until ctx ends. The service starts again after
+// a failure, with a pause that doubles up to 30 s, from the checkpoints.
 func (rs *reactionSet) run(ctx context.Context, log *slog.Logger) {
 	var wg sync.WaitGroup
 	wg.Go(func() {
-		if err := rs.service.Run(ctx); err != nil {
-			log.Error("reactions stopped", "err", err)
+		for pause := time.Second; ctx.Err() == nil; pause = min(2*pause, 30*time.Second) {
+			svc, ps, err := rs.build()
+			if err == nil {
+				rs.service.Store(svc)
+				err = svc.Run(ctx)
+				ps.Close()
+			}
+			if ctx.Err() != nil {
+				return
+			}
+			log.Error("reactions stopped; starting again from their checkpoints", "err", err, "in", pause)
+			select {
+			case <-time.After(pause):
+			case <-ctx.Done():
+			}
 		}
 	})
 	wg.Go(func() {
@@ -85,9 +120,6 @@ func (rs *reactionSet) run(ctx context.Context, log *slog.Logger) {
 		}
 	})
 	wg.Wait()
-	if err := rs.pubsub.Close(); err != nil {
-		log.Error("close reactions pub/sub", "err", err)
-	}
 }
 
 // reactionStatus is one line of GET /api/admin/reactions: a React Admin
@@ -103,7 +135,7 @@ type reactionStatus struct {
 
 // ReactionStatus implements readapi.Reactions.
 func (rs *reactionSet) ReactionStatus(ctx context.Context) ([]json.RawMessage, error) {
-	st, err := rs.service.Status(ctx)
+	st, err := rs.service.Load().Status(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -139,12 +171,21 @@ func (rs *reactionSet) ListParked(ctx context.Context, reaction string, skip, li
 
 // ReplayParked implements readapi.Reactions.
 func (rs *reactionSet) ReplayParked(ctx context.Context, id string) (any, error) {
-	res, err := rs.service.Replay(ctx, id)
-	if errors.Is(err, reactions.ErrNotParked) {
+	res, err := rs.service.Load().Replay(ctx, id)
+	switch {
+	case errors.Is(err, reactions.ErrNotParked):
 		return nil, fmt.Errorf("%w: %s", readapi.ErrParkedNotFound, id)
+	case errors.Is(err, reactions.ErrNotRunning):
+		return nil, unavailable{err}
 	}
 	return res, err
 }
+
+// unavailable answers 503: the error passes.
+type unavailable struct{ error }
+
+// HTTPStatus implements readapi.StatusError.
+func (unavailable) HTTPStatus() int { return http.StatusServiceUnavailable }
 
 // readCheckpoints keeps the forwarders' checkpoints beside the
 // projections' in the read store.
@@ -233,4 +274,13 @@ func (p *readParking) list(ctx context.Context, reaction string, skip, limit int
 		out[i] = d.Data
 	}
 	return out, int(total), nil
+}
+
+// redactURL drops the user information of a URL for the logs.
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	return u.Redacted()
 }

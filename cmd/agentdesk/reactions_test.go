@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
 	"slices"
 	"testing"
@@ -226,4 +227,40 @@ func TestReactionsOnNATS(t *testing.T) {
 		info, err := js.StreamInfo(cfg.IntegrationTopic)
 		return err == nil && info.State.Msgs >= 2 // opened, assigned
 	})
+}
+
+// TestReactionsWaitForNATS: a server whose NATS is not up yet serves
+// anyway, and its reactions start once NATS comes up, from their
+// checkpoints: nothing that happened meanwhile is missed.
+func TestReactionsWaitForNATS(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits for a subscription to time out; skipped with -short")
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	dir := t.TempDir()
+	cfg := testConfig(t, dir)
+	cfg.NATSURL = fmt.Sprintf("nats://127.0.0.1:%d", port)
+	ts := startServerWith(t, dir, cfg)
+	root := login(t, ts.URL, "admin", testAdminPassword)
+	co := root.must(http.StatusCreated, "POST", "/api/companies", map[string]any{"name": "Early"}).Map(t)
+	root.must(http.StatusCreated, "POST", "/api/users", map[string]any{"company_id": co["id"], "username": "early-admin", "password": "password-early-admin", "role": "company_admin"})
+	admin := login(t, ts.URL, "early-admin", "password-early-admin")
+	writer := admin.must(http.StatusCreated, "POST", "/api/users", map[string]any{"username": "early-writer", "password": "password-early-writer", "role": "content_writer"}).Map(t)
+	tk := admin.must(http.StatusCreated, "POST", "/api/tickets", map[string]any{"title": "Before NATS"}).Map(t)
+	admin.must(http.StatusOK, "POST", "/api/tickets/"+tk["id"].(string)+"/assign", map[string]any{"assignee_id": writer["id"]})
+
+	reactionstest.RunNATSOn(t, port)
+	w := login(t, ts.URL, "early-writer", "password-early-writer")
+	deadline := time.Now().Add(45 * time.Second)
+	for !slices.Equal(kinds(w), []string{"ticket_assigned"}) {
+		if time.Now().After(deadline) {
+			t.Fatal("no notification 45 s after NATS came up")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }

@@ -16,8 +16,14 @@ import (
 // shut down when the test ends.
 func RunNATS(tb testing.TB) string {
 	tb.Helper()
+	return RunNATSOn(tb, -1)
+}
+
+// RunNATSOn is RunNATS on the given port (-1: a free one).
+func RunNATSOn(tb testing.TB, port int) string {
+	tb.Helper()
 	ns, err := server.NewServer(&server.Options{
-		Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: tb.TempDir(),
+		Host: "127.0.0.1", Port: port, JetStream: true, StoreDir: tb.TempDir(),
 		NoLog: true, NoSigs: true,
 	})
 	if err != nil {
