@@ -91,7 +91,7 @@ func NewNATS(cfg NATSConfig, log *slog.Logger) (*PubSub, error) {
 	sub, err := wmnats.NewSubscriber(wmnats.SubscriberConfig{
 		URL: cfg.URL, NatsOptions: opts, Unmarshaler: marshaler, JetStream: js,
 		QueueGroupPrefix: cfg.Group, SubscribersCount: 1, AckWaitTimeout: cfg.AckWait,
-		CloseTimeout: 10 * time.Second, SubscribeTimeout: 10 * time.Second,
+		CloseTimeout: 10 * time.Second, SubscribeTimeout: 5 * time.Second,
 	}, watermillLogger{log})
 	if err != nil {
 		pub.Close()

@@ -455,6 +455,17 @@ func (s *Service) handler(t *track) message.NoPublishHandlerFunc {
 	}
 }
 
+// Running reports whether the router runs and the forwarders follow the
+// log.
+func (s *Service) Running() bool {
+	select {
+	case <-s.ready:
+		return true
+	default:
+		return false
+	}
+}
+
 // Status is where one reaction stands.
 type Status struct {
 	// Name is the reaction's name.

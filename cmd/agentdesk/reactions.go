@@ -31,6 +31,8 @@ type reactionSet struct {
 	// that was down at start).
 	build   func() (*reactions.Service, *reactions.PubSub, error)
 	service atomic.Pointer[reactions.Service]
+	// failure is why the service last stopped, shown until it runs again.
+	failure atomic.Pointer[string]
 }
 
 // newReactions builds the reactions on the server's stores and commands.
@@ -97,6 +99,8 @@ func (rs *reactionSet) run(ctx context.Context, log *slog.Logger) {
 			if ctx.Err() != nil {
 				return
 			}
+			why := err.Error()
+			rs.failure.Store(&why)
 			log.Error("reactions stopped; starting again from their checkpoints", "err", err, "in", pause)
 			select {
 			case <-time.After(pause):
@@ -135,9 +139,15 @@ type reactionStatus struct {
 
 // ReactionStatus implements readapi.Reactions.
 func (rs *reactionSet) ReactionStatus(ctx context.Context) ([]json.RawMessage, error) {
-	st, err := rs.service.Load().Status(ctx)
+	svc := rs.service.Load()
+	st, err := svc.Status(ctx)
 	if err != nil {
 		return nil, err
+	}
+	if why := rs.failure.Load(); why != nil && !svc.Running() {
+		for i := range st {
+			st[i].LastError = *why
+		}
 	}
 	head, err := rs.events.Head(ctx)
 	if err != nil {

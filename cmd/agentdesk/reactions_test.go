@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -254,6 +255,20 @@ func TestReactionsWaitForNATS(t *testing.T) {
 	tk := admin.must(http.StatusCreated, "POST", "/api/tickets", map[string]any{"title": "Before NATS"}).Map(t)
 	admin.must(http.StatusOK, "POST", "/api/tickets/"+tk["id"].(string)+"/assign", map[string]any{"assignee_id": writer["id"]})
 
+	said := func() bool {
+		for _, s := range root.list("/api/admin/reactions").Data {
+			if s["id"] == reactions.NotificationsName {
+				e, _ := s["last_error"].(string)
+				return strings.Contains(e, "subscribe")
+			}
+		}
+		return false
+	}
+	for deadline := time.Now().Add(45 * time.Second); !said(); time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the status does not say why the reactions are not running")
+		}
+	}
 	reactionstest.RunNATSOn(t, port)
 	w := login(t, ts.URL, "early-writer", "password-early-writer")
 	deadline := time.Now().Add(45 * time.Second)
