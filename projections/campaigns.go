@@ -151,6 +151,9 @@ func CampaignContentProjector() Projector { return contentProjector{} }
 // Name implements Projector.
 func (contentProjector) Name() string { return CampaignContent }
 
+// Version implements Projector.
+func (contentProjector) Version() int { return 1 }
+
 // Collection implements Projector.
 func (contentProjector) Collection() readstore.Collection {
 	return collectionOf(resource.CampaignContent)
@@ -204,7 +207,7 @@ func (contentProjector) Fold(ctx context.Context, rs readstore.Store, events []e
 	for i, ev := range events {
 		e, err := campaign.Events.Decode(ev.Type, ev.SchemaVersion, ev.Data)
 		if err != nil {
-			return nil, err
+			return nil, eventError(ev, err)
 		}
 		decoded[i] = e
 		id := itemID(e)
@@ -262,7 +265,7 @@ func (contentProjector) Fold(ctx context.Context, rs readstore.Store, events []e
 		}
 		next, err := projectItem(ev, decoded[i], s)
 		if err != nil {
-			return nil, fmt.Errorf("project %s@%d (%s): %w", ev.StreamID, ev.Revision, ev.Type, err)
+			return nil, eventError(ev, err)
 		}
 		s.doc, s.version, s.touched = next, key, true
 	}

@@ -40,6 +40,9 @@ func TicketCommentsProjector() Projector { return commentsProjector{} }
 // Name implements Projector.
 func (commentsProjector) Name() string { return TicketComments }
 
+// Version implements Projector.
+func (commentsProjector) Version() int { return 1 }
+
 // Collection implements Projector.
 func (commentsProjector) Collection() readstore.Collection { return collectionOf(resource.Comments) }
 
@@ -63,7 +66,7 @@ func (p commentsProjector) Fold(ctx context.Context, rs readstore.Store, events 
 		ticketID := ev.StreamID[len(ticket.Category)+1:]
 		e, err := ticket.Events.Decode(ev.Type, ev.SchemaVersion, ev.Data)
 		if err != nil {
-			return nil, err
+			return nil, eventError(ev, err)
 		}
 		key := ev.Position.Key()
 		switch e := e.(type) {

@@ -28,8 +28,30 @@ type Projector interface {
 	Filter() eventstore.Filter
 	// Fold applies events, in position order, to the current documents
 	// (read from rs) and returns the writes that bring them up to date.
+	// An error that one event causes (it cannot be decoded or projected)
+	// is an *EventError, so that the runner can say which, and park it.
 	Fold(ctx context.Context, rs readstore.Store, events []eventstore.RecordedEvent) ([]readstore.Write, error)
+	// Version is the projector's version, from 1. Raising it ships a
+	// projector change: on start the runner rebuilds the read model into
+	// a new generation while the old one keeps serving.
+	Version() int
 }
+
+// EventError is a Fold failure caused by one event.
+type EventError struct {
+	Event eventstore.RecordedEvent
+	Err   error
+}
+
+// Error implements error.
+func (e *EventError) Error() string {
+	return fmt.Sprintf("project %s@%d (%s) at %s: %v", e.Event.StreamID, e.Event.Revision, e.Event.Type, e.Event.Position, e.Err)
+}
+
+// Unwrap returns the cause.
+func (e *EventError) Unwrap() error { return e.Err }
+
+func eventError(ev eventstore.RecordedEvent, err error) error { return &EventError{Event: ev, Err: err} }
 
 // Def defines a projection with one document per aggregate, of type D.
 type Def[D any] struct {
@@ -50,10 +72,15 @@ type Def[D any] struct {
 	// Project returns the document after ev given the current one (nil if
 	// there is none), or nil to delete it. It must be pure.
 	Project func(ev eventstore.RecordedEvent, cur *D) (*D, error)
+	// ProjectorVersion is Version; 0 means 1.
+	ProjectorVersion int
 }
 
 // Name implements Projector.
 func (d *Def[D]) Name() string { return d.ProjectionName }
+
+// Version implements Projector.
+func (d *Def[D]) Version() int { return max(1, d.ProjectorVersion) }
 
 // Collection implements Projector.
 func (d *Def[D]) Collection() readstore.Collection { return d.Spec }
@@ -131,7 +158,7 @@ func (d *Def[D]) Fold(ctx context.Context, rs readstore.Store, events []eventsto
 		}
 		next, err := d.Project(ev, s.doc)
 		if err != nil {
-			return nil, fmt.Errorf("project %s@%d (%s): %w", ev.StreamID, ev.Revision, ev.Type, err)
+			return nil, eventError(ev, err)
 		}
 		s.doc, s.version, s.touched = next, key, true
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -36,6 +37,19 @@ type Config struct {
 	// MaxLag is how long a projection may stay behind a head of the
 	// event log before Ready says no; default 10s.
 	MaxLag time.Duration
+	// MaxRetries is how many times a failing batch is tried again, with a
+	// pause from RetryDelay doubling up to a minute, before the
+	// projection halts (or, under its skip policy, parks the failing
+	// event); default 5.
+	MaxRetries int
+	// SkipFailing names the projections whose events that still fail
+	// after the retries are parked and skipped instead of halting the
+	// projection ("*": all). Only an event the projector cannot decode
+	// or project is ever skipped; a failing store halts.
+	SkipFailing []string
+	// OnSwitched, if set, hears that a rebuilt generation of a
+	// projection's collection became the live one.
+	OnSwitched func(projection, collection string)
 }
 
 // Validate reports every problem with c.
@@ -69,17 +83,32 @@ type Runner struct {
 	retryDelay time.Duration
 	batchSize  int
 	onApplied  func(string, []readstore.Write)
+	onSwitched func(string, string)
 	maxLag     time.Duration
+	maxRetries int
 	tracks     map[string]*track
 	order      []*track
+	states     *states
 	// running is true while Run runs: a runner that stopped serves no
 	// read model as current.
 	running atomic.Bool
+	// runCtx is Run's context, for the rebuilds started while it runs;
+	// rebuilds counts them, so that Run returns after them.
+	mu       sync.Mutex
+	runCtx   context.Context
+	rebuilds sync.WaitGroup
 }
 
 // track is one projection's live progress.
 type track struct {
 	p Projector
+	// applyMu is held while a batch is applied to the live generation; a
+	// rebuild takes it to switch generations between two batches.
+	applyMu sync.Mutex
+	// skipFailing is the projection's skip policy.
+	skipFailing bool
+	// applied counts the events applied, for the rate.
+	applied atomic.Uint64
 
 	mu       sync.Mutex
 	position eventstore.Position // everything up to here is applied
@@ -87,6 +116,22 @@ type track struct {
 	advanced chan struct{}       // closed and replaced when position moves
 	caughtUp bool                // finished the catch-up from its checkpoint
 	lastErr  error
+	// errAt is the position of the event that failed, when known (an
+	// *EventError), else where the projection stood.
+	errAt eventstore.Position
+	// halted is set once a failure outlasted the retries; resume wakes
+	// the projection up again.
+	halted bool
+	resume chan struct{}
+	// skip holds the ids of the events parked under the skip policy.
+	skip map[string]bool
+	// version and gen are the projector version and generation of the
+	// live read model.
+	version, gen int
+	// rebuild is the rebuild in progress, if any.
+	rebuild *rebuild
+	// rate samples applied, for the recent events a second.
+	rate rate
 	// caughtUpAt is when follow saw it catch up, for the log line; only
 	// follow's goroutine touches it.
 	caughtUpAt time.Time
@@ -128,8 +173,15 @@ func New(ctx context.Context, cfg Config) (*Runner, error) {
 	if cfg.MaxLag <= 0 {
 		cfg.MaxLag = 10 * time.Second
 	}
+	if cfg.MaxRetries <= 0 {
+		cfg.MaxRetries = 5
+	}
 	r := &Runner{events: cfg.Events, reads: cfg.Reads, log: cfg.Logger, retryDelay: cfg.RetryDelay, batchSize: cfg.BatchSize,
-		onApplied: cfg.OnApplied, maxLag: cfg.MaxLag, tracks: map[string]*track{}}
+		onApplied: cfg.OnApplied, onSwitched: cfg.OnSwitched, maxLag: cfg.MaxLag, maxRetries: cfg.MaxRetries,
+		tracks: map[string]*track{}, states: &states{reads: cfg.Reads}}
+	if err := r.states.ensure(ctx); err != nil {
+		return nil, fmt.Errorf("projections: %w", err)
+	}
 	for _, p := range cfg.Projectors {
 		if err := cfg.Reads.Ensure(ctx, p.Collection()); err != nil {
 			return nil, fmt.Errorf("ensure %s: %w", p.Collection().Name, err)
@@ -142,7 +194,19 @@ func New(ctx context.Context, cfg Config) (*Runner, error) {
 		if err != nil {
 			return nil, fmt.Errorf("checkpoint %s: %w", p.Name(), err)
 		}
-		t := &track{p: p, position: pos, stored: time.Now(), advanced: make(chan struct{})}
+		gen, err := cfg.Reads.LiveGeneration(ctx, p.Collection().Name)
+		if err != nil {
+			return nil, fmt.Errorf("live generation of %s: %w", p.Collection().Name, err)
+		}
+		skip, err := r.states.skipped(ctx, p.Name())
+		if err != nil {
+			return nil, fmt.Errorf("parked events of %s: %w", p.Name(), err)
+		}
+		t := &track{p: p, position: pos, stored: time.Now(), advanced: make(chan struct{}), resume: make(chan struct{}, 1),
+			skip: skip, gen: gen, skipFailing: slices.Contains(cfg.SkipFailing, p.Name()) || slices.Contains(cfg.SkipFailing, "*")}
+		if err := r.restore(ctx, t, pos); err != nil {
+			return nil, err
+		}
 		r.tracks[p.Name()] = t
 		r.order = append(r.order, t)
 	}
@@ -154,14 +218,27 @@ func New(ctx context.Context, cfg Config) (*Runner, error) {
 // subscription from its checkpoint: catch-up, then live. A failing batch
 // is logged and retried from the checkpoint; it never skips events.
 func (r *Runner) Run(ctx context.Context) error {
+	r.mu.Lock()
+	r.runCtx = ctx
+	r.mu.Unlock()
 	r.running.Store(true)
 	defer r.running.Store(false)
 	var wg sync.WaitGroup
 	for _, t := range r.order {
 		wg.Go(func() { r.runOne(ctx, t) })
+		t.mu.Lock()
+		rb := t.rebuild
+		t.mu.Unlock()
+		if rb != nil {
+			r.startRebuild(ctx, t, rb)
+		}
 	}
 	wg.Go(func() { r.watchLag(ctx) })
 	wg.Wait()
+	r.rebuilds.Wait()
+	r.mu.Lock()
+	r.runCtx = nil
+	r.mu.Unlock()
 	return nil
 }
 
@@ -187,7 +264,11 @@ func (r *Runner) watchLag(ctx context.Context) {
 		}
 		now := time.Now()
 		for _, t := range r.order {
+			t.rate.sample(now, t.applied.Load())
 			t.mu.Lock()
+			if t.rebuild != nil {
+				t.rebuild.rate.sample(now, t.rebuild.applied.Load())
+			}
 			switch {
 			case t.position.Compare(t.target) >= 0:
 				// Reached the last target: watch the new head.
@@ -203,20 +284,95 @@ func (r *Runner) watchLag(ctx context.Context) {
 	}
 }
 
+// runOne follows t's subscription until ctx ends. A failing batch is
+// tried again after a pause that doubles from RetryDelay up to a minute;
+// past MaxRetries failures in a row (with no progress between them) the
+// projection parks the failing event under its skip policy, or halts
+// until Resume. Nothing is ever skipped silently.
 func (r *Runner) runOne(ctx context.Context, t *track) {
+	failures := 0
+	var failedAt eventstore.Position
 	for ctx.Err() == nil {
 		err := r.follow(ctx, t)
 		if err == nil || ctx.Err() != nil {
 			return
 		}
-		t.setErr(err)
-		r.log.Error("projection failed; retrying", "projection", t.p.Name(), "position", t.pos(), "err", err)
+		if pos := t.pos(); pos.Compare(failedAt) > 0 || failures == 0 {
+			failures, failedAt = 0, pos // it moved since the last failure
+		}
+		failures++
+		at := t.pos()
+		var ee *EventError
+		if errors.As(err, &ee) {
+			at = ee.Event.Position
+		}
+		t.setErr(err, at)
+		if failures <= r.maxRetries {
+			pause := min(r.retryDelay<<(failures-1), time.Minute)
+			r.log.Error("projection failed; retrying", "projection", t.p.Name(), "position", at, "attempt", failures, "of", r.maxRetries+1, "in", pause, "err", err)
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(pause):
+			}
+			continue
+		}
+		if t.skipFailing && ee != nil {
+			p, perr := r.states.park(ctx, t.p.Name(), ee.Event, ee.Err)
+			if perr == nil {
+				t.mu.Lock()
+				t.skip[ee.Event.ID] = true
+				t.mu.Unlock()
+				failures = 0
+				r.log.Warn("projection parked an event that kept failing, and goes on without it", "projection", t.p.Name(),
+					"event_id", p.EventID, "type", p.EventType, "stream", p.StreamID, "position", at, "err", ee.Err)
+				continue
+			}
+			r.log.Error("projection could not park its failing event", "projection", t.p.Name(), "err", perr)
+		}
+		t.mu.Lock()
+		t.halted = true
+		t.mu.Unlock()
+		r.log.Error("projection halted: it failed past its retries; fix the cause and resume it (agentdesk projections resume "+t.p.Name()+")",
+			"projection", t.p.Name(), "position", at, "err", err)
 		select {
 		case <-ctx.Done():
 			return
-		case <-time.After(r.retryDelay):
+		case <-t.resume:
 		}
+		t.mu.Lock()
+		t.halted = false
+		t.mu.Unlock()
+		failures = 0
+		r.log.Info("projection resumed", "projection", t.p.Name(), "position", t.pos())
 	}
+}
+
+// ErrNotHalted is returned by Resume for a projection that is not halted.
+var ErrNotHalted = errors.New("projection is not halted")
+
+// ErrUnknownProjection is returned for a projection name the runner does
+// not have.
+var ErrUnknownProjection = errors.New("no such projection")
+
+// Resume wakes a halted projection up: it tries its failing batch again,
+// with a fresh set of retries.
+func (r *Runner) Resume(name string) error {
+	t, ok := r.tracks[name]
+	if !ok {
+		return fmt.Errorf("%w: %q", ErrUnknownProjection, name)
+	}
+	t.mu.Lock()
+	halted := t.halted
+	t.mu.Unlock()
+	if !halted {
+		return fmt.Errorf("%w: %s", ErrNotHalted, name)
+	}
+	select {
+	case t.resume <- struct{}{}:
+	default:
+	}
+	return nil
 }
 
 // follow subscribes from the checkpoint and applies what the subscription
@@ -224,8 +380,6 @@ func (r *Runner) runOne(ctx context.Context, t *track) {
 // the next batch while the current one is folded and written, so reading
 // and writing overlap during catch-up.
 func (r *Runner) follow(ctx context.Context, t *track) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	start, from := time.Now(), t.pos()
 	if bl, ok := r.reads.(bulkLoader); ok && from == eventstore.Start && t.finishBulk == nil && !t.isCaughtUp() {
 		finish, err := bl.BeginBulk(ctx, t.p.Collection().Name)
@@ -234,7 +388,27 @@ func (r *Runner) follow(ctx context.Context, t *track) error {
 		}
 		t.finishBulk = finish
 	}
-	sub, err := r.events.Subscribe(ctx, from, t.p.Filter())
+	return r.consume(ctx, from, t.p.Filter(), func(ctx context.Context, b eventstore.Batch) error {
+		if err := r.apply(ctx, t, b); err != nil {
+			return err
+		}
+		if b.CaughtUp && t.caughtUpAt.IsZero() {
+			t.caughtUpAt = time.Now()
+			r.log.Info("projection caught up", "projection", t.p.Name(), "from", from, "position", t.pos(), "took", time.Since(start).Round(time.Millisecond))
+		}
+		return nil
+	})
+}
+
+// errStop ends consume without an error.
+var errStop = errors.New("stop")
+
+// consume subscribes from from and hands each batch to apply until ctx
+// ends, apply fails (errStop: ends cleanly) or the subscription does.
+func (r *Runner) consume(ctx context.Context, from eventstore.Position, filter eventstore.Filter, apply func(context.Context, eventstore.Batch) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	sub, err := r.events.Subscribe(ctx, from, filter)
 	if err != nil {
 		return fmt.Errorf("subscribe: %w", err)
 	}
@@ -279,15 +453,14 @@ func (r *Runner) follow(ctx context.Context, t *track) error {
 		}
 	}()
 	for b := range batches {
-		if err := r.apply(ctx, t, b); err != nil {
+		if err := apply(ctx, b); err != nil {
+			if errors.Is(err, errStop) {
+				return nil
+			}
 			return err
 		}
 		if len(b.Events) < r.batchSize {
 			applied <- struct{}{}
-		}
-		if b.CaughtUp && t.caughtUpAt.IsZero() {
-			t.caughtUpAt = time.Now()
-			r.log.Info("projection caught up", "projection", t.p.Name(), "from", from, "position", t.pos(), "took", time.Since(start).Round(time.Millisecond))
 		}
 	}
 	if ctx.Err() != nil {
@@ -300,19 +473,19 @@ func (r *Runner) follow(ctx context.Context, t *track) error {
 // checkpoint. Checkpoints that carry no events are stored now and then
 // only; the track's position moves with every batch.
 func (r *Runner) apply(ctx context.Context, t *track, b eventstore.Batch) error {
-	last := b.Checkpoint
-	if n := len(b.Events); n > 0 && last.Compare(b.Events[n-1].Position) < 0 {
-		last = b.Events[n-1].Position
-	}
+	t.applyMu.Lock()
+	defer t.applyMu.Unlock()
+	last := batchEnd(b)
 	if last.Compare(t.pos()) <= 0 {
 		return r.caughtUp(ctx, t, b)
 	}
 	var writes []readstore.Write
-	if len(b.Events) > 0 {
+	if events := t.unskipped(b.Events); len(events) > 0 {
 		var err error
-		if writes, err = t.p.Fold(ctx, r.reads, b.Events); err != nil {
+		if writes, err = t.p.Fold(ctx, r.reads, events); err != nil {
 			return err
 		}
+		t.applied.Add(uint64(len(events)))
 	}
 	if len(writes) > 0 || time.Since(t.storedAt()) >= checkpointEvery {
 		cp := &readstore.Checkpoint{Name: t.p.Name(), Position: last.Key()}
@@ -331,6 +504,31 @@ func (r *Runner) apply(ctx context.Context, t *track, b eventstore.Batch) error 
 	}
 	t.advance(last)
 	return nil
+}
+
+// batchEnd is the position a batch brings its reader to.
+func batchEnd(b eventstore.Batch) eventstore.Position {
+	last := b.Checkpoint
+	if n := len(b.Events); n > 0 && last.Compare(b.Events[n-1].Position) < 0 {
+		last = b.Events[n-1].Position
+	}
+	return last
+}
+
+// unskipped returns events without those parked under the skip policy.
+func (t *track) unskipped(events []eventstore.RecordedEvent) []eventstore.RecordedEvent {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if len(t.skip) == 0 {
+		return events
+	}
+	out := make([]eventstore.RecordedEvent, 0, len(events))
+	for _, ev := range events {
+		if !t.skip[ev.ID] {
+			out = append(out, ev)
+		}
+	}
+	return out
 }
 
 // caughtUp marks t caught up when b says so, after building the indexes
@@ -377,29 +575,112 @@ func (r *Runner) Wait(ctx context.Context, name string, position eventstore.Posi
 type Status struct {
 	Name       string `json:"name"`
 	Collection string `json:"collection"`
+	// Version is the projector version the live generation was built
+	// with, and Generation that generation.
+	Version    int `json:"version"`
+	Generation int `json:"generation"`
+	// Checkpoint is the position applied up to, as a position key;
+	// Position the same, readable.
+	Checkpoint string `json:"checkpoint"`
 	Position   string `json:"position"`
-	CaughtUp   bool   `json:"caught_up"`
+	// State is running, catching up, rebuilding or halted.
+	State    string `json:"state"`
+	CaughtUp bool   `json:"caught_up"`
 	// Lagging says a head of the log it saw stayed unreached for longer
-	// than the runner's MaxLag.
-	Lagging bool   `json:"lagging,omitempty"`
-	Error   string `json:"error,omitempty"`
+	// than the runner's MaxLag; LagSeconds is how long the oldest head it
+	// has not reached has waited.
+	Lagging    bool    `json:"lagging"`
+	LagSeconds float64 `json:"lag_seconds"`
+	// EventsPerSecond is the recent rate of events applied (about the
+	// last 10 s).
+	EventsPerSecond float64 `json:"events_per_second"`
+	// Error is the last failure, at ErrorPosition (the failing event's
+	// position when the projector failed on one); cleared by the next
+	// batch that goes through.
+	Error         string `json:"error,omitempty"`
+	ErrorPosition string `json:"error_position,omitempty"`
+	// SkipFailing is the projection's skip policy; Parked counts the
+	// events it skipped under it.
+	SkipFailing bool `json:"skip_failing"`
+	Parked      int  `json:"parked"`
+	// Rebuild is the rebuild in progress, if any.
+	Rebuild *RebuildStatus `json:"rebuild,omitempty"`
 	// At is Position as a value, to compare with the event store's head.
 	At eventstore.Position `json:"-"`
 }
 
+// RebuildStatus is a rebuild's progress.
+type RebuildStatus struct {
+	Generation int       `json:"generation"`
+	Version    int       `json:"version"`
+	Reason     string    `json:"reason"`
+	StartedAt  time.Time `json:"started_at"`
+	Position   string    `json:"position"`
+	// Done and Total are its position and the log's head when it
+	// started, in the log's unit (events in the embedded store, bytes of
+	// log in EventStoreDB).
+	Done            uint64  `json:"done"`
+	Total           uint64  `json:"total"`
+	CaughtUp        bool    `json:"caught_up"`
+	EventsPerSecond float64 `json:"events_per_second"`
+	Error           string  `json:"error,omitempty"`
+}
+
+// Projection state names.
+const (
+	StateRunning    = "running"
+	StateCatchingUp = "catching up"
+	StateRebuilding = "rebuilding"
+	StateHalted     = "halted"
+)
+
 // Status returns every projection's progress, in registration order.
 func (r *Runner) Status() []Status {
 	out := make([]Status, 0, len(r.order))
+	now := time.Now()
 	for _, t := range r.order {
 		t.mu.Lock()
-		s := Status{Name: t.p.Name(), Collection: t.p.Collection().Name, Position: t.position.String(), CaughtUp: t.caughtUp, Lagging: t.lagging, At: t.position}
+		s := Status{Name: t.p.Name(), Collection: t.p.Collection().Name, Version: t.version, Generation: t.gen,
+			Checkpoint: t.position.Key(), Position: t.position.String(), CaughtUp: t.caughtUp, Lagging: t.lagging, At: t.position,
+			SkipFailing: t.skipFailing, Parked: len(t.skip)}
+		if t.position.Compare(t.target) < 0 && !t.targetAt.IsZero() {
+			s.LagSeconds = now.Sub(t.targetAt).Seconds()
+		}
 		if t.lastErr != nil {
-			s.Error = t.lastErr.Error()
+			s.Error, s.ErrorPosition = t.lastErr.Error(), t.errAt.Key()
+		}
+		rb := t.rebuild
+		switch {
+		case t.halted:
+			s.State = StateHalted
+		case rb != nil:
+			s.State = StateRebuilding
+		case !t.caughtUp:
+			s.State = StateCatchingUp
+		default:
+			s.State = StateRunning
 		}
 		t.mu.Unlock()
+		s.EventsPerSecond = t.rate.perSecond()
+		if rb != nil {
+			rb.mu.Lock()
+			s.Rebuild = &RebuildStatus{Generation: rb.state.Generation, Version: rb.state.Version, Reason: rb.state.Reason, StartedAt: rb.state.StartedAt,
+				Position: rb.position.String(), Done: rb.position.Commit, Total: rb.total.Commit, CaughtUp: rb.caughtUp}
+			if rb.lastErr != nil {
+				s.Rebuild.Error = rb.lastErr.Error()
+			}
+			rb.mu.Unlock()
+			s.Rebuild.EventsPerSecond = rb.rate.perSecond()
+		}
 		out = append(out, s)
 	}
 	return out
+}
+
+// Parked lists the events parked under the skip policy, newest first, of
+// one projection or (empty) all, a page at a time, with their total.
+func (r *Runner) Parked(ctx context.Context, projection string, skip, limit int) ([]ParkedEvent, int, error) {
+	return r.states.parked(ctx, projection, skip, limit)
 }
 
 // Ready reports whether the runner runs and every projection has
@@ -416,7 +697,12 @@ func (r *Runner) NotReady() string {
 		t.mu.Lock()
 		caughtUp, err, lagging := t.caughtUp, t.lastErr, t.lagging
 		t.mu.Unlock()
+		t.mu.Lock()
+		halted := t.halted
+		t.mu.Unlock()
 		switch {
+		case halted:
+			return fmt.Sprintf("projection %s is halted: %v", t.p.Name(), err)
 		case err != nil:
 			return fmt.Sprintf("projection %s is failing: %v", t.p.Name(), err)
 		case !caughtUp:
@@ -460,9 +746,9 @@ func (t *track) markCaughtUp() {
 	t.mu.Unlock()
 }
 
-func (t *track) setErr(err error) {
+func (t *track) setErr(err error, at eventstore.Position) {
 	t.mu.Lock()
-	t.lastErr = err
+	t.lastErr, t.errAt = err, at
 	t.mu.Unlock()
 }
 
@@ -478,9 +764,15 @@ func (t *track) markStored() {
 	t.mu.Unlock()
 }
 
+// advance moves t to pos, never back: after a rebuild switched
+// generations, the live subscription may deliver events the new
+// generation already holds.
 func (t *track) advance(pos eventstore.Position) {
 	t.mu.Lock()
-	t.position, t.lastErr = pos, nil
+	if pos.Compare(t.position) > 0 {
+		t.position = pos
+	}
+	t.lastErr = nil
 	close(t.advanced)
 	t.advanced = make(chan struct{})
 	t.mu.Unlock()
