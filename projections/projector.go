@@ -51,7 +51,9 @@ func (e *EventError) Error() string {
 // Unwrap returns the cause.
 func (e *EventError) Unwrap() error { return e.Err }
 
-func eventError(ev eventstore.RecordedEvent, err error) error { return &EventError{Event: ev, Err: err} }
+func eventError(ev eventstore.RecordedEvent, err error) error {
+	return &EventError{Event: ev, Err: err}
+}
 
 // Def defines a projection with one document per aggregate, of type D.
 type Def[D any] struct {
