@@ -73,6 +73,14 @@ func (r *Runner) restore(ctx context.Context, t *track, checkpoint eventstore.Po
 		}
 		if rb.Version == want {
 			t.rebuild = newRebuild(*rb)
+			key, err := r.reads.Checkpoint(ctx, rb.checkpointName(t.p.Name()))
+			if err != nil {
+				return err
+			}
+			if t.rebuild.position, err = eventstore.ParseKey(key); err != nil {
+				return err
+			}
+			r.log.Info("resuming a projection rebuild", "projection", t.p.Name(), "generation", rb.Generation, "position", t.rebuild.position)
 			return nil
 		}
 		// A rebuild for another version: start over with this one.
@@ -309,7 +317,6 @@ func (r *Runner) followRebuild(ctx context.Context, t *track, rb *rebuild) (swit
 				return err
 			}
 			r.log.Info("rebuilt generation's indexes built", "projection", t.p.Name(), "generation", rb.state.Generation, "took", time.Since(built).Round(time.Millisecond))
-			return nil // the log moved on meanwhile: catch up again first
 		}
 		if !locked {
 			// No live batch applies from here to the switch.
