@@ -191,7 +191,8 @@ func newUsersCmd(getenv func(string) string) *cobra.Command {
 		Long: "Set the password of USERNAME, acting as the operator. The new password is read\n" +
 			"from standard input (one line; prompted for without echo on a terminal), or\n" +
 			"generated and printed with --generate. It opens the configured stores: when\n" +
-			"either is embedded (EVENTSTORE_URL or MONGO_URI unset), stop the server first.\n\n" + envHelp,
+			"either is embedded (EVENTSTORE_URL or MONGO_URI unset), it refuses to run while\n" +
+			"a server uses the data dir; stop the server first.\n\n" + envHelp,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) != 1 {
 				return usagef(cmd, "%s takes one USERNAME, got %d arguments", subcommand(cmd), len(args))
@@ -316,27 +317,28 @@ func resetPassword(ctx context.Context, getenv func(string) string, stdin io.Rea
 		return err
 	}
 	if cfg.EventStoreURL == "" || cfg.MongoURI == "" {
-		if err := checkEmbeddedIdle(cfg); err != nil {
+		if err := checkDataDir(cfg); err != nil {
 			return err
 		}
 	}
+	// The stores open first, so that a running server is reported before
+	// a password is asked for.
+	st, err := openStores(ctx, cfg, newLogger(cfg, stderr), nil)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if cerr := st.close(); cerr != nil {
+			err = errors.Join(err, fmt.Errorf("close stores: %w", cerr))
+		}
+	}()
 	var password string
 	if generate {
 		password = rand.Text()
 	} else if password, err = readPassword(ctx, stdin, stderr, username); err != nil {
 		return err
 	}
-
-	events, reads, err := openStores(ctx, cfg, newLogger(cfg, stderr), nil)
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if cerr := errors.Join(events.Close(), reads.Close()); cerr != nil {
-			err = errors.Join(err, fmt.Errorf("close stores: %w", cerr))
-		}
-	}()
-	app, err := commands.New(commands.Config{Store: events, Hasher: auth.Bcrypt{Cost: cfg.BcryptCost}})
+	app, err := commands.New(commands.Config{Store: st.events, Hasher: auth.Bcrypt{Cost: cfg.BcryptCost}})
 	if err != nil {
 		return err
 	}
@@ -362,21 +364,15 @@ func resetPassword(ctx context.Context, getenv func(string) string, stdin io.Rea
 	return nil
 }
 
-// checkEmbeddedIdle refuses to go on when the embedded stores are in use
-// or absent. The embedded event store numbers events in the one process
-// that writes it, so a second writer beside a running server would make
-// the server's next append fail; a server holds HTTP_ADDR while it runs,
-// which is the sign looked for. A missing data dir means a mistyped
-// DATA_DIR: opening it would create empty stores there.
-func checkEmbeddedIdle(cfg config.Config) error {
+// checkDataDir refuses a data dir that does not exist: it is a mistyped
+// DATA_DIR, and opening the embedded stores there would create empty
+// ones. (A server running on it is refused by openStores, which locks
+// it.)
+func checkDataDir(cfg config.Config) error {
 	if _, err := os.Stat(cfg.DataDir); err != nil {
 		return fmt.Errorf("DATA_DIR: %w", err)
 	}
-	ln, err := net.Listen("tcp", cfg.HTTPAddr)
-	if err != nil {
-		return fmt.Errorf("HTTP_ADDR %s is in use (%w): is the server running? Stop it first; the embedded stores take one process at a time", cfg.HTTPAddr, err)
-	}
-	return ln.Close()
+	return nil
 }
 
 // readPassword reads the new password: one line from stdin or, on a

@@ -35,10 +35,13 @@ import (
 
 // Server is a running agentdesk: stores, projections and the HTTP API.
 type Server struct {
-	cfg     config.Config
-	log     *slog.Logger
-	events  eventstore.Store
-	reads   readstore.Store
+	cfg    config.Config
+	log    *slog.Logger
+	events eventstore.Store
+	reads  readstore.Store
+	// lock keeps other processes off the embedded stores until they
+	// are closed; nil when both stores are external.
+	lock    *dataDirLock
 	runner  *projections.Runner
 	metrics *metrics.Metrics
 	http    *http.Server
@@ -87,9 +90,11 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server, 
 	// The projections' progress is read on each scrape, which only
 	// happens once Open has returned and Serve runs.
 	s.metrics = metrics.New(metrics.Config{Projections: s.projectionProgress, Logger: log})
-	if s.events, s.reads, err = openStores(ctx, cfg, log, s.metrics); err != nil {
+	st, err := openStores(ctx, cfg, log, s.metrics)
+	if err != nil {
 		return nil, err
 	}
+	s.events, s.reads, s.lock = st.events, st.reads, st.lock
 	s.events = observedEvents{Store: s.events, m: s.metrics}
 	if s.runner, err = projections.New(ctx, projections.Config{Events: s.events, Reads: s.reads, Projectors: projections.All(), Logger: log,
 		// The query API caches principals; it hears of every change to
@@ -410,6 +415,9 @@ func (s *Server) closeStores() {
 			if err := s.reads.Close(); err != nil {
 				s.log.Error("close read store", "err", err)
 			}
+		}
+		if err := s.lock.release(); err != nil {
+			s.log.Error("release data dir lock", "err", err)
 		}
 	})
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"path/filepath"
@@ -14,13 +15,34 @@ import (
 	"agentdesk/readstore/mongo"
 )
 
+// stores are the event and read stores the configuration names, and the
+// lock of the data dir while either of them is embedded.
+type stores struct {
+	events eventstore.Store
+	reads  readstore.Store
+	lock   *dataDirLock // nil when both stores are external
+}
+
+// close closes the stores, then releases the data dir's lock: another
+// process may open them only once they are closed.
+func (st stores) close() error {
+	return errors.Join(st.events.Close(), st.reads.Close(), st.lock.release())
+}
+
 // openStores opens the event store and the read store the configuration
 // names: EventStoreDB when EVENTSTORE_URL is set, MongoDB when MONGO_URI
-// is set, the embedded SQLite files in the data dir otherwise. An external
-// store that does not answer within CONNECT_TIMEOUT stops the start. It
-// logs which backends are in use, never their credentials. commits, when
-// not nil, is told about the embedded event store's group commits.
-func openStores(ctx context.Context, cfg config.Config, log *slog.Logger, commits eventstore.CommitObserver) (events eventstore.Store, reads readstore.Store, err error) {
+// is set, the embedded SQLite files in the data dir otherwise. Before it
+// opens an embedded store it locks the data dir, which fails at once when
+// another process holds it (see dataDirLock). An external store that does
+// not answer within CONNECT_TIMEOUT stops the start. It logs which
+// backends are in use, never their credentials. commits, when not nil, is
+// told about the embedded event store's group commits.
+func openStores(ctx context.Context, cfg config.Config, log *slog.Logger, commits eventstore.CommitObserver) (_ stores, err error) {
+	var (
+		events eventstore.Store
+		reads  readstore.Store
+		lock   *dataDirLock
+	)
 	defer func() {
 		if err != nil {
 			if events != nil {
@@ -29,12 +51,18 @@ func openStores(ctx context.Context, cfg config.Config, log *slog.Logger, commit
 			if reads != nil {
 				reads.Close()
 			}
+			lock.release()
 		}
 	}()
+	if cfg.EventStoreURL == "" || cfg.MongoURI == "" {
+		if lock, err = lockDataDir(cfg.DataDir); err != nil {
+			return stores{}, err
+		}
+	}
 	if cfg.EventStoreURL != "" {
 		s, err := esdb.Open(ctx, esdb.Config{URL: cfg.EventStoreURL, ConnectTimeout: cfg.ConnectTimeout})
 		if err != nil {
-			return nil, nil, fmt.Errorf("event store (EVENTSTORE_URL): %w", err)
+			return stores{}, fmt.Errorf("event store (EVENTSTORE_URL): %w", err)
 		}
 		events = s
 		log.Info("event store: EventStoreDB", "server", serverOf(cfg.EventStoreURL))
@@ -42,7 +70,7 @@ func openStores(ctx context.Context, cfg config.Config, log *slog.Logger, commit
 		path := filepath.Join(cfg.DataDir, "events.db")
 		s, err := eventstore.OpenSQLite(eventstore.SQLiteConfig{Path: path, Commits: commits})
 		if err != nil {
-			return nil, nil, fmt.Errorf("event store: %w", err)
+			return stores{}, fmt.Errorf("event store: %w", err)
 		}
 		events = s
 		log.Info("event store: embedded SQLite", "path", path)
@@ -50,7 +78,7 @@ func openStores(ctx context.Context, cfg config.Config, log *slog.Logger, commit
 	if cfg.MongoURI != "" {
 		s, err := mongo.Open(ctx, mongo.Config{URI: cfg.MongoURI, Database: cfg.MongoDatabase, ConnectTimeout: cfg.ConnectTimeout})
 		if err != nil {
-			return events, nil, fmt.Errorf("read store (MONGO_URI): %w", err)
+			return stores{}, fmt.Errorf("read store (MONGO_URI): %w", err)
 		}
 		reads = s
 		log.Info("read store: MongoDB", "server", serverOf(cfg.MongoURI), "database", cfg.MongoDatabase)
@@ -58,12 +86,12 @@ func openStores(ctx context.Context, cfg config.Config, log *slog.Logger, commit
 		path := filepath.Join(cfg.DataDir, "reads.db")
 		s, err := readstore.OpenSQLite(readstore.SQLiteConfig{Path: path})
 		if err != nil {
-			return events, nil, fmt.Errorf("read store: %w", err)
+			return stores{}, fmt.Errorf("read store: %w", err)
 		}
 		reads = s
 		log.Info("read store: embedded SQLite", "path", path)
 	}
-	return events, reads, nil
+	return stores{events: events, reads: reads, lock: lock}, nil
 }
 
 // serverOf returns the scheme and hosts of a connection string, without

@@ -299,8 +299,13 @@ func (h *Handler) execute(c *call, kind string, fn func(c *call) (outcome, error
 	}
 	status, rec, err := h.render(c, kind, out)
 	if err != nil {
-		if c.r.Context().Err() != nil {
-			return 0, nil, err // the client went away: nobody reads the answer
+		if gone := c.r.Context().Err(); gone != nil {
+			// The client went away: nobody reads the answer, and the
+			// write is recorded. Its context's error, not err, is
+			// answered, so that it maps to a gone client: err may be the
+			// write wait ending at the same moment (a 503), or a store's
+			// own error for a read it was told to stop (a 500).
+			return 0, nil, gone
 		}
 		return h.accepted(c, kind, out, err)
 	}
