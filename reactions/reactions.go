@@ -172,6 +172,32 @@ type track struct {
 	handled uint64
 	lastErr string
 	savedAt time.Time
+	// recent counts the events handed over in each of the last seconds
+	// (by Unix second modulo its length), for the rate.
+	recent   [10]uint64
+	recentAt [10]int64
+}
+
+// count adds n events handed over at now to the recent rate.
+func (t *track) count(now time.Time, n int) {
+	sec := now.Unix()
+	i := int(sec % int64(len(t.recent)))
+	if t.recentAt[i] != sec {
+		t.recent[i], t.recentAt[i] = 0, sec
+	}
+	t.recent[i] += uint64(n)
+}
+
+// perSecond is the rate over the last 10 whole seconds.
+func (t *track) perSecond(now time.Time) float64 {
+	sec := now.Unix()
+	var sum uint64
+	for i := range t.recent {
+		if at := t.recentAt[i]; at < sec && at >= sec-int64(len(t.recent)) {
+			sum += t.recent[i]
+		}
+	}
+	return float64(sum) / float64(len(t.recent))
 }
 
 // New returns a Service for cfg.
@@ -385,6 +411,7 @@ func (s *Service) forward(ctx context.Context, t *track) error {
 		t.caughtUp = t.caughtUp || b.CaughtUp
 		t.oldest = time.Time{}
 		t.handled += uint64(len(b.Events))
+		t.count(s.cfg.Now(), len(b.Events))
 		t.lastErr = ""
 		t.mu.Unlock()
 	}
@@ -479,8 +506,10 @@ type Status struct {
 	// LagSeconds is how long ago the oldest event still being handed
 	// over was recorded; 0 when it is idle.
 	LagSeconds float64 `json:"lag_seconds"`
-	// Handled counts the events handed over since the start.
-	Handled uint64 `json:"handled"`
+	// Handled counts the events handed over since the start, and
+	// EventsPerSecond their recent rate (the last 10 s).
+	Handled         uint64  `json:"handled"`
+	EventsPerSecond float64 `json:"events_per_second"`
 	// Parked counts its parked messages.
 	Parked int `json:"parked"`
 	// LastError is the forwarder's last failure, cleared by its next
@@ -494,7 +523,7 @@ func (s *Service) Status(ctx context.Context) ([]Status, error) {
 	out := make([]Status, 0, len(s.tracks))
 	for _, t := range s.tracks {
 		t.mu.Lock()
-		st := Status{Name: t.r.Name, CaughtUp: t.caughtUp, Handled: t.handled, LastError: t.lastErr}
+		st := Status{Name: t.r.Name, CaughtUp: t.caughtUp, Handled: t.handled, EventsPerSecond: t.perSecond(now), LastError: t.lastErr}
 		if !t.checkpoint.IsZero() {
 			st.Checkpoint = t.checkpoint.Key()
 		}

@@ -70,6 +70,16 @@ func (a *API) DocumentsChanged(writes []readstore.Write) {
 	}
 }
 
+// CollectionSwitched tells the API that a rebuilt generation of
+// collection became live: principals read from it are forgotten.
+func (a *API) CollectionSwitched(collection string) {
+	switch collection {
+	case usersCollection, decl.Companies.CollectionName(), decl.CredentialsCollection:
+		a.principals.epoch.Add(1)
+		a.principals.cache.Purge()
+	}
+}
+
 // cachedPrincipal returns who userID is, from the cache or the read
 // models.
 func (a *API) cachedPrincipal(ctx context.Context, userID string) (domain.Principal, uint64, error) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 
@@ -29,12 +30,91 @@ type Reactions interface {
 // message.
 var ErrParkedNotFound = errors.New("no such parked message")
 
+// Projections is what the operator endpoints for projections need. Its
+// errors map to statuses through ErrorStatus (an unknown projection is a
+// domain.ErrNotFound, a rebuild already running a domain.ErrConflict).
+type Projections interface {
+	// ProjectionStatus lists every projection's status and every
+	// reaction's, each with an id (its name).
+	ProjectionStatus(ctx context.Context) ([]json.RawMessage, error)
+	// RebuildProjection starts a rebuild and answers the projection's
+	// status.
+	RebuildProjection(ctx context.Context, name string) (json.RawMessage, error)
+	// ResumeProjection resumes a halted projection and answers its status.
+	ResumeProjection(ctx context.Context, name string) (json.RawMessage, error)
+	// ListProjectionParked returns a page of the events projections
+	// parked under their skip policy, newest first, of one projection or
+	// all, and how many there are.
+	ListProjectionParked(ctx context.Context, projection string, skip, limit int) (page []json.RawMessage, total int, err error)
+}
+
 // Operator mounts the superadmin's operator endpoints under /api/admin:
-// the reactions' status, their parked messages, and replaying one. It
+// the projections' and reactions' status, rebuilding and resuming a
+// projection, parked events and messages, and replaying a message. It
 // needs an authenticated router, like Authenticated.
-func (a *API) Operator(r chi.Router, reactions Reactions) {
+func (a *API) Operator(r chi.Router, reactions Reactions, projections Projections) {
 	r.Route("/api/admin", func(r chi.Router) {
 		r.Use(a.superadminOnly)
+		r.Get("/projections", func(w http.ResponseWriter, r *http.Request) {
+			st, err := projections.ProjectionStatus(r.Context())
+			if err != nil {
+				WriteError(a.log, w, r, err)
+				return
+			}
+			w.Header().Set("Content-Range", contentRange("projections", 0, len(st), int64(len(st))))
+			WriteJSON(w, http.StatusOK, map[string]any{"data": st, "total": len(st)})
+		})
+		r.Get("/projections/parked", func(w http.ResponseWriter, r *http.Request) {
+			skip, limit, name, err := parkedQuery(r, "projection")
+			if err != nil {
+				WriteError(a.log, w, r, err)
+				return
+			}
+			page, total, err := projections.ListProjectionParked(r.Context(), name, skip, limit)
+			if err != nil {
+				WriteError(a.log, w, r, err)
+				return
+			}
+			if page == nil {
+				page = []json.RawMessage{}
+			}
+			w.Header().Set("Content-Range", contentRange("parked", skip, len(page), int64(total)))
+			WriteJSON(w, http.StatusOK, map[string]any{"data": page, "total": total})
+		})
+		r.Get("/projections/{name}", func(w http.ResponseWriter, r *http.Request) {
+			st, err := projections.ProjectionStatus(r.Context())
+			if err != nil {
+				WriteError(a.log, w, r, err)
+				return
+			}
+			name := chi.URLParam(r, "name")
+			for _, line := range st {
+				var id struct {
+					ID string `json:"id"`
+				}
+				if json.Unmarshal(line, &id) == nil && id.ID == name {
+					WriteJSON(w, http.StatusOK, line)
+					return
+				}
+			}
+			WriteError(a.log, w, r, fmt.Errorf("%w: no projection or reaction %q", domain.ErrNotFound, name))
+		})
+		r.Post("/projections/{name}/rebuild", func(w http.ResponseWriter, r *http.Request) {
+			st, err := projections.RebuildProjection(r.Context(), chi.URLParam(r, "name"))
+			if err != nil {
+				WriteError(a.log, w, r, err)
+				return
+			}
+			WriteJSON(w, http.StatusAccepted, st)
+		})
+		r.Post("/projections/{name}/resume", func(w http.ResponseWriter, r *http.Request) {
+			st, err := projections.ResumeProjection(r.Context(), chi.URLParam(r, "name"))
+			if err != nil {
+				WriteError(a.log, w, r, err)
+				return
+			}
+			WriteJSON(w, http.StatusOK, st)
+		})
 		r.Get("/reactions", func(w http.ResponseWriter, r *http.Request) {
 			st, err := reactions.ReactionStatus(r.Context())
 			if err != nil {
@@ -45,26 +125,10 @@ func (a *API) Operator(r chi.Router, reactions Reactions) {
 			WriteJSON(w, http.StatusOK, map[string]any{"data": st, "total": len(st)})
 		})
 		r.Get("/reactions/parked", func(w http.ResponseWriter, r *http.Request) {
-			skip, limit, err := parsePage(r.URL.Query())
+			skip, limit, reaction, err := parkedQuery(r, "reaction")
 			if err != nil {
 				WriteError(a.log, w, r, err)
 				return
-			}
-			reaction := ""
-			if f := r.URL.Query().Get("filter"); f != "" && f != "{}" {
-				var filter map[string]any
-				if err := json.Unmarshal([]byte(f), &filter); err != nil {
-					WriteError(a.log, w, r, badRequestf("filter must be a JSON object"))
-					return
-				}
-				for k, v := range filter {
-					s, ok := v.(string)
-					if k != "reaction" || !ok {
-						WriteError(a.log, w, r, badRequestf("parked messages filter on reaction (a name) only"))
-						return
-					}
-					reaction = s
-				}
 			}
 			page, total, err := reactions.ListParked(r.Context(), reaction, skip, limit)
 			if err != nil {
@@ -94,6 +158,28 @@ func (a *API) Operator(r chi.Router, reactions Reactions) {
 			WriteJSON(w, http.StatusOK, res)
 		})
 	})
+}
+
+// parkedQuery reads a parked list's page and its one filter, field (a
+// name).
+func parkedQuery(r *http.Request, field string) (skip, limit int, name string, err error) {
+	if skip, limit, err = parsePage(r.URL.Query()); err != nil {
+		return 0, 0, "", err
+	}
+	if f := r.URL.Query().Get("filter"); f != "" && f != "{}" {
+		var filter map[string]any
+		if err := json.Unmarshal([]byte(f), &filter); err != nil {
+			return 0, 0, "", badRequestf("filter must be a JSON object")
+		}
+		for k, v := range filter {
+			s, ok := v.(string)
+			if k != field || !ok {
+				return 0, 0, "", badRequestf("parked lists filter on %s (a name) only", field)
+			}
+			name = s
+		}
+	}
+	return skip, limit, name, nil
 }
 
 // superadminOnly answers 403 to anyone but a superadmin.

@@ -375,6 +375,48 @@ func (d *describer) operator() {
 	}
 	d.problems(op, 401, 403, 404, 500, 503)
 	d.add(http.MethodPost, "/api/admin/reactions/parked/{id}/replay", op, false)
+
+	line := shape(reflect.TypeFor[operatorLine](), nil, true)
+	op = &openapi3.Operation{
+		OperationID: "listProjections", Tags: []string{"operator"}, Summary: "Every projection's and reaction's status: version, generation, checkpoint, head, lag, rate, state, last error, rebuild (superadmin)",
+		Responses: responses(200, withHeader(openapi3.NewResponse().WithDescription("The projections, then the reactions.").
+			WithJSONSchema(list(reflect.TypeFor[operatorLine]())), "Content-Range", true)),
+	}
+	d.problems(op, 401, 403, 500, 503)
+	d.add(http.MethodGet, "/api/admin/projections", op, false)
+
+	op = &openapi3.Operation{
+		OperationID: "getProjection", Tags: []string{"operator"}, Summary: "One projection's or reaction's status (superadmin)",
+		Responses: responses(200, openapi3.NewResponse().WithDescription("Its status.").WithJSONSchema(line)),
+	}
+	d.problems(op, 401, 403, 404, 500, 503)
+	d.add(http.MethodGet, "/api/admin/projections/{name}", op, false)
+
+	for _, action := range []struct{ path, id, summary, desc string }{
+		{"rebuild", "rebuildProjection", "Rebuild a projection into a new generation while the live one serves (superadmin)", "Started: the status, with the rebuild's progress. 409 while one runs."},
+		{"resume", "resumeProjection", "Resume a halted projection after a fix (superadmin)", "Resumed: the status. 409 when it is not halted."},
+	} {
+		status := 200
+		if action.path == "rebuild" {
+			status = 202
+		}
+		op = &openapi3.Operation{
+			OperationID: action.id, Tags: []string{"operator"}, Summary: action.summary,
+			Responses: responses(status, openapi3.NewResponse().WithDescription(action.desc).WithJSONSchema(line)),
+		}
+		d.problems(op, 401, 403, 404, 409, 500, 503)
+		d.add(http.MethodPost, "/api/admin/projections/{name}/"+action.path, op, false)
+	}
+
+	op = &openapi3.Operation{
+		OperationID: "listParkedProjectionEvents", Tags: []string{"operator"}, Summary: "Events projections skipped under their skip policy, newest first (superadmin)",
+		Parameters: append(pageParams(), &openapi3.ParameterRef{Value: openapi3.NewQueryParameter("filter").
+			WithDescription(`{"projection": "<name>"} keeps one projection's`).WithSchema(openapi3.NewStringSchema())}),
+		Responses: responses(200, withHeader(openapi3.NewResponse().WithDescription("A page of parked events.").
+			WithJSONSchema(list(reflect.TypeFor[projections.ParkedEvent]())), "Content-Range", true)),
+	}
+	d.problems(op, 400, 401, 403, 500, 503)
+	d.add(http.MethodGet, "/api/admin/projections/parked", op, false)
 }
 
 // writes adds the write endpoints, from commands/web's own list.

@@ -362,6 +362,14 @@ func openAPISamples(t *testing.T, ts *testServer, v *validator) {
 	writer.must(http.StatusForbidden, "GET", "/api/admin/reactions", nil)
 	writer.must(http.StatusForbidden, "GET", "/api/admin/reactions/parked", nil)
 	writer.must(http.StatusForbidden, "POST", "/api/admin/reactions/parked/x/replay", nil)
+	root.must(http.StatusOK, "GET", "/api/admin/projections", nil)
+	root.must(http.StatusOK, "GET", "/api/admin/projections/tickets", nil)
+	root.must(http.StatusNotFound, "GET", "/api/admin/projections/nope", nil)
+	root.must(http.StatusOK, "GET", "/api/admin/projections/parked"+filterQuery(map[string]any{"projection": "tickets"}, ""), nil)
+	root.must(http.StatusAccepted, "POST", "/api/admin/projections/agents/rebuild", nil)
+	root.must(http.StatusNotFound, "POST", "/api/admin/projections/nope/rebuild", nil)
+	root.must(http.StatusConflict, "POST", "/api/admin/projections/tickets/resume", nil)
+	writer.must(http.StatusForbidden, "GET", "/api/admin/projections", nil)
 
 	// Tickets and their comments.
 	tk := a.must(http.StatusCreated, "POST", "/api/tickets", map[string]any{

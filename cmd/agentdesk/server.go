@@ -12,6 +12,8 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -96,12 +98,28 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server, 
 	}
 	s.events, s.reads, s.lock = st.events, st.reads, st.lock
 	s.events = observedEvents{Store: s.events, m: s.metrics}
-	if s.runner, err = projections.New(ctx, projections.Config{Events: s.events, Reads: s.reads, Projectors: projections.All(), Logger: log,
+	all := projections.All()
+	for _, name := range cfg.ProjectionSkipFailing {
+		if name != "*" && !slices.ContainsFunc(all, func(p projections.Projector) bool { return p.Name() == name }) {
+			names := make([]string, len(all))
+			for i, p := range all {
+				names[i] = p.Name()
+			}
+			return nil, fmt.Errorf("PROJECTION_SKIP_FAILING: no projection %q; projections: %s (or * for all)", name, strings.Join(names, ", "))
+		}
+	}
+	if s.runner, err = projections.New(ctx, projections.Config{Events: s.events, Reads: s.reads, Projectors: all, Logger: log,
+		MaxLag: cfg.ReadyMaxLag, MaxRetries: cfg.ProjectionRetries, SkipFailing: cfg.ProjectionSkipFailing,
 		// The query API caches principals; it hears of every change to
 		// them before the writer that made it is answered.
 		OnApplied: func(_ string, writes []readstore.Write) {
 			if api := s.api.Load(); api != nil {
 				api.DocumentsChanged(writes)
+			}
+		},
+		OnSwitched: func(_, collection string) {
+			if api := s.api.Load(); api != nil {
+				api.CollectionSwitched(collection)
 			}
 		}}); err != nil {
 		return nil, err
@@ -272,7 +290,7 @@ func (s *Server) router(api *readapi.API, writes *web.Handler) http.Handler {
 	r.Group(func(r chi.Router) {
 		r.Use(api.Authenticate, api.Limit)
 		api.Authenticated(r)
-		api.Operator(r, s.reactions)
+		api.Operator(r, s.reactions, operatorOps{s})
 		writes.Mount(r)
 	})
 	return r

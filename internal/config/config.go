@@ -116,6 +116,18 @@ type Config struct {
 	// ReactionRetries (REACTION_RETRIES, default 5) is how many times a
 	// failing reaction message is tried again before it is parked.
 	ReactionRetries int
+
+	// ReadyMaxLag (READY_MAX_LAG, default 10s) is how long a projection
+	// may stay behind a head of the log before /readyz answers 503.
+	ReadyMaxLag time.Duration
+	// ProjectionRetries (PROJECTION_RETRIES, default 5) is how many times
+	// a failing projection batch is tried again, with backoff, before the
+	// projection halts (or parks the event, see ProjectionSkipFailing).
+	ProjectionRetries int
+	// ProjectionSkipFailing (PROJECTION_SKIP_FAILING: names, comma
+	// separated, or *) lists the projections that park an event that
+	// keeps failing and go on, instead of halting.
+	ProjectionSkipFailing []string
 }
 
 // FromEnv reads the configuration from the environment through getenv.
@@ -135,10 +147,12 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		MongoDatabase: or(getenv("MONGO_DATABASE"), "agentdesk"),
 		DebugAddr:     getenv("DEBUG_ADDR"),
 
-		NATSURL:          getenv("NATS_URL"),
-		NATSGroup:        or(getenv("NATS_GROUP"), "agentdesk"),
-		IntegrationTopic: or(getenv("INTEGRATION_TOPIC"), "agentdesk_integration"),
-		ReactionRetries:  5,
+		NATSURL:           getenv("NATS_URL"),
+		NATSGroup:         or(getenv("NATS_GROUP"), "agentdesk"),
+		IntegrationTopic:  or(getenv("INTEGRATION_TOPIC"), "agentdesk_integration"),
+		ReactionRetries:   5,
+		ReadyMaxLag:       10 * time.Second,
+		ProjectionRetries: 5,
 
 		SignInUserLimit:       20,
 		SignInClientUserLimit: 5,
@@ -235,6 +249,25 @@ func FromEnv(getenv func(string) string) (Config, error) {
 					map[string]string{"COMPANY_MAX_IN_FLIGHT": "no cap", "QUERY_CONCURRENCY": "one more than the CPUs", "COMPANY_MAX_QUERIES": "one less than QUERY_CONCURRENCY"}[v.name]))
 			}
 			*v.dst = n
+		}
+	}
+	if s := getenv("READY_MAX_LAG"); s != "" {
+		d, err := time.ParseDuration(s)
+		if err != nil || d < time.Second || d > 24*time.Hour {
+			errs = append(errs, fmt.Errorf("READY_MAX_LAG %q: want a duration from 1s to 24h, such as 10s", s))
+		}
+		c.ReadyMaxLag = d
+	}
+	if s := getenv("PROJECTION_RETRIES"); s != "" {
+		n, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || n < 1 || n > 100 {
+			errs = append(errs, fmt.Errorf("PROJECTION_RETRIES %q: want an integer from 1 to 100", s))
+		}
+		c.ProjectionRetries = n
+	}
+	for _, name := range strings.Split(getenv("PROJECTION_SKIP_FAILING"), ",") {
+		if name = strings.TrimSpace(name); name != "" {
+			c.ProjectionSkipFailing = append(c.ProjectionSkipFailing, name)
 		}
 	}
 	if s := getenv("REACTION_RETRIES"); s != "" {
