@@ -385,3 +385,55 @@ func TestSkipPolicyParks(t *testing.T) {
 		t.Fatalf("a rebuild meets the parked event again: %v", err)
 	}
 }
+
+// TestVerifyCatchesTampering: verify finds nothing on a healthy read
+// model, and names the document and field changed behind its back, and
+// one deleted.
+func TestVerifyCatchesTampering(t *testing.T) {
+	s := openStores(t, t.TempDir())
+	defer s.close()
+	ids, last := openTickets(t, s.es, 120, "verify")
+	r, stop := run(t, s, projections.Config{Projectors: []projections.Projector{projections.TicketsProjector()}})
+	defer stop()
+	waitFor(t, r, last)
+	ctx := context.Background()
+	res, err := r.Verify(ctx, projections.Tickets, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Differences) != 0 || res.Documents != 120 {
+		t.Fatalf("healthy: %+v", res)
+	}
+	doc, err := s.rs.Get(ctx, projections.Tickets, ids[7])
+	if err != nil {
+		t.Fatal(err)
+	}
+	changed := strings.Replace(string(doc.Data), `"title":"verify 7"`, `"title":"tampered"`, 1)
+	bump := strings.Repeat("f", 40) // above every stored version
+	if err := s.rs.Apply(ctx, readstore.Batch{Writes: []readstore.Write{
+		{Collection: projections.Tickets, Doc: readstore.Doc{ID: ids[7], Version: bump, Data: []byte(changed)}},
+		{Collection: projections.Tickets, Doc: readstore.Doc{ID: ids[9], Version: bump}, Delete: true},
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	res, err = r.Verify(ctx, projections.Tickets, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Differences) != 2 {
+		t.Fatalf("after tampering: %d differences, want 2: %+v", len(res.Differences), res)
+	}
+	byID := map[string]projections.Difference{}
+	for _, d := range res.Differences {
+		byID[d.ID] = d
+	}
+	if d := byID[ids[7]]; len(d.Fields) != 1 || d.Fields[0] != "title" {
+		t.Fatalf("the changed ticket: %+v", d)
+	}
+	if d := byID[ids[9]]; string(d.Live) != "null" || len(d.Rebuilt) == 0 {
+		t.Fatalf("the deleted ticket: %+v", d)
+	}
+	if _, _, err := s.rs.Query(ctx, readstore.Generation(projections.Tickets, 1_000_000), readstore.Query{Limit: 1}); err == nil {
+		t.Fatal("the scratch generation was left behind")
+	}
+}

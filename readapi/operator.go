@@ -42,6 +42,9 @@ type Projections interface {
 	RebuildProjection(ctx context.Context, name string) (json.RawMessage, error)
 	// ResumeProjection resumes a halted projection and answers its status.
 	ResumeProjection(ctx context.Context, name string) (json.RawMessage, error)
+	// VerifyProjection replays the log into a scratch generation and
+	// compares it with the live read model; it answers what it found.
+	VerifyProjection(ctx context.Context, name string) (json.RawMessage, error)
 	// ListProjectionParked returns a page of the events projections
 	// parked under their skip policy, newest first, of one projection or
 	// all, and how many there are.
@@ -106,6 +109,14 @@ func (a *API) Operator(r chi.Router, reactions Reactions, projections Projection
 				return
 			}
 			WriteJSON(w, http.StatusAccepted, st)
+		})
+		r.Post("/projections/{name}/verify", func(w http.ResponseWriter, r *http.Request) {
+			res, err := projections.VerifyProjection(r.Context(), chi.URLParam(r, "name"))
+			if err != nil {
+				WriteError(a.log, w, r, err)
+				return
+			}
+			WriteJSON(w, http.StatusOK, res)
 		})
 		r.Post("/projections/{name}/resume", func(w http.ResponseWriter, r *http.Request) {
 			st, err := projections.ResumeProjection(r.Context(), chi.URLParam(r, "name"))

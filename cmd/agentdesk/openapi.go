@@ -409,6 +409,14 @@ func (d *describer) operator() {
 	}
 
 	op = &openapi3.Operation{
+		OperationID: "verifyProjection", Tags: []string{"operator"}, Summary: "Replay the log into a scratch generation and compare it with the live read model (superadmin)",
+		Responses: responses(200, openapi3.NewResponse().WithDescription("What was compared and the first differences, document by document.").
+			WithJSONSchema(shape(reflect.TypeFor[projections.VerifyResult](), nil, true))),
+	}
+	d.problems(op, 401, 403, 404, 500, 503)
+	d.add(http.MethodPost, "/api/admin/projections/{name}/verify", op, false)
+
+	op = &openapi3.Operation{
 		OperationID: "listParkedProjectionEvents", Tags: []string{"operator"}, Summary: "Events projections skipped under their skip policy, newest first (superadmin)",
 		Parameters: append(pageParams(), &openapi3.ParameterRef{Value: openapi3.NewQueryParameter("filter").
 			WithDescription(`{"projection": "<name>"} keeps one projection's`).WithSchema(openapi3.NewStringSchema())}),

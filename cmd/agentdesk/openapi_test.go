@@ -369,6 +369,9 @@ func openAPISamples(t *testing.T, ts *testServer, v *validator) {
 	root.must(http.StatusAccepted, "POST", "/api/admin/projections/agents/rebuild", nil)
 	root.must(http.StatusNotFound, "POST", "/api/admin/projections/nope/rebuild", nil)
 	root.must(http.StatusConflict, "POST", "/api/admin/projections/tickets/resume", nil)
+	if v := root.must(http.StatusOK, "POST", "/api/admin/projections/tickets/verify", nil).Map(t); len(v["differences"].([]any)) != 0 {
+		t.Errorf("verify: %v", v)
+	}
 	writer.must(http.StatusForbidden, "GET", "/api/admin/projections", nil)
 
 	// Tickets and their comments.

@@ -140,6 +140,15 @@ func (o operatorOps) ResumeProjection(ctx context.Context, name string) (json.Ra
 	return o.line(ctx, name)
 }
 
+// VerifyProjection implements readapi.Projections.
+func (o operatorOps) VerifyProjection(ctx context.Context, name string) (json.RawMessage, error) {
+	res, err := o.s.runner.Verify(ctx, name, 10)
+	if err != nil {
+		return nil, operationError(err)
+	}
+	return json.Marshal(res)
+}
+
 // ListProjectionParked implements readapi.Projections.
 func (o operatorOps) ListProjectionParked(ctx context.Context, projection string, skip, limit int) ([]json.RawMessage, int, error) {
 	page, total, err := o.s.runner.Parked(ctx, projection, skip, limit)
