@@ -123,6 +123,11 @@ func (r *Runner) Verify(ctx context.Context, name string, maxDiffs int) (VerifyR
 		}
 	}
 
+	// The live read model must have seen at least as much of the log.
+	if err := r.Wait(ctx, name, pos); err != nil {
+		return VerifyResult{}, err
+	}
+
 	// First pass, beside the live projection: every id whose documents
 	// differ is a candidate.
 	var candidates []string

@@ -100,7 +100,7 @@ func (a *API) Operator(r chi.Router, reactions Reactions, projections Projection
 					return
 				}
 			}
-			WriteError(a.log, w, r, fmt.Errorf("%w: no projection or reaction %q", domain.ErrNotFound, name))
+			WriteError(a.log, w, r, fmt.Errorf("%w: no projection %q (or reaction, as reaction:NAME)", domain.ErrNotFound, name))
 		})
 		r.Post("/projections/{name}/rebuild", func(w http.ResponseWriter, r *http.Request) {
 			st, err := projections.RebuildProjection(r.Context(), chi.URLParam(r, "name"))

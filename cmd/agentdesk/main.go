@@ -6,6 +6,8 @@
 //	agentdesk version                             print the version
 //	agentdesk users reset-password [--generate] USERNAME
 //	                                              set a user's password
+//	agentdesk projections status|rebuild|verify|resume
+//	                                              operate the projections
 //	agentdesk help [command]                      show help
 //
 // Configuration comes from the environment; see the README. Exit codes:
@@ -150,6 +152,7 @@ func newRoot(getenv func(string) string) *cobra.Command {
 			},
 		},
 		newUsersCmd(getenv),
+		newProjectionsCmd(getenv),
 	)
 	return root
 }

@@ -16,7 +16,9 @@ import (
 // reaction, as GET /api/admin/projections and `agentdesk projections
 // status` show it.
 type operatorLine struct {
-	ID   string `json:"id"` // the name
+	// ID is the projection's name, or "reaction:" and the reaction's
+	// (a projection and a reaction may share a name: notifications).
+	ID   string `json:"id"`
 	Kind string `json:"kind"`
 	Name string `json:"name"`
 	// Version and Generation are a projection's projector version and
@@ -72,7 +74,7 @@ func (s *Server) operatorStatus(ctx context.Context) ([]operatorLine, error) {
 	}
 	why := s.reactions.failure.Load()
 	for _, r := range append(st, s.reactions.scheduler.Status()) {
-		line := operatorLine{ID: r.Name, Kind: kindReaction, Name: r.Name, Checkpoint: r.Checkpoint, Head: head.Key(),
+		line := operatorLine{ID: "reaction:" + r.Name, Kind: kindReaction, Name: r.Name, Checkpoint: r.Checkpoint, Head: head.Key(),
 			LagSeconds: r.LagSeconds, EventsPerSecond: r.EventsPerSecond, Error: r.LastError, Parked: r.Parked, State: projections.StateRunning}
 		if r.Name != reactions.SchedulerName {
 			at, _ := eventstore.ParseKey(r.Checkpoint)

@@ -98,30 +98,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server, 
 	}
 	s.events, s.reads, s.lock = st.events, st.reads, st.lock
 	s.events = observedEvents{Store: s.events, m: s.metrics}
-	all := projections.All()
-	for _, name := range cfg.ProjectionSkipFailing {
-		if name != "*" && !slices.ContainsFunc(all, func(p projections.Projector) bool { return p.Name() == name }) {
-			names := make([]string, len(all))
-			for i, p := range all {
-				names[i] = p.Name()
-			}
-			return nil, fmt.Errorf("PROJECTION_SKIP_FAILING: no projection %q; projections: %s (or * for all)", name, strings.Join(names, ", "))
-		}
-	}
-	if s.runner, err = projections.New(ctx, projections.Config{Events: s.events, Reads: s.reads, Projectors: all, Logger: log,
-		MaxLag: cfg.ReadyMaxLag, MaxRetries: cfg.ProjectionRetries, SkipFailing: cfg.ProjectionSkipFailing,
-		// The query API caches principals; it hears of every change to
-		// them before the writer that made it is answered.
-		OnApplied: func(_ string, writes []readstore.Write) {
-			if api := s.api.Load(); api != nil {
-				api.DocumentsChanged(writes)
-			}
-		},
-		OnSwitched: func(_, collection string) {
-			if api := s.api.Load(); api != nil {
-				api.CollectionSwitched(collection)
-			}
-		}}); err != nil {
+	if err := s.newRunner(ctx); err != nil {
 		return nil, err
 	}
 	tokens, err := auth.NewTokens(secret, cfg.TokenTTL)
@@ -194,6 +171,55 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server, 
 			ReadHeaderTimeout: 10 * time.Second,
 			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 		}
+	}
+	return s, nil
+}
+
+// newRunner creates the projections' runner on the open stores.
+func (s *Server) newRunner(ctx context.Context) (err error) {
+	cfg := s.cfg
+	all := projections.All()
+	for _, name := range cfg.ProjectionSkipFailing {
+		if name != "*" && !slices.ContainsFunc(all, func(p projections.Projector) bool { return p.Name() == name }) {
+			names := make([]string, len(all))
+			for i, p := range all {
+				names[i] = p.Name()
+			}
+			return fmt.Errorf("PROJECTION_SKIP_FAILING: no projection %q; projections: %s (or * for all)", name, strings.Join(names, ", "))
+		}
+	}
+	if s.runner, err = projections.New(ctx, projections.Config{Events: s.events, Reads: s.reads, Projectors: all, Logger: s.log,
+		MaxLag: cfg.ReadyMaxLag, MaxRetries: cfg.ProjectionRetries, SkipFailing: cfg.ProjectionSkipFailing,
+		// The query API caches principals; it hears of every change to
+		// them before the writer that made it is answered.
+		OnApplied: func(_ string, writes []readstore.Write) {
+			if api := s.api.Load(); api != nil {
+				api.DocumentsChanged(writes)
+			}
+		},
+		OnSwitched: func(_, collection string) {
+			if api := s.api.Load(); api != nil {
+				api.CollectionSwitched(collection)
+			}
+		}}); err != nil {
+		return err
+	}
+	return nil
+}
+
+// openOffline opens the stores and the projections' runner, and nothing
+// else: the command line's projections commands work on them when no
+// server runs.
+func openOffline(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server, err error) {
+	s := &Server{cfg: cfg, log: log}
+	st, err := openStores(ctx, cfg, log, nil)
+	if err != nil {
+		return nil, err
+	}
+	s.events, s.reads, s.lock = st.events, st.reads, st.lock
+	if err := s.newRunner(ctx); err != nil {
+		s.closeStores()
+		return nil, err
 	}
 	return s, nil
 }
