@@ -88,15 +88,33 @@ func (r *Runner) restore(ctx context.Context, t *track, checkpoint eventstore.Po
 			return fmt.Errorf("drop stale generation %d of %s: %w", rb.Generation, t.p.Collection().Name, err)
 		}
 	}
-	if st.Version != want {
-		rb, err := r.planRebuild(ctx, t, st, fmt.Sprintf("projector version %d → %d", st.Version, want))
-		if err != nil {
-			return err
-		}
-		t.rebuild = newRebuild(rb)
-		r.log.Info("projector version changed: rebuilding into a new generation while the old one serves", "projection", t.p.Name(),
-			"from_version", st.Version, "to_version", want, "generation", rb.Generation)
+	return nil
+}
+
+// planVersion starts, when t's projector version differs from the one
+// its live generation was built with, a rebuild for the new version (the
+// runner is about to run it). The old generation serves meanwhile.
+func (r *Runner) planVersion(ctx context.Context, t *track) error {
+	t.mu.Lock()
+	busy, version := t.rebuild != nil, t.version
+	t.mu.Unlock()
+	want := t.p.Version()
+	if busy || version == want {
+		return nil
 	}
+	st, _, err := r.states.load(ctx, t.p.Name())
+	if err != nil {
+		return err
+	}
+	rb, err := r.planRebuild(ctx, t, st, fmt.Sprintf("projector version %d → %d", version, want))
+	if err != nil {
+		return err
+	}
+	t.mu.Lock()
+	t.rebuild = newRebuild(rb)
+	t.mu.Unlock()
+	r.log.Info("projector version changed: rebuilding into a new generation while the old one serves", "projection", t.p.Name(),
+		"from_version", version, "to_version", want, "generation", rb.Generation)
 	return nil
 }
 
@@ -147,6 +165,16 @@ func (r *Runner) Rebuild(ctx context.Context, name, reason string) error {
 	r.mu.Lock()
 	runCtx := r.runCtx
 	r.mu.Unlock()
+	if runCtx == nil && r.following.Load() {
+		// Another process runs the projections: ask that one.
+		t.mu.Lock()
+		busy := t.rebuild != nil
+		t.mu.Unlock()
+		if busy {
+			return fmt.Errorf("%w: %s", ErrRebuildRunning, name)
+		}
+		return r.states.request(ctx, name, reason, false)
+	}
 	if runCtx == nil {
 		return ErrNotRunning
 	}

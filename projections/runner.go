@@ -89,9 +89,11 @@ type Runner struct {
 	tracks     map[string]*track
 	order      []*track
 	states     *states
-	// running is true while Run runs: a runner that stopped serves no
-	// read model as current.
-	running atomic.Bool
+	// running is true while Run or Follow runs: a runner that stopped
+	// serves no read model as current. following is true while Follow
+	// runs: another process runs the projections.
+	running   atomic.Bool
+	following atomic.Bool
 	// runCtx is Run's context, for the rebuilds started while it runs;
 	// rebuilds counts them, so that Run returns after them.
 	mu       sync.Mutex
@@ -109,6 +111,9 @@ type track struct {
 	skipFailing bool
 	// applied counts the events applied, for the rate.
 	applied atomic.Uint64
+	// waiters counts the Waits in progress; a follower polls the stored
+	// checkpoint often only while somebody waits.
+	waiters atomic.Int32
 
 	mu       sync.Mutex
 	position eventstore.Position // everything up to here is applied
@@ -223,6 +228,11 @@ func (r *Runner) Run(ctx context.Context) error {
 	r.mu.Unlock()
 	r.running.Store(true)
 	defer r.running.Store(false)
+	for _, t := range r.order {
+		if err := r.planVersion(ctx, t); err != nil {
+			r.log.Error("could not start the rebuild a projector's new version needs; it will be tried at the next start", "projection", t.p.Name(), "err", err)
+		}
+	}
 	var wg sync.WaitGroup
 	for _, t := range r.order {
 		wg.Go(func() { r.runOne(ctx, t) })
@@ -258,29 +268,35 @@ func (r *Runner) watchLag(ctx context.Context) {
 			return
 		case <-tick.C:
 		}
+		r.handleRequests(ctx)
 		head, err := r.events.Head(ctx)
 		if err != nil {
 			continue // a failing store shows in the projections' errors
 		}
-		now := time.Now()
-		for _, t := range r.order {
-			t.rate.sample(now, t.applied.Load())
-			t.mu.Lock()
-			if t.rebuild != nil {
-				t.rebuild.rate.sample(now, t.rebuild.applied.Load())
-			}
-			switch {
-			case t.position.Compare(t.target) >= 0:
-				// Reached the last target: watch the new head.
-				t.target, t.targetAt, t.lagging = head, now, false
-			case now.Sub(t.targetAt) >= r.maxLag:
-				if !t.lagging {
-					r.log.Warn("projection lagging", "projection", t.p.Name(), "position", t.position, "head_seen", t.target, "since", t.targetAt)
-				}
-				t.lagging = true
-			}
-			t.mu.Unlock()
+		r.markLag(time.Now(), head)
+	}
+}
+
+// markLag samples the rates and marks each projection lagging when a head
+// of the log it has seen stays unreached for maxLag.
+func (r *Runner) markLag(now time.Time, head eventstore.Position) {
+	for _, t := range r.order {
+		t.rate.sample(now, t.applied.Load())
+		t.mu.Lock()
+		if t.rebuild != nil {
+			t.rebuild.rate.sample(now, t.rebuild.applied.Load())
 		}
+		switch {
+		case t.position.Compare(t.target) >= 0:
+			// Reached the last target: watch the new head.
+			t.target, t.targetAt, t.lagging = head, now, false
+		case now.Sub(t.targetAt) >= r.maxLag:
+			if !t.lagging {
+				r.log.Warn("projection lagging", "projection", t.p.Name(), "position", t.position, "head_seen", t.target, "since", t.targetAt)
+			}
+			t.lagging = true
+		}
+		t.mu.Unlock()
 	}
 }
 
@@ -333,6 +349,7 @@ func (r *Runner) runOne(ctx context.Context, t *track) {
 		t.mu.Lock()
 		t.halted = true
 		t.mu.Unlock()
+		r.saveHalted(ctx, t, &haltedState{Error: err.Error(), Position: at.Key()})
 		r.log.Error("projection halted: it failed past its retries; fix the cause and resume it (agentdesk projections resume "+t.p.Name()+")",
 			"projection", t.p.Name(), "position", at, "err", err)
 		select {
@@ -343,6 +360,7 @@ func (r *Runner) runOne(ctx context.Context, t *track) {
 		t.mu.Lock()
 		t.halted = false
 		t.mu.Unlock()
+		r.saveHalted(ctx, t, nil)
 		failures = 0
 		r.log.Info("projection resumed", "projection", t.p.Name(), "position", t.pos())
 	}
@@ -361,6 +379,16 @@ func (r *Runner) Resume(name string) error {
 	t, ok := r.tracks[name]
 	if !ok {
 		return fmt.Errorf("%w: %q", ErrUnknownProjection, name)
+	}
+	if r.following.Load() {
+		t.mu.Lock()
+		halted := t.halted
+		t.mu.Unlock()
+		if !halted {
+			return fmt.Errorf("%w: %s", ErrNotHalted, name)
+		}
+		// Another process runs it: ask that one.
+		return r.states.request(context.Background(), name, "", true)
 	}
 	t.mu.Lock()
 	halted := t.halted
@@ -556,6 +584,8 @@ func (r *Runner) Wait(ctx context.Context, name string, position eventstore.Posi
 	if !ok {
 		return fmt.Errorf("projections: unknown projection %q", name)
 	}
+	t.waiters.Add(1)
+	defer t.waiters.Add(-1)
 	for {
 		t.mu.Lock()
 		pos, ch := t.position, t.advanced

@@ -42,7 +42,35 @@ type projectionState struct {
 	Version int `json:"version"`
 	// Rebuild is the rebuild in progress, if any.
 	Rebuild *rebuildState `json:"rebuild,omitempty"`
+	// Halted says the projection halted, with its error and where, for
+	// the processes that do not run it to show.
+	Halted *haltedState `json:"halted,omitempty"`
+	// Handled is the Seq of the last request carried out.
+	Handled int64 `json:"handled,omitempty"`
+	// ver is the stored document's version, as loaded.
+	ver string
 }
+
+// haltedState is a halted projection's failure.
+type haltedState struct {
+	Error    string `json:"error"`
+	Position string `json:"position"`
+}
+
+// requests are what a process that does not run the projections asks of
+// the one that does. They live in a document of their own
+// ("<projection>#requests"), so that the two never write the same one:
+// each request raises Seq, and the runner records the last Seq it carried
+// out in the projection's state (Handled).
+type requests struct {
+	ID      string `json:"id"`
+	Seq     int64  `json:"seq"`
+	Rebuild string `json:"rebuild,omitempty"` // a reason
+	Resume  bool   `json:"resume,omitempty"`
+	ver     string
+}
+
+func requestsID(projection string) string { return projection + "#requests" }
 
 // rebuildState is a rebuild in progress: generation Generation of the
 // collection is being built from the start of the log, to replace
@@ -87,10 +115,18 @@ type states struct {
 
 // version returns a document version above every earlier one of this
 // process: the time in nanoseconds, bumped past the last one.
-func (s *states) version() string {
+func (s *states) version() string { return s.next("") }
+
+// next returns a version above stored (a document's version as read) and
+// above every earlier one of this process. Several processes write the
+// same documents over time, their clocks apart: reading the stored
+// version and going past it keeps versions rising whatever the clocks.
+func (s *states) next(stored string) string {
+	var n int64
+	fmt.Sscanf(stored, "%d", &n)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.last = max(s.last+1, time.Now().UnixNano())
+	s.last = max(s.last+1, n+1, time.Now().UnixNano())
 	return fmt.Sprintf("%020d", s.last)
 }
 
@@ -114,6 +150,7 @@ func (s *states) load(ctx context.Context, name string) (st projectionState, fou
 	if err := json.Unmarshal(doc.Data, &st); err != nil {
 		return st, false, fmt.Errorf("decode state of %s: %w", name, err)
 	}
+	st.ver = doc.Version
 	return st, true, nil
 }
 
@@ -122,11 +159,44 @@ func (s *states) save(ctx context.Context, st projectionState) error {
 	if err != nil {
 		return err
 	}
-	w := readstore.Write{Collection: stateCollection, Doc: readstore.Doc{ID: st.ID, Version: s.version(), Data: raw}}
+	w := readstore.Write{Collection: stateCollection, Doc: readstore.Doc{ID: st.ID, Version: s.next(st.ver), Data: raw}}
 	if err := s.reads.Apply(ctx, readstore.Batch{Writes: []readstore.Write{w}}); err != nil {
 		return fmt.Errorf("save state of %s: %w", st.ID, err)
 	}
 	return nil
+}
+
+// request records a request for projection.
+func (s *states) request(ctx context.Context, projection string, rebuild string, resume bool) error {
+	rq, err := s.requests(ctx, projection)
+	if err != nil {
+		return err
+	}
+	rq.Seq++
+	rq.Rebuild, rq.Resume = rebuild, resume
+	raw, err := json.Marshal(rq)
+	if err != nil {
+		return err
+	}
+	w := readstore.Write{Collection: stateCollection, Doc: readstore.Doc{ID: rq.ID, Version: s.next(rq.ver), Data: raw}}
+	return s.reads.Apply(ctx, readstore.Batch{Writes: []readstore.Write{w}})
+}
+
+// requests returns projection's last request.
+func (s *states) requests(ctx context.Context, projection string) (requests, error) {
+	rq := requests{ID: requestsID(projection)}
+	doc, err := s.reads.Get(ctx, stateCollection, rq.ID)
+	if errors.Is(err, readstore.ErrNotFound) {
+		return rq, nil
+	}
+	if err != nil {
+		return rq, err
+	}
+	if err := json.Unmarshal(doc.Data, &rq); err != nil {
+		return rq, err
+	}
+	rq.ver = doc.Version
+	return rq, nil
 }
 
 // park stores ev as skipped by projection.

@@ -1,0 +1,147 @@
+package projections
+
+import (
+	"context"
+	"time"
+
+	"agentdesk/eventstore"
+)
+
+// Follow keeps this process's view of the projections current while
+// another process runs them (it holds the lease): positions come from the
+// checkpoints in the read store, so Wait — read-your-writes — waits on the
+// read store, not on a signal of this process; the state documents tell
+// the version, the generation, a rebuild's progress and a halt. Rebuild
+// and Resume become requests that the running process carries out. It
+// returns when ctx ends.
+func (r *Runner) Follow(ctx context.Context) error {
+	r.running.Store(true)
+	r.following.Store(true)
+	defer func() {
+		r.following.Store(false)
+		r.running.Store(false)
+	}()
+	head, err := r.events.Head(ctx)
+	if err != nil && ctx.Err() != nil {
+		return nil
+	}
+	fast := time.NewTicker(20 * time.Millisecond)
+	defer fast.Stop()
+	var polled, stated time.Time
+	for {
+		now := time.Now()
+		waiting := false
+		for _, t := range r.order {
+			waiting = waiting || t.waiters.Load() > 0
+		}
+		if waiting || now.Sub(polled) >= time.Second {
+			polled = now
+			r.followCheckpoints(ctx, head)
+		}
+		if now.Sub(stated) >= time.Second {
+			stated = now
+			r.followStates(ctx)
+			if h, err := r.events.Head(ctx); err == nil {
+				r.markLag(now, h)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-fast.C:
+		}
+	}
+}
+
+// followCheckpoints moves each track to its stored checkpoint.
+func (r *Runner) followCheckpoints(ctx context.Context, head eventstore.Position) {
+	for _, t := range r.order {
+		key, err := r.reads.Checkpoint(ctx, t.p.Name())
+		if err != nil {
+			continue // the store is failing: the next poll tries again
+		}
+		pos, err := eventstore.ParseKey(key)
+		if err != nil {
+			continue
+		}
+		if pos.Compare(t.pos()) > 0 {
+			t.advance(pos)
+		}
+		if pos.Compare(head) >= 0 && !t.isCaughtUp() {
+			t.markCaughtUp()
+		}
+	}
+}
+
+// followStates reads each projection's state document and generation.
+func (r *Runner) followStates(ctx context.Context) {
+	for _, t := range r.order {
+		st, _, err := r.states.load(ctx, t.p.Name())
+		if err != nil {
+			continue
+		}
+		gen, _ := r.reads.LiveGeneration(ctx, t.p.Collection().Name)
+		var rb *rebuild
+		if st.Rebuild != nil {
+			rb = newRebuild(*st.Rebuild)
+			if key, err := r.reads.Checkpoint(ctx, st.Rebuild.checkpointName(t.p.Name())); err == nil {
+				rb.position, _ = eventstore.ParseKey(key)
+			}
+		}
+		t.mu.Lock()
+		t.version, t.rebuild = st.Version, rb
+		if gen > 0 {
+			t.gen = gen
+		}
+		t.halted = st.Halted != nil
+		if st.Halted != nil {
+			t.lastErr = haltError(st.Halted.Error)
+			t.errAt, _ = eventstore.ParseKey(st.Halted.Position)
+		}
+		t.mu.Unlock()
+	}
+}
+
+type haltError string
+
+func (e haltError) Error() string { return string(e) }
+
+// handleRequests carries out what other processes asked for.
+func (r *Runner) handleRequests(ctx context.Context) {
+	for _, t := range r.order {
+		rq, err := r.states.requests(ctx, t.p.Name())
+		if err != nil || rq.Seq == 0 {
+			continue
+		}
+		st, _, err := r.states.load(ctx, t.p.Name())
+		if err != nil || rq.Seq <= st.Handled {
+			continue
+		}
+		st.Handled = rq.Seq
+		if err := r.states.save(ctx, st); err != nil {
+			continue
+		}
+		if rq.Rebuild != "" {
+			if err := r.Rebuild(ctx, t.p.Name(), rq.Rebuild); err != nil {
+				r.log.Warn("a rebuild asked for by another process was not started", "projection", t.p.Name(), "err", err)
+			}
+		}
+		if rq.Resume {
+			if err := r.Resume(t.p.Name()); err != nil {
+				r.log.Warn("a resume asked for by another process was not carried out", "projection", t.p.Name(), "err", err)
+			}
+		}
+	}
+}
+
+// saveHalted records t's halt (nil: resumed) for other processes.
+func (r *Runner) saveHalted(ctx context.Context, t *track, h *haltedState) {
+	st, _, err := r.states.load(ctx, t.p.Name())
+	if err == nil {
+		st.Halted = h
+		err = r.states.save(ctx, st)
+	}
+	if err != nil && ctx.Err() == nil {
+		r.log.Warn("could not record the projection's halt for other processes", "projection", t.p.Name(), "err", err)
+	}
+}
