@@ -50,6 +50,12 @@ type Config struct {
 	// OnSwitched, if set, hears that a rebuilt generation of a
 	// projection's collection became the live one.
 	OnSwitched func(projection, collection string)
+	// CheckpointEvery bounds how often a checkpoint that carries no
+	// documents (the projection skipped the events) is stored; default
+	// 5s. Processes that follow this one (see Follow) see a projection's
+	// progress only through its stored checkpoint, so on shared stores it
+	// is set low.
+	CheckpointEvery time.Duration
 }
 
 // Validate reports every problem with c.
@@ -86,9 +92,11 @@ type Runner struct {
 	onSwitched func(string, string)
 	maxLag     time.Duration
 	maxRetries int
-	tracks     map[string]*track
-	order      []*track
-	states     *states
+	// checkpointEvery is Config.CheckpointEvery.
+	checkpointEvery time.Duration
+	tracks          map[string]*track
+	order           []*track
+	states          *states
 	// running is true while Run or Follow runs: a runner that stopped
 	// serves no read model as current. following is true while Follow
 	// runs: another process runs the projections.
@@ -181,8 +189,11 @@ func New(ctx context.Context, cfg Config) (*Runner, error) {
 	if cfg.MaxRetries <= 0 {
 		cfg.MaxRetries = 5
 	}
+	if cfg.CheckpointEvery <= 0 {
+		cfg.CheckpointEvery = checkpointEvery
+	}
 	r := &Runner{events: cfg.Events, reads: cfg.Reads, log: cfg.Logger, retryDelay: cfg.RetryDelay, batchSize: cfg.BatchSize,
-		onApplied: cfg.OnApplied, onSwitched: cfg.OnSwitched, maxLag: cfg.MaxLag, maxRetries: cfg.MaxRetries,
+		onApplied: cfg.OnApplied, onSwitched: cfg.OnSwitched, maxLag: cfg.MaxLag, maxRetries: cfg.MaxRetries, checkpointEvery: cfg.CheckpointEvery,
 		tracks: map[string]*track{}, states: &states{reads: cfg.Reads}}
 	if err := r.states.ensure(ctx); err != nil {
 		return nil, fmt.Errorf("projections: %w", err)
@@ -515,7 +526,7 @@ func (r *Runner) apply(ctx context.Context, t *track, b eventstore.Batch) error 
 		}
 		t.applied.Add(uint64(len(events)))
 	}
-	if len(writes) > 0 || time.Since(t.storedAt()) >= checkpointEvery {
+	if len(writes) > 0 || time.Since(t.storedAt()) >= r.checkpointEvery {
 		cp := &readstore.Checkpoint{Name: t.p.Name(), Position: last.Key()}
 		if err := r.reads.Apply(ctx, readstore.Batch{Writes: writes, Checkpoint: cp}); err != nil {
 			return fmt.Errorf("apply batch ending at %s: %w", last, err)

@@ -38,11 +38,12 @@ func buildBinary(t *testing.T) string {
 }
 
 // startProcess runs the binary on dataDir and waits until it listens.
-func startProcess(t *testing.T, bin, dataDir string) *process {
+func startProcess(t *testing.T, bin, dataDir string, env ...string) *process {
 	t.Helper()
 	cmd := exec.Command(bin, "serve")
 	cmd.Env = append(os.Environ(), "DATA_DIR="+dataDir, "HTTP_ADDR=127.0.0.1:0", "ADMIN_PASSWORD="+testAdminPassword,
 		"BCRYPT_COST=4", "LOG_FORMAT=json", "LOG_LEVEL=info")
+	cmd.Env = append(cmd.Env, env...)
 	stderr, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -54,8 +55,18 @@ func startProcess(t *testing.T, bin, dataDir string) *process {
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
 	addr := make(chan string, 1)
 	go func() {
+		// AGENTDESK_TEST_PROCESS_LOG keeps the processes' logs, to debug a
+		// failing test.
+		var keep io.Writer = io.Discard
+		if f := os.Getenv("AGENTDESK_TEST_PROCESS_LOG"); f != "" {
+			if out, err := os.OpenFile(f, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600); err == nil {
+				defer out.Close()
+				keep = out
+			}
+		}
 		sc := bufio.NewScanner(stderr)
 		for sc.Scan() {
+			fmt.Fprintf(keep, "%d %s\n", cmd.Process.Pid, sc.Bytes())
 			var line struct {
 				Msg  string `json:"msg"`
 				Addr string `json:"addr"`

@@ -38,6 +38,9 @@ type operatorLine struct {
 	Parked          int                        `json:"parked"`
 	SkipFailing     bool                       `json:"skip_failing,omitempty"`
 	Rebuild         *projections.RebuildStatus `json:"rebuild,omitempty"`
+	// RunBy names the process that runs it (host/pid/…), on shared
+	// stores where one process at a time does.
+	RunBy string `json:"run_by,omitempty"`
 }
 
 // Kinds of operator lines.
@@ -58,7 +61,21 @@ func (s *Server) operatorStatus(ctx context.Context) ([]operatorLine, error) {
 		}
 		return 0
 	}
+	runBy := ""
+	if s.lease != nil {
+		if runBy, _, err = s.lease.Current(ctx); err != nil {
+			return nil, fmt.Errorf("read the lease: %w", err)
+		}
+		if runBy == "" {
+			runBy = "(nobody: the lease is being taken over)"
+		}
+	}
 	var out []operatorLine
+	defer func() {
+		for i := range out {
+			out[i].RunBy = runBy
+		}
+	}()
 	for _, st := range s.runner.Status() {
 		out = append(out, operatorLine{ID: st.Name, Kind: kindProjection, Name: st.Name, Version: st.Version, Generation: st.Generation,
 			Checkpoint: st.Checkpoint, Head: head.Key(), LagEvents: lag(st.At), LagSeconds: st.LagSeconds, EventsPerSecond: st.EventsPerSecond,

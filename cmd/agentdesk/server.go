@@ -58,11 +58,13 @@ type Server struct {
 
 	stopRunner context.CancelFunc
 	runnerDone chan struct{}
-	// reactions follow the log once the superadmin exists.
-	reactions     *reactionSet
-	stopReactions context.CancelFunc
-	reactionsDone chan struct{}
-	closeOnce     sync.Once
+	// reactions run beside the projections.
+	reactions *reactionSet
+	// lease, on shared stores, lets one process at a time run the
+	// projections and reactions; leading is true while this one does.
+	lease     *projections.Lease
+	leading   atomic.Bool
+	closeOnce sync.Once
 }
 
 // Open opens the stores in cfg.DataDir, starts the projections and
@@ -125,29 +127,27 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server, 
 		return nil, err
 	}
 
+	if s.reactions, err = newReactions(ctx, cfg, s.events, s.reads, app, log); err != nil {
+		return nil, err
+	}
+	if s.lock == nil {
+		// Shared stores: several processes may serve them, and one at a
+		// time runs the projections and reactions.
+		if s.lease, err = projections.NewLease(ctx, s.reads, "projections", leaseHolder(), cfg.LeaseTTL, log); err != nil {
+			return nil, err
+		}
+	}
 	runCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	s.stopRunner, s.runnerDone = stop, make(chan struct{})
 	go func() {
 		defer close(s.runnerDone)
-		if err := s.runner.Run(runCtx); err != nil {
-			log.Error("projections stopped", "err", err)
-		}
+		s.lead(runCtx)
 	}()
 
 	if err := s.bootstrapAdmin(ctx, app); err != nil {
 		s.stopProjections()
 		return nil, err
 	}
-	if s.reactions, err = newReactions(ctx, cfg, s.events, s.reads, app, log); err != nil {
-		s.stopProjections()
-		return nil, err
-	}
-	reactCtx, stopReactions := context.WithCancel(context.WithoutCancel(ctx))
-	s.stopReactions, s.reactionsDone = stopReactions, make(chan struct{})
-	go func() {
-		defer close(s.reactionsDone)
-		s.reactions.run(reactCtx, log)
-	}()
 	s.http = &http.Server{
 		Handler:           s.router(api, writes),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -178,6 +178,14 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server, 
 // newRunner creates the projections' runner on the open stores.
 func (s *Server) newRunner(ctx context.Context) (err error) {
 	cfg := s.cfg
+	// On shared stores the processes that do not run the projections
+	// follow their stored checkpoints, read-your-writes included: a
+	// projection that skips a write's events must say at once that it has
+	// passed them, so every batch stores its checkpoint.
+	checkpointEvery := time.Duration(0)
+	if s.lock == nil {
+		checkpointEvery = time.Nanosecond
+	}
 	all := projections.All()
 	for _, name := range cfg.ProjectionSkipFailing {
 		if name != "*" && !slices.ContainsFunc(all, func(p projections.Projector) bool { return p.Name() == name }) {
@@ -190,6 +198,7 @@ func (s *Server) newRunner(ctx context.Context) (err error) {
 	}
 	if s.runner, err = projections.New(ctx, projections.Config{Events: s.events, Reads: s.reads, Projectors: all, Logger: s.log,
 		MaxLag: cfg.ReadyMaxLag, MaxRetries: cfg.ProjectionRetries, SkipFailing: cfg.ProjectionSkipFailing,
+		CheckpointEvery: checkpointEvery,
 		// The query API caches principals; it hears of every change to
 		// them before the writer that made it is answered.
 		OnApplied: func(_ string, writes []readstore.Write) {
@@ -436,12 +445,62 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	return err
 }
 
-// stopProjections stops the reactions, then the projections.
-func (s *Server) stopProjections() {
-	if s.stopReactions != nil {
-		s.stopReactions()
-		<-s.reactionsDone
+// lead runs the projections and the reactions until ctx ends: at once on
+// the embedded stores, and on shared stores while this process holds the
+// lease, following the process that does meanwhile.
+func (s *Server) lead(ctx context.Context) {
+	runBoth := func(ctx context.Context) {
+		var wg sync.WaitGroup
+		wg.Go(func() {
+			if err := s.runner.Run(ctx); err != nil {
+				s.log.Error("projections stopped", "err", err)
+			}
+		})
+		wg.Go(func() { s.reactions.run(ctx, s.log) })
+		wg.Wait()
 	}
+	if s.lease == nil {
+		runBoth(ctx)
+		return
+	}
+	for ctx.Err() == nil {
+		followCtx, stopFollowing := context.WithCancel(ctx)
+		followed := make(chan struct{})
+		go func() {
+			defer close(followed)
+			_ = s.runner.Follow(followCtx)
+		}()
+		held, err := s.lease.Hold(ctx)
+		stopFollowing()
+		<-followed
+		if err != nil {
+			return // ctx ended
+		}
+		s.leading.Store(true)
+		runBoth(held)
+		s.leading.Store(false)
+		if ctx.Err() != nil {
+			// A graceful stop: the next process need not wait for the
+			// lease to expire.
+			rctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			if err := s.lease.Release(rctx); err != nil {
+				s.log.Warn("could not release the lease; another process takes it when it expires", "err", err)
+			}
+			cancel()
+			return
+		}
+	}
+}
+
+// leaseHolder names this process in the lease: host, pid and a random
+// part, unique even for a restarted process that kept its pid.
+func leaseHolder() string {
+	host, _ := os.Hostname()
+	return fmt.Sprintf("%s/%d/%s", host, os.Getpid(), uuid.NewString()[:8])
+}
+
+// stopProjections stops the projections and the reactions.
+func (s *Server) stopProjections() {
 	if s.stopRunner != nil {
 		s.stopRunner()
 		<-s.runnerDone
