@@ -401,8 +401,13 @@ func (r *Runner) Resume(name string) error {
 		// Another process runs it: ask that one.
 		return r.states.request(context.Background(), name, "", true)
 	}
+	// Cleared here rather than when the track wakes: the status read
+	// right after a resume must not still say halted, and a second resume
+	// before the retry must be refused rather than leave a wake-up behind
+	// that would resume the next halt unasked.
 	t.mu.Lock()
 	halted := t.halted
+	t.halted = false
 	t.mu.Unlock()
 	if !halted {
 		return fmt.Errorf("%w: %s", ErrNotHalted, name)
