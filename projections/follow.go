@@ -95,6 +95,8 @@ func (r *Runner) followStates(ctx context.Context) {
 		if st.Halted != nil {
 			t.lastErr = haltError(st.Halted.Error)
 			t.errAt, _ = eventstore.ParseKey(st.Halted.Position)
+		} else if _, was := t.lastErr.(haltError); was {
+			t.lastErr = nil // resumed there
 		}
 		t.mu.Unlock()
 	}

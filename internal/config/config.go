@@ -128,6 +128,11 @@ type Config struct {
 	// separated, or *) lists the projections that park an event that
 	// keeps failing and go on, instead of halting.
 	ProjectionSkipFailing []string
+	// LeaseTTL (LEASE_TTL, default 15s) is how long the lease of the
+	// process that runs the projections and reactions lasts unrenewed, on
+	// shared stores: another process takes over within it when that one
+	// dies.
+	LeaseTTL time.Duration
 }
 
 // FromEnv reads the configuration from the environment through getenv.
@@ -153,6 +158,7 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		ReactionRetries:   5,
 		ReadyMaxLag:       10 * time.Second,
 		ProjectionRetries: 5,
+		LeaseTTL:          15 * time.Second,
 
 		SignInUserLimit:       20,
 		SignInClientUserLimit: 5,
@@ -257,6 +263,13 @@ func FromEnv(getenv func(string) string) (Config, error) {
 			errs = append(errs, fmt.Errorf("READY_MAX_LAG %q: want a duration from 1s to 24h, such as 10s", s))
 		}
 		c.ReadyMaxLag = d
+	}
+	if s := getenv("LEASE_TTL"); s != "" {
+		d, err := time.ParseDuration(s)
+		if err != nil || d < time.Second || d > 10*time.Minute {
+			errs = append(errs, fmt.Errorf("LEASE_TTL %q: want a duration from 1s to 10m, such as 15s", s))
+		}
+		c.LeaseTTL = d
 	}
 	if s := getenv("PROJECTION_RETRIES"); s != "" {
 		n, err := strconv.Atoi(strings.TrimSpace(s))
