@@ -115,8 +115,10 @@ func (l *Lease) Hold(ctx context.Context) (context.Context, error) {
 		if err == nil {
 			now := l.now()
 			switch {
-			case d.Holder == l.holder && now.Before(d.ExpiresAt.Add(-l.ttl/3)):
-				// Ours still (a restart of the same holder name): renew.
+			case d.Holder == l.holder:
+				// Still ours, or ours until a renewal failed (a slow
+				// store): nobody else can have run meanwhile, so take it
+				// back at once rather than wait for it to expire.
 				d.Renewal++
 			case d.Holder == "" || now.After(d.ExpiresAt):
 				d = leaseDoc{ID: l.name, Holder: l.holder, Term: d.Term + 1}
@@ -149,13 +151,17 @@ func (l *Lease) keep(ctx context.Context, d leaseDoc) context.Context {
 	l.log.Info("lease taken: this process runs the projections and reactions", "lease", l.name, "holder", l.holder, "term", d.Term)
 	go func() {
 		defer cancel()
+		wait := l.ttl / 3
 		for {
 			// Renew at a third of the TTL; give up a third before expiry.
+			// A renewal that fails (a slow store) is tried again soon,
+			// until then.
 			select {
 			case <-held.Done():
 				return
-			case <-time.After(l.ttl / 3):
+			case <-time.After(wait):
 			}
+			wait = l.ttl / 3
 			deadline := d.ExpiresAt.Add(-l.ttl / 3)
 			rctx, rcancel := context.WithDeadline(held, deadline)
 			next := d
@@ -168,6 +174,7 @@ func (l *Lease) keep(ctx context.Context, d leaseDoc) context.Context {
 				return
 			case err != nil && l.now().Before(deadline):
 				l.log.Warn("lease: renewal failed; trying again", "lease", l.name, "err", err)
+				wait = min(l.ttl/10, time.Second)
 				continue
 			case err != nil:
 				l.log.Error("lease lost: it could not be renewed in time; projections and reactions stop here", "lease", l.name, "err", err)
