@@ -28,11 +28,12 @@ test: ## vet and run every test with the race detector
 BENCH_DIR ?= $(CURDIR)/.bench-data
 
 .PHONY: bench
-bench: ## run the benchmarks: append, list query, HTTP paths and creates, fairness, catch-up, live writes, reactions (about 15 minutes; see README)
+bench: ## run the benchmarks: append, list query, HTTP paths and creates, fairness, catch-up, rebuild, live writes, reactions (about 15 minutes; see README)
 	$(GO) test -run '^$$' -bench Append -benchtime 20000x -count 3 ./commands/
 	AGENTDESK_BENCH_DIR=$(BENCH_DIR) $(GO) test -run '^$$' -bench ListQuery -benchtime 5000x -timeout 60m ./cmd/agentdesk/
 	AGENTDESK_BENCH_DIR=$(BENCH_DIR) $(GO) test -run '^$$' -bench 'HTTPPaths|HTTPCreates|TenantFairness' -benchtime 1x -timeout 60m ./cmd/agentdesk/
 	$(GO) test -run '^$$' -bench CatchUp -benchtime 1x -timeout 30m ./projections/
+	$(GO) test -run '^$$' -bench Rebuild -benchtime 1x -timeout 30m ./projections/
 	$(GO) test -run '^$$' -bench ApplyLive ./readstore/
 	$(GO) test -run '^$$' -bench Reactions -benchtime 1x ./reactions/
 

@@ -928,3 +928,35 @@ func TestUntouchedCommitsNeedNoRead(t *testing.T) {
 		t.Fatalf("subscription to users got %s", got[0].Type)
 	}
 }
+
+// FuzzDecodeMetadata checks that the stored metadata decodes as
+// json.Unmarshal decodes it, on the fast path or off it.
+func FuzzDecodeMetadata(f *testing.F) {
+	stored, _ := json.Marshal(Metadata{CompanyID: "c1", ActorID: "a1", ActorRole: "company_admin", CorrelationID: "k", CausationID: "z",
+		CommandID: "cmd", RecordedAt: time.Date(2026, 11, 30, 10, 4, 5, 123456789, time.UTC), RequestID: "r"})
+	for _, seed := range []string{
+		string(stored), `{}`, `{"company_id":"c"}`, `{"company_id":"c\u00e9"}`, `{ "company_id": "c" }`,
+		`{"Company_ID":"c"}`, `{"recorded_at":"2026-11-30T10:04:05+01:00"}`, `{"recorded_at":"2026-11-30 10:04:05Z"}`,
+		`{"company_id":null}`, `{"company_id":"a","company_id":"b"}`, `{"other":1}`, "{\"company_id\":\"\xff\"}", `{"company_id":"c"}x`, `[]`, ``,
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		var got, want Metadata
+		gotErr := decodeMetadata(raw, &got)
+		wantErr := json.Unmarshal(raw, &want)
+		if (gotErr == nil) != (wantErr == nil) {
+			t.Fatalf("decode %q: error %v, want %v", raw, gotErr, wantErr)
+		}
+		if gotErr != nil {
+			return
+		}
+		if !got.RecordedAt.Equal(want.RecordedAt) || got.RecordedAt.String() != want.RecordedAt.String() {
+			t.Fatalf("decode %q: recorded_at %v, want %v", raw, got.RecordedAt, want.RecordedAt)
+		}
+		got.RecordedAt, want.RecordedAt = time.Time{}, time.Time{}
+		if got != want {
+			t.Fatalf("decode %q: got %+v, want %+v", raw, got, want)
+		}
+	})
+}
