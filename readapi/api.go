@@ -71,6 +71,9 @@ type Config struct {
 	Progress  Progress
 	Tokens    TokenService
 	Passwords PasswordVerifier
+	// Audit, when set, serves entities' history and their state as of a
+	// time or revision, from the event log.
+	Audit Audit
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
 	// WriteWait bounds how long a write waits for its projection before
@@ -121,6 +124,7 @@ func (c Config) Validate() error {
 
 // API serves the query endpoints.
 type API struct {
+	audit      Audit
 	reads      readstore.Store
 	progress   Progress
 	tokens     TokenService
@@ -160,7 +164,7 @@ func New(cfg Config) (*API, error) {
 	if cfg.PrincipalCache <= 0 {
 		cfg.PrincipalCache = 10000
 	}
-	return &API{reads: cfg.Reads, progress: cfg.Progress, tokens: cfg.Tokens, passwords: cfg.Passwords,
+	return &API{audit: cfg.Audit, reads: cfg.Reads, progress: cfg.Progress, tokens: cfg.Tokens, passwords: cfg.Passwords,
 		log: cfg.Logger, writeWait: cfg.WriteWait, signIn: newSignInLimiter(cfg.SignIn), rateLimits: cfg.RateLimits,
 		queryTimeout: cfg.QueryTimeout, principals: newPrincipals(cfg.PrincipalCache),
 		tenants: newTenants(cfg.CompanyInFlight, cfg.QueryConcurrency, cfg.CompanyQueries, cfg.CompanyRate)}, nil
@@ -199,6 +203,7 @@ func (a *API) Authenticated(r chi.Router) {
 		r.Get("/api/"+res.name+"/{id}", a.get(res))
 	}
 	r.Get("/api/tickets/{id}/comments", a.comments)
+	a.mountAudit(r)
 }
 
 // StatusError is implemented by errors that carry their own HTTP status,

@@ -174,6 +174,9 @@ func (a *API) list(res *resource) http.HandlerFunc {
 // get answers GET /api/{resource}/{id} with the record itself.
 func (a *API) get(res *resource) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
+		if a.stateAt(w, r, res) {
+			return
+		}
 		p, _ := PrincipalFrom(r.Context())
 		id := chi.URLParam(r, "id")
 		if _, err := res.scope(p); err != nil {

@@ -328,8 +328,29 @@ func (d *describer) reads() {
 			Responses: responses(200, withHeader(openapi3.NewResponse().WithDescription("The record.").WithJSONSchemaRef(ref(name)),
 				"ETag", d.records[r.Name].Properties["revision"] != nil)),
 		}
+		if r.Parent == nil {
+			get.Parameters = openapi3.Parameters{
+				{Value: openapi3.NewQueryParameter("as_of").WithDescription("RFC 3339 time: the record as it was then, replayed from the event log (404 if it did not exist yet)").
+					WithSchema(openapi3.NewDateTimeSchema())},
+				{Value: openapi3.NewQueryParameter("revision").WithDescription("the record right after this revision, replayed from the event log").
+					WithSchema(openapi3.NewIntegerSchema().WithMin(0))},
+			}
+			get.Responses.Set("400", &openapi3.ResponseRef{Ref: "#/components/responses/BadRequest", Value: d.doc.Components.Responses["BadRequest"].Value})
+		}
 		d.problems(get, append([]int{404}, readErrors...)...)
 		d.add(http.MethodGet, "/api/"+r.Name+"/{id}", get, false)
+
+		if r.Parent == nil {
+			hist := &openapi3.Operation{
+				OperationID: "history" + name, Tags: []string{r.Name}, Summary: "The history of one of " + r.Name + ", newest first: every event with who, when, its data and the record's changes",
+				Parameters: append(pageParams(), &openapi3.ParameterRef{Value: openapi3.NewQueryParameter("order").
+					WithDescription("DESC (the default: newest first) or ASC").WithSchema(openapi3.NewStringSchema().WithEnum("ASC", "DESC"))}),
+				Responses: responses(200, withHeader(openapi3.NewResponse().WithDescription("A page of the history.").
+					WithJSONSchema(d.historyList()), "Content-Range", true)),
+			}
+			d.problems(hist, append([]int{400, 404}, readErrors...)...)
+			d.add(http.MethodGet, "/api/"+r.Name+"/{id}/history", hist, false)
+		}
 	}
 
 	comments := &openapi3.Operation{
@@ -425,6 +446,22 @@ func (d *describer) operator() {
 	}
 	d.problems(op, 400, 401, 403, 500, 503)
 	d.add(http.MethodGet, "/api/admin/projections/parked", op, false)
+}
+
+// historyList describes a page of history.
+func (d *describer) historyList() *openapi3.Schema {
+	entry := shape(reflect.TypeFor[readapi.HistoryEntry](), nil, true)
+	// A field's value before or after may be anything, null included.
+	change := openapi3.NewObjectSchema().
+		WithProperty("before", &openapi3.Schema{Nullable: true}).
+		WithProperty("after", &openapi3.Schema{Nullable: true}).
+		WithRequired([]string{"before", "after"})
+	entry.Properties["changes"] = openapi3.NewSchemaRef("", openapi3.NewObjectSchema().WithAdditionalProperties(change))
+	entry.Properties["data"] = openapi3.NewSchemaRef("", &openapi3.Schema{Nullable: true, Description: "the event's data, secrets and erased personal data redacted"})
+	return openapi3.NewObjectSchema().
+		WithProperty("data", openapi3.NewArraySchema().WithItems(entry)).
+		WithProperty("total", openapi3.NewIntegerSchema().WithMin(0)).
+		WithRequired([]string{"data", "total"})
 }
 
 // writes adds the write endpoints, from commands/web's own list.

@@ -389,6 +389,15 @@ func openAPISamples(t *testing.T, ts *testServer, v *validator) {
 	a.must(http.StatusBadRequest, "GET", "/api/comments", nil)
 	a.must(http.StatusOK, "GET", "/api/comments/"+cm["id"].(string), nil)
 	a.must(http.StatusOK, "GET", "/api/tickets/"+tkID, nil)
+	a.must(http.StatusOK, "GET", "/api/tickets/"+tkID+"/history?range=[0,9]", nil)
+	a.must(http.StatusOK, "GET", "/api/tickets/"+tkID+"?revision=0", nil)
+	a.must(http.StatusBadRequest, "GET", "/api/tickets/"+tkID+"?as_of=yesterday", nil)
+	a.must(http.StatusNotFound, "GET", "/api/tickets/"+tkID+"?as_of=2001-01-01T00:00:00Z", nil)
+	for _, r := range resource.All() {
+		if r.Parent == nil {
+			root.must(http.StatusNotFound, "GET", "/api/"+r.Name+"/01a22b16-0000-7000-8000-000000000000/history", nil)
+		}
+	}
 	a.must(http.StatusOK, "GET", "/api/tickets"+filterQuery(map[string]any{"priority": []string{"high", "urgent"}, "assignee_id_ne": nil, "q": "printer"},
 		`sort=["priority","DESC"]`), nil)
 	a.must(http.StatusOK, "GET", "/api/tickets"+filterQuery(map[string]any{"id": []string{tkID}}, ""), nil)

@@ -1,0 +1,204 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"reflect"
+	"strings"
+	"time"
+
+	"agentdesk/domain"
+	"agentdesk/eventstore"
+	"agentdesk/projections"
+	"agentdesk/readapi"
+)
+
+// auditor serves the query API's history and as-of answers from the
+// event log, through the projectors that build the read models: a past
+// record is what the read model held then.
+type auditor struct {
+	events eventstore.Store
+	snaps  *projections.Snapshots
+	// open, when set, opens a personal value sealed in an event ("" and
+	// false when its key is gone).
+	open func(ctx context.Context, subject, value string) (string, bool)
+}
+
+func (a *auditor) replayer(collection string) (projections.Replayer, error) {
+	r, ok := projections.ReplayerOf(collection)
+	if !ok {
+		return nil, fmt.Errorf("%w: %s has no history of its own", domain.ErrNotFound, collection)
+	}
+	return r, nil
+}
+
+// History implements readapi.Audit.
+func (a *auditor) History(ctx context.Context, collection, id string, newestFirst bool, skip, limit int) ([]readapi.HistoryEntry, int, error) {
+	r, err := a.replayer(collection)
+	if err != nil {
+		return nil, 0, err
+	}
+	page, total, err := projections.HistoryPage(ctx, a.events, a.snaps, r, id, newestFirst, skip, limit)
+	if err != nil {
+		return nil, 0, err
+	}
+	if total == 0 {
+		return nil, 0, fmt.Errorf("%w: %s %s", domain.ErrNotFound, collection, id)
+	}
+	names := map[string]string{} // actor id + time → username, for this page
+	out := make([]readapi.HistoryEntry, len(page))
+	for i, e := range page {
+		ev := e.Event
+		out[i] = readapi.HistoryEntry{
+			ID: ev.ID, Type: ev.Type, Revision: ev.Revision, Time: ev.Metadata.RecordedAt,
+			Actor:         readapi.Actor{ID: ev.Metadata.ActorID, Role: ev.Metadata.ActorRole, Username: a.usernameAt(ctx, names, ev.Metadata.ActorID, ev.Metadata.RecordedAt)},
+			CorrelationID: ev.Metadata.CorrelationID, CausationID: ev.Metadata.CausationID,
+			Data:    a.redact(ctx, id, ev.Data),
+			Changes: changes(e.Before, e.After),
+		}
+		if !ev.Position.IsZero() {
+			out[i].Position = ev.Position.Key()
+		}
+	}
+	return out, total, nil
+}
+
+// StateAt implements readapi.Audit.
+func (a *auditor) StateAt(ctx context.Context, collection, id string, asOf time.Time, revision *uint64) (json.RawMessage, error) {
+	r, err := a.replayer(collection)
+	if err != nil {
+		return nil, err
+	}
+	doc, _, err := projections.StateAt(ctx, a.events, a.snaps, r, id, projections.Until{AsOf: asOf, Revision: revision})
+	if errors.Is(err, projections.ErrNoState) {
+		return nil, fmt.Errorf("%w: %s %s did not exist then", domain.ErrNotFound, collection, id)
+	}
+	return doc, err
+}
+
+// LastState implements readapi.Audit.
+func (a *auditor) LastState(ctx context.Context, collection, id string) (json.RawMessage, error) {
+	r, err := a.replayer(collection)
+	if err != nil {
+		return nil, err
+	}
+	events, err := a.events.ReadStream(ctx, r.Stream(id), 0, 0)
+	if err != nil {
+		return nil, err
+	}
+	docs, err := r.Replay(nil, events, 0)
+	if err != nil {
+		return nil, err
+	}
+	for i := len(docs) - 1; i >= 0; i-- {
+		if docs[i] != nil {
+			return docs[i], nil
+		}
+	}
+	return nil, fmt.Errorf("%w: %s %s", domain.ErrNotFound, collection, id)
+}
+
+// usernameAt returns the username actorID had at t: the platform's own
+// processes are named by their actor id ("system:notifications"), users
+// by their record as the log had it then.
+func (a *auditor) usernameAt(ctx context.Context, cache map[string]string, actorID string, t time.Time) string {
+	if name, ok := strings.CutPrefix(actorID, "system:"); ok {
+		return name
+	}
+	if actorID == "" || !domain.ValidID(actorID) {
+		return actorID // the operator's command line, say
+	}
+	key := actorID + "@" + t.Format(time.RFC3339Nano)
+	if name, ok := cache[key]; ok {
+		return name
+	}
+	name := ""
+	if r, ok := projections.ReplayerOf(projections.Users); ok {
+		if doc, _, err := projections.StateAt(ctx, a.events, a.snaps, r, actorID, projections.Until{AsOf: t}); err == nil && doc != nil {
+			var u struct {
+				Username string `json:"username"`
+			}
+			if json.Unmarshal(doc, &u) == nil {
+				name = u.Username
+			}
+		}
+	}
+	cache[key] = name
+	return name
+}
+
+// secretWords mark the fields whose values are never shown in a history:
+// sealed credentials, password hashes, tokens.
+var secretWords = []string{"password", "secret", "credential", "token", "hash", "api_key"}
+
+// redact returns an event's data with secrets replaced by "[redacted]"
+// and sealed personal values opened, or "[erased]" when their key is
+// gone.
+func (a *auditor) redact(ctx context.Context, subject string, data json.RawMessage) json.RawMessage {
+	var v any
+	if err := json.Unmarshal(data, &v); err != nil {
+		return json.RawMessage(`"[undecodable]"`)
+	}
+	var walk func(v any) any
+	walk = func(v any) any {
+		switch x := v.(type) {
+		case map[string]any:
+			for k, val := range x {
+				lower := strings.ToLower(k)
+				secret := false
+				for _, w := range secretWords {
+					secret = secret || strings.Contains(lower, w)
+				}
+				if secret && val != nil && val != false {
+					x[k] = "[redacted]"
+					continue
+				}
+				x[k] = walk(val)
+			}
+			return x
+		case []any:
+			for i := range x {
+				x[i] = walk(x[i])
+			}
+			return x
+		case string:
+			if strings.HasPrefix(x, "pii:") {
+				if a.open != nil {
+					if plain, ok := a.open(ctx, subject, x); ok {
+						return plain
+					}
+				}
+				return "[erased]"
+			}
+			return x
+		}
+		return v
+	}
+	out, err := json.Marshal(walk(v))
+	if err != nil {
+		return json.RawMessage(`"[undecodable]"`)
+	}
+	return out
+}
+
+// changes lists the top-level fields whose values differ between two
+// records (nil: none).
+func changes(before, after json.RawMessage) map[string]readapi.Change {
+	var b, a map[string]any
+	_ = json.Unmarshal(before, &b)
+	_ = json.Unmarshal(after, &a)
+	out := map[string]readapi.Change{}
+	for k, av := range a {
+		if bv, ok := b[k]; !ok || !reflect.DeepEqual(av, bv) {
+			out[k] = readapi.Change{Before: b[k], After: av}
+		}
+	}
+	for k, bv := range b {
+		if _, ok := a[k]; !ok {
+			out[k] = readapi.Change{Before: bv, After: nil}
+		}
+	}
+	return out
+}
