@@ -13,6 +13,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"agentdesk/domain"
+	"agentdesk/readstore"
 )
 
 // Audit answers from the event log, not from the read models: an
@@ -141,7 +142,7 @@ func (a *API) mayReadPast(ctx context.Context, p domain.Principal, res *resource
 		return domain.ErrNotFound
 	}
 	_, err := a.lookup(ctx, p, res, id)
-	if !errors.Is(err, domain.ErrNotFound) {
+	if !errors.Is(err, domain.ErrNotFound) && !errors.Is(err, readstore.ErrNotFound) {
 		return err
 	}
 	last, lerr := a.audit.LastState(ctx, res.CollectionName(), id)
