@@ -155,15 +155,31 @@ func StateAt(ctx context.Context, es eventstore.Store, snaps *Snapshots, r Repla
 			last = eventstore.RecordedEvent{Revision: s.Revision, Metadata: eventstore.Metadata{RecordedAt: s.RecordedAt}}
 		}
 	}
-	events, err := es.ReadStream(ctx, r.Stream(id), from, 0)
-	if err != nil {
-		return nil, last, err
+	// Read no further than needed: to the revision asked for, or chunk by
+	// chunk until an event past the time asked for.
+	var events []eventstore.RecordedEvent
+	for {
+		limit := 1024
+		if until.Revision != nil {
+			if *until.Revision < from {
+				break
+			}
+			limit = int(min(*until.Revision-from+1, 1<<20))
+		}
+		chunk, err := es.ReadStream(ctx, r.Stream(id), from, limit)
+		if err != nil {
+			return nil, last, err
+		}
+		n := 0
+		for n < len(chunk) && until.includes(chunk[n]) {
+			n++
+		}
+		events = append(events, chunk[:n]...)
+		if n < len(chunk) || len(chunk) < limit || until.Revision != nil {
+			break
+		}
+		from = chunk[len(chunk)-1].Revision + 1
 	}
-	n := 0
-	for n < len(events) && until.includes(events[n]) {
-		n++
-	}
-	events = events[:n]
 	if len(events) == 0 {
 		if !have {
 			return nil, last, ErrNoState

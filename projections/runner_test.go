@@ -50,7 +50,7 @@ func openStores(t *testing.T, dir string) stores {
 func (s stores) close() { s.es.Close(); s.rs.Close() }
 
 // appendTicket appends domain events to a ticket's stream.
-func appendTicket(t *testing.T, es eventstore.Store, id string, expected eventstore.ExpectedRevision, evs ...domain.Event) eventstore.AppendResult {
+func appendTicket(t testing.TB, es eventstore.Store, id string, expected eventstore.ExpectedRevision, evs ...domain.Event) eventstore.AppendResult {
 	t.Helper()
 	data := make([]eventstore.EventData, len(evs))
 	for i, e := range evs {
