@@ -192,7 +192,7 @@ func (a *App) checkAgent(ctx context.Context, companyID, agentID, field string) 
 	if !domain.ValidID(agentID) {
 		return &domain.ValidationError{Fields: map[string]string{field: "must be a UUID"}}
 	}
-	l, err := load[agent.Agent](ctx, a.store, agent.Events, agent.Stream(agentID))
+	l, err := load[agent.Agent](ctx, a, agent.Events, agent.Stream(agentID))
 	if err != nil {
 		return err
 	}

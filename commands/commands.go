@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -44,6 +45,28 @@ type Config struct {
 	Idempotency IdempotencyStore
 	// Observer, when set, is told how every decision ended (metrics).
 	Observer Observer
+	// PII, when set, seals the personal data of events (domain.Personal)
+	// before they are appended and opens it as streams are loaded. Without
+	// it personal data is stored as it is, and users cannot be forgotten;
+	// tools that write none (a password reset) need no key store.
+	PII PII
+}
+
+// PII seals and opens personal data with a key per subject (the user the
+// data is about, the id of its stream) kept outside the event log, so
+// that destroying the key erases the data from the log without
+// rewriting it (crypto-shredding). Implementations are safe for
+// concurrent use.
+type PII interface {
+	// Seal returns plaintext sealed with subject's key, which it makes on
+	// the subject's first seal.
+	Seal(ctx context.Context, subject, plaintext string) (string, error)
+	// Open returns the plaintext of a value Seal returned, a value that
+	// was never sealed as it is, and domain.Erased when the subject's key
+	// was forgotten.
+	Open(ctx context.Context, subject, value string) (string, error)
+	// Forget destroys subject's key; forgetting again is not an error.
+	Forget(ctx context.Context, subject string) error
 }
 
 // Observer is told how each decision on an aggregate ended: once per
@@ -103,6 +126,7 @@ type App struct {
 	now         func() time.Time
 	idempotency IdempotencyStore
 	observer    Observer
+	pii         PII
 	// cache holds loaded[S] values by stream. A cached state is only a
 	// guess: the append's expected revision proves it current, and a
 	// command that fails on a cached state is decided again on a fresh
@@ -119,7 +143,7 @@ func New(cfg Config) (*App, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	a := &App{store: cfg.Store, hasher: cfg.Hasher, now: cfg.Now, idempotency: cfg.Idempotency, observer: cfg.Observer}
+	a := &App{store: cfg.Store, hasher: cfg.Hasher, now: cfg.Now, idempotency: cfg.Idempotency, observer: cfg.Observer, pii: cfg.PII}
 	if cfg.CacheSize == 0 {
 		cfg.CacheSize = 16384
 	}
@@ -191,15 +215,18 @@ type loaded[S any] struct {
 	createdBy string
 }
 
-// load replays a stream into a fresh state.
-func load[S any, P aggregate[S]](ctx context.Context, store eventstore.Store, reg *domain.Registry, stream string) (loaded[S], error) {
+// load replays a stream into a fresh state, its personal data opened.
+func load[S any, P aggregate[S]](ctx context.Context, a *App, reg *domain.Registry, stream string) (loaded[S], error) {
 	var l loaded[S]
-	evs, err := store.ReadStream(ctx, stream, 0, 0)
+	evs, err := a.store.ReadStream(ctx, stream, 0, 0)
 	if err != nil {
 		return l, fmt.Errorf("read %s: %w", stream, err)
 	}
 	for _, rec := range evs {
 		e, err := reg.Decode(rec.Type, rec.SchemaVersion, rec.Data)
+		if err == nil {
+			e, err = a.personal(ctx, stream, e, false)
+		}
 		if err != nil {
 			return l, fmt.Errorf("replay %s@%d: %w", stream, rec.Revision, err)
 		}
@@ -234,7 +261,7 @@ func execute[S any, P aggregate[S]](ctx context.Context, a *App, m Meta, reg *do
 		}
 		a.cache.Remove(stream)
 	}
-	l, err := load[S, P](ctx, a.store, reg, stream)
+	l, err := load[S, P](ctx, a, reg, stream)
 	if err != nil {
 		return Result{}, err
 	}
@@ -290,7 +317,15 @@ func decideAndAppend[S any, P aggregate[S]](ctx context.Context, a *App, m Meta,
 	if len(events) == 0 {
 		return res, nil
 	}
-	ar, err := a.append(ctx, m, companyID, stream, l.expected(), events)
+	// The events are stored sealed and applied below as they are: the
+	// cached state holds what a load opens.
+	stored := make([]domain.Event, len(events))
+	for i, e := range events {
+		if stored[i], err = a.personal(ctx, stream, e, true); err != nil {
+			return Result{}, fmt.Errorf("seal %s: %w", e.EventType(), err)
+		}
+	}
+	ar, err := a.append(ctx, m, companyID, stream, l.expected(), stored)
 	if err != nil {
 		return Result{}, err
 	}
@@ -307,6 +342,22 @@ func decideAndAppend[S any, P aggregate[S]](ctx context.Context, a *App, m Meta,
 		a.cache.Add(stream, l)
 	}
 	return res, nil
+}
+
+// personal returns e with its personal data sealed (or opened) under the
+// subject of stream, the aggregate's id; e itself when it carries none or
+// no PII is configured.
+func (a *App) personal(ctx context.Context, stream string, e domain.Event, seal bool) (domain.Event, error) {
+	p, ok := e.(domain.Personal)
+	if !ok || a.pii == nil {
+		return e, nil
+	}
+	f := a.pii.Open
+	if seal {
+		f = a.pii.Seal
+	}
+	subject := strings.TrimPrefix(stream, eventstore.Category(stream)+"-")
+	return p.MapPersonal(func(v string) (string, error) { return f(ctx, subject, v) })
 }
 
 // observe tells the observer, if any, how a decision on stream that

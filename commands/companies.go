@@ -62,7 +62,7 @@ func (a *App) onCompany(ctx context.Context, m Meta, id string, act domain.Actio
 
 // companyExists reports whether a live company has this id.
 func (a *App) companyExists(ctx context.Context, id string) (bool, error) {
-	l, err := load[company.Company](ctx, a.store, company.Events, company.Stream(id))
+	l, err := load[company.Company](ctx, a, company.Events, company.Stream(id))
 	if err != nil {
 		return false, err
 	}

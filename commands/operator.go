@@ -21,7 +21,7 @@ func (a *App) UserExists(ctx context.Context, username string) (bool, error) {
 	if err != nil || id == "" {
 		return false, err
 	}
-	u, err := load[user.User](ctx, a.store, user.Events, user.Stream(id))
+	u, err := load[user.User](ctx, a, user.Events, user.Stream(id))
 	if err != nil {
 		return false, err
 	}
@@ -58,7 +58,7 @@ func (a *App) ResetPassword(ctx context.Context, username, password string) (Res
 // ownerOf returns the id of the user that claims username, or "" when no
 // valid id does.
 func (a *App) ownerOf(ctx context.Context, username string) (string, error) {
-	l, err := load[user.Username](ctx, a.store, user.Events, user.UsernameStream(username))
+	l, err := load[user.Username](ctx, a, user.Events, user.UsernameStream(username))
 	if err != nil {
 		return "", err
 	}

@@ -198,7 +198,7 @@ func (a *App) Ticket(ctx context.Context, id string) (ticket.Ticket, error) {
 	if !domain.ValidID(id) {
 		return ticket.Ticket{}, domain.ErrNotFound
 	}
-	l, err := load[ticket.Ticket](ctx, a.store, ticket.Events, ticket.Stream(id))
+	l, err := load[ticket.Ticket](ctx, a, ticket.Events, ticket.Stream(id))
 	if err != nil {
 		return ticket.Ticket{}, err
 	}

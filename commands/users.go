@@ -197,12 +197,12 @@ func (a *App) onUser(ctx context.Context, m Meta, id string, act domain.Action, 
 // username yet. It reports whether it created one, and where (the result's
 // position, for a reader to wait for).
 func (a *App) EnsureSuperadmin(ctx context.Context, username, password string) (Result, bool, error) {
-	l, err := load[user.Username](ctx, a.store, user.Events, user.UsernameStream(username))
+	l, err := load[user.Username](ctx, a, user.Events, user.UsernameStream(username))
 	if err != nil {
 		return Result{}, false, err
 	}
 	if owner := l.state.Owner; owner != "" {
-		u, err := load[user.User](ctx, a.store, user.Events, user.Stream(owner))
+		u, err := load[user.User](ctx, a, user.Events, user.Stream(owner))
 		if err != nil {
 			return Result{}, false, err
 		}
@@ -248,7 +248,7 @@ func (a *App) hashPassword(pw string, userInputs ...string) (string, error) {
 // name, never blocks the name for good.
 func (a *App) claimUsername(ctx context.Context, m Meta, companyID, username, userID string) error {
 	stream := user.UsernameStream(username)
-	claim, err := load[user.Username](ctx, a.store, user.Events, stream)
+	claim, err := load[user.Username](ctx, a, user.Events, stream)
 	if err != nil {
 		return err
 	}
@@ -282,7 +282,7 @@ func (a *App) settleClaim(ctx context.Context, m Meta, companyID, username, owne
 		return "", taken
 	}
 	for range 2 {
-		u, err := load[user.User](ctx, a.store, user.Events, user.Stream(owner))
+		u, err := load[user.User](ctx, a, user.Events, user.Stream(owner))
 		if err != nil {
 			return "", err
 		}
@@ -314,7 +314,7 @@ func (a *App) checkMember(ctx context.Context, companyID, userID, field string) 
 	if !domain.ValidID(userID) {
 		return &domain.ValidationError{Fields: map[string]string{field: "must be a UUID"}}
 	}
-	l, err := load[user.User](ctx, a.store, user.Events, user.Stream(userID))
+	l, err := load[user.User](ctx, a, user.Events, user.Stream(userID))
 	if err != nil {
 		return err
 	}

@@ -107,9 +107,13 @@ type User struct {
 	Revision        uint64    `json:"revision"`
 }
 
-// UsersProjector builds the users read model.
-func UsersProjector() Projector {
+// UsersProjector builds the users read model. With WithPII it opens the
+// users' sealed email and full name; without, it stores them as the log
+// holds them.
+func UsersProjector(opts ...Option) Projector {
+	o := newOptions(opts)
 	return &Def[User]{
+		Open:           o.openPersonal(user.Events, streamID(user.Category)),
 		ProjectionName: Users,
 		Spec:           collectionOf(resource.Users),
 		Categories:     []string{user.Category},
@@ -153,6 +157,8 @@ func UsersProjector() Projector {
 				next.Active = false
 			case *user.Reactivated:
 				next.Active = true
+			case *user.Forgotten:
+				next.Email, next.FullName = erased(next.Email), erased(next.FullName)
 			}
 			next.UpdatedAt, next.Revision = at, ev.Revision
 			return &next, nil
@@ -300,9 +306,9 @@ func streamID(category string) func(eventstore.RecordedEvent) string {
 }
 
 // All returns the projectors agentdesk runs.
-func All() []Projector {
+func All(opts ...Option) []Projector {
 	return []Projector{
-		CompaniesProjector(), UsersProjector(), CredentialsProjector(), TicketsProjector(), TicketCommentsProjector(),
+		CompaniesProjector(), UsersProjector(opts...), CredentialsProjector(), TicketsProjector(), TicketCommentsProjector(),
 		AgentsProjector(), CampaignsProjector(), CampaignContentProjector(), KnowledgeChunksProjector(),
 		NotificationsProjector(),
 	}

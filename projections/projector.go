@@ -74,6 +74,11 @@ type Def[D any] struct {
 	// Project returns the document after ev given the current one (nil if
 	// there is none), or nil to delete it. It must be pure.
 	Project func(ev eventstore.RecordedEvent, cur *D) (*D, error)
+	// Open, when set, opens the personal data sealed in an event before
+	// Project sees it (see WithPII): the one step that reads something
+	// beside the event, a key store. Given the key store's state, the same
+	// events still give the same documents.
+	Open func(ctx context.Context, ev eventstore.RecordedEvent) (eventstore.RecordedEvent, error)
 	// ProjectorVersion is Version; 0 means 1.
 	ProjectorVersion int
 }
@@ -157,6 +162,12 @@ func (d *Def[D]) Fold(ctx context.Context, rs readstore.Store, events []eventsto
 			// not, which the read store allows), and its tombstone is not
 			// read back. Nothing is left to change.
 			continue
+		}
+		if d.Open != nil {
+			var err error
+			if ev, err = d.Open(ctx, ev); err != nil {
+				return nil, eventError(events[i], err)
+			}
 		}
 		next, err := d.Project(ev, s.doc)
 		if err != nil {

@@ -31,6 +31,9 @@ func TestLeaseTakeoverBetweenProcesses(t *testing.T) {
 		"MONGO_URI=" + mongotest.Start(t),
 		"MONGO_DATABASE=" + strings.ReplaceAll(t.Name(), "/", "_"),
 		"LEASE_TTL=" + ttl.String(),
+		// Processes sharing stores share the key that seals the keys of
+		// users' personal data, each with a data dir of its own.
+		"SECRETS_KEY=" + strings.Repeat("5a", 32),
 	}
 	bin := buildBinary(t)
 	procs := []*process{startProcess(t, bin, t.TempDir(), env...), startProcess(t, bin, t.TempDir(), env...)}

@@ -210,6 +210,7 @@ func newUsersCmd(getenv func(string) string) *cobra.Command {
 	reset.Flags().BoolVar(&generate, "generate", false, "generate a random password and print it instead of reading one")
 	users := group(&cobra.Command{Use: "users", Short: "Manage users from the command line"})
 	users.AddCommand(reset)
+	users.AddCommand(newForgetCmd(getenv))
 	return users
 }
 

@@ -350,6 +350,9 @@ func openAPISamples(t *testing.T, ts *testServer, v *validator) {
 	a.must(http.StatusOK, "GET", "/api/users?sort=username&order=ASC&skip=0&limit=5", nil)
 	tmp := a.must(http.StatusCreated, "POST", "/api/users", map[string]any{"username": "described-temp", "password": "temp-password-9", "role": "client"}).Map(t)
 	a.must(http.StatusOK, "DELETE", "/api/users/"+tmp["id"].(string), nil)
+	a.must(http.StatusForbidden, "POST", "/api/users/"+wID+"/forget", nil)
+	forgotten := a.must(http.StatusCreated, "POST", "/api/users", map[string]any{"username": "described-forgotten", "password": "forgotten-password-9", "role": "client", "email": "forgotten@example.com"}).Map(t)
+	root.must(http.StatusOK, "POST", "/api/users/"+forgotten["id"].(string)+"/forget", nil)
 	writer := login(t, ts.URL, "described-writer", "writer-password-9")
 	writer.http = hc
 	writer.must(http.StatusForbidden, "GET", "/api/companies", nil)

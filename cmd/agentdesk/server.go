@@ -29,6 +29,7 @@ import (
 	"agentdesk/internal/auth"
 	"agentdesk/internal/config"
 	"agentdesk/internal/metrics"
+	"agentdesk/internal/pii"
 	"agentdesk/internal/secrets"
 	"agentdesk/projections"
 	"agentdesk/readapi"
@@ -41,6 +42,9 @@ type Server struct {
 	log    *slog.Logger
 	events eventstore.Store
 	reads  readstore.Store
+	// keys seal the users' personal data, through pii.
+	keys pii.Keys
+	pii  *pii.Codec
 	// lock keeps other processes off the embedded stores until they
 	// are closed; nil when both stores are external.
 	lock    *dataDirLock
@@ -98,7 +102,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server, 
 	if err != nil {
 		return nil, err
 	}
-	s.events, s.reads, s.lock = st.events, st.reads, st.lock
+	s.events, s.reads, s.lock, s.keys, s.pii = st.events, st.reads, st.lock, st.keys, st.pii
 	s.events = observedEvents{Store: s.events, m: s.metrics}
 	if err := s.newRunner(ctx); err != nil {
 		return nil, err
@@ -109,7 +113,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server, 
 	}
 	passwords := auth.Bcrypt{Cost: cfg.BcryptCost}
 	s.idempotency = newIdempotencyRecords(s.reads, cfg.IdempotencyTTL)
-	app, err := commands.New(commands.Config{Store: s.events, Hasher: passwords, Idempotency: s.idempotency, Observer: s.metrics})
+	app, err := commands.New(commands.Config{Store: s.events, Hasher: passwords, Idempotency: s.idempotency, Observer: s.metrics, PII: s.pii})
 	if err != nil {
 		return nil, err
 	}
@@ -191,7 +195,7 @@ func (s *Server) newRunner(ctx context.Context) (err error) {
 	if s.lock == nil {
 		checkpointEvery = time.Nanosecond
 	}
-	all := projections.All()
+	all := projections.All(projections.WithPII(s.pii))
 	for _, name := range cfg.ProjectionSkipFailing {
 		if name != "*" && !slices.ContainsFunc(all, func(p projections.Projector) bool { return p.Name() == name }) {
 			names := make([]string, len(all))
@@ -230,7 +234,7 @@ func openOffline(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *S
 	if err != nil {
 		return nil, err
 	}
-	s.events, s.reads, s.lock = st.events, st.reads, st.lock
+	s.events, s.reads, s.lock, s.keys, s.pii = st.events, st.reads, st.lock, st.keys, st.pii
 	if err := s.newRunner(ctx); err != nil {
 		s.closeStores()
 		return nil, err
@@ -514,6 +518,11 @@ func (s *Server) stopProjections() {
 
 func (s *Server) closeStores() {
 	s.closeOnce.Do(func() {
+		if s.keys != nil {
+			if err := s.keys.Close(); err != nil {
+				s.log.Error("close key store", "err", err)
+			}
+		}
 		if s.events != nil {
 			if err := s.events.Close(); err != nil {
 				s.log.Error("close event store", "err", err)

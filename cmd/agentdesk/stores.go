@@ -8,9 +8,12 @@ import (
 	"path/filepath"
 	"strings"
 
+	"agentdesk/domain"
 	"agentdesk/eventstore"
 	"agentdesk/eventstore/esdb"
 	"agentdesk/internal/config"
+	"agentdesk/internal/pii"
+	"agentdesk/internal/secrets"
 	"agentdesk/readstore"
 	"agentdesk/readstore/mongo"
 )
@@ -20,13 +23,17 @@ import (
 type stores struct {
 	events eventstore.Store
 	reads  readstore.Store
-	lock   *dataDirLock // nil when both stores are external
+	// keys holds the users' keys their personal data is sealed with, and
+	// pii seals and opens with them.
+	keys pii.Keys
+	pii  *pii.Codec
+	lock *dataDirLock // nil when both stores are external
 }
 
 // close closes the stores, then releases the data dir's lock: another
 // process may open them only once they are closed.
 func (st stores) close() error {
-	return errors.Join(st.events.Close(), st.reads.Close(), st.lock.release())
+	return errors.Join(st.keys.Close(), st.events.Close(), st.reads.Close(), st.lock.release())
 }
 
 // openStores opens the event store and the read store the configuration
@@ -41,10 +48,14 @@ func openStores(ctx context.Context, cfg config.Config, log *slog.Logger, commit
 	var (
 		events eventstore.Store
 		reads  readstore.Store
+		keys   pii.Keys
 		lock   *dataDirLock
 	)
 	defer func() {
 		if err != nil {
+			if keys != nil {
+				keys.Close()
+			}
 			if events != nil {
 				events.Close()
 			}
@@ -91,7 +102,41 @@ func openStores(ctx context.Context, cfg config.Config, log *slog.Logger, commit
 		reads = s
 		log.Info("read store: embedded SQLite", "path", path)
 	}
-	return stores{events: events, reads: reads, lock: lock}, nil
+	if keys, err = openKeys(ctx, cfg, reads, log); err != nil {
+		return stores{}, err
+	}
+	return stores{events: events, reads: reads, keys: keys, pii: pii.NewCodec(keys, domain.Erased), lock: lock}, nil
+}
+
+// openKeys opens the store of the keys that seal users' personal data,
+// which must outlive the read models: with MONGO_URI the collection
+// pii_keys of its database, which no projection owns or drops; else
+// keys.db in the data dir, beside reads.db, which may be deleted and
+// rebuilt. Either keeps the keys sealed with SECRETS_KEY.
+func openKeys(ctx context.Context, cfg config.Config, reads readstore.Store, log *slog.Logger) (pii.Keys, error) {
+	secretsKey, err := cfg.EnsureSecretsKey()
+	if err != nil {
+		return nil, fmt.Errorf("secrets key: %w", err)
+	}
+	sealer, err := secrets.New(secretsKey)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.MongoURI != "" {
+		k, err := newReadStoreKeys(ctx, reads, sealer)
+		if err != nil {
+			return nil, fmt.Errorf("key store (MONGO_URI): %w", err)
+		}
+		log.Info("key store: MongoDB", "collection", piiKeysCollection)
+		return k, nil
+	}
+	path := filepath.Join(cfg.DataDir, "keys.db")
+	k, err := pii.OpenSQLite(path, sealer)
+	if err != nil {
+		return nil, fmt.Errorf("key store: %w", err)
+	}
+	log.Info("key store: embedded SQLite", "path", path)
+	return k, nil
 }
 
 // serverOf returns the scheme and hosts of a connection string, without

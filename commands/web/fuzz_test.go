@@ -68,6 +68,7 @@ var fuzzFamilies = map[string][]fuzzRoute{
 		{"PUT", "/api/users/{id}", func() any { return new(updateUserBody) }},
 		{"POST", "/api/users/{id}/deactivate", func() any { return new(emptyBody) }},
 		{"POST", "/api/users/{id}/reactivate", func() any { return new(emptyBody) }},
+		{"POST", "/api/users/{id}/forget", func() any { return new(emptyBody) }},
 	},
 	"tickets": {
 		{"POST", "/api/tickets", func() any { return new(openTicketBody) }},
@@ -242,7 +243,7 @@ var fixedNow = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
 
 func (fx *fixture) app(tb testing.TB, store eventstore.Store) *commands.App {
 	tb.Helper()
-	app, err := commands.New(commands.Config{Store: store, Hasher: plainHasher{}, Now: func() time.Time { return fixedNow }, CacheSize: -1})
+	app, err := commands.New(commands.Config{Store: store, Hasher: plainHasher{}, Now: func() time.Time { return fixedNow }, CacheSize: -1, PII: fakePII{}})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -260,7 +261,13 @@ func (fx *fixture) router(tb testing.TB, family string, store eventstore.Store, 
 	}
 	h, err := New(Config{
 		App: fx.app(tb, store), Records: fakeRecords{}, Inbox: fakeRecords{}, Sealer: fakeSealer{},
-		Principal: func(context.Context) (domain.Principal, bool) { return p, true },
+		Principal: func(ctx context.Context) (domain.Principal, bool) {
+			// Only a superadmin forgets a user.
+			if rc := chi.RouteContext(ctx); rc != nil && strings.HasSuffix(rc.RoutePattern(), "/forget") {
+				return fx.superadmin, true
+			}
+			return p, true
+		},
 		WriteError: func(w http.ResponseWriter, r *http.Request, err error) {
 			if onError != nil {
 				onError(err)
@@ -276,6 +283,16 @@ func (fx *fixture) router(tb testing.TB, family string, store eventstore.Store, 
 	h.Mount(r)
 	return r
 }
+
+// fakePII seals by a prefix: the fixture only needs personal data that
+// round-trips and users that can be forgotten.
+type fakePII struct{}
+
+func (fakePII) Seal(_ context.Context, _, v string) (string, error) { return "sealed:" + v, nil }
+func (fakePII) Open(_ context.Context, _, v string) (string, error) {
+	return strings.TrimPrefix(v, "sealed:"), nil
+}
+func (fakePII) Forget(context.Context, string) error { return nil }
 
 // path fills a route's parameters with the fixture's records.
 func (fx *fixture) path(family, pattern string) string {

@@ -70,6 +70,7 @@ func Operations() []Operation {
 	crud(resource.Users, "User", createUserBody{}, updateUserBody{})
 	action(resource.Users, "deactivateUser", "deactivate", "Deactivate a user: its tokens are refused at once", emptyBody{})
 	action(resource.Users, "reactivateUser", "reactivate", "Reactivate a user", emptyBody{})
+	action(resource.Users, "forgetUser", "forget", "Erase a user's personal data (email and full name read \"[erased]\" from now on, in the history too); superadmin only", emptyBody{})
 
 	crud(resource.Tickets, "Ticket", openTicketBody{}, updateTicketBody{})
 	action(resource.Tickets, "assignTicket", "assign", "Assign a ticket (assignee_id null unassigns)", assignTicketBody{})

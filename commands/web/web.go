@@ -140,6 +140,7 @@ func (h *Handler) Mount(r chi.Router) {
 	r.Delete("/api/users/{id}", h.run(resource.Users.Name, h.deleteUser))
 	r.Post("/api/users/{id}/deactivate", h.run(resource.Users.Name, h.action(h.app.DeactivateUser)))
 	r.Post("/api/users/{id}/reactivate", h.run(resource.Users.Name, h.action(h.app.ReactivateUser)))
+	r.Post("/api/users/{id}/forget", h.run(resource.Users.Name, h.forgetUser))
 
 	r.Post("/api/tickets", h.run(resource.Tickets.Name, h.openTicket))
 	r.Put("/api/tickets/{id}", h.run(resource.Tickets.Name, h.updateTicket))

@@ -19,6 +19,7 @@ func TestEventsRoundTrip(t *testing.T) {
 		"user.abandoned":        &Abandoned{Username: "alice"},
 		"user.deactivated":      &Deactivated{},
 		"user.reactivated":      &Reactivated{},
+		"user.forgotten":        &Forgotten{},
 		"username.claimed":      &Claimed{UserID: userID},
 		"username.released":     &Released{UserID: userID},
 	})

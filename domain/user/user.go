@@ -29,6 +29,10 @@ type User struct {
 	// Abandoned is set when the user was never created and never can be:
 	// its username claim was found orphaned and handed to someone else.
 	Abandoned bool
+	// Forgotten is set once the user's personal data was erased: Email
+	// and FullName read domain.Erased and cannot be set again, since the
+	// key they would be sealed with is gone.
+	Forgotten bool
 	Version   uint64
 }
 
@@ -67,7 +71,18 @@ func (u *User) Apply(e domain.Event) {
 		u.Inactive = true
 	case *Reactivated:
 		u.Inactive = false
+	case *Forgotten:
+		u.Forgotten = true
+		u.Email, u.FullName = erase(u.Email), erase(u.FullName)
 	}
+}
+
+// erase returns what a personal field reads once erased.
+func erase(v string) string {
+	if v == "" {
+		return ""
+	}
+	return domain.Erased
 }
 
 // CreateCmd creates a user. The password arrives already hashed: hashing
@@ -137,9 +152,12 @@ func (u *User) Update(c UpdateCmd) ([]domain.Event, error) {
 	changed := false
 	if c.Email != nil {
 		email := strings.TrimSpace(*c.Email)
-		checkEmail(p, email)
+		// Checked only when changed: a forgotten user's email, sent
+		// back as it reads, is no address.
 		if email != u.Email {
+			checkEmail(p, email)
 			e.Email, changed = &email, true
+			u.checkNotErased(p, "email")
 		}
 	}
 	if c.FullName != nil {
@@ -147,6 +165,7 @@ func (u *User) Update(c UpdateCmd) ([]domain.Event, error) {
 		checkFullName(p, name)
 		if name != u.FullName {
 			e.FullName, changed = &name, true
+			u.checkNotErased(p, "full_name")
 		}
 	}
 	if c.Role != nil {
@@ -181,6 +200,27 @@ func (u *User) Delete() ([]domain.Event, error) {
 		return nil, domain.ErrNotFound
 	}
 	return []domain.Event{&Deleted{Username: u.Username}}, nil
+}
+
+// checkNotErased refuses a new value for a personal field of a forgotten
+// user. Sent back as it reads (domain.Erased) it is no change and fine.
+func (u *User) checkNotErased(p domain.Problems, field string) {
+	if u.Forgotten {
+		p.Add(field, "was erased and cannot be set again")
+	}
+}
+
+// Forget decides erasing the user's personal data (email and full name).
+// A deleted user may be forgotten too: its data is still in the log.
+// Forgetting again records nothing.
+func (u *User) Forget() ([]domain.Event, error) {
+	if u.Version == 0 || u.Abandoned {
+		return nil, domain.ErrNotFound
+	}
+	if u.Forgotten {
+		return nil, nil
+	}
+	return []domain.Event{&Forgotten{}}, nil
 }
 
 func checkRole(p domain.Problems, r domain.Role, companyID string) {
@@ -226,6 +266,43 @@ type Updated struct {
 	FullName *string      `json:"full_name,omitempty"`
 	Role     *domain.Role `json:"role,omitempty"`
 }
+
+// MapPersonal implements domain.Personal: the email and the full name
+// are personal data.
+func (e *Created) MapPersonal(f func(string) (string, error)) (domain.Event, error) {
+	c := *e
+	var err error
+	if c.Email, err = f(e.Email); err != nil {
+		return nil, err
+	}
+	if c.FullName, err = f(e.FullName); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+// MapPersonal implements domain.Personal: the email and the full name
+// are personal data.
+func (e *Updated) MapPersonal(f func(string) (string, error)) (domain.Event, error) {
+	c := *e
+	for _, field := range []**string{&c.Email, &c.FullName} {
+		if *field == nil {
+			continue
+		}
+		v, err := f(**field)
+		if err != nil {
+			return nil, err
+		}
+		*field = &v
+	}
+	return &c, nil
+}
+
+// Forgotten records that a user's personal data was erased: the key its
+// email and full name were sealed with in the log is destroyed, so the
+// earlier events still decode but those fields read domain.Erased. The
+// event itself says who erased it and when (its metadata).
+type Forgotten struct{}
 
 // PasswordChanged records a new password hash.
 type PasswordChanged struct {
@@ -296,7 +373,11 @@ const (
 	TypeAbandoned       = "user.abandoned"
 	TypeDeactivated     = "user.deactivated"
 	TypeReactivated     = "user.reactivated"
+	TypeForgotten       = "user.forgotten"
 )
+
+// EventType implements domain.Event.
+func (*Forgotten) EventType() string { return TypeForgotten }
 
 // EventType implements domain.Event.
 func (*Deactivated) EventType() string { return TypeDeactivated }
@@ -328,6 +409,7 @@ var Events = domain.NewRegistry(
 	func() domain.Event { return &Abandoned{} },
 	func() domain.Event { return &Deactivated{} },
 	func() domain.Event { return &Reactivated{} },
+	func() domain.Event { return &Forgotten{} },
 	func() domain.Event { return &Claimed{} },
 	func() domain.Event { return &Released{} },
 )
