@@ -32,14 +32,14 @@ type Replayer interface {
 	// document doc (nil for none) and returns the document after each
 	// event from events[from] on (encoding a document costs more than
 	// folding an event, so only those asked for are encoded).
-	Replay(doc json.RawMessage, events []eventstore.RecordedEvent, from int) ([]json.RawMessage, error)
+	Replay(ctx context.Context, doc json.RawMessage, events []eventstore.RecordedEvent, from int) ([]json.RawMessage, error)
 }
 
 // Stream implements Replayer.
 func (d *Def[D]) Stream(id string) string { return d.Categories[0] + "-" + id }
 
 // Replay implements Replayer.
-func (d *Def[D]) Replay(doc json.RawMessage, events []eventstore.RecordedEvent, from int) ([]json.RawMessage, error) {
+func (d *Def[D]) Replay(ctx context.Context, doc json.RawMessage, events []eventstore.RecordedEvent, from int) ([]json.RawMessage, error) {
 	var cur *D
 	if doc != nil {
 		cur = new(D)
@@ -62,6 +62,12 @@ func (d *Def[D]) Replay(doc json.RawMessage, events []eventstore.RecordedEvent, 
 	}
 	for i, ev := range events {
 		if cur != nil || slices.Contains(d.Creates, ev.Type) {
+			if d.Open != nil {
+				var err error
+				if ev, err = d.Open(ctx, ev); err != nil {
+					return nil, eventError(ev, err)
+				}
+			}
 			next, err := d.Project(ev, cur)
 			if err != nil {
 				return nil, eventError(ev, err)
@@ -188,14 +194,14 @@ func StateAt(ctx context.Context, es eventstore.Store, snaps *Snapshots, r Repla
 	}
 	// Snapshot on the way when the replay was long.
 	if snaps != nil && uint64(len(events)) >= snaps.every {
-		docs, err := r.Replay(doc, events, 0)
+		docs, err := r.Replay(ctx, doc, events, 0)
 		if err != nil {
 			return nil, last, err
 		}
 		snaps.take(ctx, snapshotKey(r, id), events, docs)
 		return docs[len(docs)-1], events[len(events)-1], nil
 	}
-	docs, err := r.Replay(doc, events, len(events)-1)
+	docs, err := r.Replay(ctx, doc, events, len(events)-1)
 	if err != nil {
 		return nil, last, err
 	}
@@ -284,13 +290,13 @@ func HistoryPage(ctx context.Context, es eventstore.Store, snaps *Snapshots, r R
 	if len(events) != hi-start {
 		return nil, 0, fmt.Errorf("history of %s: read %d events, want %d", r.Stream(id), len(events), hi-start)
 	}
-	docs, err := r.Replay(base, events, from-start)
+	docs, err := r.Replay(ctx, base, events, from-start)
 	if err != nil {
 		return nil, 0, err
 	}
 	if snaps != nil && from-start >= int(snaps.every) {
 		// A long way from the last snapshot: take some for next time.
-		all, err := r.Replay(base, events[:from-start], 0)
+		all, err := r.Replay(ctx, base, events[:from-start], 0)
 		if err == nil {
 			snaps.take(ctx, snapshotKey(r, id), events[:from-start], all)
 		}
@@ -312,9 +318,11 @@ func HistoryPage(ctx context.Context, es eventstore.Store, snaps *Snapshots, r R
 }
 
 // ReplayerOf returns the projector that replays the streams behind
-// collection, if its documents are one per aggregate stream.
-func ReplayerOf(collection string) (Replayer, bool) {
-	for _, p := range All() {
+// collection, if its documents are one per aggregate stream; opts are
+// All's (WithPII, so that replayed records show personal data as the
+// read model does).
+func ReplayerOf(collection string, opts ...Option) (Replayer, bool) {
+	for _, p := range All(opts...) {
 		if r, ok := p.(Replayer); ok && p.Collection().Name == collection && len(categoriesOf(p)) == 1 {
 			return r, true
 		}

@@ -11,6 +11,7 @@ import (
 
 	"agentdesk/domain"
 	"agentdesk/eventstore"
+	"agentdesk/internal/pii"
 	"agentdesk/projections"
 	"agentdesk/readapi"
 )
@@ -21,13 +22,30 @@ import (
 type auditor struct {
 	events eventstore.Store
 	snaps  *projections.Snapshots
-	// open, when set, opens a personal value sealed in an event ("" and
-	// false when its key is gone).
-	open func(ctx context.Context, subject, value string) (string, bool)
+	// pii opens the personal values sealed in events; nil when none are.
+	pii *pii.Codec
+}
+
+// snapsFor returns the snapshot cache for collection: none for the users,
+// whose records hold personal data that a forgotten user's snapshot must
+// not keep.
+func (a *auditor) snapsFor(collection string) *projections.Snapshots {
+	if collection == projections.Users {
+		return nil
+	}
+	return a.snaps
+}
+
+// options are the projectors' options the audit replays with.
+func (a *auditor) options() []projections.Option {
+	if a.pii == nil {
+		return nil
+	}
+	return []projections.Option{projections.WithPII(a.pii)}
 }
 
 func (a *auditor) replayer(collection string) (projections.Replayer, error) {
-	r, ok := projections.ReplayerOf(collection)
+	r, ok := projections.ReplayerOf(collection, a.options()...)
 	if !ok {
 		return nil, fmt.Errorf("%w: %s has no history of its own", domain.ErrNotFound, collection)
 	}
@@ -40,7 +58,7 @@ func (a *auditor) History(ctx context.Context, collection, id string, newestFirs
 	if err != nil {
 		return nil, 0, err
 	}
-	page, total, err := projections.HistoryPage(ctx, a.events, a.snaps, r, id, newestFirst, skip, limit)
+	page, total, err := projections.HistoryPage(ctx, a.events, a.snapsFor(collection), r, id, newestFirst, skip, limit)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -71,7 +89,7 @@ func (a *auditor) StateAt(ctx context.Context, collection, id string, asOf time.
 	if err != nil {
 		return nil, err
 	}
-	doc, _, err := projections.StateAt(ctx, a.events, a.snaps, r, id, projections.Until{AsOf: asOf, Revision: revision})
+	doc, _, err := projections.StateAt(ctx, a.events, a.snapsFor(collection), r, id, projections.Until{AsOf: asOf, Revision: revision})
 	if errors.Is(err, projections.ErrNoState) {
 		return nil, fmt.Errorf("%w: %s %s did not exist then", domain.ErrNotFound, collection, id)
 	}
@@ -88,7 +106,7 @@ func (a *auditor) LastState(ctx context.Context, collection, id string) (json.Ra
 	if err != nil {
 		return nil, err
 	}
-	docs, err := r.Replay(nil, events, 0)
+	docs, err := r.Replay(ctx, nil, events, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -115,8 +133,8 @@ func (a *auditor) usernameAt(ctx context.Context, cache map[string]string, actor
 		return name
 	}
 	name := ""
-	if r, ok := projections.ReplayerOf(projections.Users); ok {
-		if doc, _, err := projections.StateAt(ctx, a.events, a.snaps, r, actorID, projections.Until{AsOf: t}); err == nil && doc != nil {
+	if r, ok := projections.ReplayerOf(projections.Users, a.options()...); ok {
+		if doc, _, err := projections.StateAt(ctx, a.events, nil, r, actorID, projections.Until{AsOf: t}); err == nil && doc != nil {
 			var u struct {
 				Username string `json:"username"`
 			}
@@ -164,13 +182,13 @@ func (a *auditor) redact(ctx context.Context, subject string, data json.RawMessa
 			}
 			return x
 		case string:
-			if strings.HasPrefix(x, "pii:") {
-				if a.open != nil {
-					if plain, ok := a.open(ctx, subject, x); ok {
+			if pii.IsSealed(x) {
+				if a.pii != nil {
+					if plain, err := a.pii.Open(ctx, subject, x); err == nil {
 						return plain
 					}
 				}
-				return "[erased]"
+				return domain.Erased
 			}
 			return x
 		}

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -177,5 +178,32 @@ func TestHistoryAgreesWithTheReadModel(t *testing.T) {
 		if !reflect.DeepEqual(model, replayed) {
 			t.Fatalf("ticket %s: read model %v, history's changes %v", id, model, replayed)
 		}
+	}
+}
+
+// TestHistoryOfAForgottenUser: a user's history shows their personal data
+// while they have a key, and "[erased]" once forgotten, in the history's
+// data and changes and in the state as of any time.
+func TestHistoryOfAForgottenUser(t *testing.T) {
+	ts := startServer(t, t.TempDir())
+	root := login(t, ts.URL, "admin", testAdminPassword)
+	co := root.must(http.StatusCreated, "POST", "/api/companies", map[string]any{"name": "Forgetful"}).Map(t)
+	u := root.must(http.StatusCreated, "POST", "/api/users", map[string]any{"company_id": co["id"], "username": "ada", "password": "password-ada-1",
+		"role": "company_admin", "email": "ada.lovelace@example.com", "full_name": "Ada Lovelace"}).Map(t)
+	id := u["id"].(string)
+	body := string(root.must(http.StatusOK, "GET", "/api/users/"+id+"/history", nil).Body)
+	if !strings.Contains(body, "Ada Lovelace") || strings.Contains(body, "pii:") {
+		t.Fatalf("history before: %s", body)
+	}
+	if rec := string(root.must(http.StatusOK, "GET", "/api/users/"+id+"?revision=0", nil).Body); !strings.Contains(rec, "ada.lovelace@example.com") {
+		t.Fatalf("as of revision 0: %s", rec)
+	}
+	root.must(http.StatusOK, "POST", "/api/users/"+id+"/forget", nil)
+	body = string(root.must(http.StatusOK, "GET", "/api/users/"+id+"/history", nil).Body)
+	if strings.Contains(body, "Ada") || strings.Contains(body, "lovelace") || !strings.Contains(body, domain.Erased) {
+		t.Fatalf("history after forget: %s", body)
+	}
+	if rec := string(root.must(http.StatusOK, "GET", "/api/users/"+id+"?revision=0", nil).Body); strings.Contains(rec, "lovelace") {
+		t.Fatalf("as of revision 0 after forget: %s", rec)
 	}
 }
