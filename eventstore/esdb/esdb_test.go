@@ -222,6 +222,9 @@ func TestMetadataRoundTrip(t *testing.T) {
 			t.Errorf("custom metadata %s lacks %q", raw.Event.UserMetadata, k)
 		}
 	}
+	if keys["hash"] != got[0].Metadata.Hash {
+		t.Errorf("custom metadata holds hash %v, the store read %s", keys["hash"], got[0].Metadata.Hash)
+	}
 }
 
 // TestForeignAndSystemEvents checks that events this package did not write
