@@ -13,6 +13,32 @@
 // has looked, even past events its filter skips) and when it has caught
 // up. The EventStoreDB adapter is in the subpackage esdb; the acceptance
 // suite every implementation passes is in eventstoretest.
+//
+// # Tamper evidence
+//
+// Every event carries, in Metadata.Hash, a SHA-256 hash chained to the
+// previous event of its stream (EventHash); a stream's first event chains
+// to GenesisHash. The store computes it when it appends, and VerifyChain
+// recomputes every chain from the log.
+//
+// The chain is per stream, not per company or over the global order:
+// appends to different streams run concurrently, and the command pipeline
+// already knows each stream's head through optimistic concurrency, so the
+// previous hash costs no extra coordination. A per-company chain would
+// serialize every append of a company behind one head, and EventStoreDB
+// assigns the global order only when it commits, so a chain over that
+// order cannot be computed before the append.
+//
+// What a per-stream chain does not catch: a stream's last events cut off
+// (truncation), a whole stream removed, or events of different streams
+// swapped in the global order. VerifyChain also checks that every stream
+// starts at revision 0 with no revision missing, which tells events
+// deleted from the start or the middle of a stream, and that positions
+// increase. Nor does it stop someone who can
+// write the log and recompute hashes: there is no secret in them, so a
+// stream rewritten with fresh hashes from the edited event on verifies.
+// It shows edits made behind the store's back, not a forger who knows the
+// format.
 package eventstore
 
 import (
@@ -115,6 +141,10 @@ type Metadata struct {
 	// RequestID is the id of the HTTP request that caused the event, as
 	// its logs show it; empty for events of no request.
 	RequestID string `json:"request_id,omitempty"`
+	// Hash chains the event to the previous one of its stream (see
+	// EventHash). The store sets it when it appends, replacing whatever
+	// the caller passed; it is empty on events stored before hashing.
+	Hash string `json:"hash,omitempty"`
 }
 
 // EventData is an event to append.
@@ -297,7 +327,9 @@ type Store interface {
 	// with ErrDuplicateEvent where the store detects it: the SQLite store
 	// does everywhere, EventStoreDB does not (ids are only unique there as
 	// far as its retry check goes). When Append returns nil the events are
-	// durable.
+	// durable. Append sets every event's Metadata.Hash, chaining it to the
+	// stream's previous event (see EventHash); a retry's events keep the
+	// hashes of the first attempt.
 	Append(ctx context.Context, stream string, expected ExpectedRevision, events []EventData) (AppendResult, error)
 
 	// ReadStream returns up to limit events of stream with revision >= from,

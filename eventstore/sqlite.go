@@ -3,7 +3,9 @@ package eventstore
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"database/sql"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -364,14 +366,17 @@ func (s *SQLiteStore) prepare(ctx context.Context) error {
 		return "SELECT id, stream_id, revision, position FROM events WHERE id IN (" + placeholders("?", n) + ")"
 	}
 	// Not "max(revision) … WHERE stream_id IN (…) GROUP BY stream_id":
-	// SQLite answers that by scanning every event of each stream, while a
-	// max per stream is one seek at the end of its (stream_id, revision)
-	// index range. Streams without events are left out of the answer, as
-	// every row read costs the writer a few cgo calls; MATERIALIZED keeps
-	// SQLite from copying the max into the filter and seeking twice.
+	// SQLite answers that by scanning every event of each stream, while
+	// the last event of a stream is one seek at the end of its (stream_id,
+	// revision) index range, whose entries carry the position. The join
+	// then reads that event's row by position, for the metadata that holds
+	// the hash the next event chains to. Streams without events are left
+	// out of the answer, as every row read costs the writer a few cgo
+	// calls; MATERIALIZED keeps SQLite from copying the subquery into the
+	// join and seeking twice.
 	s.stmts.lastRevisions.build = func(n int) string {
-		return "WITH batch (stream, last) AS MATERIALIZED (SELECT column1, (SELECT max(revision) FROM events WHERE stream_id = column1) FROM (VALUES " +
-			placeholders("(?)", n) + ")) SELECT stream, last FROM batch WHERE last IS NOT NULL"
+		return "WITH batch (stream, pos) AS MATERIALIZED (SELECT column1, (SELECT position FROM events WHERE stream_id = column1 ORDER BY revision DESC LIMIT 1) FROM (VALUES " +
+			placeholders("(?)", n) + ")) SELECT stream, revision, metadata FROM batch JOIN events ON events.position = batch.pos"
 	}
 	s.stmts.insert.build = func(n int) string {
 		return "INSERT INTO events (position, id, stream_id, revision, type, schema_version, company_id, category, data, metadata) VALUES " +
@@ -465,15 +470,26 @@ type appendReply struct {
 }
 
 // eventRow is an event validated and encoded by the appending goroutine,
-// so the single writer only does SQL.
+// so the single writer only does SQL and the hash, which needs the
+// stream's head.
 type eventRow struct {
 	id            string
 	typ           string
 	schemaVersion int
 	companyID     string
 	data          []byte
-	metadata      []byte
+	// metaOpen is the metadata's JSON without its closing brace, with
+	// room after it for the hash, which the writer adds (hashSuffixLen).
+	metaOpen []byte
+	// chainHead and chainTail are the event's canonical encoding around
+	// its data (see EventHash), ready for the writer to hash.
+	chainHead, chainTail []byte
 }
+
+// hashSuffixLen is the length of `,"hash":"<64 hex digits>"}`, which the
+// writer appends to eventRow.metaOpen: json.Marshal of Metadata would
+// write the hash there too, as its last field.
+const hashSuffixLen = len(`,"hash":""}`) + 2*sha256.Size
 
 // Append implements Store. The events are validated in the caller's
 // goroutine, then queued for the writer, which commits them together with
@@ -550,10 +566,14 @@ func encodeEvents(stream string, events []EventData) ([]eventRow, error) {
 		if version < 1 {
 			return nil, fmt.Errorf("%w: event %d (%s): schema version %d < 1", ErrInvalidEvent, i, canon, version)
 		}
-		meta, err := json.Marshal(ev.Metadata)
+		md := ev.Metadata
+		md.Hash = "" // the store's to set
+		meta, err := json.Marshal(md)
 		if err != nil {
 			return nil, fmt.Errorf("%w: event %d (%s): metadata: %v", ErrInvalidEvent, i, canon, err)
 		}
+		metaOpen := make([]byte, len(meta)-1, len(meta)-1+hashSuffixLen)
+		copy(metaOpen, meta)
 		rows[i] = eventRow{
 			id:            canon,
 			typ:           ev.Type,
@@ -561,8 +581,10 @@ func encodeEvents(stream string, events []EventData) ([]eventRow, error) {
 			companyID:     ev.Metadata.CompanyID,
 			// Copied because the writer may still read it after a cancelled
 			// Append has returned and the caller reused the buffer.
-			data:     bytes.Clone(ev.Data),
-			metadata: meta,
+			data:      bytes.Clone(ev.Data),
+			metaOpen:  metaOpen,
+			chainHead: canonicalHead(canon, ev.Type, version, len(ev.Data)),
+			chainTail: canonicalTail(md),
 		}
 	}
 	return rows, nil
@@ -724,10 +746,11 @@ func (s *SQLiteStore) load(ctx context.Context, batch []*appendRequest) error {
 	err = s.lookUp(ctx, &s.stmts.lastRevisions, keys, func(rows *sql.Rows) error {
 		var stream string
 		var last int64
-		if err := rows.Scan(&stream, &last); err != nil {
+		var meta sql.RawBytes // only read here: not copied
+		if err := rows.Scan(&stream, &last, &meta); err != nil {
 			return err
 		}
-		st.streams[stream] = streamState{last: uint64(last), exists: true}
+		st.streams[stream] = streamState{last: uint64(last), exists: true, hash: storedHash(meta)}
 		return nil
 	})
 	st.keys = keys
@@ -914,6 +937,7 @@ type batchState struct {
 	args       []any
 	keys       []string // look-up scratch
 	lookupArgs []any    // look-up scratch
+	hasher     chainHasher
 }
 
 // insertColumns is how many values one row of the insert statement takes.
@@ -927,6 +951,28 @@ type storedEvent struct {
 type streamState struct {
 	last   uint64 // revision of the stream's last event, when exists
 	exists bool
+	// hash is the last event's hash, which the next event chains to: zero
+	// (genesis) for a new stream, and for a stream whose last event was
+	// stored before hashing (its chain starts now).
+	hash [sha256.Size]byte
+}
+
+// storedHash returns the hash in an event's stored metadata, or zero
+// (genesis) if it has none. This store writes the hash as the metadata's
+// last field, so it is read from the end without decoding the rest.
+func storedHash(meta []byte) [sha256.Size]byte {
+	const key = `,"hash":"`
+	if n := len(meta) - hashSuffixLen; n > 0 && string(meta[n:n+len(key)]) == key && string(meta[len(meta)-2:]) == `"}` {
+		if h, ok := decodeHash(string(meta[n+len(key) : len(meta)-2])); ok {
+			return h
+		}
+	}
+	var m Metadata
+	if decodeMetadata(meta, &m) != nil {
+		return [sha256.Size]byte{}
+	}
+	h, _ := decodeHash(m.Hash)
+	return h
 }
 
 func newBatchState() batchState {
@@ -1013,16 +1059,24 @@ func (st *batchState) accept(req *appendRequest, head uint64) AppendResult {
 		rev = stream.last + 1
 	}
 	category := Category(req.stream)
+	prev := stream.hash
 	var res AppendResult
 	for _, row := range req.rows {
 		head++
 		res = AppendResult{NextRevision: rev, Position: seq(head)}
 		st.events[row.id] = storedEvent{stream: req.stream, revision: res.NextRevision, position: head}
+		// About a microsecond for an event of a few hundred bytes. The
+		// suffix fits in metaOpen's spare capacity, so it is written in
+		// place.
+		prev = st.hasher.sum(prev, req.stream, rev, row.chainHead, row.data, row.chainTail)
+		meta := append(row.metaOpen, `,"hash":"`...)
+		meta = hex.AppendEncode(meta, prev[:])
+		meta = append(meta, `"}`...)
 		st.args = append(st.args, int64(head), row.id, req.stream, int64(res.NextRevision),
-			row.typ, row.schemaVersion, row.companyID, category, row.data, row.metadata)
+			row.typ, row.schemaVersion, row.companyID, category, row.data, meta)
 		rev++
 	}
-	st.streams[req.stream] = streamState{last: res.NextRevision, exists: true}
+	st.streams[req.stream] = streamState{last: res.NextRevision, exists: true, hash: prev}
 	return res
 }
 
@@ -1201,6 +1255,8 @@ func fastMetadata(raw []byte, m *Metadata) bool {
 			m.CommandID = string(val)
 		case "request_id":
 			m.RequestID = string(val)
+		case "hash":
+			m.Hash = string(val)
 		case "recorded_at":
 			// The strict RFC 3339 parse that time.Time's UnmarshalJSON does.
 			if m.RecordedAt.UnmarshalText(val) != nil {

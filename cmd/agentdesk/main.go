@@ -154,6 +154,7 @@ func newRoot(getenv func(string) string) *cobra.Command {
 		},
 		newUsersCmd(getenv),
 		newProjectionsCmd(getenv),
+		newAuditCmd(getenv),
 	)
 	return root
 }

@@ -4,8 +4,20 @@
 // Events are written as JSON events whose id is our event id and whose
 // custom metadata is a JSON object holding our Metadata fields
 // (company_id, actor_id, actor_role, correlation_id, causation_id,
-// command_id, recorded_at) and schema_version. Subscriptions are catch-up
-// subscriptions to $all with a server-side filter.
+// command_id, recorded_at, request_id, hash) and schema_version.
+// Subscriptions are catch-up subscriptions to $all with a server-side
+// filter.
+//
+// The hash chains each event to the previous one of its stream (see
+// eventstore.EventHash), so before an append to a stream that may exist
+// the adapter reads the event it chains to: with an exact expected
+// revision, the event at that revision (the append stays guarded by it,
+// so a concurrent append still makes it fail, and a retry computes the
+// same hashes as its first attempt); with Any, the stream's last event.
+// That read is one more round trip per append. Two concurrent appends
+// with Any to one stream may both chain to the same event, a fork that
+// eventstore.VerifyChain reports; the command pipeline always appends
+// with an expected revision.
 //
 // Where it differs from the embedded SQLite store:
 //   - Event ids are not unique across the store. The server only refuses an
@@ -368,6 +380,10 @@ func (s *Store) Append(ctx context.Context, stream string, expected eventstore.E
 	if err != nil {
 		return eventstore.AppendResult{}, fmt.Errorf("%s: %w", op, err)
 	}
+	client, err = s.chain(ctx, client, stream, expected, events, proposed)
+	if err != nil {
+		return eventstore.AppendResult{}, s.fail(ctx, op, err)
+	}
 	if s.cfg.MaxAppendSize > 0 && size > s.cfg.MaxAppendSize {
 		return eventstore.AppendResult{}, fmt.Errorf("%s: %w: %d bytes, more than the server's max append size %d",
 			op, eventstore.ErrInvalidEvent, size, s.cfg.MaxAppendSize)
@@ -482,12 +498,15 @@ func encodeEvents(stream string, events []eventstore.EventData) ([]esdb.EventDat
 		if version < 1 {
 			return nil, 0, fmt.Errorf("%w: event %d (%s): schema version %d < 1", eventstore.ErrInvalidEvent, i, id, version)
 		}
-		meta, err := json.Marshal(customMetadata{Metadata: ev.Metadata, SchemaVersion: version})
+		md := ev.Metadata
+		md.Hash = "" // set by chain
+		meta, err := json.Marshal(customMetadata{Metadata: md, SchemaVersion: version})
 		if err != nil {
 			return nil, 0, fmt.Errorf("%w: event %d (%s): metadata: %v", eventstore.ErrInvalidEvent, i, id, err)
 		}
-		// The server's measure (Event.SizeOnDisk counts the type in UTF-16).
-		size := len(ev.Data) + len(meta) + 2*len(utf16.Encode([]rune(ev.Type)))
+		// The server's measure (Event.SizeOnDisk counts the type in UTF-16),
+		// with the hash that chain adds to the metadata.
+		size := len(ev.Data) + len(meta) + hashSize + 2*len(utf16.Encode([]rune(ev.Type)))
 		if size > MaxEventSize {
 			return nil, 0, fmt.Errorf("%w: event %d (%s): %d bytes, more than %d", eventstore.ErrInvalidEvent, i, id, size, MaxEventSize)
 		}
@@ -501,6 +520,61 @@ func encodeEvents(stream string, events []eventstore.EventData) ([]esdb.EventDat
 		}
 	}
 	return out, total, nil
+}
+
+// hashSize is what a hash adds to an event's custom metadata:
+// `,"hash":"<64 hex digits>"`.
+const hashSize = len(`,"hash":""`) + 64
+
+// chain sets the hash of every event of proposed, the encoded events, to
+// chain after the event the append will follow: the event at the
+// expected revision, the stream's last one for Any, none for NoStream.
+// When that event is missing the append fails on its expected revision
+// anyway. It returns the client it last ran with.
+func (s *Store) chain(ctx context.Context, client *esdb.Client, stream string, expected eventstore.ExpectedRevision,
+	events []eventstore.EventData, proposed []esdb.EventData) (*esdb.Client, error) {
+	prev, next := eventstore.GenesisHash, uint64(0)
+	if !expected.IsNoStream() {
+		opts := esdb.ReadStreamOptions{Direction: esdb.Backwards, From: esdb.End{}}
+		if r, ok := expected.Revision(); ok {
+			opts = esdb.ReadStreamOptions{From: esdb.Revision(r)}
+		}
+		var found []eventstore.RecordedEvent
+		var err error
+		client, err = s.retry(client, func(c *esdb.Client) (err error) {
+			found, err = s.readStream(ctx, c, stream, opts, 1)
+			return err
+		})
+		if err != nil {
+			return client, fmt.Errorf("read the event to chain to: %w", err)
+		}
+		if len(found) == 1 {
+			// An event stored before hashing starts a new chain.
+			if found[0].Metadata.Hash != "" {
+				prev = found[0].Metadata.Hash
+			}
+			next = found[0].Revision + 1
+		}
+	}
+	for i, ev := range events {
+		rec := eventstore.RecordedEvent{
+			ID:            proposed[i].EventID.String(),
+			StreamID:      stream,
+			Revision:      next + uint64(i),
+			Type:          ev.Type,
+			SchemaVersion: max(ev.SchemaVersion, 1),
+			Data:          ev.Data,
+			Metadata:      ev.Metadata,
+		}
+		prev = eventstore.EventHash(prev, rec)
+		rec.Metadata.Hash = prev
+		meta, err := json.Marshal(customMetadata{Metadata: rec.Metadata, SchemaVersion: rec.SchemaVersion})
+		if err != nil {
+			return client, err // encodeEvents marshalled the same metadata
+		}
+		proposed[i].Metadata = meta
+	}
+	return client, nil
 }
 
 // ReadStream implements eventstore.Store.

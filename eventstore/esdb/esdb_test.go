@@ -168,6 +168,9 @@ func TestMetadataRoundTrip(t *testing.T) {
 		if !m.RecordedAt.Equal(want.RecordedAt) {
 			t.Errorf("%s: recorded_at %s, want %s", where, m.RecordedAt, want.RecordedAt)
 		}
+		// The hash is over the event as stored: the id in canonical form,
+		// the time in UTC.
+		want.Hash = eventstore.EventHash(eventstore.GenesisHash, got)
 		m.RecordedAt, want.RecordedAt = time.Time{}, time.Time{}
 		if m != want {
 			t.Errorf("%s: metadata %+v, want %+v", where, m, want)
@@ -196,7 +199,8 @@ func TestMetadataRoundTrip(t *testing.T) {
 		t.Errorf("subscription: position %s, want the append's %s", delivered[0].Position, res.Position)
 	}
 
-	// What the server holds: our id, JSON content, our metadata keys.
+	// What the server holds: our id, JSON content, our metadata keys (the
+	// hash among them, carried through unchanged).
 	rs, err := rawClient(t, srv).ReadStream(ctx, stream, esdbclient.ReadStreamOptions{}, 1)
 	if err != nil {
 		t.Fatal(err)
@@ -213,10 +217,13 @@ func TestMetadataRoundTrip(t *testing.T) {
 	if err := json.Unmarshal(raw.Event.UserMetadata, &keys); err != nil {
 		t.Fatalf("custom metadata %s: %v", raw.Event.UserMetadata, err)
 	}
-	for _, k := range []string{"company_id", "actor_id", "actor_role", "correlation_id", "causation_id", "command_id", "recorded_at", "schema_version"} {
+	for _, k := range []string{"company_id", "actor_id", "actor_role", "correlation_id", "causation_id", "command_id", "recorded_at", "schema_version", "hash"} {
 		if _, ok := keys[k]; !ok {
 			t.Errorf("custom metadata %s lacks %q", raw.Event.UserMetadata, k)
 		}
+	}
+	if keys["hash"] != got[0].Metadata.Hash {
+		t.Errorf("custom metadata holds hash %v, the store read %s", keys["hash"], got[0].Metadata.Hash)
 	}
 }
 
