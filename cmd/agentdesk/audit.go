@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"reflect"
 	"strings"
 	"time"
@@ -219,4 +220,74 @@ func changes(before, after json.RawMessage) map[string]readapi.Change {
 		}
 	}
 	return out
+}
+
+// stateLine is one line of an export as of a time: an entity's record
+// then.
+type stateLine struct {
+	Resource string          `json:"resource"`
+	ID       string          `json:"id"`
+	Revision uint64          `json:"revision"`
+	Record   json.RawMessage `json:"record"`
+}
+
+// exportStates writes every entity of company that existed at asOf, as
+// it was then, one JSON line each, in the order their streams began; it
+// returns how many. progress, when set, hears of each line.
+func (a *auditor) exportStates(ctx context.Context, w io.Writer, company string, asOf time.Time, progress func()) (int, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	sub, err := a.events.Subscribe(ctx, eventstore.Start, eventstore.Filter{CompanyID: company})
+	if err != nil {
+		return 0, err
+	}
+	defer sub.Close()
+	type entity struct {
+		collection string
+		r          projections.Replayer
+		id         string
+	}
+	var entities []entity
+	seen := map[string]bool{}
+	byCategory := map[string]projections.Replayer{}
+	for _, p := range projections.All(a.options()...) {
+		if r, ok := p.(projections.Replayer); ok && len(p.Filter().Categories) == 1 {
+			byCategory[p.Filter().Categories[0]] = r
+		}
+	}
+	for done := false; !done; {
+		b, err := sub.Next(ctx, 4096)
+		if err != nil {
+			return 0, err
+		}
+		for _, ev := range b.Events {
+			if seen[ev.StreamID] || ev.Metadata.RecordedAt.After(asOf) {
+				continue
+			}
+			seen[ev.StreamID] = true
+			if r, ok := byCategory[eventstore.Category(ev.StreamID)]; ok {
+				entities = append(entities, entity{r.Collection().Name, r, projections.EntityID(ev.StreamID)})
+			}
+		}
+		done = b.CaughtUp
+	}
+	enc := json.NewEncoder(w)
+	n := 0
+	for _, e := range entities {
+		doc, last, err := projections.StateAt(ctx, a.events, a.snapsFor(e.collection), e.r, e.id, projections.Until{AsOf: asOf})
+		if errors.Is(err, projections.ErrNoState) || (err == nil && doc == nil) {
+			continue // not yet, or deleted by then
+		}
+		if err != nil {
+			return n, err
+		}
+		if err := enc.Encode(stateLine{Resource: e.collection, ID: e.id, Revision: last.Revision, Record: doc}); err != nil {
+			return n, err
+		}
+		n++
+		if progress != nil {
+			progress()
+		}
+	}
+	return n, nil
 }
