@@ -304,6 +304,6 @@ func All() []Projector {
 	return []Projector{
 		CompaniesProjector(), UsersProjector(), CredentialsProjector(), TicketsProjector(), TicketCommentsProjector(),
 		AgentsProjector(), CampaignsProjector(), CampaignContentProjector(), KnowledgeChunksProjector(),
-		NotificationsProjector(),
+		NotificationsProjector(), AuditLogProjector(),
 	}
 }

@@ -99,6 +99,8 @@ type Config struct {
 	CompanyRate float64
 	// PrincipalCache is how many principals are kept; default 10000.
 	PrincipalCache int
+	// Events, when set, is the log GET /api/audit/export streams from.
+	Events EventLog
 }
 
 // Validate reports every missing setting.
@@ -133,6 +135,7 @@ type API struct {
 	queryTimeout time.Duration
 	principals   *principals
 	tenants      *tenants
+	events       EventLog
 }
 
 // New returns an API for cfg.
@@ -163,7 +166,7 @@ func New(cfg Config) (*API, error) {
 	return &API{reads: cfg.Reads, progress: cfg.Progress, tokens: cfg.Tokens, passwords: cfg.Passwords,
 		log: cfg.Logger, writeWait: cfg.WriteWait, signIn: newSignInLimiter(cfg.SignIn), rateLimits: cfg.RateLimits,
 		queryTimeout: cfg.QueryTimeout, principals: newPrincipals(cfg.PrincipalCache),
-		tenants: newTenants(cfg.CompanyInFlight, cfg.QueryConcurrency, cfg.CompanyQueries, cfg.CompanyRate)}, nil
+		tenants: newTenants(cfg.CompanyInFlight, cfg.QueryConcurrency, cfg.CompanyQueries, cfg.CompanyRate), events: cfg.Events}, nil
 }
 
 // Public mounts the endpoints that need no token.
@@ -199,6 +202,9 @@ func (a *API) Authenticated(r chi.Router) {
 		r.Get("/api/"+res.name+"/{id}", a.get(res))
 	}
 	r.Get("/api/tickets/{id}/comments", a.comments)
+	if a.events != nil {
+		r.Get("/api/audit/export", a.exportAudit)
+	}
 }
 
 // StatusError is implemented by errors that carry their own HTTP status,

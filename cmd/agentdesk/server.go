@@ -116,7 +116,8 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server, 
 	api, err := readapi.New(readapi.Config{Reads: observedReads{Store: s.reads, m: s.metrics}, Progress: s.runner, Tokens: tokenAdapter{tokens},
 		Passwords: passwords, Logger: log, RateLimits: s.metrics,
 		SignIn:    readapi.SignInLimits{PerClientUser: cfg.SignInClientUserLimit, PerUser: cfg.SignInUserLimit, PerClient: cfg.SignInLimit},
-		WriteWait: cfg.WriteWait, QueryTimeout: cfg.QueryTimeout, CompanyInFlight: cfg.CompanyMaxInFlight, CompanyQueries: cfg.CompanyMaxQueries, QueryConcurrency: cfg.QueryConcurrency, CompanyRate: cfg.CompanyRateLimit})
+		WriteWait: cfg.WriteWait, QueryTimeout: cfg.QueryTimeout, CompanyInFlight: cfg.CompanyMaxInFlight, CompanyQueries: cfg.CompanyMaxQueries, QueryConcurrency: cfg.QueryConcurrency, CompanyRate: cfg.CompanyRateLimit,
+		Events: s.events})
 	if err != nil {
 		return nil, err
 	}
