@@ -23,7 +23,6 @@ import (
 // a log that grows while it is read.
 type endlessLog struct {
 	head   uint64
-	mu     sync.Mutex
 	closed chan struct{}
 }
 

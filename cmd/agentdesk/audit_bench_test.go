@@ -222,7 +222,9 @@ func BenchmarkAuditLogList(b *testing.B) {
 			continue
 		}
 		slices.Sort(s)
-		pct := func(p float64) float64 { return float64(s[min(len(s)-1, int(float64(len(s))*p))].Microseconds()) / 1000 }
+		pct := func(p float64) float64 {
+			return float64(s[min(len(s)-1, int(float64(len(s))*p))].Microseconds()) / 1000
+		}
 		b.ReportMetric(pct(0.50), q.name+"-p50-ms")
 		b.ReportMetric(pct(0.99), q.name+"-p99-ms")
 	}

