@@ -31,6 +31,7 @@ BENCH_DIR ?= $(CURDIR)/.bench-data
 bench: ## run the benchmarks: append, list query, HTTP paths and creates, fairness, catch-up, rebuild, live writes, reactions (about 15 minutes; see README)
 	$(GO) test -run '^$$' -bench Append -benchtime 20000x -count 3 ./commands/
 	AGENTDESK_BENCH_DIR=$(BENCH_DIR) $(GO) test -run '^$$' -bench ListQuery -benchtime 5000x -timeout 60m ./cmd/agentdesk/
+	AGENTDESK_BENCH_DIR=$(BENCH_DIR) $(GO) test -run '^$$' -bench AuditLogList -benchtime 5000x -timeout 60m ./cmd/agentdesk/
 	AGENTDESK_BENCH_DIR=$(BENCH_DIR) $(GO) test -run '^$$' -bench 'HTTPPaths|HTTPCreates|TenantFairness' -benchtime 1x -timeout 60m ./cmd/agentdesk/
 	$(GO) test -run '^$$' -bench CatchUp -benchtime 1x -timeout 30m ./projections/
 	$(GO) test -run '^$$' -bench Rebuild -benchtime 1x -timeout 30m ./projections/

@@ -284,6 +284,20 @@ func CanNotification(p Principal, a Action, target NotificationRef) bool {
 	return false
 }
 
+// CanAudit reports whether p may read the audit trail of companyID:
+// every company's for a superadmin, its own company's for a company
+// admin, nobody else's. The trail shows who did what to every record of
+// the company, more than any other role may read of them.
+func CanAudit(p Principal, companyID string) bool {
+	switch p.Role {
+	case Superadmin:
+		return true
+	case CompanyAdmin:
+		return p.CompanyID != "" && p.CompanyID == companyID
+	}
+	return false
+}
+
 // ReadScope is what a principal may read of a resource, decided once by
 // the policy and applied by the query side to lists and single reads
 // alike: nothing at all (Denied), or the records whose fields equal every
@@ -389,6 +403,19 @@ func NotificationScope(p Principal) ReadScope {
 		return denied
 	}
 	return ReadScope{Where: []Match{{"user_id", p.UserID}}}
+}
+
+// AuditScope is what p may read of the audit trail (CanAudit): every
+// company's for a superadmin, its own company's for a company admin,
+// nothing for the other roles.
+func AuditScope(p Principal) ReadScope {
+	switch p.Role {
+	case Superadmin:
+		return ReadScope{}
+	case CompanyAdmin:
+		return inCompany(p)
+	}
+	return denied
 }
 
 // staffScope is the company's records for its staff (every role but

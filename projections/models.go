@@ -310,6 +310,6 @@ func All(opts ...Option) []Projector {
 	return []Projector{
 		CompaniesProjector(), UsersProjector(opts...), CredentialsProjector(), TicketsProjector(), TicketCommentsProjector(),
 		AgentsProjector(), CampaignsProjector(), CampaignContentProjector(), KnowledgeChunksProjector(),
-		NotificationsProjector(),
+		NotificationsProjector(), AuditLogProjector(),
 	}
 }

@@ -102,6 +102,8 @@ type Config struct {
 	CompanyRate float64
 	// PrincipalCache is how many principals are kept; default 10000.
 	PrincipalCache int
+	// Events, when set, is the log GET /api/audit/export streams from.
+	Events EventLog
 }
 
 // Validate reports every missing setting.
@@ -137,6 +139,7 @@ type API struct {
 	queryTimeout time.Duration
 	principals   *principals
 	tenants      *tenants
+	events       EventLog
 }
 
 // New returns an API for cfg.
@@ -167,7 +170,7 @@ func New(cfg Config) (*API, error) {
 	return &API{audit: cfg.Audit, reads: cfg.Reads, progress: cfg.Progress, tokens: cfg.Tokens, passwords: cfg.Passwords,
 		log: cfg.Logger, writeWait: cfg.WriteWait, signIn: newSignInLimiter(cfg.SignIn), rateLimits: cfg.RateLimits,
 		queryTimeout: cfg.QueryTimeout, principals: newPrincipals(cfg.PrincipalCache),
-		tenants: newTenants(cfg.CompanyInFlight, cfg.QueryConcurrency, cfg.CompanyQueries, cfg.CompanyRate)}, nil
+		tenants: newTenants(cfg.CompanyInFlight, cfg.QueryConcurrency, cfg.CompanyQueries, cfg.CompanyRate), events: cfg.Events}, nil
 }
 
 // Public mounts the endpoints that need no token.
@@ -204,6 +207,9 @@ func (a *API) Authenticated(r chi.Router) {
 	}
 	r.Get("/api/tickets/{id}/comments", a.comments)
 	a.mountAudit(r)
+	if a.events != nil {
+		r.Get("/api/audit/export", a.exportAudit)
+	}
 }
 
 // StatusError is implemented by errors that carry their own HTTP status,

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -153,6 +154,10 @@ func (a *API) list(res *resource) http.HandlerFunc {
 				return
 			}
 		}
+		if err := res.checkRequired(scope, q.Where); err != nil {
+			a.fail(w, r, err)
+			return
+		}
 		q.Where = append(scope, q.Where...)
 		docs, total, err := a.query(r.Context(), p, res.CollectionName(), q)
 		if err != nil {
@@ -241,6 +246,22 @@ func (a *API) checkParent(ctx context.Context, p domain.Principal, res *resource
 		}
 	}
 	return badRequestf("list %s of one %s: filter by %s", res.name, res.Parent.Name, res.ParentField)
+}
+
+// checkRequired requires a list of a resource that declares
+// RequireFilter to narrow that field to one value (null included), by
+// the read scope or by the filter.
+func (res *resource) checkRequired(scope, where []readstore.Condition) error {
+	if res.RequireFilter == "" {
+		return nil
+	}
+	for _, c := range append(scope, where...) {
+		if c.Field == res.RequireFilter && c.Op == readstore.Eq {
+			return nil
+		}
+	}
+	return badRequestf("list %s of one %s at a time: filter by %s (an equality, such as {\"%s\": \"<id>\"})",
+		res.name, strings.TrimSuffix(res.RequireFilter, "_id"), res.RequireFilter, res.RequireFilter)
 }
 
 // comments answers GET /api/tickets/{id}/comments: the ticket's comments,

@@ -10,5 +10,8 @@ func TestMain(m *testing.M) {
 	if benchFill.temp {
 		os.RemoveAll(benchFill.dir)
 	}
+	if auditBench.temp {
+		os.RemoveAll(auditBench.dir)
+	}
 	os.Exit(code)
 }

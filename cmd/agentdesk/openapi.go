@@ -361,6 +361,7 @@ func (d *describer) reads() {
 	}
 	d.problems(comments, 400, 401, 404, 500, 503)
 	d.add(http.MethodGet, "/api/"+resource.Tickets.Name+"/{id}/comments", comments, false)
+	d.auditExport()
 }
 
 // operator adds the superadmin's endpoints for the reactions.

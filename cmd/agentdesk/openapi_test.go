@@ -483,6 +483,15 @@ func openAPISamples(t *testing.T, ts *testServer, v *validator) {
 	draft := a.must(http.StatusCreated, "POST", "/api/campaigns", map[string]any{"name": "Never sent", "channel": "blog"}).Map(t)
 	a.must(http.StatusOK, "DELETE", "/api/campaigns/"+draft["id"].(string), nil)
 
+	// The audit trail and its export.
+	audit := a.must(http.StatusOK, "GET", "/api/audit_log"+filterQuery(map[string]any{"resource": "tickets", "recorded_at_gte": "2020-01-01T00:00:00Z"}, "range=[0,4]"), nil).Map(t)
+	a.must(http.StatusOK, "GET", "/api/audit_log/"+audit["data"].([]any)[0].(map[string]any)["id"].(string), nil)
+	root.must(http.StatusBadRequest, "GET", "/api/audit_log", nil)
+	writer.must(http.StatusForbidden, "GET", "/api/audit_log", nil)
+	a.must(http.StatusOK, "GET", auditExportPath, nil)
+	root.must(http.StatusBadRequest, "GET", auditExportPath, nil)
+	writer.must(http.StatusForbidden, "GET", auditExportPath, nil)
+
 	// Last, since it locks this address out of signing in for a minute:
 	// guessing passwords is slowed down.
 	for i := 0; ; i++ {

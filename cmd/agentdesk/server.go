@@ -125,7 +125,8 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server, 
 		Audit:     &auditor{events: s.events, snaps: snaps, pii: s.pii},
 		Passwords: passwords, Logger: log, RateLimits: s.metrics,
 		SignIn:    readapi.SignInLimits{PerClientUser: cfg.SignInClientUserLimit, PerUser: cfg.SignInUserLimit, PerClient: cfg.SignInLimit},
-		WriteWait: cfg.WriteWait, QueryTimeout: cfg.QueryTimeout, CompanyInFlight: cfg.CompanyMaxInFlight, CompanyQueries: cfg.CompanyMaxQueries, QueryConcurrency: cfg.QueryConcurrency, CompanyRate: cfg.CompanyRateLimit})
+		WriteWait: cfg.WriteWait, QueryTimeout: cfg.QueryTimeout, CompanyInFlight: cfg.CompanyMaxInFlight, CompanyQueries: cfg.CompanyMaxQueries, QueryConcurrency: cfg.QueryConcurrency, CompanyRate: cfg.CompanyRateLimit,
+		Events: s.events})
 	if err != nil {
 		return nil, err
 	}

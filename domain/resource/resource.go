@@ -12,7 +12,9 @@ import (
 	"agentdesk/domain/campaign"
 	"agentdesk/domain/company"
 	"agentdesk/domain/knowledge"
+	"agentdesk/domain/notification"
 	"agentdesk/domain/ticket"
+	"agentdesk/domain/user"
 )
 
 // Kind is how a field's values compare and sort.
@@ -75,6 +77,11 @@ type Resource struct {
 	// read scope instead of the company (a recipient's own records): the
 	// indexes that serve sorting start with it.
 	Partition string
+	// RequireFilter, when set, is a field every list must narrow to one
+	// value by equality unless the read scope already does: a scope of
+	// every company (a superadmin's) is then read one company at a time,
+	// by the indexes that start with the field.
+	RequireFilter string
 }
 
 // CollectionName returns the read model's name.
@@ -360,6 +367,61 @@ var Notifications = &Resource{
 	Partition:   "user_id",
 }
 
+// AuditLog is the audit trail: a record per event of the log saying who
+// did what to which record, when, and as part of what (correlation,
+// causation, command and request ids). It holds no event data, which may
+// be personal and erasable; a record's past states are read elsewhere.
+// It is never written to through the API.
+var AuditLog = &Resource{
+	Name: "audit_log",
+	Fields: []Field{
+		{Name: "company_id", Kind: Text, Filter: true},
+		{Name: "actor_id", Kind: Text, Filter: true},
+		{Name: "resource", Kind: Text, Filter: true},
+		{Name: "entity_id", Kind: Text, Filter: true},
+		{Name: "type", Kind: Text, Filter: true},
+		{Name: "correlation_id", Kind: Text, Filter: true},
+		{Name: "recorded_at", Kind: Time, Filter: true, Sort: true},
+		// position is the event's place in the log (a position key), the
+		// order in which things happened even within one instant.
+		{Name: "position", Kind: Text, Sort: true},
+	},
+	// Every filter React Admin offers is served newest first from its own
+	// index, so a page of a million entries reads 25 index entries.
+	Indexes: [][]string{
+		{"company_id", "recorded_at"}, {"company_id", "position"},
+		{"company_id", "actor_id", "recorded_at"}, {"company_id", "resource", "recorded_at"},
+		{"company_id", "entity_id", "recorded_at"}, {"company_id", "type", "recorded_at"},
+		{"company_id", "correlation_id", "recorded_at"},
+	},
+	// Types and resources are few, so keeping their totals costs little:
+	// a page of one type's entries of a company with 1,000,000 took a p50
+	// of 2.9 ms counting its 50,000, 0.38 ms with the kept total. An
+	// actor's or a record's entries are counted.
+	Counts:        [][]string{{"company_id"}, {"company_id", "type"}, {"company_id", "resource"}},
+	DefaultSort:   "recorded_at",
+	DefaultDesc:   true,
+	Scope:         domain.AuditScope,
+	RequireFilter: "company_id",
+}
+
+// categories maps the event log's stream categories to the resources
+// whose records their streams are. Username claims ("username-<name>")
+// are not among them: they are the bookkeeping that keeps names unique,
+// each beside a user.created or user.deleted of the user's own stream,
+// and their stream id is the user name itself.
+var categories = map[string]*Resource{
+	company.Category: Companies, user.Category: Users, ticket.Category: Tickets, agent.Category: Agents,
+	campaign.Category: Campaigns, knowledge.Category: KnowledgeChunks, notification.Category: Notifications,
+}
+
+// ForCategory returns the resource whose records the streams of a
+// category hold.
+func ForCategory(category string) (*Resource, bool) {
+	r, ok := categories[category]
+	return r, ok
+}
+
 func campaignStatuses() []string {
 	out := make([]string, len(campaign.Statuses))
 	for i, s := range campaign.Statuses {
@@ -383,5 +445,5 @@ func childScope(parent func(domain.Principal) domain.ReadScope) func(domain.Prin
 
 // All lists the resources the API serves, in menu order.
 func All() []*Resource {
-	return []*Resource{Companies, Users, Agents, Tickets, Comments, Campaigns, CampaignContent, KnowledgeChunks, Notifications}
+	return []*Resource{Companies, Users, Agents, Tickets, Comments, Campaigns, CampaignContent, KnowledgeChunks, Notifications, AuditLog}
 }

@@ -5,7 +5,14 @@ import (
 	"testing"
 
 	"agentdesk/domain"
+	"agentdesk/domain/agent"
+	"agentdesk/domain/campaign"
+	"agentdesk/domain/company"
+	"agentdesk/domain/knowledge"
+	"agentdesk/domain/notification"
 	"agentdesk/domain/resource"
+	"agentdesk/domain/ticket"
+	"agentdesk/domain/user"
 )
 
 // TestDeclarations keeps the declarations honest: every field a client
@@ -93,6 +100,10 @@ func TestScopesFollowThePolicy(t *testing.T) {
 					t.Errorf("%s reading a notification of %s for %s: scope says %v, policy %v", role, company, who, got, want)
 				}
 			}
+			entry := map[string]string{"company_id": company}
+			if got, want := domain.AuditScope(p).Allows(func(n string) string { return entry[n] }), domain.CanAudit(p, company); got != want {
+				t.Errorf("%s reading the audit trail of %s: scope says %v, policy %v", role, company, got, want)
+			}
 			co := map[string]string{"id": company}
 			if got, want := domain.CompanyScope(p).Allows(func(n string) string { return co[n] }), domain.CanCompany(p, domain.Read, company); got != want {
 				t.Errorf("%s reading company %s: scope says %v, policy %v", role, company, got, want)
@@ -127,5 +138,22 @@ func TestEverySortHasAnIndex(t *testing.T) {
 				t.Errorf("%s: sorting by %s needs the index %v", r.Name, f, want)
 			}
 		}
+	}
+}
+
+// TestEveryCategoryIsAResource: the audit trail names the resource of
+// every aggregate's stream, and of no bookkeeping stream.
+func TestEveryCategoryIsAResource(t *testing.T) {
+	for category, want := range map[string]*resource.Resource{
+		company.Category: resource.Companies, user.Category: resource.Users, ticket.Category: resource.Tickets,
+		agent.Category: resource.Agents, campaign.Category: resource.Campaigns, knowledge.Category: resource.KnowledgeChunks,
+		notification.Category: resource.Notifications,
+	} {
+		if got, ok := resource.ForCategory(category); !ok || got != want {
+			t.Errorf("category %s: got %v, want %s", category, got, want.Name)
+		}
+	}
+	if got, ok := resource.ForCategory("username"); ok {
+		t.Errorf("username claims are the resource %s, want none", got.Name)
 	}
 }

@@ -1,0 +1,118 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"agentdesk/domain"
+	"agentdesk/eventstore"
+	"agentdesk/internal/config"
+	"agentdesk/readapi"
+)
+
+// newAuditExportCmd returns the audit group's export command.
+func newAuditExportCmd(getenv func(string) string) *cobra.Command {
+	var company, out string
+	cmd := &cobra.Command{
+		Use:   "export --company ID [--out FILE]",
+		Short: "Export a company's events, in log order, as JSON lines",
+		Long: "Write every event of company ID stored when the export starts, in log order, as\n" +
+			"JSON lines (id, stream_id, revision, position, type, schema_version, data,\n" +
+			"metadata) to FILE, or to standard output. A terminal on standard error shows a\n" +
+			"progress bar. It opens the configured stores: when the event store is embedded\n" +
+			"(EVENTSTORE_URL unset) it refuses to run while a server uses the data dir; export\n" +
+			"through the server instead, GET /api/audit/export?company_id=ID.\n\n" + envHelp,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if !domain.ValidID(company) {
+				return usagef(cmd, "%s needs --company, a company id (UUID)", subcommand(cmd))
+			}
+			return exportAuditLog(cmd.Context(), getenv, company, out, cmd.OutOrStdout(), cmd.ErrOrStderr())
+		},
+	}
+	cmd.Flags().StringVar(&company, "company", "", "the company whose events to export (required)")
+	cmd.Flags().StringVar(&out, "out", "", "the file to write (created, or truncated); standard output when unset")
+	return cmd
+}
+
+// exportAuditLog writes company's events to the file out, or to stdout
+// when out is empty. The file is written in place: an export that fails
+// leaves what it wrote, and says so.
+func exportAuditLog(ctx context.Context, getenv func(string) string, company, out string, stdout, stderr io.Writer) (err error) {
+	cfg, err := config.FromEnv(getenv)
+	if err != nil {
+		return err
+	}
+	if cfg.EventStoreURL == "" || cfg.MongoURI == "" {
+		if err := checkDataDir(cfg); err != nil {
+			return err
+		}
+	}
+	st, err := openStores(ctx, cfg, newLogger(cfg, stderr), nil)
+	if err != nil {
+		var busy *dataDirInUseError
+		if errors.As(err, &busy) {
+			return fmt.Errorf("%w; export through the running server instead: GET /api/audit/export?company_id=%s", err, company)
+		}
+		return err
+	}
+	defer func() {
+		if cerr := st.close(); cerr != nil {
+			err = errors.Join(err, fmt.Errorf("close stores: %w", cerr))
+		}
+	}()
+	w := stdout
+	if out != "" {
+		f, err := os.Create(out)
+		if err != nil {
+			return err
+		}
+		defer func() {
+			if cerr := f.Close(); cerr != nil {
+				err = errors.Join(err, cerr)
+			}
+		}()
+		w = f
+	}
+	bar := exportBar(stderr)
+	n, err := readapi.ExportEvents(ctx, st.events, company, w, func(at, head eventstore.Position) error {
+		if bar != nil {
+			// Positions are progress: SQLite numbers its events, and
+			// EventStoreDB's commit positions grow with the log's bytes.
+			bar.ChangeMax64(int64(head.Commit))
+			_ = bar.Set64(int64(at.Commit))
+		}
+		return nil
+	})
+	if bar != nil {
+		_ = bar.Finish()
+	}
+	if err != nil {
+		return fmt.Errorf("export stopped after %d events: %w", n, err)
+	}
+	if out != "" {
+		fmt.Fprintf(stderr, "exported %d events of company %s to %s\n", n, company, out)
+	}
+	return nil
+}
+
+// exportBar is a progress bar on stderr when it is a terminal, else nil:
+// a log or a pipe gets no bar.
+func exportBar(stderr io.Writer) *progressbar.ProgressBar {
+	f, ok := stderr.(*os.File)
+	if !ok || !term.IsTerminal(int(f.Fd())) {
+		return nil
+	}
+	return progressbar.NewOptions64(-1, progressbar.OptionSetWriter(stderr), progressbar.OptionSetDescription("export"),
+		progressbar.OptionShowIts(), progressbar.OptionSetItsString("positions"),
+		progressbar.OptionSetPredictTime(true), progressbar.OptionThrottle(100*time.Millisecond), progressbar.OptionFullWidth(),
+		progressbar.OptionClearOnFinish())
+}
