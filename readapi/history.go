@@ -13,6 +13,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"agentdesk/domain"
+	decl "agentdesk/domain/resource"
 	"agentdesk/readstore"
 )
 
@@ -74,8 +75,10 @@ func (a *API) mountAudit(r chi.Router) {
 		return
 	}
 	for _, res := range resources {
-		if res.Parent != nil {
-			continue // a child's events are its parent's: see the parent's history
+		if res.Parent != nil || res.Resource == decl.AuditLog {
+			// A child's events are its parent's (see the parent's
+			// history); the audit log is itself a history.
+			continue
 		}
 		r.Get("/api/"+res.name+"/{id}/history", a.history(res))
 	}
@@ -162,8 +165,8 @@ func (a *API) stateAt(w http.ResponseWriter, r *http.Request, res *resource) (ok
 	if !q.Has("as_of") && !q.Has("revision") {
 		return false
 	}
-	if a.audit == nil {
-		a.fail(w, r, badRequestf("as_of and revision are not served here"))
+	if a.audit == nil || res.Parent != nil || res.Resource == decl.AuditLog {
+		a.fail(w, r, badRequestf("as_of and revision are not served for %s", res.name))
 		return true
 	}
 	var asOf time.Time

@@ -16,13 +16,14 @@ import (
 // auditCommands build the subcommands of agentdesk audit, in the order
 // the help lists them; a new one is one more entry.
 var auditCommands = []func(getenv func(string) string) *cobra.Command{
+	newAuditExportCmd,
 	newAuditVerifyCmd,
 }
 
 // newAuditCmd is the audit group: commands on the event log itself, the
 // audit trail.
 func newAuditCmd(getenv func(string) string) *cobra.Command {
-	cmd := group(&cobra.Command{Use: "audit", Short: "Check the audit trail: the event log itself"})
+	cmd := group(&cobra.Command{Use: "audit", Short: "Export and check the audit trail: the event log itself"})
 	for _, build := range auditCommands {
 		cmd.AddCommand(build(getenv))
 	}

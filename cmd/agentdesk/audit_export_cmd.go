@@ -20,24 +20,36 @@ import (
 
 // newAuditExportCmd returns the audit group's export command.
 func newAuditExportCmd(getenv func(string) string) *cobra.Command {
-	var company, out string
+	var company, out, asOf string
 	cmd := &cobra.Command{
-		Use:   "export --company ID [--out FILE]",
-		Short: "Export a company's events, in log order, as JSON lines",
+		Use:   "export --company ID [--as-of TIME] [--out FILE]",
+		Short: "Export a company's events, or its entities as of a time, as JSON lines",
 		Long: "Write every event of company ID stored when the export starts, in log order, as\n" +
 			"JSON lines (id, stream_id, revision, position, type, schema_version, data,\n" +
-			"metadata) to FILE, or to standard output. A terminal on standard error shows a\n" +
-			"progress bar. It opens the configured stores: when the event store is embedded\n" +
-			"(EVENTSTORE_URL unset) it refuses to run while a server uses the data dir; export\n" +
-			"through the server instead, GET /api/audit/export?company_id=ID.\n\n" + envHelp,
+			"metadata) to FILE, or to standard output. With --as-of TIME (RFC 3339), write\n" +
+			"instead every entity of the company that existed then, as it was then, one line\n" +
+			"each ({resource, id, revision, record}), replayed from the log; erased personal\n" +
+			"data shows as erased. A terminal on standard error shows a progress bar. It opens\n" +
+			"the configured stores: when the event store is embedded (EVENTSTORE_URL unset) it\n" +
+			"refuses to run while a server uses the data dir; export through the server\n" +
+			"instead, GET /api/audit/export?company_id=ID.\n\n" + envHelp,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if !domain.ValidID(company) {
 				return usagef(cmd, "%s needs --company, a company id (UUID)", subcommand(cmd))
 			}
-			return exportAuditLog(cmd.Context(), getenv, company, out, cmd.OutOrStdout(), cmd.ErrOrStderr())
+			var at time.Time
+			if asOf != "" {
+				t, err := time.Parse(time.RFC3339Nano, asOf)
+				if err != nil {
+					return usagef(cmd, "--as-of %q: want an RFC 3339 time, such as 2026-11-30T09:00:00Z", asOf)
+				}
+				at = t
+			}
+			return exportAuditLog(cmd.Context(), getenv, company, out, at, cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
+	cmd.Flags().StringVar(&asOf, "as-of", "", "export every entity's state at this RFC 3339 time instead of the events")
 	cmd.Flags().StringVar(&company, "company", "", "the company whose events to export (required)")
 	cmd.Flags().StringVar(&out, "out", "", "the file to write (created, or truncated); standard output when unset")
 	return cmd
@@ -46,7 +58,7 @@ func newAuditExportCmd(getenv func(string) string) *cobra.Command {
 // exportAuditLog writes company's events to the file out, or to stdout
 // when out is empty. The file is written in place: an export that fails
 // leaves what it wrote, and says so.
-func exportAuditLog(ctx context.Context, getenv func(string) string, company, out string, stdout, stderr io.Writer) (err error) {
+func exportAuditLog(ctx context.Context, getenv func(string) string, company, out string, asOf time.Time, stdout, stderr io.Writer) (err error) {
 	cfg, err := config.FromEnv(getenv)
 	if err != nil {
 		return err
@@ -83,6 +95,24 @@ func exportAuditLog(ctx context.Context, getenv func(string) string, company, ou
 		w = f
 	}
 	bar := exportBar(stderr)
+	if !asOf.IsZero() {
+		a := &auditor{events: st.events, pii: st.pii}
+		n, err := a.exportStates(ctx, w, company, asOf, func() {
+			if bar != nil {
+				_ = bar.Add(1)
+			}
+		})
+		if bar != nil {
+			_ = bar.Finish()
+		}
+		if err != nil {
+			return fmt.Errorf("export stopped after %d records: %w", n, err)
+		}
+		if out != "" {
+			fmt.Fprintf(stderr, "exported %d records of company %s as of %s to %s\n", n, company, asOf.Format(time.RFC3339), out)
+		}
+		return nil
+	}
 	n, err := readapi.ExportEvents(ctx, st.events, company, w, func(at, head eventstore.Position) error {
 		if bar != nil {
 			// Positions are progress: SQLite numbers its events, and

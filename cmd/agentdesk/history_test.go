@@ -6,6 +6,8 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -205,5 +207,56 @@ func TestHistoryOfAForgottenUser(t *testing.T) {
 	}
 	if rec := string(root.must(http.StatusOK, "GET", "/api/users/"+id+"?revision=0", nil).Body); strings.Contains(rec, "lovelace") {
 		t.Fatalf("as of revision 0 after forget: %s", rec)
+	}
+}
+
+// TestExportAsOf: audit export --as-of writes the company's entities as
+// they were then, and only those that existed.
+func TestExportAsOf(t *testing.T) {
+	dir := t.TempDir()
+	ts := startServer(t, dir)
+	root := login(t, ts.URL, "admin", testAdminPassword)
+	co := root.must(http.StatusCreated, "POST", "/api/companies", map[string]any{"name": "Exported"}).Map(t)
+	coID := co["id"].(string)
+	root.must(http.StatusCreated, "POST", "/api/users", map[string]any{"company_id": coID, "username": "exp-admin", "password": "password-exp", "role": "company_admin"})
+	a := login(t, ts.URL, "exp-admin", "password-exp")
+	tk := a.must(http.StatusCreated, "POST", "/api/tickets", map[string]any{"title": "Then"}).Map(t)
+	time.Sleep(5 * time.Millisecond)
+	then := time.Now().UTC()
+	time.Sleep(5 * time.Millisecond)
+	a.must(http.StatusOK, "PUT", "/api/tickets/"+tk["id"].(string), map[string]any{"title": "Now", "revision": 0})
+	a.must(http.StatusCreated, "POST", "/api/tickets", map[string]any{"title": "Later"})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := ts.srv.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "asof.ndjson")
+	env := map[string]string{"DATA_DIR": dir}
+	var stdout, stderr strings.Builder
+	err := run(context.Background(), []string{"audit", "export", "--company", coID, "--as-of", then.Format(time.RFC3339Nano), "--out", out},
+		func(k string) string { return env[k] }, strings.NewReader(""), &stdout, &stderr)
+	if err != nil {
+		t.Fatalf("export: %v (%s)", err, stderr.String())
+	}
+	raw, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tickets []string
+	for _, line := range strings.Split(strings.TrimSpace(string(raw)), "\n") {
+		var l struct {
+			Resource string
+			Record   map[string]any
+		}
+		if err := json.Unmarshal([]byte(line), &l); err != nil {
+			t.Fatalf("line %q: %v", line, err)
+		}
+		if l.Resource == "tickets" {
+			tickets = append(tickets, l.Record["title"].(string))
+		}
+	}
+	if !reflect.DeepEqual(tickets, []string{"Then"}) {
+		t.Fatalf("tickets as of then: %v (export: %s)", tickets, raw)
 	}
 }

@@ -8,7 +8,8 @@
 //	                                              set a user's password
 //	agentdesk projections status|rebuild|verify|resume
 //	                                              operate the projections
-//	agentdesk audit export --company ID [--out FILE]
+//	agentdesk audit export --company ID [--as-of TIME] [--out FILE]
+//	agentdesk audit verify [--company ID]
 //	                                              export a company's events as JSON lines
 //	agentdesk help [command]                      show help
 //
@@ -158,9 +159,6 @@ func newRoot(getenv func(string) string) *cobra.Command {
 		newProjectionsCmd(getenv),
 		newAuditCmd(getenv),
 	)
-	audit := group(&cobra.Command{Use: "audit", Short: "Read the audit trail from the command line"})
-	audit.AddCommand(newAuditExportCmd(getenv))
-	root.AddCommand(audit)
 	return root
 }
 
