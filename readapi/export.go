@@ -56,7 +56,7 @@ const exportBatch = 1000
 // has read and the head it reads up to; an error of afterBatch stops it.
 // companyID must not be empty: an empty filter would select every
 // company's events.
-func ExportEvents(ctx context.Context, log EventLog, companyID string, w io.Writer, afterBatch func(at, head eventstore.Position) error) (n int64, err error) {
+func ExportEvents(ctx context.Context, log EventLog, companyID string, w io.Writer, afterBatch func(at, head eventstore.Position) error, redact ...func(context.Context, eventstore.RecordedEvent) json.RawMessage) (n int64, err error) {
 	if companyID == "" {
 		return 0, errors.New("export: no company")
 	}
@@ -85,8 +85,12 @@ func ExportEvents(ctx context.Context, log EventLog, companyID string, w io.Writ
 				done = true
 				break
 			}
+			data := ev.Data
+			for _, f := range redact {
+				data = f(ctx, ev)
+			}
 			if err := enc.Encode(ExportedEvent{ID: ev.ID, StreamID: ev.StreamID, Revision: ev.Revision, Position: ev.Position.Key(),
-				Type: ev.Type, SchemaVersion: ev.SchemaVersion, Data: ev.Data, Metadata: ev.Metadata}); err != nil {
+				Type: ev.Type, SchemaVersion: ev.SchemaVersion, Data: data, Metadata: ev.Metadata}); err != nil {
 				return n, err
 			}
 			n++
@@ -141,6 +145,15 @@ func (a *API) exportAudit(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, fmt.Errorf("%w: you may export your own company's audit trail only", domain.ErrForbidden))
 		return
 	}
+	var asOf time.Time
+	if s := r.URL.Query().Get("as_of"); s != "" || r.URL.Query().Has("as_of") {
+		t, err := time.Parse(time.RFC3339Nano, s)
+		if err != nil || a.audit == nil {
+			a.fail(w, r, badRequestf("as_of must be an RFC 3339 time, such as 2026-11-30T09:00:00Z"))
+			return
+		}
+		asOf = t
+	}
 	// Head and subscription errors before the first byte still answer
 	// with a status; the first batch is what commits to 200.
 	rc := http.NewResponseController(w)
@@ -165,14 +178,30 @@ func (a *API) exportAudit(w http.ResponseWriter, r *http.Request) {
 		writeFailed = writeFailed || err != nil
 		return n, err
 	})
-	n, err := ExportEvents(r.Context(), a.events, companyID, out, func(_, _ eventstore.Position) error {
+	flush := func() {
 		start()
 		// A flush that fails means the client is gone; the next read
 		// of the log sees the request's context end.
 		_ = rc.Flush()
 		_ = rc.SetWriteDeadline(time.Now().Add(exportWriteWait))
-		return nil
-	})
+	}
+	var n int64
+	var err error
+	switch {
+	case !asOf.IsZero():
+		var lines int
+		count := 0
+		lines, err = a.audit.ExportStates(r.Context(), out, companyID, asOf, func() {
+			if count++; count%1000 == 0 {
+				flush()
+			}
+		})
+		n = int64(lines)
+	case a.audit != nil:
+		n, err = ExportEvents(r.Context(), a.events, companyID, out, func(_, _ eventstore.Position) error { flush(); return nil }, a.audit.Redact)
+	default:
+		n, err = ExportEvents(r.Context(), a.events, companyID, out, func(_, _ eventstore.Position) error { flush(); return nil })
+	}
 	switch {
 	case err == nil:
 		start() // an empty export is an empty 200

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -14,6 +15,7 @@ import (
 
 	"agentdesk/domain"
 	decl "agentdesk/domain/resource"
+	"agentdesk/eventstore"
 	"agentdesk/readstore"
 )
 
@@ -33,6 +35,12 @@ type Audit interface {
 	// not, for deciding who may read its past; domain.ErrNotFound if it
 	// never existed.
 	LastState(ctx context.Context, collection, id string) (json.RawMessage, error)
+	// Redact returns an event's data as histories and exports show it:
+	// secrets redacted, personal data opened or erased.
+	Redact(ctx context.Context, ev eventstore.RecordedEvent) json.RawMessage
+	// ExportStates writes every entity of company that existed at asOf,
+	// as it was then, one JSON line each; progress hears of each.
+	ExportStates(ctx context.Context, w io.Writer, company string, asOf time.Time, progress func()) (int, error)
 }
 
 // HistoryEntry is one event of an entity's history.

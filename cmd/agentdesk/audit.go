@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"agentdesk/domain"
+	"agentdesk/domain/resource"
 	"agentdesk/eventstore"
 	"agentdesk/internal/pii"
 	"agentdesk/projections"
@@ -74,7 +75,7 @@ func (a *auditor) History(ctx context.Context, collection, id string, newestFirs
 			ID: ev.ID, Type: ev.Type, Revision: ev.Revision, Time: ev.Metadata.RecordedAt,
 			Actor:         readapi.Actor{ID: ev.Metadata.ActorID, Role: ev.Metadata.ActorRole, Username: a.usernameAt(ctx, names, ev.Metadata.ActorID, ev.Metadata.RecordedAt)},
 			CorrelationID: ev.Metadata.CorrelationID, CausationID: ev.Metadata.CausationID,
-			Data:    a.redact(ctx, id, ev.Data),
+			Data:    a.Redact(ctx, ev),
 			Changes: changes(e.Before, e.After),
 		}
 		if !ev.Position.IsZero() {
@@ -152,12 +153,13 @@ func (a *auditor) usernameAt(ctx context.Context, cache map[string]string, actor
 // sealed credentials, password hashes, tokens.
 var secretWords = []string{"password", "secret", "credential", "token", "hash", "api_key"}
 
-// redact returns an event's data with secrets replaced by "[redacted]"
-// and sealed personal values opened, or "[erased]" when their key is
-// gone.
-func (a *auditor) redact(ctx context.Context, subject string, data json.RawMessage) json.RawMessage {
+// Redact implements readapi.Audit: an event's data with secrets replaced
+// by "[redacted]" and sealed personal values opened, or "[erased]" when
+// their key is gone (the subject is the stream's aggregate).
+func (a *auditor) Redact(ctx context.Context, ev eventstore.RecordedEvent) json.RawMessage {
+	subject := projections.EntityID(ev.StreamID)
 	var v any
-	if err := json.Unmarshal(data, &v); err != nil {
+	if err := json.Unmarshal(ev.Data, &v); err != nil {
 		return json.RawMessage(`"[undecodable]"`)
 	}
 	var walk func(v any) any
@@ -231,10 +233,10 @@ type stateLine struct {
 	Record   json.RawMessage `json:"record"`
 }
 
-// exportStates writes every entity of company that existed at asOf, as
+// ExportStates implements readapi.Audit: it writes every entity of company that existed at asOf, as
 // it was then, one JSON line each, in the order their streams began; it
 // returns how many. progress, when set, hears of each line.
-func (a *auditor) exportStates(ctx context.Context, w io.Writer, company string, asOf time.Time, progress func()) (int, error) {
+func (a *auditor) ExportStates(ctx context.Context, w io.Writer, company string, asOf time.Time, progress func()) (int, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	sub, err := a.events.Subscribe(ctx, eventstore.Start, eventstore.Filter{CompanyID: company})
@@ -250,8 +252,14 @@ func (a *auditor) exportStates(ctx context.Context, w io.Writer, company string,
 	var entities []entity
 	seen := map[string]bool{}
 	byCategory := map[string]projections.Replayer{}
+	// Only the API's resources: credentials (password hashes) share the
+	// users' streams and are never exported.
+	served := map[string]bool{}
+	for _, r := range resource.All() {
+		served[r.CollectionName()] = true
+	}
 	for _, p := range projections.All(a.options()...) {
-		if r, ok := p.(projections.Replayer); ok && len(p.Filter().Categories) == 1 {
+		if r, ok := p.(projections.Replayer); ok && len(p.Filter().Categories) == 1 && served[p.Collection().Name] {
 			byCategory[p.Filter().Categories[0]] = r
 		}
 	}

@@ -97,7 +97,7 @@ func exportAuditLog(ctx context.Context, getenv func(string) string, company, ou
 	bar := exportBar(stderr)
 	if !asOf.IsZero() {
 		a := &auditor{events: st.events, pii: st.pii}
-		n, err := a.exportStates(ctx, w, company, asOf, func() {
+		n, err := a.ExportStates(ctx, w, company, asOf, func() {
 			if bar != nil {
 				_ = bar.Add(1)
 			}
@@ -121,7 +121,7 @@ func exportAuditLog(ctx context.Context, getenv func(string) string, company, ou
 			_ = bar.Set64(int64(at.Commit))
 		}
 		return nil
-	})
+	}, (&auditor{events: st.events, pii: st.pii}).Redact)
 	if bar != nil {
 		_ = bar.Finish()
 	}

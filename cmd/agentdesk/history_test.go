@@ -208,6 +208,13 @@ func TestHistoryOfAForgottenUser(t *testing.T) {
 	if rec := string(root.must(http.StatusOK, "GET", "/api/users/"+id+"?revision=0", nil).Body); strings.Contains(rec, "lovelace") {
 		t.Fatalf("as of revision 0 after forget: %s", rec)
 	}
+	for _, q := range []string{"", "&as_of=" + url.QueryEscape(time.Now().UTC().Format(time.RFC3339Nano))} {
+		export := string(root.must(http.StatusOK, "GET", "/api/audit/export?company_id="+co["id"].(string)+q, nil).Body)
+		if strings.Contains(export, "lovelace") || strings.Contains(export, "Ada L") || strings.Contains(export, "pii:v1") ||
+			!strings.Contains(export, domain.Erased) || strings.Contains(export, "$2a$") {
+			t.Fatalf("export%s after forget: %s", q, export)
+		}
+	}
 }
 
 // TestExportAsOf: audit export --as-of writes the company's entities as

@@ -15,7 +15,11 @@ const auditExportPath = "/api/audit/export"
 // auditExport describes GET /api/audit/export. Its body is JSON lines,
 // described as the array of the lines it holds.
 func (d *describer) auditExport() {
-	lines := openapi3.NewArraySchema().WithItems(shape(reflect.TypeFor[readapi.ExportedEvent](), nil, true))
+	event, state := shape(reflect.TypeFor[readapi.ExportedEvent](), nil, true), shape(reflect.TypeFor[stateLine](), nil, true)
+	record := openapi3.NewObjectSchema()
+	record.Description = "the record as it was then"
+	state.Properties["record"] = openapi3.NewSchemaRef("", record)
+	lines := openapi3.NewArraySchema().WithItems(&openapi3.Schema{AnyOf: openapi3.SchemaRefs{openapi3.NewSchemaRef("", event), openapi3.NewSchemaRef("", state)}})
 	lines.Description = "One event per line, in log order: the company's events stored when the export started. " +
 		"A line {\"error\": {...}} instead of an event means the export failed there."
 	op := &openapi3.Operation{
@@ -24,7 +28,10 @@ func (d *describer) auditExport() {
 			"company (naming another is 403); a superadmin must name one; other roles get 403.",
 		Parameters: openapi3.Parameters{{Value: openapi3.NewQueryParameter("company_id").
 			WithDescription("The company to export: required for a superadmin, a company admin's own when omitted.").
-			WithSchema(openapi3.NewUUIDSchema())}},
+			WithSchema(openapi3.NewUUIDSchema())},
+			{Value: openapi3.NewQueryParameter("as_of").
+				WithDescription("RFC 3339 time: export instead every entity of the company that existed then, as it was then ({resource, id, revision, record} per line).").
+				WithSchema(openapi3.NewDateTimeSchema())}},
 		Responses: responses(http.StatusOK, openapi3.NewResponse().WithDescription("The events, one JSON object per line.").
 			WithContent(openapi3.NewContentWithSchema(lines, []string{"application/x-ndjson"}))),
 	}

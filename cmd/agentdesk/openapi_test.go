@@ -489,6 +489,8 @@ func openAPISamples(t *testing.T, ts *testServer, v *validator) {
 	root.must(http.StatusBadRequest, "GET", "/api/audit_log", nil)
 	writer.must(http.StatusForbidden, "GET", "/api/audit_log", nil)
 	a.must(http.StatusOK, "GET", auditExportPath, nil)
+	a.must(http.StatusOK, "GET", auditExportPath+"?as_of="+url.QueryEscape(time.Now().UTC().Format(time.RFC3339Nano)), nil)
+	a.must(http.StatusBadRequest, "GET", auditExportPath+"?as_of=soon", nil)
 	root.must(http.StatusBadRequest, "GET", auditExportPath, nil)
 	writer.must(http.StatusForbidden, "GET", auditExportPath, nil)
 
