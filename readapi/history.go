@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -35,6 +36,14 @@ type Audit interface {
 	// not, for deciding who may read its past; domain.ErrNotFound if it
 	// never existed.
 	LastState(ctx context.Context, collection, id string) (json.RawMessage, error)
+	// ChildHistory returns, oldest first, every event of parent entity
+	// parentID (of parentCollection) that changed child record id of
+	// collection, with the record before and after: a ticket's comment's
+	// history is in its ticket's stream.
+	ChildHistory(ctx context.Context, collection, id, parentCollection, parentID string) ([]HistoryEntry, error)
+	// ChildStateAt is StateAt for a child record; revision is the parent
+	// stream's.
+	ChildStateAt(ctx context.Context, collection, id, parentCollection, parentID string, asOf time.Time, revision *uint64) (json.RawMessage, error)
 	// Redact returns an event's data as histories and exports show it:
 	// secrets redacted, personal data opened or erased.
 	Redact(ctx context.Context, ev eventstore.RecordedEvent) json.RawMessage
@@ -83,13 +92,27 @@ func (a *API) mountAudit(r chi.Router) {
 		return
 	}
 	for _, res := range resources {
-		if res.Parent != nil || res.Resource == decl.AuditLog {
-			// A child's events are its parent's (see the parent's
-			// history); the audit log is itself a history.
-			continue
+		if res.Resource == decl.AuditLog {
+			continue // itself a history
 		}
 		r.Get("/api/"+res.name+"/{id}/history", a.history(res))
 	}
+}
+
+// childParent returns the parent id of child record id, which p must be
+// able to read now (a child's past is found through its parent).
+func (a *API) childParent(ctx context.Context, p domain.Principal, res *resource, id string) (string, error) {
+	raw, err := a.lookup(ctx, p, res, id)
+	if err != nil {
+		return "", err
+	}
+	var rec map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &rec); err != nil {
+		return "", err
+	}
+	var parentID string
+	_ = json.Unmarshal(rec[res.ParentField], &parentID)
+	return parentID, nil
 }
 
 // history answers a page of an entity's history, newest first unless
@@ -98,7 +121,14 @@ func (a *API) history(res *resource) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		p, _ := PrincipalFrom(r.Context())
 		id := chi.URLParam(r, "id")
-		if err := a.mayReadPast(r.Context(), p, res, id); err != nil {
+		var parentID string
+		var err error
+		if res.Parent != nil {
+			parentID, err = a.childParent(r.Context(), p, res, id)
+		} else {
+			err = a.mayReadPast(r.Context(), p, res, id)
+		}
+		if err != nil {
 			a.fail(w, r, err)
 			return
 		}
@@ -130,7 +160,19 @@ func (a *API) history(res *resource) http.HandlerFunc {
 			a.fail(w, r, badRequestf("order must be ASC or DESC"))
 			return
 		}
-		page, total, err := a.audit.History(r.Context(), res.CollectionName(), id, newestFirst, skip, limit)
+		var page []HistoryEntry
+		var total int
+		if res.Parent != nil {
+			var all []HistoryEntry
+			all, err = a.audit.ChildHistory(r.Context(), res.CollectionName(), id, res.Parent.CollectionName(), parentID)
+			if newestFirst {
+				slices.Reverse(all)
+			}
+			total = len(all)
+			page = all[min(skip, total):min(skip+limit, total)]
+		} else {
+			page, total, err = a.audit.History(r.Context(), res.CollectionName(), id, newestFirst, skip, limit)
+		}
 		if err != nil {
 			a.fail(w, r, err)
 			return
@@ -173,7 +215,7 @@ func (a *API) stateAt(w http.ResponseWriter, r *http.Request, res *resource) (ok
 	if !q.Has("as_of") && !q.Has("revision") {
 		return false
 	}
-	if a.audit == nil || res.Parent != nil || res.Resource == decl.AuditLog {
+	if a.audit == nil || res.Resource == decl.AuditLog {
 		a.fail(w, r, badRequestf("as_of and revision are not served for %s", res.name))
 		return true
 	}
@@ -197,11 +239,16 @@ func (a *API) stateAt(w http.ResponseWriter, r *http.Request, res *resource) (ok
 	}
 	p, _ := PrincipalFrom(r.Context())
 	id := chi.URLParam(r, "id")
-	if err := a.mayReadPast(r.Context(), p, res, id); err != nil {
-		a.fail(w, r, err)
-		return true
+	var doc json.RawMessage
+	var err error
+	if res.Parent != nil {
+		var parentID string
+		if parentID, err = a.childParent(r.Context(), p, res, id); err == nil {
+			doc, err = a.audit.ChildStateAt(r.Context(), res.CollectionName(), id, res.Parent.CollectionName(), parentID, asOf, rev)
+		}
+	} else if err = a.mayReadPast(r.Context(), p, res, id); err == nil {
+		doc, err = a.audit.StateAt(r.Context(), res.CollectionName(), id, asOf, rev)
 	}
-	doc, err := a.audit.StateAt(r.Context(), res.CollectionName(), id, asOf, rev)
 	if err != nil {
 		a.fail(w, r, err)
 		return true

@@ -70,19 +70,65 @@ func (a *auditor) History(ctx context.Context, collection, id string, newestFirs
 	names := map[string]string{} // actor id + time → username, for this page
 	out := make([]readapi.HistoryEntry, len(page))
 	for i, e := range page {
-		ev := e.Event
-		out[i] = readapi.HistoryEntry{
-			ID: ev.ID, Type: ev.Type, Revision: ev.Revision, Time: ev.Metadata.RecordedAt,
-			Actor:         readapi.Actor{ID: ev.Metadata.ActorID, Role: ev.Metadata.ActorRole, Username: a.usernameAt(ctx, names, ev.Metadata.ActorID, ev.Metadata.RecordedAt)},
-			CorrelationID: ev.Metadata.CorrelationID, CausationID: ev.Metadata.CausationID,
-			Data:    a.Redact(ctx, ev),
-			Changes: changes(e.Before, e.After),
-		}
-		if !ev.Position.IsZero() {
-			out[i].Position = ev.Position.Key()
-		}
+		out[i] = a.entry(ctx, names, e)
 	}
 	return out, total, nil
+}
+
+// entry turns a replayed step into a history entry.
+func (a *auditor) entry(ctx context.Context, names map[string]string, e projections.Entry) readapi.HistoryEntry {
+	ev := e.Event
+	h := readapi.HistoryEntry{
+		ID: ev.ID, Type: ev.Type, Revision: ev.Revision, Time: ev.Metadata.RecordedAt,
+		Actor:         readapi.Actor{ID: ev.Metadata.ActorID, Role: ev.Metadata.ActorRole, Username: a.usernameAt(ctx, names, ev.Metadata.ActorID, ev.Metadata.RecordedAt)},
+		CorrelationID: ev.Metadata.CorrelationID, CausationID: ev.Metadata.CausationID,
+		Data:    a.Redact(ctx, ev),
+		Changes: changes(e.Before, e.After),
+	}
+	if !ev.Position.IsZero() {
+		h.Position = ev.Position.Key()
+	}
+	return h
+}
+
+// childSteps replays child record id of collection from its parent's
+// stream, up to until.
+func (a *auditor) childSteps(ctx context.Context, collection, id, parentCollection, parentID string, until projections.Until) ([]projections.Entry, error) {
+	parent, err := a.replayer(parentCollection)
+	if err != nil {
+		return nil, err
+	}
+	p, ok := projections.ProjectorOf(collection, a.options()...)
+	if !ok {
+		return nil, fmt.Errorf("%w: %s has no projector", domain.ErrNotFound, collection)
+	}
+	return projections.DocHistory(ctx, a.events, p, parent.Stream(parentID), id, until)
+}
+
+// ChildHistory implements readapi.Audit.
+func (a *auditor) ChildHistory(ctx context.Context, collection, id, parentCollection, parentID string) ([]readapi.HistoryEntry, error) {
+	steps, err := a.childSteps(ctx, collection, id, parentCollection, parentID, projections.Until{})
+	if err != nil {
+		return nil, err
+	}
+	names := map[string]string{}
+	out := make([]readapi.HistoryEntry, len(steps))
+	for i, e := range steps {
+		out[i] = a.entry(ctx, names, e)
+	}
+	return out, nil
+}
+
+// ChildStateAt implements readapi.Audit.
+func (a *auditor) ChildStateAt(ctx context.Context, collection, id, parentCollection, parentID string, asOf time.Time, revision *uint64) (json.RawMessage, error) {
+	steps, err := a.childSteps(ctx, collection, id, parentCollection, parentID, projections.Until{AsOf: asOf, Revision: revision})
+	if err != nil {
+		return nil, err
+	}
+	if len(steps) == 0 {
+		return nil, fmt.Errorf("%w: %s %s did not exist then", domain.ErrNotFound, collection, id)
+	}
+	return steps[len(steps)-1].After, nil
 }
 
 // StateAt implements readapi.Audit.

@@ -267,3 +267,53 @@ func TestExportAsOf(t *testing.T) {
 		t.Fatalf("tickets as of then: %v (export: %s)", tickets, raw)
 	}
 }
+
+// TestChildHistory: a comment's and a campaign content item's history
+// come from their parent's stream, with the record before and after each
+// event that changed it, and their state as of a revision of the parent.
+func TestChildHistory(t *testing.T) {
+	ts := startServer(t, t.TempDir())
+	root := login(t, ts.URL, "admin", testAdminPassword)
+	co := root.must(http.StatusCreated, "POST", "/api/companies", map[string]any{"name": "Kids"}).Map(t)
+	root.must(http.StatusCreated, "POST", "/api/users", map[string]any{"company_id": co["id"], "username": "kids-admin", "password": "password-kids", "role": "company_admin"})
+	a := login(t, ts.URL, "kids-admin", "password-kids")
+	co2 := root.must(http.StatusCreated, "POST", "/api/companies", map[string]any{"name": "Strangers"}).Map(t)
+	root.must(http.StatusCreated, "POST", "/api/users", map[string]any{"company_id": co2["id"], "username": "stranger", "password": "password-stranger", "role": "company_admin"})
+	stranger := login(t, ts.URL, "stranger", "password-stranger")
+
+	tk := a.must(http.StatusCreated, "POST", "/api/tickets", map[string]any{"title": "With comments"}).Map(t)
+	a.must(http.StatusCreated, "POST", "/api/tickets/"+tk["id"].(string)+"/comments", map[string]any{"body": "first"})
+	cm := a.must(http.StatusCreated, "POST", "/api/tickets/"+tk["id"].(string)+"/comments", map[string]any{"body": "second"}).Map(t)
+	var h struct {
+		Data []struct {
+			Type     string                                 `json:"type"`
+			Revision uint64                                 `json:"revision"`
+			Changes  map[string]struct{ Before, After any } `json:"changes"`
+		} `json:"data"`
+		Total int `json:"total"`
+	}
+	a.must(http.StatusOK, "GET", "/api/comments/"+cm["id"].(string)+"/history", nil).JSON(t, &h)
+	if h.Total != 1 || h.Data[0].Type != "ticket.commented" || h.Data[0].Changes["body"].After != "second" || h.Data[0].Changes["body"].Before != nil {
+		t.Fatalf("comment history: %+v", h)
+	}
+	a.must(http.StatusNotFound, "GET", "/api/comments/"+cm["id"].(string)+"?revision=1", nil) // before it was written
+	if rec := a.must(http.StatusOK, "GET", "/api/comments/"+cm["id"].(string)+"?revision=2", nil).Map(t); rec["body"] != "second" {
+		t.Fatalf("comment as of revision 2: %v", rec)
+	}
+	stranger.must(http.StatusNotFound, "GET", "/api/comments/"+cm["id"].(string)+"/history", nil)
+
+	ag := a.must(http.StatusCreated, "POST", "/api/agents", map[string]any{"name": "Writer bot", "model": "gpt-4o-mini"}).Map(t)
+	cp := a.must(http.StatusCreated, "POST", "/api/campaigns", map[string]any{"name": "Launch", "agent_id": ag["id"], "channel": "email"}).Map(t)
+	cpID := cp["id"].(string)
+	item := a.must(http.StatusCreated, "POST", "/api/campaigns/"+cpID+"/content", map[string]any{"title": "Teaser", "body": "Soon."}).Map(t)
+	itemID := item["id"].(string)
+	a.must(http.StatusOK, "PUT", "/api/campaigns/"+cpID+"/content/"+itemID, map[string]any{"title": "Teaser 2", "body": "Sooner."})
+	a.must(http.StatusOK, "POST", "/api/campaigns/"+cpID+"/content/"+itemID+"/approve", nil)
+	a.must(http.StatusOK, "GET", "/api/campaign_content/"+itemID+"/history", nil).JSON(t, &h)
+	if h.Total != 3 || h.Data[0].Type != "campaign.content_approved" || h.Data[1].Changes["title"].Before != "Teaser" || h.Data[1].Changes["title"].After != "Teaser 2" {
+		t.Fatalf("content item history: %+v", h)
+	}
+	if rec := a.must(http.StatusOK, "GET", fmt.Sprintf("/api/campaign_content/%s?revision=%d", itemID, h.Data[2].Revision), nil).Map(t); rec["title"] != "Teaser" {
+		t.Fatalf("content item as first written: %v", rec)
+	}
+}

@@ -328,7 +328,7 @@ func (d *describer) reads() {
 			Responses: responses(200, withHeader(openapi3.NewResponse().WithDescription("The record.").WithJSONSchemaRef(ref(name)),
 				"ETag", d.records[r.Name].Properties["revision"] != nil)),
 		}
-		if r.Parent == nil && r != resource.AuditLog {
+		if r != resource.AuditLog {
 			get.Parameters = openapi3.Parameters{
 				{Value: openapi3.NewQueryParameter("as_of").WithDescription("RFC 3339 time: the record as it was then, replayed from the event log (404 if it did not exist yet)").
 					WithSchema(openapi3.NewDateTimeSchema())},
@@ -340,7 +340,7 @@ func (d *describer) reads() {
 		d.problems(get, append([]int{404}, readErrors...)...)
 		d.add(http.MethodGet, "/api/"+r.Name+"/{id}", get, false)
 
-		if r.Parent == nil && r != resource.AuditLog {
+		if r != resource.AuditLog {
 			hist := &openapi3.Operation{
 				OperationID: "history" + name, Tags: []string{r.Name}, Summary: "The history of one of " + r.Name + ", newest first: every event with who, when, its data and the record's changes",
 				Parameters: append(pageParams(), &openapi3.ParameterRef{Value: openapi3.NewQueryParameter("order").
