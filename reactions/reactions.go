@@ -305,7 +305,14 @@ const (
 // Run starts the router and the forwarders and blocks until ctx ends or
 // the router stops. A forwarder that fails (the event store or the
 // broker is down) starts again from its checkpoint after a pause.
-func (s *Service) Run(ctx context.Context) error {
+func (s *Service) Run(ctx context.Context) error { return s.run(ctx, true) }
+
+// RunHandlers runs the router alone, without the forwarders: on a broker
+// (NATS), a process that does not run the forwarders (another holds the
+// lease) still handles its share of the messages. It blocks like Run.
+func (s *Service) RunHandlers(ctx context.Context) error { return s.run(ctx, false) }
+
+func (s *Service) run(ctx context.Context, forward bool) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	routerDone := make(chan error, 1)
@@ -318,7 +325,9 @@ func (s *Service) Run(ctx context.Context) error {
 	close(s.ready)
 	var wg sync.WaitGroup
 	for _, t := range s.tracks {
-		wg.Go(func() { s.follow(ctx, t) })
+		if forward {
+			wg.Go(func() { s.follow(ctx, t) })
+		}
 	}
 	var err error
 	select {

@@ -88,26 +88,7 @@ func newReactions(ctx context.Context, cfg config.Config, events eventstore.Stor
 // a failure, with a pause that doubles up to 30 s, from the checkpoints.
 func (rs *reactionSet) run(ctx context.Context, log *slog.Logger) {
 	var wg sync.WaitGroup
-	wg.Go(func() {
-		for pause := time.Second; ctx.Err() == nil; pause = min(2*pause, 30*time.Second) {
-			svc, ps, err := rs.build()
-			if err == nil {
-				rs.service.Store(svc)
-				err = svc.Run(ctx)
-				ps.Close()
-			}
-			if ctx.Err() != nil {
-				return
-			}
-			why := err.Error()
-			rs.failure.Store(&why)
-			log.Error("reactions stopped; starting again from their checkpoints", "err", err, "in", pause)
-			select {
-			case <-time.After(pause):
-			case <-ctx.Done():
-			}
-		}
-	})
+	wg.Go(func() { rs.keep(ctx, log, (*reactions.Service).Run) })
 	wg.Go(func() {
 		// The scheduler starts again after a failure (the event store
 		// was unreachable), rebuilding its plan from the log.
@@ -124,6 +105,36 @@ func (rs *reactionSet) run(ctx context.Context, log *slog.Logger) {
 		}
 	})
 	wg.Wait()
+}
+
+// handle runs only the reactions' handlers until ctx ends: on a broker,
+// a process that does not hold the lease handles its share of the
+// messages the holder's forwarders publish.
+func (rs *reactionSet) handle(ctx context.Context, log *slog.Logger) {
+	rs.keep(ctx, log, (*reactions.Service).RunHandlers)
+}
+
+// keep runs the service with runFn until ctx ends, building it afresh
+// after a failure.
+func (rs *reactionSet) keep(ctx context.Context, log *slog.Logger, runFn func(*reactions.Service, context.Context) error) {
+	for pause := time.Second; ctx.Err() == nil; pause = min(2*pause, 30*time.Second) {
+		svc, ps, err := rs.build()
+		if err == nil {
+			rs.service.Store(svc)
+			err = runFn(svc, ctx)
+			ps.Close()
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		why := err.Error()
+		rs.failure.Store(&why)
+		log.Error("reactions stopped; starting again from their checkpoints", "err", err, "in", pause)
+		select {
+		case <-time.After(pause):
+		case <-ctx.Done():
+		}
+	}
 }
 
 // reactionStatus is one line of GET /api/admin/reactions: a React Admin

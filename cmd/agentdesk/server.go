@@ -478,7 +478,14 @@ func (s *Server) lead(ctx context.Context) {
 		followed := make(chan struct{})
 		go func() {
 			defer close(followed)
-			_ = s.runner.Follow(followCtx)
+			var wg sync.WaitGroup
+			wg.Go(func() { _ = s.runner.Follow(followCtx) })
+			if s.cfg.NATSURL != "" {
+				// On a broker the holder's forwarders publish, and every
+				// process's handlers share the messages.
+				wg.Go(func() { s.reactions.handle(followCtx, s.log) })
+			}
+			wg.Wait()
 		}()
 		held, err := s.lease.Hold(ctx)
 		stopFollowing()
