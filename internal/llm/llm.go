@@ -219,7 +219,17 @@ func (c *Client) chatRequest(req Request) (*openai.Client, openai.ChatCompletion
 	if err != nil {
 		return nil, openai.ChatCompletionRequest{}, err
 	}
-	out := openai.ChatCompletionRequest{Model: req.Model, MaxTokens: req.MaxTokens}
+	out := openai.ChatCompletionRequest{Model: req.Model}
+	if p == c.openai && c.cfg.OpenAIBaseURL == "" {
+		// OpenAI's own reasoning models refuse max_tokens.
+		out.MaxCompletionTokens = req.MaxTokens
+	} else {
+		// OpenAI-compatible servers (Ollama, llama.cpp, older vLLM) and
+		// Anthropic's endpoint read max_tokens; not all know its
+		// successor.
+		//lint:ignore SA1019 the field compatible servers understand
+		out.MaxTokens = req.MaxTokens
+	}
 	if req.Temperature != nil {
 		out.Temperature = *req.Temperature
 		if out.Temperature == 0 {

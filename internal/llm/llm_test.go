@@ -189,7 +189,7 @@ func TestLLMRetries(t *testing.T) {
 func TestLLMCancellation(t *testing.T) {
 	t.Run("stream", func(t *testing.T) {
 		srv := llmtest.New(t)
-		srv.Hold = make(chan struct{})
+		defer srv.Hold()()
 		c := newClient(t, llm.Config{OpenAIBaseURL: srv.URL})
 		ctx, cancel := context.WithCancel(context.Background())
 		_, err := c.Stream(ctx, chat("hi"), func(string) error { cancel(); return nil })
@@ -219,7 +219,7 @@ func TestLLMCancellation(t *testing.T) {
 	})
 	t.Run("timeout", func(t *testing.T) {
 		srv := llmtest.New(t)
-		srv.Hold = make(chan struct{})
+		defer srv.Hold()()
 		c := newClient(t, llm.Config{OpenAIBaseURL: srv.URL, Timeout: 200 * time.Millisecond})
 		_, err := c.Stream(context.Background(), chat("hi"), func(string) error { return nil })
 		if !errors.Is(err, context.DeadlineExceeded) {

@@ -50,11 +50,9 @@ type Server struct {
 	// Chunks is the answer, in the pieces a stream sends; a JSON answer
 	// joins them. Default: "Hello", ", ", "world".
 	Chunks []string
-	// Hold, when set, makes a stream stop after its first chunk until
-	// the client goes away or Hold is closed.
-	Hold chan struct{}
 
 	mu        sync.Mutex
+	hold      chan struct{}
 	failures  []Failure
 	requests  []Request
 	cancelled chan struct{}
@@ -84,6 +82,24 @@ func (s *Server) FailNext(f ...Failure) {
 	s.failures = append(s.failures, f...)
 }
 
+// Hold makes streams stop after their first chunk until their client
+// goes away (see Cancelled) or release is called.
+func (s *Server) Hold() (release func()) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ch := make(chan struct{})
+	s.hold = ch
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			s.mu.Lock()
+			s.hold = nil
+			s.mu.Unlock()
+			close(ch)
+		})
+	}
+}
+
 // Requests returns what the server was sent, in order.
 func (s *Server) Requests() []Request {
 	s.mu.Lock()
@@ -106,6 +122,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Lock()
 	s.requests = append(s.requests, Request{Header: r.Header.Clone(), Body: body})
+	hold := s.hold
 	var fail *Failure
 	if len(s.failures) > 0 {
 		fail = &s.failures[0]
@@ -145,12 +162,12 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	send(chunk(map[string]any{"role": "assistant", "content": ""}, nil))
 	for i, c := range s.Chunks {
 		send(chunk(map[string]any{"content": c}, nil))
-		if i == 0 && s.Hold != nil {
+		if i == 0 && hold != nil {
 			select {
 			case <-r.Context().Done():
 				s.cancelled <- struct{}{}
 				return
-			case <-s.Hold:
+			case <-hold:
 			}
 		}
 	}
