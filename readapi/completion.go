@@ -88,6 +88,9 @@ type completionBody struct {
 	hasMessages bool // "messages" was given, even as [] or null
 }
 
+// completionFields are the keys of a completion body.
+var completionFields = map[string]bool{"prompt": true, "messages": true, "model": true, "max_tokens": true, "temperature": true, "stream": true}
+
 // completionWriteWait is how long one answer or chunk may take to reach
 // the client. The server's write timeout bounds whole responses, which a
 // slow model outlasts; the completer's own timeout bounds the wait for
@@ -141,6 +144,9 @@ func (a *API) completion(w http.ResponseWriter, r *http.Request) {
 // provider fails after the answer started.
 func (a *API) streamCompletion(w http.ResponseWriter, r *http.Request, rc *http.ResponseController, req CompletionRequest) {
 	started := false
+	// A write that fails means the client is gone, whether or not the
+	// request's context has noticed yet.
+	writeFailed := false
 	send := func(event string, v any) error {
 		if !started {
 			started = true
@@ -156,9 +162,14 @@ func (a *API) streamCompletion(w http.ResponseWriter, r *http.Request, rc *http.
 		}
 		_ = rc.SetWriteDeadline(time.Now().Add(completionWriteWait))
 		if _, err := fmt.Fprintf(w, "event: %s\ndata: %s\n\n", event, data); err != nil {
+			writeFailed = true
 			return err
 		}
-		return rc.Flush()
+		if err := rc.Flush(); err != nil {
+			writeFailed = true
+			return err
+		}
+		return nil
 	}
 	c, err := a.completer.Stream(r.Context(), req, func(s string) error {
 		return send("chunk", map[string]string{"content": s})
@@ -167,7 +178,7 @@ func (a *API) streamCompletion(w http.ResponseWriter, r *http.Request, rc *http.
 	case err != nil && !started:
 		// Nothing sent yet: the failure still has its status.
 		a.fail(w, r, completionError(err))
-	case err != nil && r.Context().Err() != nil:
+	case err != nil && (writeFailed || r.Context().Err() != nil):
 		// The client went away and took the upstream request with it.
 		a.log.Debug("client went away", "method", r.Method, "path", r.URL.Path)
 	case err != nil:
@@ -228,11 +239,20 @@ func decodeCompletion(w http.ResponseWriter, r *http.Request) (completionBody, e
 	if dec.Decode(&struct{}{}) != io.EOF {
 		return b, &requestError{status: http.StatusBadRequest, msg: "the body must hold a single JSON object"}
 	}
-	// Tell "messages": [] from no messages at all.
 	var keys map[string]json.RawMessage
-	if json.Unmarshal(raw, &keys) == nil {
-		_, b.hasMessages = keys["messages"]
+	if err := json.Unmarshal(raw, &keys); err != nil {
+		return b, &requestError{status: http.StatusBadRequest, msg: "the body must be a JSON object"}
 	}
+	for k := range keys {
+		// encoding/json matches keys regardless of case; the API's
+		// field names are exact.
+		if !completionFields[k] {
+			return b, &requestError{status: http.StatusBadRequest, msg: fmt.Sprintf("unknown field %q (field names are lower-case)", k),
+				fields: map[string]string{k: "unknown field"}}
+		}
+	}
+	// Tell "messages": [] from no messages at all.
+	_, b.hasMessages = keys["messages"]
 	return b, nil
 }
 

@@ -176,6 +176,7 @@ func TestLLMCompletion(t *testing.T) {
 			{"max_tokens", map[string]any{"prompt": "a", "max_tokens": 0}, 422, "max_tokens"},
 			{"model", map[string]any{"prompt": "a", "model": "gpt 4"}, 422, "model"},
 			{"unknown field", map[string]any{"prompt": "a", "top_p": 1}, 400, "top_p"},
+			{"field in upper case", map[string]any{"PROMPT": "a"}, 400, "PROMPT"},
 			{"wrong type", map[string]any{"prompt": 7}, 400, "prompt"},
 			{"malformed", "{", 400, ""},
 		} {
