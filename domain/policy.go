@@ -284,6 +284,19 @@ func CanNotification(p Principal, a Action, target NotificationRef) bool {
 	return false
 }
 
+// CanComplete reports whether p may ask the LLM for completions: staff
+// of a company and superadmins; a client talks to agents only, whose
+// prompts and limits the company sets.
+func CanComplete(p Principal) bool {
+	switch p.Role {
+	case Superadmin, System:
+		return true
+	case CompanyAdmin, ContentManager, ContentWriter:
+		return p.CompanyID != ""
+	}
+	return false
+}
+
 // CanAudit reports whether p may read the audit trail of companyID:
 // every company's for a superadmin, its own company's for a company
 // admin, nobody else's. The trail shows who did what to every record of

@@ -488,3 +488,23 @@ func TestNotificationScope(t *testing.T) {
 		}
 	}
 }
+
+func TestCanComplete(t *testing.T) {
+	cases := []struct {
+		p    domain.Principal
+		want bool
+	}{
+		{domain.Principal{Role: domain.Superadmin}, true},
+		{domain.Principal{Role: domain.CompanyAdmin, CompanyID: "c"}, true},
+		{domain.Principal{Role: domain.ContentManager, CompanyID: "c"}, true},
+		{domain.Principal{Role: domain.ContentWriter, CompanyID: "c"}, true},
+		{domain.Principal{Role: domain.Client, CompanyID: "c"}, false},
+		{domain.Principal{Role: domain.ContentWriter}, false},
+		{domain.Principal{Role: "intern", CompanyID: "c"}, false},
+	}
+	for _, c := range cases {
+		if got := domain.CanComplete(c.p); got != c.want {
+			t.Errorf("CanComplete(%+v) = %v, want %v", c.p, got, c.want)
+		}
+	}
+}

@@ -104,6 +104,9 @@ type Config struct {
 	PrincipalCache int
 	// Events, when set, is the log GET /api/audit/export streams from.
 	Events EventLog
+	// Completer, when set, serves POST /api/llm/completion; without
+	// one the endpoint answers 503.
+	Completer Completer
 }
 
 // Validate reports every missing setting.
@@ -140,6 +143,7 @@ type API struct {
 	principals   *principals
 	tenants      *tenants
 	events       EventLog
+	completer    Completer
 }
 
 // New returns an API for cfg.
@@ -170,7 +174,8 @@ func New(cfg Config) (*API, error) {
 	return &API{audit: cfg.Audit, reads: cfg.Reads, progress: cfg.Progress, tokens: cfg.Tokens, passwords: cfg.Passwords,
 		log: cfg.Logger, writeWait: cfg.WriteWait, signIn: newSignInLimiter(cfg.SignIn), rateLimits: cfg.RateLimits,
 		queryTimeout: cfg.QueryTimeout, principals: newPrincipals(cfg.PrincipalCache),
-		tenants: newTenants(cfg.CompanyInFlight, cfg.QueryConcurrency, cfg.CompanyQueries, cfg.CompanyRate), events: cfg.Events}, nil
+		tenants: newTenants(cfg.CompanyInFlight, cfg.QueryConcurrency, cfg.CompanyQueries, cfg.CompanyRate), events: cfg.Events,
+		completer: cfg.Completer}, nil
 }
 
 // Public mounts the endpoints that need no token.
@@ -210,6 +215,9 @@ func (a *API) Authenticated(r chi.Router) {
 	if a.events != nil {
 		r.Get("/api/audit/export", a.exportAudit)
 	}
+	// Mounted with or without a completer: the 503 then says what to
+	// set.
+	r.Post("/api/llm/completion", a.completion)
 }
 
 // StatusError is implemented by errors that carry their own HTTP status,
@@ -236,6 +244,8 @@ var errorStatus = []struct {
 	{readstore.ErrInvalidQuery, http.StatusBadRequest},
 	{errUnauthorized, http.StatusUnauthorized},
 	{errNotReady, http.StatusServiceUnavailable},
+	{ErrNoProvider, http.StatusServiceUnavailable},
+	{errUpstream, http.StatusBadGateway},
 	{eventstore.ErrNoSpace, http.StatusInsufficientStorage},
 }
 
@@ -314,6 +324,10 @@ func WriteError(log *slog.Logger, w http.ResponseWriter, r *http.Request, err er
 		p.Detail = "not found"
 	case status == http.StatusUnauthorized:
 		w.Header().Set("WWW-Authenticate", `Bearer realm="agentdesk"`)
+	case status == http.StatusBadGateway:
+		log.Warn("upstream failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	case status == http.StatusServiceUnavailable && errors.Is(err, ErrNoProvider):
+		// No retry helps until the server is configured.
 	case status == http.StatusServiceUnavailable:
 		w.Header().Set("Retry-After", "1")
 	case status == http.StatusInsufficientStorage:

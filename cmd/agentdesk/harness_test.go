@@ -113,7 +113,14 @@ func startServerOn(tb testing.TB, dir string, b backend) *testServer {
 // ends.
 func startServerWith(tb testing.TB, dir string, cfg config.Config) *testServer {
 	tb.Helper()
-	srv, err := Open(context.Background(), cfg, quietLogger(tb))
+	return startServerLogging(tb, dir, cfg, quietLogger(tb))
+}
+
+// startServerLogging runs the server in-process with cfg, logging to
+// log, until the test ends.
+func startServerLogging(tb testing.TB, dir string, cfg config.Config, log *slog.Logger) *testServer {
+	tb.Helper()
+	srv, err := Open(context.Background(), cfg, log)
 	if err != nil {
 		tb.Fatalf("open server: %v", err)
 	}

@@ -113,6 +113,7 @@ func describeAPI(version string) (*openapi3.T, error) {
 	d.public()
 	d.reads()
 	d.operator()
+	d.completion()
 	if err := d.writes(); err != nil {
 		return nil, err
 	}
@@ -141,6 +142,7 @@ var statuses = []status{
 	{http.StatusUnprocessableEntity, "ValidationFailed", "Invalid field values or a change to a fixed field; errors names each field."},
 	{http.StatusTooManyRequests, "TooManyRequests", "Too many sign-in attempts from one address."},
 	{http.StatusInternalServerError, "InternalError", "An unexpected failure (logged by the server)."},
+	{http.StatusBadGateway, "BadGateway", "The LLM provider failed, after retries."},
 	{http.StatusServiceUnavailable, "Unavailable", "A read model is catching up, failing, or behind a write (which was recorded); retry after Retry-After seconds."},
 	{http.StatusInsufficientStorage, "InsufficientStorage", "The event store is out of space: nothing was recorded."},
 }

@@ -357,6 +357,18 @@ func openAPISamples(t *testing.T, ts *testServer, v *validator) {
 	writer.http = hc
 	writer.must(http.StatusForbidden, "GET", "/api/companies", nil)
 
+	// LLM completion, with no provider configured: 503 naming the
+	// variable to set, after the role and the body are checked.
+	if p := writer.must(http.StatusServiceUnavailable, "POST", completionPath, map[string]any{"prompt": "Hello"}).Map(t); !strings.Contains(p["detail"].(string), "OPENAI_API_KEY") {
+		t.Errorf("completion without a provider: got %v, want a detail naming OPENAI_API_KEY", p)
+	}
+	a.must(http.StatusUnprocessableEntity, "POST", completionPath, map[string]any{"prompt": "Hello", "messages": []any{}})
+	a.must(http.StatusBadRequest, "POST", completionPath, map[string]any{"prompt": "Hello", "stream": "yes"})
+	a.must(http.StatusCreated, "POST", "/api/users", map[string]any{"username": "described-client", "password": "client-password-9", "role": "client"})
+	cl := login(t, ts.URL, "described-client", "client-password-9")
+	cl.http = hc
+	cl.must(http.StatusForbidden, "POST", completionPath, map[string]any{"prompt": "Hello"})
+
 	// The operator's endpoints, superadmin only.
 	root.must(http.StatusOK, "GET", "/api/admin/reactions", nil)
 	root.must(http.StatusOK, "GET", "/api/admin/reactions/parked"+filterQuery(map[string]any{"reaction": "notifications"}, "range=[0,9]"), nil)

@@ -2,10 +2,12 @@ package main
 
 import (
 	"os"
+	"regexp"
 	"strings"
 	"testing"
 
 	"agentdesk/domain/resource"
+	"agentdesk/internal/config"
 )
 
 // TestREADMEDocumentsEveryResource: every declared resource has a row in
@@ -34,6 +36,31 @@ func TestREADMEDocumentsEveryResource(t *testing.T) {
 			if !strings.Contains(row, "`"+f+"`") {
 				t.Errorf("README row of %s does not name %s", r.Name, f)
 			}
+		}
+	}
+}
+
+// TestEveryVariableDocumented: every environment variable the
+// configuration reads has a row in the README's Configuration table and
+// is named in the commands' help.
+func TestEveryVariableDocumented(t *testing.T) {
+	raw, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	read := map[string]bool{}
+	if _, err := config.FromEnv(func(k string) string { read[k] = true; return "" }); err != nil {
+		t.Fatal(err)
+	}
+	if len(read) < 30 {
+		t.Fatalf("the configuration read %d variables; the getenv hook saw nothing", len(read))
+	}
+	for name := range read {
+		if !strings.Contains(string(raw), "| `"+name+"` |") {
+			t.Errorf("README's Configuration table has no row for %s", name)
+		}
+		if !regexp.MustCompile(`\b` + name + `\b`).MatchString(envHelp) {
+			t.Errorf("envHelp does not name %s", name)
 		}
 	}
 }

@@ -121,12 +121,16 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server, 
 	if err != nil {
 		return nil, err
 	}
+	completer, err := newCompleter(cfg)
+	if err != nil {
+		return nil, err
+	}
 	api, err := readapi.New(readapi.Config{Reads: observedReads{Store: s.reads, m: s.metrics}, Progress: s.runner, Tokens: tokenAdapter{tokens},
 		Audit:     &auditor{events: s.events, snaps: snaps, pii: s.pii},
 		Passwords: passwords, Logger: log, RateLimits: s.metrics,
 		SignIn:    readapi.SignInLimits{PerClientUser: cfg.SignInClientUserLimit, PerUser: cfg.SignInUserLimit, PerClient: cfg.SignInLimit},
 		WriteWait: cfg.WriteWait, QueryTimeout: cfg.QueryTimeout, CompanyInFlight: cfg.CompanyMaxInFlight, CompanyQueries: cfg.CompanyMaxQueries, QueryConcurrency: cfg.QueryConcurrency, CompanyRate: cfg.CompanyRateLimit,
-		Events: s.events})
+		Events: s.events, Completer: completer})
 	if err != nil {
 		return nil, err
 	}

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -133,6 +134,26 @@ type Config struct {
 	// shared stores: another process takes over within it when that one
 	// dies.
 	LeaseTTL time.Duration
+
+	// OpenAIAPIKey (OPENAI_API_KEY) enables the OpenAI models of the LLM
+	// endpoints; OpenAIBaseURL (OPENAI_BASE_URL) sends them to any
+	// OpenAI-compatible server instead (vLLM, Ollama, llama.cpp), which
+	// may need no key.
+	OpenAIAPIKey  string
+	OpenAIBaseURL string
+	// AnthropicAPIKey (ANTHROPIC_API_KEY) enables the claude models,
+	// through Anthropic's OpenAI-compatible endpoint at
+	// AnthropicBaseURL (ANTHROPIC_BASE_URL, default
+	// https://api.anthropic.com/v1/).
+	AnthropicAPIKey  string
+	AnthropicBaseURL string
+	// LLMModel (LLM_MODEL, default gpt-4o-mini) is the model of a
+	// request that names none; a name starting with "claude" goes to
+	// Anthropic, any other to OpenAI.
+	LLMModel string
+	// LLMTimeout (LLM_TIMEOUT, default 60s) bounds one completion,
+	// retries and streaming included.
+	LLMTimeout time.Duration
 }
 
 // FromEnv reads the configuration from the environment through getenv.
@@ -159,6 +180,13 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		ReadyMaxLag:       10 * time.Second,
 		ProjectionRetries: 5,
 		LeaseTTL:          15 * time.Second,
+
+		OpenAIAPIKey:     getenv("OPENAI_API_KEY"),
+		OpenAIBaseURL:    getenv("OPENAI_BASE_URL"),
+		AnthropicAPIKey:  getenv("ANTHROPIC_API_KEY"),
+		AnthropicBaseURL: or(getenv("ANTHROPIC_BASE_URL"), "https://api.anthropic.com/v1/"),
+		LLMModel:         or(getenv("LLM_MODEL"), "gpt-4o-mini"),
+		LLMTimeout:       60 * time.Second,
 
 		SignInUserLimit:       20,
 		SignInClientUserLimit: 5,
@@ -277,6 +305,24 @@ func FromEnv(getenv func(string) string) (Config, error) {
 			errs = append(errs, fmt.Errorf("PROJECTION_RETRIES %q: want an integer from 1 to 100", s))
 		}
 		c.ProjectionRetries = n
+	}
+	for _, v := range []struct{ name, value string }{{"OPENAI_BASE_URL", c.OpenAIBaseURL}, {"ANTHROPIC_BASE_URL", c.AnthropicBaseURL}} {
+		if v.value == "" {
+			continue
+		}
+		if u, err := url.Parse(v.value); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+			errs = append(errs, fmt.Errorf("%s %q: want an http:// or https:// base URL, such as http://127.0.0.1:11434/v1", v.name, v.value))
+		}
+	}
+	if strings.TrimSpace(c.LLMModel) != c.LLMModel || strings.ContainsAny(c.LLMModel, " \t\r\n") {
+		errs = append(errs, fmt.Errorf("LLM_MODEL %q: want a model name without spaces, such as gpt-4o-mini", c.LLMModel))
+	}
+	if s := getenv("LLM_TIMEOUT"); s != "" {
+		d, err := time.ParseDuration(s)
+		if err != nil || d < time.Second || d > 30*time.Minute {
+			errs = append(errs, fmt.Errorf("LLM_TIMEOUT %q: want a duration from 1s to 30m, such as 60s", s))
+		}
+		c.LLMTimeout = d
 	}
 	for _, name := range strings.Split(getenv("PROJECTION_SKIP_FAILING"), ",") {
 		if name = strings.TrimSpace(name); name != "" {

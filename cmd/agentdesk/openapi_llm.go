@@ -1,0 +1,57 @@
+package main
+
+import (
+	"net/http"
+	"reflect"
+
+	"github.com/getkin/kin-openapi/openapi3"
+
+	"agentdesk/readapi"
+)
+
+// completionPath is where chats are completed.
+const completionPath = "/api/llm/completion"
+
+// completion describes POST /api/llm/completion, with its JSON and its
+// server-sent events answers.
+func (d *describer) completion() {
+	str, integer, number := openapi3.NewStringSchema, openapi3.NewIntegerSchema, openapi3.NewFloat64Schema
+	message := openapi3.NewObjectSchema().WithoutAdditionalProperties().
+		WithProperty("role", str().WithEnum("system", "user", "assistant")).
+		WithProperty("content", str().WithMinLength(1)).
+		WithRequired([]string{"role", "content"})
+	body := openapi3.NewObjectSchema().WithoutAdditionalProperties().
+		WithProperty("prompt", str().WithMinLength(1)).
+		WithProperty("messages", openapi3.NewArraySchema().WithItems(message).WithMinItems(1).WithMaxItems(200)).
+		WithProperty("model", str()).
+		WithProperty("max_tokens", integer().WithMin(1)).
+		WithProperty("temperature", number().WithMin(0).WithMax(2)).
+		WithProperty("stream", openapi3.NewBoolSchema())
+	body.Description = "Exactly one of prompt (a single user message) or messages. model defaults to LLM_MODEL; " +
+		"a name starting with claude goes to Anthropic, any other to OpenAI (or OPENAI_BASE_URL)."
+	answer := shape(reflect.TypeFor[readapi.Completion](), nil, true)
+	events := str()
+	events.Description = "Server-sent events: `event: chunk` with data {\"content\": \"...\"} for each piece of the answer as it comes, " +
+		"then `event: usage` with data {prompt_tokens, completion_tokens, total_tokens} and `event: done` with data {\"model\": \"...\"}. " +
+		"A failure after the first chunk ends the stream with `event: error` and a Problem as data."
+	ok := openapi3.NewResponse().WithDescription("The answer: JSON, or server-sent events with stream: true.").
+		WithContent(openapi3.Content{
+			"application/json":  openapi3.NewMediaType().WithSchema(answer),
+			"text/event-stream": openapi3.NewMediaType().WithSchema(events),
+		})
+	op := &openapi3.Operation{
+		OperationID: "complete", Tags: []string{"llm"}, Summary: "Complete a prompt or a chat with an LLM (staff roles; a client gets 403)",
+		Description: "Nothing is recorded. With no provider configured for the model the answer is 503, its detail naming the variable to set. " +
+			"A client that goes away cancels the request to the provider.",
+		RequestBody: &openapi3.RequestBodyRef{Value: openapi3.NewRequestBody().WithRequired(true).WithJSONSchema(body)},
+		Responses:   responses(http.StatusOK, ok),
+	}
+	d.problems(op, 400, 401, 403, 413, 415, 422, 429, 500, 502)
+	// Not the shared 503: no Retry-After helps until the server is
+	// configured.
+	unavailable := openapi3.NewResponse().WithDescription("No provider is configured for the model (detail names the variable to set), " +
+		"or the provider did not answer within LLM_TIMEOUT (then with Retry-After).").WithJSONSchemaRef(ref("Problem"))
+	withHeader(unavailable, "Retry-After", false)
+	op.Responses.Set("503", &openapi3.ResponseRef{Value: unavailable})
+	d.add(http.MethodPost, completionPath, op, false)
+}
