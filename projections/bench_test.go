@@ -100,18 +100,8 @@ func fillTickets(tb testing.TB, es eventstore.Store, n int) {
 func BenchmarkCatchUp(b *testing.B) {
 	n := benchEvents(b)
 	dir := b.TempDir()
-	es, err := eventstore.OpenSQLite(eventstore.SQLiteConfig{Path: filepath.Join(dir, "events.db")})
-	if err != nil {
-		b.Fatal(err)
-	}
+	es, head := filledLog(b, dir, n)
 	defer es.Close()
-	fillStart := time.Now()
-	fillTickets(b, es, n)
-	head, err := es.Head(context.Background())
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Logf("filled %s events in %s", head, time.Since(fillStart).Round(time.Millisecond))
 	b.ResetTimer()
 	var total time.Duration
 	for i := range b.N {
@@ -140,4 +130,22 @@ func BenchmarkCatchUp(b *testing.B) {
 		rs.Close()
 	}
 	b.ReportMetric(float64(head.Commit)*float64(b.N)/total.Seconds(), "events/s") // SQLite numbers events 1, 2, 3, …
+}
+
+// filledLog opens an SQLite event log in dir and fills it with n ticket
+// events (fillTickets); it returns the log and its head.
+func filledLog(b *testing.B, dir string, n int) (*eventstore.SQLiteStore, eventstore.Position) {
+	b.Helper()
+	es, err := eventstore.OpenSQLite(eventstore.SQLiteConfig{Path: filepath.Join(dir, "events.db")})
+	if err != nil {
+		b.Fatal(err)
+	}
+	start := time.Now()
+	fillTickets(b, es, n)
+	head, err := es.Head(context.Background())
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Logf("filled %s events in %s", head, time.Since(start).Round(time.Millisecond))
+	return es, head
 }

@@ -17,7 +17,7 @@ func TestFollowerWaitsOnTheStore(t *testing.T) {
 	s := openStores(t, t.TempDir())
 	defer s.close()
 	_, last := openTickets(t, s.es, 20, "lead")
-	leader, stop := run(t, s, projections.Config{Projectors: []projections.Projector{projections.TicketsProjector()}})
+	leader, stop := run(t, s, projections.Config{Projectors: []projections.Projector{projections.TicketsProjector()}, Shared: true})
 	defer stop()
 	waitFor(t, leader, last)
 

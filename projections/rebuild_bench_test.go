@@ -31,18 +31,8 @@ import (
 func BenchmarkRebuild(b *testing.B) {
 	n := benchEvents(b)
 	dir := b.TempDir()
-	es, err := eventstore.OpenSQLite(eventstore.SQLiteConfig{Path: filepath.Join(dir, "events.db")})
-	if err != nil {
-		b.Fatal(err)
-	}
+	es, head := filledLog(b, dir, n)
 	defer es.Close()
-	fillStart := time.Now()
-	fillTickets(b, es, n)
-	head, err := es.Head(context.Background())
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Logf("filled %s events in %s", head, time.Since(fillStart).Round(time.Millisecond))
 
 	rs, err := readstore.OpenSQLite(readstore.SQLiteConfig{Path: filepath.Join(dir, "reads.db")})
 	if err != nil {

@@ -50,12 +50,12 @@ type Config struct {
 	// OnSwitched, if set, hears that a rebuilt generation of a
 	// projection's collection became the live one.
 	OnSwitched func(projection, collection string)
-	// CheckpointEvery bounds how often a checkpoint that carries no
-	// documents (the projection skipped the events) is stored; default
-	// 5s. Processes that follow this one (see Follow) see a projection's
-	// progress only through its stored checkpoint, so on shared stores it
-	// is set low.
-	CheckpointEvery time.Duration
+	// Shared says other processes may follow this one (Follow), on
+	// stores they share: they see a projection's progress only through
+	// its stored checkpoint, so every batch stores it (even one that
+	// skipped every event), and their rebuild and resume requests are
+	// carried out.
+	Shared bool
 }
 
 // Validate reports every problem with c.
@@ -92,11 +92,11 @@ type Runner struct {
 	onSwitched func(string, string)
 	maxLag     time.Duration
 	maxRetries int
-	// checkpointEvery is Config.CheckpointEvery.
-	checkpointEvery time.Duration
-	tracks          map[string]*track
-	order           []*track
-	states          *states
+	// shared is Config.Shared.
+	shared bool
+	tracks map[string]*track
+	order  []*track
+	states *states
 	// running is true while Run or Follow runs: a runner that stopped
 	// serves no read model as current. following is true while Follow
 	// runs: another process runs the projections.
@@ -189,11 +189,8 @@ func New(ctx context.Context, cfg Config) (*Runner, error) {
 	if cfg.MaxRetries <= 0 {
 		cfg.MaxRetries = 5
 	}
-	if cfg.CheckpointEvery <= 0 {
-		cfg.CheckpointEvery = checkpointEvery
-	}
 	r := &Runner{events: cfg.Events, reads: cfg.Reads, log: cfg.Logger, retryDelay: cfg.RetryDelay, batchSize: cfg.BatchSize,
-		onApplied: cfg.OnApplied, onSwitched: cfg.OnSwitched, maxLag: cfg.MaxLag, maxRetries: cfg.MaxRetries, checkpointEvery: cfg.CheckpointEvery,
+		onApplied: cfg.OnApplied, onSwitched: cfg.OnSwitched, maxLag: cfg.MaxLag, maxRetries: cfg.MaxRetries, shared: cfg.Shared,
 		tracks: map[string]*track{}, states: &states{reads: cfg.Reads}}
 	if err := r.states.ensure(ctx); err != nil {
 		return nil, fmt.Errorf("projections: %w", err)
@@ -279,7 +276,9 @@ func (r *Runner) watchLag(ctx context.Context) {
 			return
 		case <-tick.C:
 		}
-		r.handleRequests(ctx)
+		if r.shared {
+			r.handleRequests(ctx)
+		}
 		head, err := r.events.Head(ctx)
 		if err != nil {
 			continue // a failing store shows in the projections' errors
@@ -531,7 +530,7 @@ func (r *Runner) apply(ctx context.Context, t *track, b eventstore.Batch) error 
 		}
 		t.applied.Add(uint64(len(events)))
 	}
-	if len(writes) > 0 || time.Since(t.storedAt()) >= r.checkpointEvery {
+	if len(writes) > 0 || r.shared || time.Since(t.storedAt()) >= checkpointEvery {
 		cp := &readstore.Checkpoint{Name: t.p.Name(), Position: last.Key()}
 		if err := r.reads.Apply(ctx, readstore.Batch{Writes: writes, Checkpoint: cp}); err != nil {
 			return fmt.Errorf("apply batch ending at %s: %w", last, err)

@@ -58,32 +58,8 @@ type Projections interface {
 func (a *API) Operator(r chi.Router, reactions Reactions, projections Projections) {
 	r.Route("/api/admin", func(r chi.Router) {
 		r.Use(a.superadminOnly)
-		r.Get("/projections", func(w http.ResponseWriter, r *http.Request) {
-			st, err := projections.ProjectionStatus(r.Context())
-			if err != nil {
-				WriteError(a.log, w, r, err)
-				return
-			}
-			w.Header().Set("Content-Range", contentRange("projections", 0, len(st), int64(len(st))))
-			WriteJSON(w, http.StatusOK, map[string]any{"data": st, "total": len(st)})
-		})
-		r.Get("/projections/parked", func(w http.ResponseWriter, r *http.Request) {
-			skip, limit, name, err := parkedQuery(r, "projection")
-			if err != nil {
-				WriteError(a.log, w, r, err)
-				return
-			}
-			page, total, err := projections.ListProjectionParked(r.Context(), name, skip, limit)
-			if err != nil {
-				WriteError(a.log, w, r, err)
-				return
-			}
-			if page == nil {
-				page = []json.RawMessage{}
-			}
-			w.Header().Set("Content-Range", contentRange("parked", skip, len(page), int64(total)))
-			WriteJSON(w, http.StatusOK, map[string]any{"data": page, "total": total})
-		})
+		r.Get("/projections", a.statusList("projections", projections.ProjectionStatus))
+		r.Get("/projections/parked", a.parkedList("projection", projections.ListProjectionParked))
 		r.Get("/projections/{name}", func(w http.ResponseWriter, r *http.Request) {
 			st, err := projections.ProjectionStatus(r.Context())
 			if err != nil {
@@ -126,32 +102,8 @@ func (a *API) Operator(r chi.Router, reactions Reactions, projections Projection
 			}
 			WriteJSON(w, http.StatusOK, st)
 		})
-		r.Get("/reactions", func(w http.ResponseWriter, r *http.Request) {
-			st, err := reactions.ReactionStatus(r.Context())
-			if err != nil {
-				WriteError(a.log, w, r, err)
-				return
-			}
-			w.Header().Set("Content-Range", contentRange("reactions", 0, len(st), int64(len(st))))
-			WriteJSON(w, http.StatusOK, map[string]any{"data": st, "total": len(st)})
-		})
-		r.Get("/reactions/parked", func(w http.ResponseWriter, r *http.Request) {
-			skip, limit, reaction, err := parkedQuery(r, "reaction")
-			if err != nil {
-				WriteError(a.log, w, r, err)
-				return
-			}
-			page, total, err := reactions.ListParked(r.Context(), reaction, skip, limit)
-			if err != nil {
-				WriteError(a.log, w, r, err)
-				return
-			}
-			if page == nil {
-				page = []json.RawMessage{}
-			}
-			w.Header().Set("Content-Range", contentRange("parked", skip, len(page), int64(total)))
-			WriteJSON(w, http.StatusOK, map[string]any{"data": page, "total": total})
-		})
+		r.Get("/reactions", a.statusList("reactions", reactions.ReactionStatus))
+		r.Get("/reactions/parked", a.parkedList("reaction", reactions.ListParked))
 		r.Post("/reactions/parked/{id}/replay", func(w http.ResponseWriter, r *http.Request) {
 			id := chi.URLParam(r, "id")
 			if id == "" || len(id) > 200 || strings.ContainsAny(id, "/\x00") {
@@ -169,6 +121,40 @@ func (a *API) Operator(r chi.Router, reactions Reactions, projections Projection
 			WriteJSON(w, http.StatusOK, res)
 		})
 	})
+}
+
+// statusList answers a status as a React Admin list of every line.
+func (a *API) statusList(name string, status func(context.Context) ([]json.RawMessage, error)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		st, err := status(r.Context())
+		if err != nil {
+			WriteError(a.log, w, r, err)
+			return
+		}
+		w.Header().Set("Content-Range", contentRange(name, 0, len(st), int64(len(st))))
+		WriteJSON(w, http.StatusOK, map[string]any{"data": st, "total": len(st)})
+	}
+}
+
+// parkedList answers a page of parked items, filtered on field (a name).
+func (a *API) parkedList(field string, list func(ctx context.Context, name string, skip, limit int) ([]json.RawMessage, int, error)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		skip, limit, name, err := parkedQuery(r, field)
+		if err != nil {
+			WriteError(a.log, w, r, err)
+			return
+		}
+		page, total, err := list(r.Context(), name, skip, limit)
+		if err != nil {
+			WriteError(a.log, w, r, err)
+			return
+		}
+		if page == nil {
+			page = []json.RawMessage{}
+		}
+		w.Header().Set("Content-Range", contentRange("parked", skip, len(page), int64(total)))
+		WriteJSON(w, http.StatusOK, map[string]any{"data": page, "total": total})
+	}
 }
 
 // parkedQuery reads a parked list's page and its one filter, field (a

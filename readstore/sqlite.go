@@ -392,21 +392,9 @@ func (s *SQLiteStore) initSchema(ctx context.Context) error {
 // collections (their indexes go with them) and the checkpoints.
 func (s *SQLiteStore) dropAllTables(ctx context.Context) error {
 	// Virtual tables first: their shadow tables go with them.
-	rows, err := s.wconn.QueryContext(ctx, `SELECT name FROM sqlite_schema WHERE type = 'table' AND name LIKE 'rs\_%' ESCAPE '\' AND name <> ?
+	tables, err := s.queryNames(ctx, `SELECT name FROM sqlite_schema WHERE type = 'table' AND name LIKE 'rs\_%' ESCAPE '\' AND name <> ?
 		ORDER BY sql LIKE 'CREATE VIRTUAL TABLE%' DESC`, metaTable)
 	if err != nil {
-		return err
-	}
-	var tables []string
-	for rows.Next() {
-		var name string
-		if err := rows.Scan(&name); err != nil {
-			rows.Close()
-			return err
-		}
-		tables = append(tables, name)
-	}
-	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
 		return err
 	}
 	if _, err := s.wconn.ExecContext(ctx, `DELETE FROM `+metaTable+` WHERE key LIKE 'derived:%'`); err != nil {
@@ -748,20 +736,7 @@ func (s *SQLiteStore) migrate(ctx context.Context, sc *sqliteCollection) error {
 }
 
 func (s *SQLiteStore) indexes(ctx context.Context, table string) ([]string, error) {
-	rows, err := s.wconn.QueryContext(ctx, `SELECT name FROM sqlite_schema WHERE type = 'index' AND tbl_name = ? AND name LIKE 'rsx%'`, table)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var names []string
-	for rows.Next() {
-		var name string
-		if err := rows.Scan(&name); err != nil {
-			return nil, err
-		}
-		names = append(names, name)
-	}
-	return names, rows.Err()
+	return s.queryNames(ctx, `SELECT name FROM sqlite_schema WHERE type = 'index' AND tbl_name = ? AND name LIKE 'rsx%'`, table)
 }
 
 // backfill fills newly added columns from the stored documents with the

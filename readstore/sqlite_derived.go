@@ -263,20 +263,8 @@ func (s *SQLiteStore) syncDerived(ctx context.Context, table string, d derived) 
 
 // dropTempTriggers drops the write connection's TEMP triggers on table.
 func (s *SQLiteStore) dropTempTriggers(ctx context.Context, table string) error {
-	rows, err := s.wconn.QueryContext(ctx, `SELECT name FROM sqlite_temp_schema WHERE type = 'trigger' AND tbl_name = ?`, table)
+	names, err := s.queryNames(ctx, `SELECT name FROM sqlite_temp_schema WHERE type = 'trigger' AND tbl_name = ?`, table)
 	if err != nil {
-		return err
-	}
-	var names []string
-	for rows.Next() {
-		var name string
-		if err := rows.Scan(&name); err != nil {
-			rows.Close()
-			return err
-		}
-		names = append(names, name)
-	}
-	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
 		return err
 	}
 	for _, name := range names {
@@ -307,21 +295,9 @@ func (s *SQLiteStore) dropDerived(ctx context.Context, table string) error {
 			return err
 		}
 	}
-	rows, err := s.wconn.QueryContext(ctx, `SELECT name FROM sqlite_schema WHERE type = 'table' AND name LIKE ? ESCAPE '\'`,
+	lists, err := s.queryNames(ctx, `SELECT name FROM sqlite_schema WHERE type = 'table' AND name LIKE ? ESCAPE '\'`,
 		likeEscaper.Replace(table+"__l_")+"%")
 	if err != nil {
-		return err
-	}
-	var lists []string
-	for rows.Next() {
-		var name string
-		if err := rows.Scan(&name); err != nil {
-			rows.Close()
-			return err
-		}
-		lists = append(lists, name)
-	}
-	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
 		return err
 	}
 	for _, name := range lists {
@@ -346,7 +322,13 @@ func (s *SQLiteStore) dropDerived(ctx context.Context, table string) error {
 
 // schemaNames lists the names of the schema objects of a type on table.
 func (s *SQLiteStore) schemaNames(ctx context.Context, typ, table string) ([]string, error) {
-	rows, err := s.wconn.QueryContext(ctx, `SELECT name FROM sqlite_schema WHERE type = ? AND tbl_name = ?`, typ, table)
+	return s.queryNames(ctx, `SELECT name FROM sqlite_schema WHERE type = ? AND tbl_name = ?`, typ, table)
+}
+
+// queryNames runs a query of one text column on the write connection and
+// returns its values (schema object names).
+func (s *SQLiteStore) queryNames(ctx context.Context, query string, args ...any) ([]string, error) {
+	rows, err := s.wconn.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}

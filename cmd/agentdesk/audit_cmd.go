@@ -10,7 +10,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"agentdesk/eventstore"
-	"agentdesk/internal/config"
 )
 
 // auditCommands build the subcommands of agentdesk audit, in the order
@@ -61,24 +60,11 @@ func newAuditVerifyCmd(getenv func(string) string) *cobra.Command {
 var errChainBroken = errors.New("the event log's hash chain is broken")
 
 func auditVerify(ctx context.Context, getenv func(string) string, stdout, stderr io.Writer, company string) (err error) {
-	cfg, err := config.FromEnv(getenv)
+	_, st, err := openCommandStores(ctx, getenv, stderr)
 	if err != nil {
 		return err
 	}
-	if cfg.EventStoreURL == "" || cfg.MongoURI == "" {
-		if err := checkDataDir(cfg); err != nil {
-			return err
-		}
-	}
-	st, err := openStores(ctx, cfg, newLogger(cfg, stderr), nil)
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if cerr := st.close(); cerr != nil {
-			err = errors.Join(err, fmt.Errorf("close stores: %w", cerr))
-		}
-	}()
+	defer st.closeInto(&err)
 	start := time.Now()
 	report, err := eventstore.VerifyChain(ctx, st.events, eventstore.Filter{CompanyID: company})
 	if err != nil {

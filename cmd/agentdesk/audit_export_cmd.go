@@ -14,7 +14,6 @@ import (
 
 	"agentdesk/domain"
 	"agentdesk/eventstore"
-	"agentdesk/internal/config"
 	"agentdesk/readapi"
 )
 
@@ -59,16 +58,7 @@ func newAuditExportCmd(getenv func(string) string) *cobra.Command {
 // when out is empty. The file is written in place: an export that fails
 // leaves what it wrote, and says so.
 func exportAuditLog(ctx context.Context, getenv func(string) string, company, out string, asOf time.Time, stdout, stderr io.Writer) (err error) {
-	cfg, err := config.FromEnv(getenv)
-	if err != nil {
-		return err
-	}
-	if cfg.EventStoreURL == "" || cfg.MongoURI == "" {
-		if err := checkDataDir(cfg); err != nil {
-			return err
-		}
-	}
-	st, err := openStores(ctx, cfg, newLogger(cfg, stderr), nil)
+	_, st, err := openCommandStores(ctx, getenv, stderr)
 	if err != nil {
 		var busy *dataDirInUseError
 		if errors.As(err, &busy) {
@@ -76,11 +66,7 @@ func exportAuditLog(ctx context.Context, getenv func(string) string, company, ou
 		}
 		return err
 	}
-	defer func() {
-		if cerr := st.close(); cerr != nil {
-			err = errors.Join(err, fmt.Errorf("close stores: %w", cerr))
-		}
-	}()
+	defer st.closeInto(&err)
 	w := stdout
 	if out != "" {
 		f, err := os.Create(out)

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 
@@ -10,7 +9,6 @@ import (
 
 	"agentdesk/commands"
 	"agentdesk/internal/auth"
-	"agentdesk/internal/config"
 )
 
 // newForgetCmd is `agentdesk users forget ID`.
@@ -40,24 +38,11 @@ func newForgetCmd(getenv func(string) string) *cobra.Command {
 // forgetUser erases the personal data of user id through the stores the
 // configuration names.
 func forgetUser(ctx context.Context, getenv func(string) string, stdout, stderr io.Writer, id string) (err error) {
-	cfg, err := config.FromEnv(getenv)
+	cfg, st, err := openCommandStores(ctx, getenv, stderr)
 	if err != nil {
 		return err
 	}
-	if cfg.EventStoreURL == "" || cfg.MongoURI == "" {
-		if err := checkDataDir(cfg); err != nil {
-			return err
-		}
-	}
-	st, err := openStores(ctx, cfg, newLogger(cfg, stderr), nil)
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if cerr := st.close(); cerr != nil {
-			err = errors.Join(err, fmt.Errorf("close stores: %w", cerr))
-		}
-	}()
+	defer st.closeInto(&err)
 	app, err := commands.New(commands.Config{Store: st.events, Hasher: auth.Bcrypt{Cost: cfg.BcryptCost}, PII: st.pii})
 	if err != nil {
 		return err

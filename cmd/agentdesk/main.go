@@ -323,26 +323,13 @@ func serve(ctx context.Context, getenv func(string) string, logOut io.Writer) er
 // resetPassword sets username's password from stdin, or to a generated
 // one it prints, through the stores the configuration names.
 func resetPassword(ctx context.Context, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer, username string, generate bool) (err error) {
-	cfg, err := config.FromEnv(getenv)
-	if err != nil {
-		return err
-	}
-	if cfg.EventStoreURL == "" || cfg.MongoURI == "" {
-		if err := checkDataDir(cfg); err != nil {
-			return err
-		}
-	}
 	// The stores open first, so that a running server is reported before
 	// a password is asked for.
-	st, err := openStores(ctx, cfg, newLogger(cfg, stderr), nil)
+	cfg, st, err := openCommandStores(ctx, getenv, stderr)
 	if err != nil {
 		return err
 	}
-	defer func() {
-		if cerr := st.close(); cerr != nil {
-			err = errors.Join(err, fmt.Errorf("close stores: %w", cerr))
-		}
-	}()
+	defer st.closeInto(&err)
 	var password string
 	if generate {
 		password = rand.Text()

@@ -192,14 +192,6 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server, 
 // newRunner creates the projections' runner on the open stores.
 func (s *Server) newRunner(ctx context.Context) (err error) {
 	cfg := s.cfg
-	// On shared stores the processes that do not run the projections
-	// follow their stored checkpoints, read-your-writes included: a
-	// projection that skips a write's events must say at once that it has
-	// passed them, so every batch stores its checkpoint.
-	checkpointEvery := time.Duration(0)
-	if s.lock == nil {
-		checkpointEvery = time.Nanosecond
-	}
 	all := projections.All(projections.WithPII(s.pii))
 	for _, name := range cfg.ProjectionSkipFailing {
 		if name != "*" && !slices.ContainsFunc(all, func(p projections.Projector) bool { return p.Name() == name }) {
@@ -212,7 +204,8 @@ func (s *Server) newRunner(ctx context.Context) (err error) {
 	}
 	if s.runner, err = projections.New(ctx, projections.Config{Events: s.events, Reads: s.reads, Projectors: all, Logger: s.log,
 		MaxLag: cfg.ReadyMaxLag, MaxRetries: cfg.ProjectionRetries, SkipFailing: cfg.ProjectionSkipFailing,
-		CheckpointEvery: checkpointEvery,
+		// On shared stores other processes follow this one's checkpoints.
+		Shared: s.lock == nil,
 		// The query API caches principals; it hears of every change to
 		// them before the writer that made it is answered.
 		OnApplied: func(_ string, writes []readstore.Write) {

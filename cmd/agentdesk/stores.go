@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"path/filepath"
 	"strings"
@@ -153,4 +154,29 @@ func serverOf(uri string) string {
 		rest = rest[i+1:]
 	}
 	return scheme + "://" + rest
+}
+
+// openCommandStores opens the configured stores for a command-line command
+// that works on them itself (no server): the configuration, a data dir
+// that must exist when a store is embedded (the command never creates
+// one), and the data dir's lock, refused while a server holds it.
+func openCommandStores(ctx context.Context, getenv func(string) string, stderr io.Writer) (config.Config, stores, error) {
+	cfg, err := config.FromEnv(getenv)
+	if err != nil {
+		return cfg, stores{}, err
+	}
+	if cfg.EventStoreURL == "" || cfg.MongoURI == "" {
+		if err := checkDataDir(cfg); err != nil {
+			return cfg, stores{}, err
+		}
+	}
+	st, err := openStores(ctx, cfg, newLogger(cfg, stderr), nil)
+	return cfg, st, err
+}
+
+// closeInto closes st, joining a failure to *err.
+func (st stores) closeInto(err *error) {
+	if cerr := st.close(); cerr != nil {
+		*err = errors.Join(*err, fmt.Errorf("close stores: %w", cerr))
+	}
 }
