@@ -284,6 +284,35 @@ func CanNotification(p Principal, a Action, target NotificationRef) bool {
 	return false
 }
 
+// ConversationRef is what the policy needs to know about a target
+// conversation.
+type ConversationRef struct {
+	CompanyID string
+	// UserID is the user talking to the agent.
+	UserID string
+}
+
+// CanConversation reports whether p may do a to the conversation target.
+//
+// Only the user who started a conversation posts to it (Chat), whatever
+// its role; starting one is CanAgent's Chat on the agent. Company admins
+// and content managers read every conversation of their company, to see
+// what the company's agents answer; content writers and clients read
+// their own. Superadmins read all.
+func CanConversation(p Principal, a Action, target ConversationRef) bool {
+	own := p.UserID != "" && p.UserID == target.UserID && p.InCompany(target.CompanyID)
+	switch a {
+	case Chat:
+		return own
+	case Read:
+		if own || p.Role == Superadmin {
+			return true
+		}
+		return (p.Role == CompanyAdmin || p.Role == ContentManager) && p.InCompany(target.CompanyID)
+	}
+	return false
+}
+
 // CanComplete reports whether p may ask the LLM for completions: staff
 // of a company and superadmins; a client talks to agents only, whose
 // prompts and limits the company sets.
@@ -427,6 +456,23 @@ func AuditScope(p Principal) ReadScope {
 		return ReadScope{}
 	case CompanyAdmin:
 		return inCompany(p)
+	}
+	return denied
+}
+
+// ConversationScope is what p may read of conversations and their
+// messages (CanConversation with Read).
+func ConversationScope(p Principal) ReadScope {
+	switch p.Role {
+	case Superadmin:
+		return ReadScope{}
+	case CompanyAdmin, ContentManager:
+		return inCompany(p)
+	case ContentWriter, Client:
+		if p.UserID == "" {
+			return denied
+		}
+		return inCompany(p, Match{"user_id", p.UserID})
 	}
 	return denied
 }
