@@ -110,6 +110,9 @@ type Request struct {
 	MaxTokens int
 	// Temperature, when set, is sent as is.
 	Temperature *float32
+	// Tools are functions the model may call instead of, or beside,
+	// answering (OpenAI function calling).
+	Tools []Tool
 }
 
 // Usage is the tokens a completion cost.
@@ -125,6 +128,8 @@ type Completion struct {
 	// Model is the model that answered, as the provider names it.
 	Model string
 	Usage Usage
+	// ToolCalls are the calls the model asked for, in order.
+	ToolCalls []ToolCall
 }
 
 // Client completes chats. It is safe for concurrent use.
@@ -241,6 +246,7 @@ func (c *Client) chatRequest(req Request) (*openai.Client, openai.ChatCompletion
 	for _, m := range req.Messages {
 		out.Messages = append(out.Messages, openai.ChatCompletionMessage{Role: string(m.Role), Content: m.Content})
 	}
+	out.Tools = tools(req.Tools)
 	return p, out, nil
 }
 
@@ -260,7 +266,8 @@ func (c *Client) Complete(ctx context.Context, req Request) (Completion, error) 
 	if len(resp.Choices) == 0 {
 		return Completion{}, errors.New("llm: the provider answered no choice")
 	}
-	return Completion{Content: resp.Choices[0].Message.Content, Model: resp.Model, Usage: usage(resp.Usage)}, nil
+	msg := resp.Choices[0].Message
+	return Completion{Content: msg.Content, Model: resp.Model, Usage: usage(resp.Usage), ToolCalls: toolCalls(msg.ToolCalls)}, nil
 }
 
 // Stream asks for the answer in chunks and calls onChunk with each
@@ -283,6 +290,7 @@ func (c *Client) Stream(ctx context.Context, req Request, onChunk func(string) e
 	defer s.Close()
 	out := Completion{Model: creq.Model}
 	var text strings.Builder
+	var calls callBuilder
 	for {
 		chunk, err := s.Recv()
 		if errors.Is(err, io.EOF) {
@@ -298,7 +306,11 @@ func (c *Client) Stream(ctx context.Context, req Request, onChunk func(string) e
 			out.Usage = usage(*chunk.Usage)
 		}
 		for _, ch := range chunk.Choices {
-			if ch.Index != 0 || ch.Delta.Content == "" {
+			if ch.Index != 0 {
+				continue
+			}
+			calls.add(ch.Delta.ToolCalls)
+			if ch.Delta.Content == "" {
 				continue
 			}
 			text.WriteString(ch.Delta.Content)
@@ -307,7 +319,7 @@ func (c *Client) Stream(ctx context.Context, req Request, onChunk func(string) e
 			}
 		}
 	}
-	out.Content = text.String()
+	out.Content, out.ToolCalls = text.String(), calls.calls()
 	return out, nil
 }
 

@@ -2,8 +2,11 @@ package llm_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
+	"reflect"
+
 	"strings"
 	"testing"
 	"time"
@@ -40,7 +43,7 @@ func TestLLMComplete(t *testing.T) {
 	}
 	want := llm.Completion{Content: "Hello, world", Model: "gpt-test",
 		Usage: llm.Usage{PromptTokens: llmtest.PromptTokens, CompletionTokens: llmtest.CompletionTokens, TotalTokens: llmtest.PromptTokens + llmtest.CompletionTokens}}
-	if got != want {
+	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("got %+v, want %+v", got, want)
 	}
 	sent := srv.Requests()[0]
@@ -226,4 +229,36 @@ func TestLLMCancellation(t *testing.T) {
 			t.Fatalf("got %v, want context.DeadlineExceeded", err)
 		}
 	})
+}
+
+func TestLLMToolCalls(t *testing.T) {
+	srv := llmtest.New(t)
+	srv.Call = &llmtest.ToolCall{Name: "open_ticket", Arguments: `{"title":"Broken parcel","description":"It arrived crushed."}`}
+	c := newClient(t, llm.Config{OpenAIKey: "sk-test", OpenAIBaseURL: srv.URL, Model: "gpt-test"})
+	req := chat("my parcel is broken")
+	req.Tools = []llm.Tool{{Name: "open_ticket", Description: "Open a ticket", Parameters: json.RawMessage(`{"type":"object","properties":{"title":{"type":"string"}}}`)}}
+	want := []llm.ToolCall{{ID: "call_test", Name: "open_ticket", Arguments: srv.Call.Arguments}}
+	got, err := c.Complete(context.Background(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got.ToolCalls, want) || got.Content != "" {
+		t.Errorf("Complete: calls %+v content %q, want %+v and no text", got.ToolCalls, got.Content, want)
+	}
+	got, err = c.Stream(context.Background(), req, func(string) error { return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got.ToolCalls, want) {
+		t.Errorf("Stream: calls %+v, want %+v (put together from pieces)", got.ToolCalls, want)
+	}
+	sent := srv.Requests()[0].Body
+	if !sent.Offers("open_ticket") || sent.Tools[0].Type != "function" || !strings.Contains(string(sent.Tools[0].Function.Parameters), `"title"`) {
+		t.Errorf("tools sent %+v, want open_ticket as a function with its schema", sent.Tools)
+	}
+	// A request without the tool gets text, whatever is scripted.
+	got, err = c.Complete(context.Background(), chat("hi"))
+	if err != nil || got.Content != "Hello, world" || got.ToolCalls != nil {
+		t.Errorf("without tools: %+v, %v; want the text", got, err)
+	}
 }

@@ -34,6 +34,31 @@ type ChatRequest struct {
 	StreamOptions *struct {
 		IncludeUsage bool `json:"include_usage"`
 	} `json:"stream_options"`
+	Tools []struct {
+		Type     string `json:"type"`
+		Function struct {
+			Name        string          `json:"name"`
+			Description string          `json:"description"`
+			Parameters  json.RawMessage `json:"parameters"`
+		} `json:"function"`
+	} `json:"tools"`
+}
+
+// Offers reports whether the request offered the model a tool named name.
+func (r ChatRequest) Offers(name string) bool {
+	for _, t := range r.Tools {
+		if t.Function.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// ToolCall is a scripted call of a tool.
+type ToolCall struct {
+	Name string
+	// Arguments is the JSON text of the arguments.
+	Arguments string
 }
 
 // Failure is one scripted error answer.
@@ -50,6 +75,9 @@ type Server struct {
 	// Chunks is the answer, in the pieces a stream sends; a JSON answer
 	// joins them. Default: "Hello", ", ", "world".
 	Chunks []string
+	// Call, when set, is a tool call every answer makes, instead of the
+	// text, to a request that offers the tool.
+	Call *ToolCall
 
 	mu        sync.Mutex
 	hold      chan struct{}
@@ -138,13 +166,24 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	created := int64(1767225600)
 	usage := map[string]int{"prompt_tokens": PromptTokens, "completion_tokens": CompletionTokens, "total_tokens": PromptTokens + CompletionTokens}
+	s.mu.Lock()
+	call, chunks := s.Call, s.Chunks
+	s.mu.Unlock()
+	if call != nil && !body.Offers(call.Name) {
+		call = nil
+	}
 	if !body.Stream {
+		msg, finish := map[string]any{"role": "assistant", "content": strings.Join(chunks, "")}, "stop"
+		if call != nil {
+			msg["content"], finish = nil, "tool_calls"
+			msg["tool_calls"] = []map[string]any{{"id": "call_test", "type": "function",
+				"function": map[string]any{"name": call.Name, "arguments": call.Arguments}}}
+		}
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(map[string]any{
 			"id": "chatcmpl-test", "object": "chat.completion", "created": created, "model": body.Model,
-			"choices": []map[string]any{{"index": 0, "finish_reason": "stop",
-				"message": map[string]any{"role": "assistant", "content": strings.Join(s.Chunks, "")}}},
-			"usage": usage,
+			"choices": []map[string]any{{"index": 0, "finish_reason": finish, "message": msg}},
+			"usage":   usage,
 		})
 		return
 	}
@@ -160,7 +199,18 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 			"choices": []map[string]any{{"index": 0, "delta": delta, "finish_reason": finish}}}
 	}
 	send(chunk(map[string]any{"role": "assistant", "content": ""}, nil))
-	for i, c := range s.Chunks {
+	if call != nil {
+		// A call comes in pieces: its id and name, then its arguments
+		// in two halves, as providers send them.
+		half := len(call.Arguments) / 2
+		send(chunk(map[string]any{"tool_calls": []map[string]any{{"index": 0, "id": "call_test", "type": "function",
+			"function": map[string]any{"name": call.Name, "arguments": ""}}}}, nil))
+		for _, part := range []string{call.Arguments[:half], call.Arguments[half:]} {
+			send(chunk(map[string]any{"tool_calls": []map[string]any{{"index": 0, "function": map[string]any{"arguments": part}}}}, nil))
+		}
+		chunks = nil
+	}
+	for i, c := range chunks {
 		send(chunk(map[string]any{"content": c}, nil))
 		if i == 0 && hold != nil {
 			select {
@@ -171,7 +221,11 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
-	send(chunk(map[string]any{}, "stop"))
+	finish := "stop"
+	if call != nil {
+		finish = "tool_calls"
+	}
+	send(chunk(map[string]any{}, finish))
 	if body.StreamOptions != nil && body.StreamOptions.IncludeUsage {
 		send(map[string]any{"id": "chatcmpl-test", "object": "chat.completion.chunk", "created": created, "model": body.Model,
 			"choices": []any{}, "usage": usage})
