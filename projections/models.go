@@ -310,6 +310,7 @@ func All(opts ...Option) []Projector {
 	return []Projector{
 		CompaniesProjector(), UsersProjector(opts...), CredentialsProjector(), TicketsProjector(), TicketCommentsProjector(),
 		AgentsProjector(), CampaignsProjector(), CampaignContentProjector(), KnowledgeChunksProjector(),
+		ConversationsProjector(), ConversationMessagesProjector(),
 		NotificationsProjector(), AuditLogProjector(),
 	}
 }

@@ -245,7 +245,7 @@ var errorStatus = []struct {
 	{errUnauthorized, http.StatusUnauthorized},
 	{errNotReady, http.StatusServiceUnavailable},
 	{ErrNoProvider, http.StatusServiceUnavailable},
-	{errUpstream, http.StatusBadGateway},
+	{ErrUpstream, http.StatusBadGateway},
 	{eventstore.ErrNoSpace, http.StatusInsufficientStorage},
 }
 

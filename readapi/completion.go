@@ -35,8 +35,8 @@ type Completer interface {
 // for: 503, with the error's message naming the setting.
 var ErrNoProvider = errors.New("no LLM provider configured")
 
-// errUpstream is a provider's failure: 502.
-var errUpstream = errors.New("the LLM provider failed")
+// ErrUpstream is a provider's failure: 502.
+var ErrUpstream = errors.New("the LLM provider failed")
 
 // ChatMessage is one message of a chat: role system, user or assistant.
 type ChatMessage struct {
@@ -129,7 +129,7 @@ func (a *API) completion(w http.ResponseWriter, r *http.Request) {
 	if !body.Stream {
 		c, err := a.completer.Complete(r.Context(), req)
 		if err != nil {
-			a.fail(w, r, completionError(err))
+			a.fail(w, r, ProviderError(err))
 			return
 		}
 		_ = rc.SetWriteDeadline(time.Now().Add(completionWriteWait))
@@ -177,7 +177,7 @@ func (a *API) streamCompletion(w http.ResponseWriter, r *http.Request, rc *http.
 	switch {
 	case err != nil && !started:
 		// Nothing sent yet: the failure still has its status.
-		a.fail(w, r, completionError(err))
+		a.fail(w, r, ProviderError(err))
 	case err != nil && (writeFailed || r.Context().Err() != nil):
 		// The client went away and took the upstream request with it.
 		a.log.Debug("client went away", "method", r.Method, "path", r.URL.Path)
@@ -191,13 +191,13 @@ func (a *API) streamCompletion(w http.ResponseWriter, r *http.Request, rc *http.
 	}
 }
 
-// completionError marks a provider's failure as such (502), and leaves
+// ProviderError marks a provider's failure as such (502), and leaves
 // ErrNoProvider, a cancellation and a deadline as they are.
-func completionError(err error) error {
+func ProviderError(err error) error {
 	if errors.Is(err, ErrNoProvider) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return err
 	}
-	return fmt.Errorf("%w: %w", errUpstream, err)
+	return fmt.Errorf("%w: %w", ErrUpstream, err)
 }
 
 // decodeCompletion reads the body strictly: one JSON object, no unknown

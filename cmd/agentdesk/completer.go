@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 
+	"agentdesk/commands"
+	"agentdesk/domain/conversation"
 	"agentdesk/internal/config"
 	"agentdesk/internal/llm"
 	"agentdesk/readapi"
@@ -23,6 +25,9 @@ func newCompleter(cfg config.Config) (completer, error) {
 
 // completer adapts an llm.Client to readapi.Completer.
 type completer struct{ c *llm.Client }
+
+// chat returns the same client as agent chat's model.
+func (a completer) chat() chatModel { return chatModel(a) }
 
 func (a completer) Available(model string) error { return noProvider(a.c.Available(model)) }
 
@@ -55,4 +60,35 @@ func llmRequest(req readapi.CompletionRequest) llm.Request {
 
 func completion(c llm.Completion) readapi.Completion {
 	return readapi.Completion{Content: c.Content, Model: c.Model, Usage: readapi.TokenUsage(c.Usage)}
+}
+
+// chatModel adapts an llm.Client to the model agent chat talks to.
+type chatModel struct{ c *llm.Client }
+
+func (m chatModel) Available(model string) error { return noProvider(m.c.Available(model)) }
+
+func (m chatModel) Chat(ctx context.Context, req commands.ModelRequest, onChunk func(string) error) (commands.ModelReply, error) {
+	lr := llm.Request{Model: req.Model, MaxTokens: req.MaxTokens, Temperature: req.Temperature}
+	for _, msg := range req.Messages {
+		lr.Messages = append(lr.Messages, llm.Message{Role: llm.Role(msg.Role), Content: msg.Content})
+	}
+	for _, t := range req.Tools {
+		lr.Tools = append(lr.Tools, llm.Tool{Name: t.Name, Description: t.Description, Parameters: t.Parameters})
+	}
+	var c llm.Completion
+	var err error
+	if onChunk == nil {
+		c, err = m.c.Complete(ctx, lr)
+	} else {
+		c, err = m.c.Stream(ctx, lr, onChunk)
+	}
+	if err != nil {
+		return commands.ModelReply{}, readapi.ProviderError(noProvider(err))
+	}
+	out := commands.ModelReply{Content: c.Content, Model: c.Model,
+		Usage: conversation.Usage{PromptTokens: c.Usage.PromptTokens, CompletionTokens: c.Usage.CompletionTokens, TotalTokens: c.Usage.TotalTokens}}
+	for _, tc := range c.ToolCalls {
+		out.ToolCalls = append(out.ToolCalls, commands.ModelToolCall{Name: tc.Name, Arguments: tc.Arguments})
+	}
+	return out, nil
 }

@@ -72,6 +72,8 @@ type Config struct {
 	// any command sees them; required, since the agent endpoints are
 	// always mounted.
 	Sealer commands.Sealer
+	// Chat, when set, serves agent chat (POST /api/agents/{id}/chat).
+	Chat *commands.Chatter
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
 }
@@ -109,6 +111,7 @@ type Handler struct {
 	writeErr  func(w http.ResponseWriter, r *http.Request, err error)
 	status    func(error) int
 	sealer    commands.Sealer
+	chatter   *commands.Chatter
 	log       *slog.Logger
 	// keyLocks serializes requests that share an Idempotency-Key, so a
 	// retry racing its original waits for it and replays its response
@@ -124,7 +127,7 @@ func New(cfg Config) (*Handler, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &Handler{app: cfg.App, records: cfg.Records, inbox: cfg.Inbox, principal: cfg.Principal, writeErr: cfg.WriteError, status: cfg.ErrorStatus, sealer: cfg.Sealer, log: cfg.Logger}, nil
+	return &Handler{app: cfg.App, records: cfg.Records, inbox: cfg.Inbox, principal: cfg.Principal, writeErr: cfg.WriteError, status: cfg.ErrorStatus, sealer: cfg.Sealer, chatter: cfg.Chat, log: cfg.Logger}, nil
 }
 
 // Mount registers the write endpoints on r, which must authenticate.
@@ -155,6 +158,9 @@ func (h *Handler) Mount(r chi.Router) {
 	r.Delete(agents+"/{id}", h.run(resource.Agents.Name, h.deleteAgent))
 	r.Post(agents+"/{id}/activate", h.run(resource.Agents.Name, h.action(h.activateAgent)))
 	r.Post(agents+"/{id}/deactivate", h.run(resource.Agents.Name, h.action(h.deactivateAgent)))
+	if h.chatter != nil {
+		r.Post(agents+"/{id}/chat", h.chat)
+	}
 
 	campaigns := "/api/" + resource.Campaigns.Name
 	r.Post(campaigns, h.run(resource.Campaigns.Name, h.createCampaign))

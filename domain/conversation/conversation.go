@@ -5,6 +5,7 @@ package conversation
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -18,6 +19,17 @@ type Role string
 const (
 	User      Role = "user"
 	Assistant Role = "assistant"
+)
+
+// Status is where a conversation stands, as its records show it.
+type Status string
+
+// Statuses, in order.
+const (
+	// StatusOpen is a conversation the agent handles.
+	StatusOpen Status = "open"
+	// StatusEscalated is a conversation handed to a person by a ticket.
+	StatusEscalated Status = "escalated"
 )
 
 // Reason says who asked for an escalation.
@@ -46,11 +58,27 @@ type Conversation struct {
 	AgentID   string
 	UserID    string
 	Messages  int
+	// Recent are the last MaxRecent messages, oldest first: what a reply
+	// remembers of the conversation.
+	Recent []Turn
 	// TicketID is the ticket its escalation opened, "" before one.
 	TicketID string
 	// Version is the number of events applied; the stream's revision is
 	// Version-1.
 	Version uint64
+}
+
+// MaxRecent bounds Recent.
+const MaxRecent = 20
+
+// Turn is a message as a conversation remembers it.
+type Turn struct {
+	MessageID string
+	Role      Role
+	Content   string
+	Citations []string
+	Model     string
+	Usage     *Usage
 }
 
 // Exists reports whether the conversation was started.
@@ -69,6 +97,13 @@ func (c *Conversation) Apply(e domain.Event) {
 		c.ID, c.CompanyID, c.AgentID, c.UserID = e.ConversationID, e.CompanyID, e.AgentID, e.UserID
 	case *MessagePosted:
 		c.Messages = e.Seq
+		if len(c.Recent) == MaxRecent {
+			c.Recent = c.Recent[1:]
+		}
+		// Clipped, append copies: states copied from one another (a
+		// cached one, a decision's scratch) never share a new turn.
+		c.Recent = append(slices.Clip(c.Recent), Turn{MessageID: e.MessageID, Role: e.Role, Content: e.Content,
+			Citations: e.Citations, Model: e.Model, Usage: e.Usage})
 	case *Escalated:
 		c.TicketID = e.TicketID
 	}
@@ -203,4 +238,14 @@ func checkMessage(p domain.Problems, m string) {
 	case utf8.RuneCountInString(m) > MaxMessage:
 		p.Add("message", fmt.Sprintf("must be at most %d characters", MaxMessage))
 	}
+}
+
+// Message returns the recent message with id, if it is one.
+func (c *Conversation) Message(id string) (Turn, bool) {
+	for _, t := range c.Recent {
+		if t.MessageID == id {
+			return t, true
+		}
+	}
+	return Turn{}, false
 }

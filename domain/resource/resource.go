@@ -11,6 +11,7 @@ import (
 	"agentdesk/domain/agent"
 	"agentdesk/domain/campaign"
 	"agentdesk/domain/company"
+	"agentdesk/domain/conversation"
 	"agentdesk/domain/knowledge"
 	"agentdesk/domain/notification"
 	"agentdesk/domain/ticket"
@@ -340,6 +341,60 @@ var KnowledgeChunks = &Resource{
 	Scope:       domain.KnowledgeScope,
 }
 
+// Conversations are users' chats with agents: the user's own, and every
+// conversation of the company for its admins and content managers.
+var Conversations = &Resource{
+	Name: "conversations",
+	Fields: append([]Field{
+		{Name: "company_id", Kind: Text, Filter: true, Sort: true},
+		{Name: "agent_id", Kind: Text, Filter: true},
+		{Name: "user_id", Kind: Text, Filter: true},
+		{Name: "title", Kind: Text, Filter: true, Sort: true, Search: true},
+		{Name: "status", Kind: Enum, Values: []string{string(conversation.StatusOpen), string(conversation.StatusEscalated)}, Filter: true, Sort: true},
+		{Name: "ticket_id", Kind: Text, Filter: true},
+		{Name: "message_count", Kind: Number, Filter: true, Sort: true},
+	}, times("created_at", "updated_at", "last_message_at")...),
+	// A user's own list (the scope of clients and content writers) is
+	// served by the indexes that start with company_id and user_id.
+	Indexes: [][]string{
+		{"company_id", "last_message_at"}, {"company_id", "created_at"}, {"company_id", "updated_at"},
+		{"company_id", "user_id", "last_message_at"}, {"company_id", "user_id", "created_at"},
+		{"company_id", "agent_id", "last_message_at"}, {"company_id", "status", "last_message_at"},
+		{"company_id", "status"}, {"company_id", "title"}, {"company_id", "message_count"}, {"company_id", "ticket_id"}, {"company_id"},
+	},
+	Counts:      [][]string{{"company_id"}, {"company_id", "user_id"}, {"company_id", "agent_id"}, {"company_id", "status"}},
+	DefaultSort: "last_message_at",
+	DefaultDesc: true,
+	Scope:       domain.ConversationScope,
+	Also:        []string{conversationMessagesCollection},
+}
+
+// conversationMessagesCollection is the name (and read model) of
+// ConversationMessages, which Conversations waits for.
+const conversationMessagesCollection = "conversation_messages"
+
+// ConversationMessages are the messages of conversations, each its own
+// record, listed by conversation.
+var ConversationMessages = &Resource{
+	Name: conversationMessagesCollection,
+	Fields: append([]Field{
+		{Name: "conversation_id", Kind: Text, Filter: true, Sort: true},
+		{Name: "company_id", Kind: Text, Filter: true},
+		{Name: "agent_id", Kind: Text},
+		{Name: "role", Kind: Enum, Values: []string{string(conversation.User), string(conversation.Assistant)}, Filter: true, Sort: true},
+		{Name: "content", Kind: Text, Search: true},
+		{Name: "citations", Kind: TextList, Filter: true},
+		{Name: "seq", Kind: Number, Filter: true, Sort: true},
+	}, times("created_at")...),
+	Indexes: [][]string{{"conversation_id", "seq"}, {"conversation_id", "created_at"}, {"conversation_id", "role"}, {"company_id", "created_at"},
+		{"company_id", "citations"}, {"conversation_id"}},
+	Counts:      [][]string{{"conversation_id"}, {"company_id", "conversation_id"}},
+	DefaultSort: "seq",
+	Scope:       childScope(domain.ConversationScope),
+	Parent:      Conversations,
+	ParentField: "conversation_id",
+}
+
 // Notifications tell one user what happened to records they have to do
 // with; each is its own record, read by its recipient only.
 var Notifications = &Resource{
@@ -413,6 +468,7 @@ var AuditLog = &Resource{
 var categories = map[string]*Resource{
 	company.Category: Companies, user.Category: Users, ticket.Category: Tickets, agent.Category: Agents,
 	campaign.Category: Campaigns, knowledge.Category: KnowledgeChunks, notification.Category: Notifications,
+	conversation.Category: Conversations,
 }
 
 // ForCategory returns the resource whose records the streams of a
@@ -445,5 +501,5 @@ func childScope(parent func(domain.Principal) domain.ReadScope) func(domain.Prin
 
 // All lists the resources the API serves, in menu order.
 func All() []*Resource {
-	return []*Resource{Companies, Users, Agents, Tickets, Comments, Campaigns, CampaignContent, KnowledgeChunks, Notifications, AuditLog}
+	return []*Resource{Companies, Users, Agents, Tickets, Comments, Campaigns, CampaignContent, KnowledgeChunks, Conversations, ConversationMessages, Notifications, AuditLog}
 }
