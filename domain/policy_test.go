@@ -508,3 +508,49 @@ func TestCanComplete(t *testing.T) {
 		}
 	}
 }
+
+func TestCanConversation(t *testing.T) {
+	for _, c := range []struct {
+		name       string
+		p          domain.Principal
+		target     domain.ConversationRef
+		read, chat bool
+	}{
+		{"own, client", client, domain.ConversationRef{CompanyID: companyA, UserID: client.UserID}, true, true},
+		{"own, admin", admin, domain.ConversationRef{CompanyID: companyA, UserID: admin.UserID}, true, true},
+		{"another's, admin", admin, domain.ConversationRef{CompanyID: companyA, UserID: client.UserID}, true, false},
+		{"another's, manager", manager, domain.ConversationRef{CompanyID: companyA, UserID: client.UserID}, true, false},
+		{"another's, writer", writer, domain.ConversationRef{CompanyID: companyA, UserID: client.UserID}, false, false},
+		{"another's, client", client, domain.ConversationRef{CompanyID: companyA, UserID: writer.UserID}, false, false},
+		{"another company's, admin", admin, domain.ConversationRef{CompanyID: companyB, UserID: otherID}, false, false},
+		{"own id in another company", client, domain.ConversationRef{CompanyID: companyB, UserID: client.UserID}, false, false},
+		{"any, superadmin", superadmin, domain.ConversationRef{CompanyID: companyB, UserID: otherID}, true, false},
+		{"system", domain.SystemPrincipal("r", companyA), domain.ConversationRef{CompanyID: companyA, UserID: client.UserID}, false, false},
+	} {
+		if got := domain.CanConversation(c.p, domain.Read, c.target); got != c.read {
+			t.Errorf("%s: read %v, want %v", c.name, got, c.read)
+		}
+		if got := domain.CanConversation(c.p, domain.Chat, c.target); got != c.chat {
+			t.Errorf("%s: chat %v, want %v", c.name, got, c.chat)
+		}
+	}
+}
+
+func TestConversationScope(t *testing.T) {
+	for _, c := range []struct {
+		p    domain.Principal
+		want domain.ReadScope
+	}{
+		{superadmin, domain.ReadScope{}},
+		{admin, domain.ReadScope{Where: []domain.Match{{Field: "company_id", Value: companyA}}}},
+		{manager, domain.ReadScope{Where: []domain.Match{{Field: "company_id", Value: companyA}}}},
+		{writer, domain.ReadScope{Where: []domain.Match{{Field: "company_id", Value: companyA}, {Field: "user_id", Value: writer.UserID}}}},
+		{client, domain.ReadScope{Where: []domain.Match{{Field: "company_id", Value: companyA}, {Field: "user_id", Value: client.UserID}}}},
+		{domain.SystemPrincipal("r", companyA), domain.ReadScope{Denied: true}},
+	} {
+		got := domain.ConversationScope(c.p)
+		if got.Denied != c.want.Denied || !slices.Equal(got.Where, c.want.Where) {
+			t.Errorf("%s: got %+v, want %+v", c.p.Role, got, c.want)
+		}
+	}
+}

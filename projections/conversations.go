@@ -85,6 +85,9 @@ type ConversationMessage struct {
 	Model     *string             `json:"model"`
 	Usage     *conversation.Usage `json:"usage"`
 	CreatedAt time.Time           `json:"created_at"`
+	// Revision is the conversation's stream revision that posted it: a
+	// message never changes.
+	Revision uint64 `json:"revision"`
 }
 
 // ConversationMessagesProjector builds the conversation_messages read
@@ -121,7 +124,7 @@ func projectMessage(ev eventstore.RecordedEvent, _ *ConversationMessage) (*Conve
 	m := e.(*conversation.MessagePosted)
 	doc := &ConversationMessage{ID: m.MessageID, ConversationID: EntityID(ev.StreamID), CompanyID: ev.Metadata.CompanyID,
 		AgentID: m.AgentID, Seq: m.Seq, Role: string(m.Role), Content: m.Content, Citations: tagList(m.Citations),
-		Usage: m.Usage, CreatedAt: ev.Metadata.RecordedAt}
+		Usage: m.Usage, CreatedAt: ev.Metadata.RecordedAt, Revision: ev.Revision}
 	if m.Model != "" {
 		doc.Model = &m.Model
 	}

@@ -114,6 +114,7 @@ func describeAPI(version string) (*openapi3.T, error) {
 	d.reads()
 	d.operator()
 	d.completion()
+	d.chat()
 	if err := d.writes(); err != nil {
 		return nil, err
 	}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/getkin/kin-openapi/openapi3"
 
+	"agentdesk/commands"
 	"agentdesk/readapi"
 )
 
@@ -54,4 +55,43 @@ func (d *describer) completion() {
 	withHeader(unavailable, "Retry-After", false)
 	op.Responses.Set("503", &openapi3.ResponseRef{Value: unavailable})
 	d.add(http.MethodPost, completionPath, op, false)
+}
+
+// chat describes POST /api/agents/{id}/chat.
+func (d *describer) chat() {
+	str := openapi3.NewStringSchema
+	body := openapi3.NewObjectSchema().WithoutAdditionalProperties().
+		WithProperty("message", str().WithMinLength(1).WithMaxLength(20000)).
+		WithProperty("conversation_id", str().WithFormat("uuid")).
+		WithProperty("stream", openapi3.NewBoolSchema()).
+		WithRequired([]string{"message"})
+	body.Description = "message is the user's; conversation_id carries on one of the caller's conversations with this agent, " +
+		"and without it a new conversation starts."
+	answer := shape(reflect.TypeFor[commands.ChatReply](), nil, true)
+	events := str()
+	events.Description = "Server-sent events: `event: chunk` with data {\"content\": \"...\"} for each piece of the reply as it comes " +
+		"(a ticket's note is the last one), then `event: done` with the whole reply as the JSON answer has it, once it is recorded. " +
+		"A failure after the first chunk ends the stream with `event: error`, and nothing is recorded."
+	ok := openapi3.NewResponse().WithDescription("The agent's reply: JSON, or server-sent events with stream: true. " +
+		"The conversation is recorded and readable under /api/conversations when it is answered.").
+		WithContent(openapi3.Content{
+			"application/json":  openapi3.NewMediaType().WithSchema(answer),
+			"text/event-stream": openapi3.NewMediaType().WithSchema(events),
+		})
+	op := &openapi3.Operation{
+		OperationID: "chatWithAgent", Tags: []string{"agents", "llm"}, Summary: "Chat with an agent, from its knowledge",
+		Description: "Retrieves the agent's best knowledge chunks for the message (BM25, fused with vector similarity when chunks have embeddings), " +
+			"prompts the model with the agent's system prompt, the chunks quoted as data and the conversation so far, and records the " +
+			"conversation as events. When the model calls its open_ticket tool, or the user asks for a person, a ticket is opened for the " +
+			"user and the reply says so. Another company's agent, or a conversation that is not the caller's, is 404; an inactive agent is 409. " +
+			"With no provider configured the answer is 503 naming the variable to set; a spent monthly token quota is 429.",
+		RequestBody: &openapi3.RequestBodyRef{Value: openapi3.NewRequestBody().WithRequired(true).WithJSONSchema(body)},
+		Responses:   responses(http.StatusOK, ok),
+	}
+	d.problems(op, 400, 401, 403, 404, 409, 413, 415, 422, 429, 500, 502)
+	unavailable := openapi3.NewResponse().WithDescription("No provider is configured for the agent's model (detail names the variable to set), " +
+		"or the provider did not answer within LLM_TIMEOUT (then with Retry-After).").WithJSONSchemaRef(ref("Problem"))
+	withHeader(unavailable, "Retry-After", false)
+	op.Responses.Set("503", &openapi3.ResponseRef{Value: unavailable})
+	d.add(http.MethodPost, "/api/agents/{id}/chat", op, false)
 }
