@@ -52,8 +52,9 @@ func (a *App) CreateKnowledgeChunk(ctx context.Context, m Meta, in CreateKnowled
 type UpdateKnowledgeChunk struct {
 	knowledge.UpdateCmd
 	// ExpectedRevision, when set, is the chunk's revision the caller
-	// edited; if the chunk has changed since, nothing is written and the
-	// error is a domain.ErrConflict. Meta.IfRevision does the same.
+	// edited; if the chunk has been edited since, nothing is written and
+	// the error is a domain.ErrConflict. Meta.IfRevision does the same.
+	// Embeddings recorded since are no edit (see knowledge.Chunk.Current).
 	ExpectedRevision *uint64
 	// Fixed holds company_id as sent back; changing it is a validation
 	// error.
@@ -82,12 +83,70 @@ func (a *App) DeleteKnowledgeChunk(ctx context.Context, m Meta, id string, expec
 	return a.onKnowledge(ctx, m, id, domain.Delete, expected, (*knowledge.Chunk).Delete)
 }
 
+// RecordKnowledgeEmbedding is the input of RecordKnowledgeEmbedding.
+type RecordKnowledgeEmbedding struct {
+	// Model is the embeddings model, as configured.
+	Model string
+	// Vector is what the model made of the chunk's text; Dimension is
+	// its length (0: len(Vector)).
+	Vector    []float32
+	Dimension int
+	// ContentSHA256 is knowledge.ContentSHA256 of the content embedded.
+	ContentSHA256 string
+	// PromptTokens is what the provider reported the text cost.
+	PromptTokens int
+}
+
+// RecordKnowledgeEmbedding records the vector an embeddings model made
+// of a chunk, as the platform's own process only (domain.Embed). A stale
+// vector (the content changed since it was read) or one already
+// recorded records nothing, so a reaction may call it again.
+func (a *App) RecordKnowledgeEmbedding(ctx context.Context, m Meta, chunkID string, in RecordKnowledgeEmbedding) (Result, error) {
+	if in.Dimension == 0 {
+		in.Dimension = len(in.Vector)
+	}
+	if a.cache != nil && domain.ValidID(chunkID) {
+		// A stale cached state (another process changed the content)
+		// would have the vector dropped as stale with no error, and so
+		// never retried: decide on the stream as stored. One read is
+		// nothing beside the model's call that made the vector.
+		a.cache.Remove(knowledge.Stream(chunkID))
+	}
+	return a.onKnowledge(ctx, m, chunkID, domain.Embed, nil, func(c *knowledge.Chunk) ([]domain.Event, error) {
+		return c.RecordEmbedding(knowledge.EmbedCmd{Model: in.Model, Dimension: in.Dimension, Vector: in.Vector,
+			ContentSHA256: in.ContentSHA256, PromptTokens: in.PromptTokens})
+	})
+}
+
+// KnowledgeChunk returns the current state of chunk id, read from its
+// stream (not from a read model, which may lag); domain.ErrNotFound if
+// it does not exist. It is for the platform's processes: it checks no
+// principal.
+func (a *App) KnowledgeChunk(ctx context.Context, id string) (knowledge.Chunk, error) {
+	if !domain.ValidID(id) {
+		return knowledge.Chunk{}, domain.ErrNotFound
+	}
+	l, err := load[knowledge.Chunk](ctx, a, knowledge.Events, knowledge.Stream(id))
+	if err != nil {
+		return knowledge.Chunk{}, err
+	}
+	if !l.state.Exists() {
+		return knowledge.Chunk{}, domain.ErrNotFound
+	}
+	return l.state, nil
+}
+
 // onKnowledge runs a command on an existing chunk the actor can see; a
 // chunk of another company is not found, and so is any chunk for a client.
+// Its expected revisions, expected and m.IfRevision, are checked here
+// with knowledge.Chunk.Current rather than against the stream's revision:
+// an embedding recorded since the caller read the chunk is no conflict.
 func (a *App) onKnowledge(ctx context.Context, m Meta, id string, act domain.Action, expected *uint64, decide func(*knowledge.Chunk) ([]domain.Event, error)) (Result, error) {
 	if !domain.ValidID(id) {
 		return Result{}, domain.ErrNotFound
 	}
+	ifRevision := m.IfRevision
+	m.IfRevision = nil
 	return execute(ctx, a, m, knowledge.Events, knowledge.Stream(id), id,
 		func(c *knowledge.Chunk) (string, []domain.Event, error) {
 			if !c.Exists() || !domain.CanKnowledge(m.Principal, domain.Read, c.Ref()) {
@@ -96,8 +155,10 @@ func (a *App) onKnowledge(ctx context.Context, m Meta, id string, act domain.Act
 			if !domain.CanKnowledge(m.Principal, act, c.Ref()) {
 				return "", nil, domain.ErrForbidden
 			}
-			if err := checkRevision(expected, c.Version-1); err != nil {
-				return "", nil, err
+			for _, want := range []*uint64{expected, ifRevision} {
+				if want != nil && !c.Current(*want) {
+					return "", nil, checkRevision(want, c.Version-1)
+				}
 			}
 			evs, err := decide(c)
 			return c.CompanyID, evs, err

@@ -133,3 +133,76 @@ func TestKnowledgeFixedAndIfRevision(t *testing.T) {
 		t.Fatalf("at the current revision: %v", err)
 	}
 }
+
+func TestRecordKnowledgeEmbedding(t *testing.T) {
+	app, es := newApp(t)
+	ctx := context.Background()
+	company := uuid.NewString()
+	admin := adminOf(company)
+	agentID := newAgent(t, app, admin)
+	content := "Returns are free within 30 days of buying."
+	res, err := app.CreateKnowledgeChunk(ctx, admin, commands.CreateKnowledgeChunk{AgentID: agentID, Title: "Returns", Content: content})
+	if err != nil {
+		t.Fatal(err)
+	}
+	system := commands.Meta{Principal: domain.SystemPrincipal("embeddings", company), CommandID: uuid.NewString()}
+	in := commands.RecordKnowledgeEmbedding{Model: "text-embedding-3-small", Vector: []float32{0.6, 0.8}, ContentSHA256: knowledge.ContentSHA256(content), PromptTokens: 9}
+
+	for _, m := range []commands.Meta{admin, superadminMeta()} {
+		if _, err := app.RecordKnowledgeEmbedding(ctx, m, res.ID, in); !errors.Is(err, domain.ErrForbidden) {
+			t.Fatalf("%s records an embedding: got %v, want forbidden", m.Principal.Role, err)
+		}
+	}
+	got, err := app.RecordKnowledgeEmbedding(ctx, system, res.ID, in)
+	if err != nil || !got.Changed || got.Revision != 1 {
+		t.Fatalf("the platform records: got %+v, %v", got, err)
+	}
+	evs := readStream(t, es, knowledge.Stream(res.ID))
+	var e knowledge.Embedded
+	if err := json.Unmarshal(evs[1].Data, &e); err != nil {
+		t.Fatal(err)
+	}
+	if evs[1].Type != knowledge.TypeEmbedded || e.Dimension != 2 || e.AgentID != agentID || e.Model != in.Model ||
+		evs[1].Metadata.CompanyID != company || evs[1].Metadata.ActorID != "system:embeddings" {
+		t.Fatalf("got %s %+v %+v", evs[1].Type, e, evs[1].Metadata)
+	}
+	// Again (a redelivery): nothing.
+	if got, err := app.RecordKnowledgeEmbedding(ctx, system, res.ID, in); err != nil || got.Changed {
+		t.Fatalf("again: got %+v, %v, want nothing recorded", got, err)
+	}
+	if _, err := app.RecordKnowledgeEmbedding(ctx, system, uuid.NewString(), in); !errors.Is(err, domain.ErrNotFound) {
+		t.Fatalf("a chunk that does not exist: got %v, want not found", err)
+	}
+
+	// The embedding is no edit: a client that read revision 0 (before it)
+	// or 1 (after it) edits without a conflict.
+	title := "Returns policy"
+	if _, err := app.UpdateKnowledgeChunk(ctx, admin, res.ID, commands.UpdateKnowledgeChunk{UpdateCmd: knowledge.UpdateCmd{Title: &title}, ExpectedRevision: domainRev(0)}); err != nil {
+		t.Fatalf("update at the revision read before the embedding: %v", err)
+	}
+	put := admin
+	put.IfRevision = domainRev(1)
+	title = "Returns, again"
+	_, err = app.UpdateKnowledgeChunk(ctx, put, res.ID, commands.UpdateKnowledgeChunk{UpdateCmd: knowledge.UpdateCmd{Title: &title}})
+	if !errors.Is(err, domain.ErrConflict) || !strings.Contains(err.Error(), "revision 2, you sent 1") {
+		t.Fatalf("update at a revision before the last edit: got %v, want a conflict", err)
+	}
+
+	// A new content makes the old hash stale: nothing is recorded.
+	newContent := "Returns are free."
+	if _, err := app.UpdateKnowledgeChunk(ctx, admin, res.ID, commands.UpdateKnowledgeChunk{UpdateCmd: knowledge.UpdateCmd{Content: &newContent}}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := app.RecordKnowledgeEmbedding(ctx, system, res.ID, in); err != nil || got.Changed {
+		t.Fatalf("stale: got %+v, %v, want nothing recorded", got, err)
+	}
+	chunk, err := app.KnowledgeChunk(ctx, res.ID)
+	if err != nil || chunk.Content != newContent || chunk.EmbeddedSHA != "" || chunk.Version != 4 {
+		t.Fatalf("KnowledgeChunk: got %+v, %v", chunk, err)
+	}
+	if _, err := app.KnowledgeChunk(ctx, "nope"); !errors.Is(err, domain.ErrNotFound) {
+		t.Fatalf("KnowledgeChunk of a bad id: got %v", err)
+	}
+}
+
+func domainRev(n uint64) *uint64 { return &n }

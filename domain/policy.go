@@ -168,6 +168,9 @@ const (
 	Approve Action = "approve"
 	// Publish is publishing an approved content item.
 	Publish Action = "publish"
+	// Embed is recording the vector an embeddings model made of a
+	// knowledge chunk.
+	Embed Action = "embed"
 )
 
 // AgentRef is what the policy needs to know about a target agent.
@@ -242,8 +245,13 @@ type KnowledgeRef struct {
 //
 // Company admins and content managers do everything within their company;
 // content writers read, create and update chunks but do not delete them.
-// Clients have no access to knowledge chunks.
+// Clients have no access to knowledge chunks. Embeddings are recorded by
+// the platform's own process (System) only: no person, a superadmin
+// included, records a vector.
 func CanKnowledge(p Principal, a Action, target KnowledgeRef) bool {
+	if a == Embed {
+		return p.Role == System
+	}
 	if p.IsSuperadmin() {
 		return true
 	}

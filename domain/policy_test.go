@@ -422,6 +422,18 @@ func TestCanKnowledge(t *testing.T) {
 	}
 }
 
+// Only the platform's own process records embeddings.
+func TestCanKnowledgeEmbed(t *testing.T) {
+	for _, p := range append(principals, domain.SystemPrincipal("embeddings", companyA), domain.SystemPrincipal("embeddings", "")) {
+		for _, company := range []string{companyA, companyB} {
+			want := p.Role == domain.System
+			if got := domain.CanKnowledge(p, domain.Embed, domain.KnowledgeRef{CompanyID: company}); got != want {
+				t.Errorf("%s may embed a knowledge chunk of %s: got %v, want %v", p.Role, company, got, want)
+			}
+		}
+	}
+}
+
 // A principal with no company (a misconfigured token) reaches nothing.
 func TestCompanylessPrincipalDenied(t *testing.T) {
 	for _, role := range []domain.Role{domain.CompanyAdmin, domain.ContentManager, domain.ContentWriter, domain.Client} {

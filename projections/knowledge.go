@@ -64,6 +64,12 @@ func projectKnowledgeChunk(ev eventstore.RecordedEvent, cur *KnowledgeChunk) (*K
 	}
 	next := *cur
 	switch e := e.(type) {
+	case *knowledge.Embedded:
+		// No edit: the record stays as it was, but its revision follows
+		// the stream's, which an update's expected revision is read
+		// against (the vector itself is in knowledge_vectors).
+		next.Revision = ev.Revision
+		return &next, nil
 	case *knowledge.Updated:
 		if e.AgentID != nil {
 			next.AgentID = *e.AgentID

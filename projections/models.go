@@ -309,7 +309,7 @@ func streamID(category string) func(eventstore.RecordedEvent) string {
 func All(opts ...Option) []Projector {
 	return []Projector{
 		CompaniesProjector(), UsersProjector(opts...), CredentialsProjector(), TicketsProjector(), TicketCommentsProjector(),
-		AgentsProjector(), CampaignsProjector(), CampaignContentProjector(), KnowledgeChunksProjector(),
+		AgentsProjector(), CampaignsProjector(), CampaignContentProjector(), KnowledgeChunksProjector(), KnowledgeVectorsProjector(),
 		ConversationsProjector(), ConversationMessagesProjector(),
 		NotificationsProjector(), AuditLogProjector(),
 	}

@@ -65,11 +65,14 @@ type Def[D any] struct {
 	Categories []string
 	// DocID returns the id of the document ev changes, or "" to skip ev.
 	DocID func(ev eventstore.RecordedEvent) string
-	// Creates lists the event types that start a document (a stream's
-	// first event). A document whose first event in a batch is one of them
-	// cannot exist yet, so Fold does not look it up: every stored
-	// document's version is at or below the checkpoint, and every event of
-	// a batch is above it.
+	// Creates lists the event types that start a document: a stream's
+	// first event, or an event that makes the whole document whatever was
+	// there before (knowledge_vectors' knowledge.embedded). A document
+	// whose first event in a batch is one of them is not looked up: it
+	// cannot exist yet (every stored document's version is at or below
+	// the checkpoint, and every event of a batch is above it), or what it
+	// was does not matter (a write a replayed batch repeats is stopped by
+	// the store's version guard).
 	Creates []string
 	// Project returns the document after ev given the current one (nil if
 	// there is none), or nil to delete it. It must be pure.

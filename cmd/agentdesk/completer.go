@@ -12,15 +12,13 @@ import (
 	"agentdesk/readapi"
 )
 
-// newCompleter builds the LLM client of cfg for the query API. No key at
-// all is no error: the endpoint then answers 503 naming what to set.
-func newCompleter(cfg config.Config) (completer, error) {
-	c, err := llm.New(llm.Config{OpenAIKey: cfg.OpenAIAPIKey, OpenAIBaseURL: cfg.OpenAIBaseURL,
-		AnthropicKey: cfg.AnthropicAPIKey, AnthropicBaseURL: cfg.AnthropicBaseURL, Model: cfg.LLMModel, Timeout: cfg.LLMTimeout})
-	if err != nil {
-		return completer{}, err
-	}
-	return completer{c}, nil
+// newLLM builds the LLM client of cfg, for the query API's completions
+// and the embeddings reaction. No key at all is no error: the endpoint
+// then answers 503 naming what to set.
+func newLLM(cfg config.Config) (*llm.Client, error) {
+	return llm.New(llm.Config{OpenAIKey: cfg.OpenAIAPIKey, OpenAIBaseURL: cfg.OpenAIBaseURL,
+		AnthropicKey: cfg.AnthropicAPIKey, AnthropicBaseURL: cfg.AnthropicBaseURL, Model: cfg.LLMModel, Timeout: cfg.LLMTimeout,
+		EmbeddingModel: cfg.LLMEmbeddingModel})
 }
 
 // completer adapts an llm.Client to readapi.Completer.
@@ -91,4 +89,15 @@ func (m chatModel) Chat(ctx context.Context, req commands.ModelRequest, onChunk 
 		out.ToolCalls = append(out.ToolCalls, commands.ModelToolCall{Name: tc.Name, Arguments: tc.Arguments})
 	}
 	return out, nil
+}
+
+// embedder adapts an llm.Client to reactions.Embedder.
+type embedder struct{ c *llm.Client }
+
+func (e embedder) Embed(ctx context.Context, model, text string) ([]float32, int, error) {
+	out, err := e.c.Embed(ctx, llm.EmbedRequest{Model: model, Input: []string{text}})
+	if err != nil {
+		return nil, 0, err
+	}
+	return out.Vectors[0], out.Usage.PromptTokens, nil
 }

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -35,11 +36,22 @@ type reactionSet struct {
 	failure atomic.Pointer[string]
 }
 
-// newReactions builds the reactions on the server's stores and commands.
-func newReactions(ctx context.Context, cfg config.Config, events eventstore.Store, reads readstore.Store, app *commands.App, log *slog.Logger) (*reactionSet, error) {
+// newReactions builds the reactions on the server's stores and commands;
+// the embeddings reaction, with embed, only when LLM_EMBEDDING_MODEL is
+// set.
+func newReactions(ctx context.Context, cfg config.Config, events eventstore.Store, reads readstore.Store, app *commands.App, embed reactions.Embedder, log *slog.Logger) (*reactionSet, error) {
 	parking := &readParking{reads: reads}
 	if err := reads.Ensure(ctx, parkedCollection); err != nil {
 		return nil, fmt.Errorf("reactions: %w", err)
+	}
+	list := []reactions.Reaction{
+		reactions.Notifications(app),
+		reactions.Offboarding(events, app),
+	}
+	names := []string{reactions.NotificationsName, reactions.OffboardingName, reactions.IntegrationName, reactions.SchedulerName}
+	if cfg.LLMEmbeddingModel != "" {
+		list = append(list, reactions.Embeddings(cfg.LLMEmbeddingModel, embed, app))
+		names = append(names, reactions.EmbeddingsName)
 	}
 	build := func() (*reactions.Service, *reactions.PubSub, error) {
 		ps := reactions.NewGoChannel(log)
@@ -52,11 +64,7 @@ func newReactions(ctx context.Context, cfg config.Config, events eventstore.Stor
 		svc, err := reactions.New(reactions.Config{
 			Events: events, Checkpoints: readCheckpoints{reads}, Parking: parking, PubSub: ps, Logger: log,
 			MaxRetries: cfg.ReactionRetries,
-			Reactions: []reactions.Reaction{
-				reactions.Notifications(app),
-				reactions.Offboarding(events, app),
-				reactions.Integration(ps.Publisher, cfg.IntegrationTopic),
-			},
+			Reactions:  append(slices.Clip(list), reactions.Integration(ps.Publisher, cfg.IntegrationTopic)),
 		})
 		if err != nil {
 			ps.Close()
@@ -80,7 +88,7 @@ func newReactions(ctx context.Context, cfg config.Config, events eventstore.Stor
 	if cfg.NATSURL != "" {
 		transport = "NATS JetStream at " + redactURL(cfg.NATSURL)
 	}
-	log.Info("reactions: "+transport, "reactions", []string{reactions.NotificationsName, reactions.OffboardingName, reactions.IntegrationName, reactions.SchedulerName})
+	log.Info("reactions: "+transport, "reactions", names)
 	return rs, nil
 }
 

@@ -121,7 +121,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server, 
 	if err != nil {
 		return nil, err
 	}
-	completer, err := newCompleter(cfg)
+	llmClient, err := newLLM(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -130,7 +130,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server, 
 		Passwords: passwords, Logger: log, RateLimits: s.metrics,
 		SignIn:    readapi.SignInLimits{PerClientUser: cfg.SignInClientUserLimit, PerUser: cfg.SignInUserLimit, PerClient: cfg.SignInLimit},
 		WriteWait: cfg.WriteWait, QueryTimeout: cfg.QueryTimeout, CompanyInFlight: cfg.CompanyMaxInFlight, CompanyQueries: cfg.CompanyMaxQueries, QueryConcurrency: cfg.QueryConcurrency, CompanyRate: cfg.CompanyRateLimit,
-		Events: s.events, Completer: completer})
+		Events: s.events, Completer: completer{llmClient}})
 	if err != nil {
 		return nil, err
 	}
@@ -141,7 +141,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server, 
 		return nil, err
 	}
 
-	if s.reactions, err = newReactions(ctx, cfg, s.events, s.reads, app, log); err != nil {
+	if s.reactions, err = newReactions(ctx, cfg, s.events, s.reads, app, embedder{llmClient}, log); err != nil {
 		return nil, err
 	}
 	if s.lock == nil {

@@ -28,11 +28,30 @@ type Updated struct {
 // Deleted records the chunk's deletion; its history stays.
 type Deleted struct{}
 
+// Embedded records the vector an embeddings model made of the chunk's
+// title and content, so that a rebuild of the read models never asks the
+// model again. It is no edit: the chunk's fields stay as they were.
+type Embedded struct {
+	// Model is the embeddings model, as configured.
+	Model string `json:"model"`
+	// Dimension is the vector's length.
+	Dimension int       `json:"dimension"`
+	Vector    []float32 `json:"vector"`
+	// ContentSHA256 is the hex SHA-256 of the content that was embedded
+	// (see ContentSHA256): the vector is stale once the content differs.
+	ContentSHA256 string `json:"content_sha256"`
+	// AgentID is the chunk's agent when the vector was recorded.
+	AgentID string `json:"agent_id"`
+	// PromptTokens is what the provider reported the text cost.
+	PromptTokens int `json:"prompt_tokens"`
+}
+
 // Event type names, stable forever.
 const (
-	TypeCreated = "knowledge.created"
-	TypeUpdated = "knowledge.updated"
-	TypeDeleted = "knowledge.deleted"
+	TypeCreated  = "knowledge.created"
+	TypeUpdated  = "knowledge.updated"
+	TypeDeleted  = "knowledge.deleted"
+	TypeEmbedded = "knowledge.embedded"
 )
 
 // EventType implements domain.Event.
@@ -44,11 +63,15 @@ func (*Updated) EventType() string { return TypeUpdated }
 // EventType implements domain.Event.
 func (*Deleted) EventType() string { return TypeDeleted }
 
+// EventType implements domain.Event.
+func (*Embedded) EventType() string { return TypeEmbedded }
+
 // Events decodes stored knowledge chunk events.
 var Events = domain.NewRegistry(
 	func() domain.Event { return &Created{} },
 	func() domain.Event { return &Updated{} },
 	func() domain.Event { return &Deleted{} },
+	func() domain.Event { return &Embedded{} },
 )
 
 // Stream returns the event stream id of a knowledge chunk.

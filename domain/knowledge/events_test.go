@@ -16,6 +16,10 @@ func TestEventsRoundTrip(t *testing.T) {
 			TokenCount: domaintest.Ptr(1), Source: domaintest.Ptr(WordPress), Tags: &[]string{},
 		},
 		"knowledge.deleted": &Deleted{},
+		"knowledge.embedded": &Embedded{
+			Model: "text-embedding-3-small", Dimension: 3, Vector: []float32{0.25, -0.5, 1e-7}, ContentSHA256: ContentSHA256(content),
+			AgentID: agentID, PromptTokens: 12,
+		},
 	})
 }
 

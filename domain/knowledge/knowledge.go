@@ -4,7 +4,10 @@
 package knowledge
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"unicode/utf8"
@@ -56,9 +59,17 @@ type Chunk struct {
 	Tags       []string
 	TokenCount int
 	Deleted    bool
+	// EmbeddedModel and EmbeddedSHA are the model and content hash of
+	// the last embedding recorded for the current content; empty when
+	// none is (a new content clears them).
+	EmbeddedModel string
+	EmbeddedSHA   string
 	// Version is the number of events applied; the stream's revision is
 	// Version-1.
 	Version uint64
+	// Edited is the stream revision of the last event that was an edit
+	// (creation, update, deletion), not an embedding.
+	Edited uint64
 }
 
 // Exists reports whether the chunk was created and not deleted.
@@ -67,9 +78,20 @@ func (c *Chunk) Exists() bool { return c.Version > 0 && !c.Deleted }
 // Ref is what the role policy needs to know about c.
 func (c *Chunk) Ref() domain.KnowledgeRef { return domain.KnowledgeRef{CompanyID: c.CompanyID} }
 
+// Current reports whether a client that read the chunk at stream
+// revision rev saw it as it is: nothing but embeddings was recorded
+// since, which change nothing a client reads or writes. An expected
+// revision is checked with it, so that the embeddings reaction, which
+// appends right after every edit, does not turn the next edit into a
+// conflict.
+func (c *Chunk) Current(rev uint64) bool { return rev >= c.Edited && rev+1 <= c.Version }
+
 // Apply evolves c by one event.
 func (c *Chunk) Apply(e domain.Event) {
 	c.Version++
+	if _, embedding := e.(*Embedded); !embedding {
+		c.Edited = c.Version - 1
+	}
 	switch e := e.(type) {
 	case *Created:
 		c.ID, c.CompanyID, c.AgentID, c.Title = e.ChunkID, e.CompanyID, e.AgentID, e.Title
@@ -83,6 +105,9 @@ func (c *Chunk) Apply(e domain.Event) {
 		}
 		if e.Content != nil {
 			c.Content = *e.Content
+			// Even a content that comes back to an embedded one is
+			// embedded again: the read model dropped the old vector.
+			c.EmbeddedModel, c.EmbeddedSHA = "", ""
 		}
 		if e.TokenCount != nil {
 			c.TokenCount = *e.TokenCount
@@ -95,6 +120,8 @@ func (c *Chunk) Apply(e domain.Event) {
 		}
 	case *Deleted:
 		c.Deleted = true
+	case *Embedded:
+		c.EmbeddedModel, c.EmbeddedSHA = e.Model, e.ContentSHA256
 	}
 }
 
@@ -212,6 +239,84 @@ func (c *Chunk) Delete() ([]domain.Event, error) {
 		return nil, domain.ErrNotFound
 	}
 	return []domain.Event{&Deleted{}}, nil
+}
+
+// Limits of an embedding.
+const (
+	// MaxDimension is the longest vector recorded (OpenAI's largest
+	// model has 3,072 dimensions).
+	MaxDimension = 8192
+	// MaxModel is the longest model name, in characters.
+	MaxModel = 200
+)
+
+// ContentSHA256 is the hex SHA-256 of content, which an embedding names
+// the content it was made of by.
+func ContentSHA256(content string) string {
+	sum := sha256.Sum256([]byte(content))
+	return hex.EncodeToString(sum[:])
+}
+
+// EmbedCmd records the vector a model made of the chunk's text.
+type EmbedCmd struct {
+	Model     string
+	Dimension int
+	Vector    []float32
+	// ContentSHA256 is ContentSHA256 of the content that was embedded.
+	ContentSHA256 string
+	PromptTokens  int
+}
+
+// RecordEmbedding decides recording an embedding of the chunk. It
+// records nothing when the embedding is stale (the content changed
+// since it was read: its hash differs from the current content's), or
+// when the same model already embedded the current content, so that a
+// retry or a late duplicate appends nothing. The vector is kept with the
+// chunk's agent at this time.
+func (c *Chunk) RecordEmbedding(cmd EmbedCmd) ([]domain.Event, error) {
+	if !c.Exists() {
+		return nil, domain.ErrNotFound
+	}
+	p := domain.Problems{}
+	switch {
+	case strings.TrimSpace(cmd.Model) == "":
+		p.Add("model", "must not be empty")
+	case utf8.RuneCountInString(cmd.Model) > MaxModel:
+		p.Add("model", fmt.Sprintf("must be at most %d characters", MaxModel))
+	}
+	switch {
+	case cmd.Dimension < 1 || cmd.Dimension > MaxDimension:
+		p.Add("dimension", fmt.Sprintf("must be from 1 to %d", MaxDimension))
+	case len(cmd.Vector) != cmd.Dimension:
+		p.Add("vector", fmt.Sprintf("has %d values for dimension %d", len(cmd.Vector), cmd.Dimension))
+	}
+	for i, x := range cmd.Vector {
+		if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
+			p.Add("vector", fmt.Sprintf("value %d is not a finite number", i))
+			break
+		}
+	}
+	if len(cmd.ContentSHA256) != sha256.Size*2 || strings.ToLower(cmd.ContentSHA256) != cmd.ContentSHA256 || !isHex(cmd.ContentSHA256) {
+		p.Add("content_sha256", "must be a SHA-256 in lower-case hex")
+	}
+	if cmd.PromptTokens < 0 {
+		p.Add("prompt_tokens", "must not be negative")
+	}
+	if err := p.Err(); err != nil {
+		return nil, err
+	}
+	if cmd.ContentSHA256 != ContentSHA256(c.Content) || (cmd.Model == c.EmbeddedModel && cmd.ContentSHA256 == c.EmbeddedSHA) {
+		return nil, nil
+	}
+	return []domain.Event{&Embedded{
+		Model: cmd.Model, Dimension: cmd.Dimension, Vector: cmd.Vector, ContentSHA256: cmd.ContentSHA256,
+		AgentID: c.AgentID, PromptTokens: cmd.PromptTokens,
+	}}, nil
+}
+
+func isHex(s string) bool {
+	_, err := hex.DecodeString(s)
+	return err == nil
 }
 
 func checkAgentID(p domain.Problems, id string) {

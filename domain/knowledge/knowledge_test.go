@@ -2,6 +2,7 @@ package knowledge
 
 import (
 	"fmt"
+	"math"
 	"strings"
 	"testing"
 
@@ -196,5 +197,134 @@ func TestReplay(t *testing.T) {
 	}
 	if c.Ref() != (domain.KnowledgeRef{CompanyID: companyID}) {
 		t.Fatalf("got ref %+v", c.Ref())
+	}
+}
+
+func TestContentSHA256(t *testing.T) {
+	// sha256("abc"), FIPS 180-2's example.
+	if got, want := ContentSHA256("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"; got != want {
+		t.Fatalf("got %s, want %s", got, want)
+	}
+}
+
+func embed(change func(*EmbedCmd)) func(*Chunk) ([]domain.Event, error) {
+	return func(c *Chunk) ([]domain.Event, error) {
+		cmd := EmbedCmd{Model: "text-embedding-3-small", Dimension: 3, Vector: []float32{0.6, 0, -0.8}, ContentSHA256: ContentSHA256(content), PromptTokens: 12}
+		change(&cmd)
+		return c.RecordEmbedding(cmd)
+	}
+}
+
+func embedded(change func(*Embedded)) *Embedded {
+	e := &Embedded{Model: "text-embedding-3-small", Dimension: 3, Vector: []float32{0.6, 0, -0.8}, ContentSHA256: ContentSHA256(content), AgentID: agentID, PromptTokens: 12}
+	change(e)
+	return e
+}
+
+func TestRecordEmbedding(t *testing.T) {
+	same := func(*EmbedCmd) {}
+	newContent := &Updated{Content: domaintest.Ptr("Returns are free."), TokenCount: domaintest.Ptr(5)}
+	domaintest.Run(t, []domaintest.Spec[Chunk]{
+		{
+			Name:  "records the vector with the chunk's agent",
+			Given: []domain.Event{created()},
+			When:  embed(same),
+			Want:  []domain.Event{embedded(func(*Embedded) {})},
+		},
+		{
+			Name:  "keeps the agent the chunk has now",
+			Given: []domain.Event{created(), &Updated{AgentID: domaintest.Ptr(otherAgentID)}},
+			When:  embed(same),
+			Want:  []domain.Event{embedded(func(e *Embedded) { e.AgentID = otherAgentID })},
+		},
+		{
+			Name:  "a redelivery records nothing",
+			Given: []domain.Event{created(), embedded(func(*Embedded) {})},
+			When:  embed(same),
+		},
+		{
+			Name:  "the same content is embedded once per model, whatever the vector",
+			Given: []domain.Event{created(), embedded(func(*Embedded) {})},
+			When:  embed(func(c *EmbedCmd) { c.Vector = []float32{1, 0, 0} }),
+		},
+		{
+			Name:  "another model embeds it again",
+			Given: []domain.Event{created(), embedded(func(*Embedded) {})},
+			When:  embed(func(c *EmbedCmd) { c.Model = "nomic-embed-text" }),
+			Want:  []domain.Event{embedded(func(e *Embedded) { e.Model = "nomic-embed-text" })},
+		},
+		{
+			Name:  "a stale embedding (the content changed since) records nothing",
+			Given: []domain.Event{created(), newContent},
+			When:  embed(same),
+		},
+		{
+			Name:  "the new content is embedded",
+			Given: []domain.Event{created(), embedded(func(*Embedded) {}), newContent},
+			When:  embed(func(c *EmbedCmd) { c.ContentSHA256 = ContentSHA256("Returns are free.") }),
+			Want:  []domain.Event{embedded(func(e *Embedded) { e.ContentSHA256 = ContentSHA256("Returns are free.") })},
+		},
+		{
+			Name: "a content that comes back is embedded again: its vector was dropped",
+			Given: []domain.Event{created(), embedded(func(*Embedded) {}), newContent,
+				&Updated{Content: domaintest.Ptr(content), TokenCount: domaintest.Ptr(11)}},
+			When: embed(same),
+			Want: []domain.Event{embedded(func(*Embedded) {})},
+		},
+		{
+			Name:  "accepts the largest dimension",
+			Given: []domain.Event{created()},
+			When:  embed(func(c *EmbedCmd) { c.Dimension, c.Vector = MaxDimension, make([]float32, MaxDimension) }),
+			Want:  []domain.Event{embedded(func(e *Embedded) { e.Dimension, e.Vector = MaxDimension, make([]float32, MaxDimension) })},
+		},
+		{Name: "a chunk never created is not found", When: embed(same), WantErr: domain.ErrNotFound},
+		{Name: "a deleted chunk is not found", Given: deletedChunk, When: embed(same), WantErr: domain.ErrNotFound},
+		{Name: "rejects no model", Given: []domain.Event{created()}, When: embed(func(c *EmbedCmd) { c.Model = " " }), WantFields: []string{"model"}},
+		{
+			Name: "rejects a dimension that is not the vector's length", Given: []domain.Event{created()},
+			When: embed(func(c *EmbedCmd) { c.Dimension = 4 }), WantFields: []string{"vector"},
+		},
+		{
+			Name: "rejects an empty vector", Given: []domain.Event{created()},
+			When: embed(func(c *EmbedCmd) { c.Dimension, c.Vector = 0, nil }), WantFields: []string{"dimension"},
+		},
+		{
+			Name: "rejects more than 8192 dimensions", Given: []domain.Event{created()},
+			When: embed(func(c *EmbedCmd) { c.Dimension, c.Vector = MaxDimension+1, make([]float32, MaxDimension+1) }), WantFields: []string{"dimension"},
+		},
+		{
+			Name: "rejects NaN", Given: []domain.Event{created()},
+			When: embed(func(c *EmbedCmd) { c.Vector = []float32{0, float32(math.NaN()), 0} }), WantFields: []string{"vector"},
+		},
+		{
+			Name: "rejects infinity", Given: []domain.Event{created()},
+			When: embed(func(c *EmbedCmd) { c.Vector = []float32{float32(math.Inf(-1)), 0, 0} }), WantFields: []string{"vector"},
+		},
+		{
+			Name: "reports every invalid field at once", Given: []domain.Event{created()},
+			When: embed(func(c *EmbedCmd) {
+				c.Model, c.ContentSHA256, c.PromptTokens = strings.Repeat("m", MaxModel+1), strings.ToUpper(ContentSHA256(content)), -1
+			}),
+			WantFields: []string{"content_sha256", "model", "prompt_tokens"},
+		},
+		{Name: "rejects a hash that is not hex", Given: []domain.Event{created()}, When: embed(func(c *EmbedCmd) { c.ContentSHA256 = strings.Repeat("g", 64) }), WantFields: []string{"content_sha256"}},
+	})
+}
+
+func TestEmbeddingIsNoEdit(t *testing.T) {
+	c := domaintest.Replay[Chunk]([]domain.Event{created(), &Updated{Title: domaintest.Ptr("t2")}, embedded(func(*Embedded) {})})
+	if c.Title != "t2" || c.Content != content || c.AgentID != agentID || c.Version != 3 || c.Edited != 1 ||
+		c.EmbeddedModel != "text-embedding-3-small" || c.EmbeddedSHA != ContentSHA256(content) {
+		t.Fatalf("got %+v", c)
+	}
+	// Read at revision 1 (before the embedding) or 2 (after it): current.
+	for rev, want := range map[uint64]bool{0: false, 1: true, 2: true, 3: false} {
+		if got := c.Current(rev); got != want {
+			t.Errorf("Current(%d) = %v, want %v", rev, got, want)
+		}
+	}
+	c.Apply(&Updated{Content: domaintest.Ptr("new")})
+	if c.Edited != 3 || c.Current(2) || !c.Current(3) || c.EmbeddedModel != "" || c.EmbeddedSHA != "" {
+		t.Fatalf("after a new content: got %+v", c)
 	}
 }

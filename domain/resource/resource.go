@@ -128,6 +128,9 @@ const (
 	// CredentialsCollection holds password hashes for sign-in; no
 	// endpoint serves it.
 	CredentialsCollection = "credentials"
+	// KnowledgeVectorsCollection holds the vectors of knowledge chunks
+	// for retrieval; no endpoint serves it.
+	KnowledgeVectorsCollection = "knowledge_vectors"
 	// commentsCollection is the read model of Comments.
 	commentsCollection = "ticket_comments"
 	// campaignContentCollection is the name (and read model) of

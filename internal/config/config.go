@@ -154,6 +154,10 @@ type Config struct {
 	// LLMTimeout (LLM_TIMEOUT, default 60s) bounds one completion,
 	// retries and streaming included.
 	LLMTimeout time.Duration
+	// LLMEmbeddingModel (LLM_EMBEDDING_MODEL, default empty: off) is the
+	// embeddings model of OpenAI or of the server at OPENAI_BASE_URL that
+	// the embeddings reaction turns knowledge chunks into vectors with.
+	LLMEmbeddingModel string
 }
 
 // FromEnv reads the configuration from the environment through getenv.
@@ -181,12 +185,13 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		ProjectionRetries: 5,
 		LeaseTTL:          15 * time.Second,
 
-		OpenAIAPIKey:     getenv("OPENAI_API_KEY"),
-		OpenAIBaseURL:    getenv("OPENAI_BASE_URL"),
-		AnthropicAPIKey:  getenv("ANTHROPIC_API_KEY"),
-		AnthropicBaseURL: or(getenv("ANTHROPIC_BASE_URL"), "https://api.anthropic.com/v1/"),
-		LLMModel:         or(getenv("LLM_MODEL"), "gpt-4o-mini"),
-		LLMTimeout:       60 * time.Second,
+		OpenAIAPIKey:      getenv("OPENAI_API_KEY"),
+		OpenAIBaseURL:     getenv("OPENAI_BASE_URL"),
+		AnthropicAPIKey:   getenv("ANTHROPIC_API_KEY"),
+		AnthropicBaseURL:  or(getenv("ANTHROPIC_BASE_URL"), "https://api.anthropic.com/v1/"),
+		LLMModel:          or(getenv("LLM_MODEL"), "gpt-4o-mini"),
+		LLMTimeout:        60 * time.Second,
+		LLMEmbeddingModel: getenv("LLM_EMBEDDING_MODEL"),
 
 		SignInUserLimit:       20,
 		SignInClientUserLimit: 5,
@@ -316,6 +321,15 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	}
 	if strings.TrimSpace(c.LLMModel) != c.LLMModel || strings.ContainsAny(c.LLMModel, " \t\r\n") {
 		errs = append(errs, fmt.Errorf("LLM_MODEL %q: want a model name without spaces, such as gpt-4o-mini", c.LLMModel))
+	}
+	switch m := c.LLMEmbeddingModel; {
+	case m == "":
+	case strings.TrimSpace(m) != m || strings.ContainsAny(m, " \t\r\n"):
+		errs = append(errs, fmt.Errorf("LLM_EMBEDDING_MODEL %q: want a model name without spaces, such as text-embedding-3-small", m))
+	case strings.HasPrefix(m, "claude"):
+		errs = append(errs, fmt.Errorf("LLM_EMBEDDING_MODEL %q: Anthropic has no embeddings API; name an OpenAI or OpenAI-compatible embeddings model, such as text-embedding-3-small", m))
+	case c.OpenAIAPIKey == "" && c.OpenAIBaseURL == "":
+		errs = append(errs, fmt.Errorf("LLM_EMBEDDING_MODEL %q needs OPENAI_API_KEY (OpenAI) or OPENAI_BASE_URL (an OpenAI-compatible server)", m))
 	}
 	if s := getenv("LLM_TIMEOUT"); s != "" {
 		d, err := time.ParseDuration(s)

@@ -259,3 +259,27 @@ func TestLLMSettings(t *testing.T) {
 		}
 	}
 }
+
+func TestLLMEmbeddingModel(t *testing.T) {
+	c, err := FromEnv(env(nil))
+	if err != nil || c.LLMEmbeddingModel != "" {
+		t.Fatalf("default: got %q, %v, want off", c.LLMEmbeddingModel, err)
+	}
+	c, err = FromEnv(env(map[string]string{"OPENAI_BASE_URL": "http://127.0.0.1:11434/v1", "LLM_EMBEDDING_MODEL": "nomic-embed-text"}))
+	if err != nil || c.LLMEmbeddingModel != "nomic-embed-text" {
+		t.Fatalf("got %q, %v", c.LLMEmbeddingModel, err)
+	}
+	for _, tc := range []struct {
+		env  map[string]string
+		want string
+	}{
+		{map[string]string{"OPENAI_API_KEY": "sk", "LLM_EMBEDDING_MODEL": "text embedding"}, "without spaces"},
+		{map[string]string{"OPENAI_API_KEY": "sk", "ANTHROPIC_API_KEY": "sk", "LLM_EMBEDDING_MODEL": "claude-haiku-4-5"}, "Anthropic has no embeddings API"},
+		{map[string]string{"ANTHROPIC_API_KEY": "sk", "LLM_EMBEDDING_MODEL": "text-embedding-3-small"}, "needs OPENAI_API_KEY (OpenAI) or OPENAI_BASE_URL"},
+	} {
+		_, err := FromEnv(env(tc.env))
+		if err == nil || !strings.Contains(err.Error(), "LLM_EMBEDDING_MODEL") || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: got %v, want an error naming LLM_EMBEDDING_MODEL: %s", tc.env, err, tc.want)
+		}
+	}
+}

@@ -1,8 +1,10 @@
 // Package llm completes chats through OpenAI's chat completions API, on
 // OpenAI, any OpenAI-compatible server (vLLM, Ollama, llama.cpp) or
-// Anthropic's OpenAI-compatible endpoint. The model name picks the
-// provider. Requests are bounded by a timeout, retried with backoff on
-// 429 and 5xx answers, and cancelled with their context.
+// Anthropic's OpenAI-compatible endpoint, and embeds text through the
+// embeddings API of OpenAI or an OpenAI-compatible server (Anthropic has
+// none). The model name picks the provider. Requests are bounded by a
+// timeout, retried with backoff on 429 and 5xx answers, and cancelled
+// with their context.
 package llm
 
 import (
@@ -34,6 +36,10 @@ type Config struct {
 	AnthropicBaseURL string
 	// Model is used when a request names none; default "gpt-4o-mini".
 	Model string
+	// EmbeddingModel (LLM_EMBEDDING_MODEL) is used when an embeddings
+	// request names none; empty means embeddings are off. It must be an
+	// OpenAI or OpenAI-compatible model: Anthropic has no embeddings API.
+	EmbeddingModel string
 	// Timeout bounds a whole completion, retries and streaming
 	// included; default 60s.
 	Timeout time.Duration
@@ -60,6 +66,9 @@ func (c Config) Validate() error {
 	if c.Backoff < 0 || c.MaxWait < 0 {
 		errs = append(errs, errors.New("llm: Backoff and MaxWait must not be negative"))
 	}
+	if isClaude(c.EmbeddingModel) {
+		errs = append(errs, fmt.Errorf("llm: EmbeddingModel %q: %w", c.EmbeddingModel, ErrNoAnthropicEmbeddings))
+	}
 	return errors.Join(errs...)
 }
 
@@ -67,15 +76,26 @@ func (c Config) Validate() error {
 // the provider a model needs has no key or base URL.
 var ErrNotConfigured = errors.New("no LLM provider configured")
 
+// ErrNoAnthropicEmbeddings is the error of an embeddings model whose
+// name starts with "claude": Anthropic has no embeddings API, so such a
+// name is a configuration mistake, never sent anywhere.
+var ErrNoAnthropicEmbeddings = errors.New("no embeddings API at Anthropic: use an OpenAI or OpenAI-compatible embeddings model, such as text-embedding-3-small")
+
 // NotConfiguredError says which variable to set for a model to work.
 type NotConfiguredError struct {
 	// Variable is what to set, such as "ANTHROPIC_API_KEY".
 	Variable string
 	// Nothing reports that no provider at all is configured.
 	Nothing bool
+	// Feature, when set, names what the variable enables, such as
+	// "embeddings".
+	Feature string
 }
 
 func (e *NotConfiguredError) Error() string {
+	if e.Feature != "" {
+		return "set " + e.Variable + " to enable " + e.Feature
+	}
 	if e.Nothing {
 		return "set " + e.Variable + " to enable the LLM endpoints"
 	}
@@ -191,10 +211,17 @@ func New(cfg Config) (*Client, error) {
 // Model returns the model used when a request names none.
 func (c *Client) Model() string { return c.cfg.Model }
 
+// EmbeddingModel returns the model used when an embeddings request names
+// none; empty when embeddings are off.
+func (c *Client) EmbeddingModel() string { return c.cfg.EmbeddingModel }
+
+// isClaude reports whether model is one of Anthropic's.
+func isClaude(model string) bool { return strings.HasPrefix(model, "claude") }
+
 // provider returns the client for model, or a *NotConfiguredError.
 func (c *Client) provider(model string) (*openai.Client, error) {
 	nothing := c.openai == nil && c.anthropic == nil
-	if strings.HasPrefix(model, "claude") {
+	if isClaude(model) {
 		if c.anthropic == nil {
 			return nil, &NotConfiguredError{Variable: "ANTHROPIC_API_KEY", Nothing: nothing}
 		}
@@ -320,6 +347,76 @@ func (c *Client) Stream(ctx context.Context, req Request, onChunk func(string) e
 		}
 	}
 	out.Content, out.ToolCalls = text.String(), calls.calls()
+	return out, nil
+}
+
+// EmbedRequest is text to embed.
+type EmbedRequest struct {
+	// Model defaults to Config.EmbeddingModel.
+	Model string
+	// Input holds the texts, one vector each; at least one.
+	Input []string
+}
+
+// Embeddings is a model's answer to an EmbedRequest.
+type Embeddings struct {
+	// Vectors holds one vector per input, in the order of the inputs.
+	Vectors [][]float32
+	// Model is the model that answered, as the provider names it.
+	Model string
+	// Usage is what the provider reports; embeddings cost prompt tokens
+	// only.
+	Usage Usage
+}
+
+// Embed turns texts into vectors with an embeddings model of OpenAI or
+// of the OpenAI-compatible server at OpenAIBaseURL, with the timeout,
+// retries and cancellation of Complete. Errors: a *NotConfiguredError
+// (no model given and no EmbeddingModel, or no OpenAI provider), one
+// wrapping ErrNoAnthropicEmbeddings for a claude model, the context's
+// error, or the provider's.
+func (c *Client) Embed(ctx context.Context, req EmbedRequest) (Embeddings, error) {
+	if req.Model == "" {
+		req.Model = c.cfg.EmbeddingModel
+	}
+	if req.Model == "" {
+		return Embeddings{}, &NotConfiguredError{Variable: "LLM_EMBEDDING_MODEL", Feature: "embeddings"}
+	}
+	if isClaude(req.Model) {
+		return Embeddings{}, fmt.Errorf("llm: embeddings model %q: %w", req.Model, ErrNoAnthropicEmbeddings)
+	}
+	if len(req.Input) == 0 {
+		return Embeddings{}, errors.New("llm: nothing to embed")
+	}
+	p, err := c.provider(req.Model)
+	if err != nil {
+		return Embeddings{}, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
+	defer cancel()
+	// Vectors come as JSON numbers (go-openai sends no encoding_format,
+	// which means "float"): base64 would be smaller, but not every
+	// OpenAI-compatible server knows it.
+	resp, err := p.CreateEmbeddings(ctx, openai.EmbeddingRequestStrings{Model: openai.EmbeddingModel(req.Model), Input: req.Input})
+	if err != nil {
+		return Embeddings{}, upstream(ctx, err)
+	}
+	if len(resp.Data) != len(req.Input) {
+		return Embeddings{}, fmt.Errorf("llm: the provider answered %d embeddings for %d inputs", len(resp.Data), len(req.Input))
+	}
+	out := Embeddings{Vectors: make([][]float32, len(req.Input)), Model: string(resp.Model), Usage: usage(resp.Usage)}
+	for _, d := range resp.Data {
+		if d.Index < 0 || d.Index >= len(out.Vectors) || out.Vectors[d.Index] != nil {
+			return Embeddings{}, fmt.Errorf("llm: the provider answered an embedding with index %d for %d inputs, or twice", d.Index, len(req.Input))
+		}
+		if len(d.Embedding) == 0 {
+			return Embeddings{}, fmt.Errorf("llm: the provider answered an empty embedding for input %d", d.Index)
+		}
+		out.Vectors[d.Index] = d.Embedding
+	}
+	if out.Model == "" {
+		out.Model = req.Model
+	}
 	return out, nil
 }
 

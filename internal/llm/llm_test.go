@@ -6,10 +6,12 @@ import (
 	"errors"
 	"net/http"
 	"reflect"
-
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	openai "github.com/sashabaranov/go-openai"
 
 	"agentdesk/internal/llm"
 	"agentdesk/internal/llm/llmtest"
@@ -233,11 +235,12 @@ func TestLLMCancellation(t *testing.T) {
 
 func TestLLMToolCalls(t *testing.T) {
 	srv := llmtest.New(t)
-	srv.Call = &llmtest.ToolCall{Name: "open_ticket", Arguments: `{"title":"Broken parcel","description":"It arrived crushed."}`}
+	call := &llmtest.ToolCall{Name: "open_ticket", Arguments: `{"title":"Broken parcel","description":"It arrived crushed."}`}
+	srv.SetCall(call)
 	c := newClient(t, llm.Config{OpenAIKey: "sk-test", OpenAIBaseURL: srv.URL, Model: "gpt-test"})
 	req := chat("my parcel is broken")
 	req.Tools = []llm.Tool{{Name: "open_ticket", Description: "Open a ticket", Parameters: json.RawMessage(`{"type":"object","properties":{"title":{"type":"string"}}}`)}}
-	want := []llm.ToolCall{{ID: "call_test", Name: "open_ticket", Arguments: srv.Call.Arguments}}
+	want := []llm.ToolCall{{ID: "call_test", Name: "open_ticket", Arguments: call.Arguments}}
 	got, err := c.Complete(context.Background(), req)
 	if err != nil {
 		t.Fatal(err)
@@ -261,4 +264,142 @@ func TestLLMToolCalls(t *testing.T) {
 	if err != nil || got.Content != "Hello, world" || got.ToolCalls != nil {
 		t.Errorf("without tools: %+v, %v; want the text", got, err)
 	}
+}
+func TestLLMEmbed(t *testing.T) {
+	srv := llmtest.New(t)
+	c := newClient(t, llm.Config{OpenAIKey: "sk-test", OpenAIBaseURL: srv.URL, EmbeddingModel: "text-embedding-3-small"})
+	if got := c.EmbeddingModel(); got != "text-embedding-3-small" {
+		t.Fatalf("EmbeddingModel() = %q", got)
+	}
+	texts := []string{"Returns are free within 30 days.", "Free returns within thirty days", "The printer on the third floor is on fire."}
+	got, err := c.Embed(context.Background(), llm.EmbedRequest{Input: texts})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Model != "text-embedding-3-small" || len(got.Vectors) != 3 || got.Usage.PromptTokens != 6+5+9 || got.Usage.CompletionTokens != 0 {
+		t.Fatalf("got model %q, %d vectors, usage %+v", got.Model, len(got.Vectors), got.Usage)
+	}
+	for i, v := range got.Vectors {
+		if want := llmtest.Embed(texts[i], llmtest.DefaultDimensions); !slices.Equal(v, want) {
+			t.Errorf("vector %d: got %v, want the server's %v", i, v, want)
+		}
+	}
+	// The fake's vectors mean something: texts sharing words are closer.
+	if near, far := llmtest.Cosine(got.Vectors[0], got.Vectors[1]), llmtest.Cosine(got.Vectors[0], got.Vectors[2]); near <= far+0.2 {
+		t.Errorf("similar texts at cosine %.2f, unrelated at %.2f; want the similar ones clearly closer", near, far)
+	}
+	calls := srv.Embeddings()
+	if len(calls) != 1 || len(srv.Requests()) != 0 {
+		t.Fatalf("got %d embeddings requests and %d chat requests, want 1 and 0", len(calls), len(srv.Requests()))
+	}
+	sent := calls[0]
+	if h := sent.Header.Get("Authorization"); h != "Bearer sk-test" {
+		t.Errorf("Authorization %q, want the key as a bearer token", h)
+	}
+	if in, err := sent.Body.Texts(); err != nil || !slices.Equal(in, texts) || sent.Body.Model != "text-embedding-3-small" || sent.Body.EncodingFormat != "" {
+		t.Errorf("sent %+v (%v)", sent.Body, err)
+	}
+
+	// A model named in the request wins over the configured one.
+	if got, err := c.Embed(context.Background(), llm.EmbedRequest{Model: "nomic-embed-text", Input: texts[:1]}); err != nil || got.Model != "nomic-embed-text" {
+		t.Fatalf("got %+v, %v", got, err)
+	}
+}
+
+// The fake answers base64 when asked, in the encoding go-openai decodes.
+func TestLLMTestEmbeddingsBase64(t *testing.T) {
+	srv := llmtest.New(t)
+	srv.Dimensions = 8
+	cfg := openai.DefaultConfig("")
+	cfg.BaseURL = srv.URL
+	resp, err := openai.NewClientWithConfig(cfg).CreateEmbeddings(context.Background(), openai.EmbeddingRequestStrings{
+		Model: "m", Input: []string{"hello world"}, EncodingFormat: openai.EmbeddingEncodingFormatBase64,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(resp.Data) != 1 || !slices.Equal(resp.Data[0].Embedding, llmtest.Embed("hello world", 8)) {
+		t.Fatalf("got %+v, want the float vector back from base64", resp.Data)
+	}
+	if f := srv.Embeddings()[0].Body.EncodingFormat; f != "base64" {
+		t.Fatalf("encoding_format %q", f)
+	}
+}
+
+func TestLLMEmbedNotConfigured(t *testing.T) {
+	srv := llmtest.New(t)
+	cases := []struct {
+		name  string
+		cfg   llm.Config
+		model string
+		want  string
+		is    error
+	}{
+		{"no embeddings model", llm.Config{OpenAIBaseURL: srv.URL}, "", "set LLM_EMBEDDING_MODEL to enable embeddings", llm.ErrNotConfigured},
+		{"no provider", llm.Config{EmbeddingModel: "text-embedding-3-small"}, "", "set OPENAI_API_KEY (or OPENAI_BASE_URL) to enable the LLM endpoints", llm.ErrNotConfigured},
+		{"anthropic only", llm.Config{AnthropicKey: "k", EmbeddingModel: "text-embedding-3-small"}, "", "set OPENAI_API_KEY (or OPENAI_BASE_URL) to use this model", llm.ErrNotConfigured},
+		{"a claude model", llm.Config{OpenAIBaseURL: srv.URL, AnthropicKey: "k"}, "claude-haiku-4-5", `llm: embeddings model "claude-haiku-4-5": no embeddings API at Anthropic`, llm.ErrNoAnthropicEmbeddings},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c := newClient(t, tc.cfg)
+			_, err := c.Embed(context.Background(), llm.EmbedRequest{Model: tc.model, Input: []string{"hi"}})
+			if !errors.Is(err, tc.is) || !strings.HasPrefix(err.Error(), tc.want) {
+				t.Fatalf("got %v, want %v %q", err, tc.is, tc.want)
+			}
+		})
+	}
+	if n := len(srv.Embeddings()); n != 0 {
+		t.Errorf("got %d requests to the provider, want none", n)
+	}
+	if _, err := llm.New(llm.Config{EmbeddingModel: "claude-3"}); !errors.Is(err, llm.ErrNoAnthropicEmbeddings) {
+		t.Errorf("New with a claude embeddings model: got %v, want ErrNoAnthropicEmbeddings", err)
+	}
+}
+
+func TestLLMEmbedRetries(t *testing.T) {
+	t.Run("429 with Retry-After, then success", func(t *testing.T) {
+		srv := llmtest.New(t)
+		srv.FailNext(llmtest.Failure{Status: http.StatusTooManyRequests, RetryAfter: "1"})
+		c := newClient(t, llm.Config{OpenAIBaseURL: srv.URL, EmbeddingModel: "e"})
+		start := time.Now()
+		got, err := c.Embed(context.Background(), llm.EmbedRequest{Input: []string{"hi"}})
+		if err != nil || len(got.Vectors) != 1 {
+			t.Fatalf("got %+v, %v", got, err)
+		}
+		if waited := time.Since(start); waited < time.Second {
+			t.Errorf("retried after %v, want the 1s Retry-After honoured", waited)
+		}
+		if n := len(srv.Embeddings()); n != 2 {
+			t.Errorf("got %d requests, want 2", n)
+		}
+	})
+	t.Run("503s until giving up", func(t *testing.T) {
+		srv := llmtest.New(t)
+		for range 5 {
+			srv.FailNext(llmtest.Failure{Status: http.StatusServiceUnavailable})
+		}
+		c := newClient(t, llm.Config{OpenAIBaseURL: srv.URL, EmbeddingModel: "e", Retries: 1})
+		if _, err := c.Embed(context.Background(), llm.EmbedRequest{Input: []string{"hi"}}); err == nil || !strings.Contains(err.Error(), "503") {
+			t.Fatalf("got %v, want the provider's 503", err)
+		}
+		if n := len(srv.Embeddings()); n != 2 {
+			t.Errorf("got %d requests, want 2 (1 + 1 retry)", n)
+		}
+	})
+	t.Run("cancelled during a backoff", func(t *testing.T) {
+		srv := llmtest.New(t)
+		srv.FailNext(llmtest.Failure{Status: http.StatusTooManyRequests, RetryAfter: "5"})
+		c := newClient(t, llm.Config{OpenAIBaseURL: srv.URL, EmbeddingModel: "e"})
+		ctx, cancel := context.WithCancel(context.Background())
+		time.AfterFunc(100*time.Millisecond, cancel)
+		start := time.Now()
+		_, err := c.Embed(ctx, llm.EmbedRequest{Input: []string{"hi"}})
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("got %v, want context.Canceled", err)
+		}
+		if time.Since(start) > 2*time.Second {
+			t.Fatalf("waited %v past the context's end", time.Since(start))
+		}
+	})
 }
