@@ -154,6 +154,10 @@ type Config struct {
 	// LLMTimeout (LLM_TIMEOUT, default 60s) bounds one completion,
 	// retries and streaming included.
 	LLMTimeout time.Duration
+	// LLMMonthlyTokenQuota (LLM_MONTHLY_TOKEN_QUOTA, default 0: no limit)
+	// is the tokens a company may spend on the LLM in a UTC month unless
+	// a superadmin set its own quota.
+	LLMMonthlyTokenQuota int64
 }
 
 // FromEnv reads the configuration from the environment through getenv.
@@ -316,6 +320,13 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	}
 	if strings.TrimSpace(c.LLMModel) != c.LLMModel || strings.ContainsAny(c.LLMModel, " \t\r\n") {
 		errs = append(errs, fmt.Errorf("LLM_MODEL %q: want a model name without spaces, such as gpt-4o-mini", c.LLMModel))
+	}
+	if s := getenv("LLM_MONTHLY_TOKEN_QUOTA"); s != "" {
+		n, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
+		if err != nil || n < 0 || n > 1_000_000_000_000_000 {
+			errs = append(errs, fmt.Errorf("LLM_MONTHLY_TOKEN_QUOTA %q: want a number of tokens such as 1000000, or 0 for no limit", s))
+		}
+		c.LLMMonthlyTokenQuota = n
 	}
 	if s := getenv("LLM_TIMEOUT"); s != "" {
 		d, err := time.ParseDuration(s)
