@@ -2,6 +2,7 @@ package commands
 
 import (
 	"context"
+	"fmt"
 
 	"agentdesk/domain"
 	"agentdesk/domain/company"
@@ -22,8 +23,51 @@ func (a *App) CreateCompany(ctx context.Context, m Meta, name string) (Result, e
 
 // UpdateCompany renames a company.
 func (a *App) UpdateCompany(ctx context.Context, m Meta, id, name string) (Result, error) {
+	return a.ChangeCompany(ctx, m, id, CompanyChanges{Name: &name})
+}
+
+// SetCompanyQuota sets a company's monthly token quota: a number of
+// tokens (0: none), or nil for the server's default. Only a superadmin
+// may.
+func (a *App) SetCompanyQuota(ctx context.Context, m Meta, id string, quota *int64) (Result, error) {
+	return a.ChangeCompany(ctx, m, id, CompanyChanges{SetQuota: true, MonthlyTokenQuota: quota})
+}
+
+// CompanyChanges are the fields of a company an update sets; the others
+// stay as they are.
+type CompanyChanges struct {
+	// Name, when set, renames the company.
+	Name *string
+	// SetQuota says that MonthlyTokenQuota is given: a number of tokens,
+	// or nil for the server's default.
+	SetQuota          bool
+	MonthlyTokenQuota *int64
+}
+
+// ChangeCompany changes a company's fields in one append. A quota sent
+// back unchanged (React Admin sends the whole record) is no change; a
+// change of the quota needs domain.SetQuota, whatever the rest needs.
+func (a *App) ChangeCompany(ctx context.Context, m Meta, id string, in CompanyChanges) (Result, error) {
 	return a.onCompany(ctx, m, id, domain.Update, func(c *company.Company) ([]domain.Event, error) {
-		return c.Update(name)
+		var evs []domain.Event
+		if in.Name != nil {
+			e, err := c.Update(*in.Name)
+			if err != nil {
+				return nil, err
+			}
+			evs = append(evs, e...)
+		}
+		if in.SetQuota {
+			e, err := c.SetQuota(in.MonthlyTokenQuota)
+			if err != nil {
+				return nil, err
+			}
+			if len(e) > 0 && !domain.CanCompany(m.Principal, domain.SetQuota, id) {
+				return nil, fmt.Errorf("%w: only a superadmin sets a company's monthly_token_quota", domain.ErrForbidden)
+			}
+			evs = append(evs, e...)
+		}
+		return evs, nil
 	})
 }
 

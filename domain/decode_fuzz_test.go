@@ -19,6 +19,7 @@ import (
 	"agentdesk/domain/company"
 	"agentdesk/domain/knowledge"
 	"agentdesk/domain/ticket"
+	"agentdesk/domain/usage"
 	"agentdesk/domain/user"
 )
 
@@ -85,6 +86,9 @@ func eventKinds() map[string]eventKind {
 		}},
 		{knowledge.Events, func() []interface{ Apply(domain.Event) } {
 			return []interface{ Apply(domain.Event) }{&knowledge.Chunk{}}
+		}},
+		{usage.Events, func() []interface{ Apply(domain.Event) } {
+			return []interface{ Apply(domain.Event) }{&usage.Record{}}
 		}},
 		{chain, func() []interface{ Apply(domain.Event) } {
 			return []interface{ Apply(domain.Event) }{&versionedState{}}

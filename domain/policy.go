@@ -71,8 +71,12 @@ const (
 	Comment Action = "comment"
 )
 
+// SetQuota is setting a company's monthly token quota.
+const SetQuota Action = "set_quota"
+
 // CanCompany reports whether p may do a to the company companyID (empty
-// for a create).
+// for a create). Only a superadmin changes companies, their quotas
+// (SetQuota) included: a company admin reads its own.
 func CanCompany(p Principal, a Action, companyID string) bool {
 	if p.IsSuperadmin() {
 		return true
@@ -334,6 +338,19 @@ func CanComplete(p Principal) bool {
 	return false
 }
 
+// CanUsage reports whether p may read what the LLM cost companyID (the
+// usage records): every company's for a superadmin, its own company's
+// for a company admin or content manager, who answer for its spending.
+func CanUsage(p Principal, companyID string) bool {
+	switch p.Role {
+	case Superadmin:
+		return true
+	case CompanyAdmin, ContentManager:
+		return p.CompanyID != "" && p.CompanyID == companyID
+	}
+	return false
+}
+
 // CanAudit reports whether p may read the audit trail of companyID:
 // every company's for a superadmin, its own company's for a company
 // admin, nobody else's. The trail shows who did what to every record of
@@ -463,6 +480,17 @@ func AuditScope(p Principal) ReadScope {
 	case Superadmin:
 		return ReadScope{}
 	case CompanyAdmin:
+		return inCompany(p)
+	}
+	return denied
+}
+
+// UsageScope is what p may read of the usage records (CanUsage).
+func UsageScope(p Principal) ReadScope {
+	switch p.Role {
+	case Superadmin:
+		return ReadScope{}
+	case CompanyAdmin, ContentManager:
 		return inCompany(p)
 	}
 	return denied

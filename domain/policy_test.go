@@ -232,6 +232,10 @@ func TestCanCompany(t *testing.T) {
 				t.Errorf("%s may %s %s: got %v, want %v", c.p.Role, a, c.target, got, want)
 			}
 		}
+		// Setting a quota is a superadmin's, like every change.
+		if got, want := domain.CanCompany(c.p, domain.SetQuota, targets[c.target]), c.p.Role == domain.Superadmin; got != want {
+			t.Errorf("%s may set the quota of %s: got %v, want %v", c.p.Role, c.target, got, want)
+		}
 	}
 }
 
@@ -563,6 +567,31 @@ func TestConversationScope(t *testing.T) {
 		got := domain.ConversationScope(c.p)
 		if got.Denied != c.want.Denied || !slices.Equal(got.Where, c.want.Where) {
 			t.Errorf("%s: got %+v, want %+v", c.p.Role, got, c.want)
+		}
+	}
+}
+
+func TestCanUsage(t *testing.T) {
+	for _, c := range []struct {
+		p         domain.Principal
+		own, othr bool
+	}{
+		{domain.Principal{Role: domain.Superadmin}, true, true},
+		{domain.Principal{Role: domain.CompanyAdmin, CompanyID: "c"}, true, false},
+		{domain.Principal{Role: domain.ContentManager, CompanyID: "c"}, true, false},
+		{domain.Principal{Role: domain.ContentWriter, CompanyID: "c"}, false, false},
+		{domain.Principal{Role: domain.Client, CompanyID: "c"}, false, false},
+		{domain.Principal{Role: domain.CompanyAdmin}, false, false},
+		{domain.SystemPrincipal("reactions", "c"), false, false},
+	} {
+		for company, want := range map[string]bool{"c": c.own, "d": c.othr} {
+			if got := domain.CanUsage(c.p, company); got != want {
+				t.Errorf("CanUsage(%+v, %s) = %v, want %v", c.p, company, got, want)
+			}
+			rec := map[string]string{"company_id": company}
+			if got := domain.UsageScope(c.p).Allows(func(n string) string { return rec[n] }); got != want {
+				t.Errorf("UsageScope(%+v) allows %s: %v, want %v", c.p, company, got, want)
+			}
 		}
 	}
 }

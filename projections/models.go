@@ -42,13 +42,17 @@ func collectionOf(r *resource.Resource) readstore.Collection {
 
 // Company is a document of the companies read model.
 type Company struct {
-	ID        string    `json:"id"`
-	CompanyID string    `json:"company_id"`
-	Name      string    `json:"name"`
-	Status    string    `json:"status"`
-	CreatedAt time.Time `json:"created_at"`
-	UpdatedAt time.Time `json:"updated_at"`
-	Revision  uint64    `json:"revision"`
+	ID        string `json:"id"`
+	CompanyID string `json:"company_id"`
+	Name      string `json:"name"`
+	Status    string `json:"status"`
+	// MonthlyTokenQuota is the tokens the company's users may spend on
+	// the LLM in a UTC month; null for the server's default
+	// (LLM_MONTHLY_TOKEN_QUOTA).
+	MonthlyTokenQuota *int64    `json:"monthly_token_quota"`
+	CreatedAt         time.Time `json:"created_at"`
+	UpdatedAt         time.Time `json:"updated_at"`
+	Revision          uint64    `json:"revision"`
 }
 
 // CompaniesProjector builds the companies read model.
@@ -59,6 +63,8 @@ func CompaniesProjector() Projector {
 		Categories:     []string{company.Category},
 		DocID:          streamID(company.Category),
 		Creates:        []string{company.TypeCreated},
+		// 2: monthly_token_quota.
+		ProjectorVersion: 2,
 		Project: func(ev eventstore.RecordedEvent, cur *Company) (*Company, error) {
 			e, err := company.Events.Decode(ev.Type, ev.SchemaVersion, ev.Data)
 			if err != nil {
@@ -82,6 +88,8 @@ func CompaniesProjector() Projector {
 				next.Status = string(company.Suspended)
 			case *company.Reactivated:
 				next.Status = string(company.Active)
+			case *company.QuotaSet:
+				next.MonthlyTokenQuota = e.MonthlyTokenQuota
 			}
 			next.UpdatedAt, next.Revision = at, ev.Revision
 			return &next, nil
@@ -311,6 +319,6 @@ func All(opts ...Option) []Projector {
 		CompaniesProjector(), UsersProjector(opts...), CredentialsProjector(), TicketsProjector(), TicketCommentsProjector(),
 		AgentsProjector(), CampaignsProjector(), CampaignContentProjector(), KnowledgeChunksProjector(), KnowledgeVectorsProjector(),
 		ConversationsProjector(), ConversationMessagesProjector(),
-		NotificationsProjector(), AuditLogProjector(),
+		NotificationsProjector(), UsageProjector(), UsageMonthlyProjector(), AuditLogProjector(),
 	}
 }

@@ -55,7 +55,8 @@ func eventError(ev eventstore.RecordedEvent, err error) error {
 	return &EventError{Event: ev, Err: err}
 }
 
-// Def defines a projection with one document per aggregate, of type D.
+// Def defines a projection with one document per aggregate, of type D
+// (or, with Totals, one per key that events of many streams add up to).
 type Def[D any] struct {
 	// ProjectionName is the projection's name, also its checkpoint name.
 	ProjectionName string
@@ -63,6 +64,9 @@ type Def[D any] struct {
 	Spec readstore.Collection
 	// Categories are the stream categories consumed.
 	Categories []string
+	// Types, when set, are the only event types of those categories
+	// consumed.
+	Types []string
 	// DocID returns the id of the document ev changes, or "" to skip ev.
 	DocID func(ev eventstore.RecordedEvent) string
 	// Creates lists the event types that start a document: a stream's
@@ -84,6 +88,13 @@ type Def[D any] struct {
 	Open func(ctx context.Context, ev eventstore.RecordedEvent) (eventstore.RecordedEvent, error)
 	// ProjectorVersion is Version; 0 means 1.
 	ProjectorVersion int
+	// Totals marks a read model whose documents sum the events of many
+	// streams (a company's usage of a day) rather than follow one
+	// aggregate: any event may start a document, so every document is
+	// looked up, and none is ever deleted. The version guard still holds:
+	// a document's version is the position of the last event summed into
+	// it, so an event at or below it is never counted twice.
+	Totals bool
 }
 
 // Name implements Projector.
@@ -101,7 +112,9 @@ func (d *Def[D]) Collection() readstore.Collection { return d.Spec }
 func (d *Def[D]) Document() any { return new(D) }
 
 // Filter implements Projector.
-func (d *Def[D]) Filter() eventstore.Filter { return eventstore.Filter{Categories: d.Categories} }
+func (d *Def[D]) Filter() eventstore.Filter {
+	return eventstore.Filter{Categories: d.Categories, Types: d.Types}
+}
 
 type slot[D any] struct {
 	doc     *D
@@ -126,7 +139,7 @@ func (d *Def[D]) Fold(ctx context.Context, rs readstore.Store, events []eventsto
 		if _, ok := slots[id]; !ok {
 			slots[id] = &slot[D]{}
 			order = append(order, id)
-			if !slices.Contains(d.Creates, events[i].Type) {
+			if d.Totals || !slices.Contains(d.Creates, events[i].Type) {
 				missing = append(missing, id)
 			}
 		}
@@ -158,7 +171,7 @@ func (d *Def[D]) Fold(ctx context.Context, rs readstore.Store, events []eventsto
 		if key <= s.version {
 			continue
 		}
-		if s.doc == nil && !slices.Contains(d.Creates, ev.Type) {
+		if s.doc == nil && !d.Totals && !slices.Contains(d.Creates, ev.Type) {
 			// No document and an event that does not start one: the
 			// document was deleted by a later event of a batch that is
 			// being applied again (its writes landed, its checkpoint did

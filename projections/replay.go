@@ -61,7 +61,7 @@ func (d *Def[D]) Replay(ctx context.Context, doc json.RawMessage, events []event
 		return nil
 	}
 	for i, ev := range events {
-		if cur != nil || slices.Contains(d.Creates, ev.Type) {
+		if cur != nil || d.Totals || slices.Contains(d.Creates, ev.Type) {
 			if d.Open != nil {
 				var err error
 				if ev, err = d.Open(ctx, ev); err != nil {

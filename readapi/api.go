@@ -10,8 +10,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net/http"
 	"runtime"
+	"strconv"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -107,6 +109,11 @@ type Config struct {
 	// Completer, when set, serves POST /api/llm/completion; without
 	// one the endpoint answers 503.
 	Completer Completer
+	// Meter, when set, records what each completion cost.
+	Meter Meter
+	// Quota, when set, refuses completions of companies that have spent
+	// their monthly token quota (429).
+	Quota *Quota
 }
 
 // Validate reports every missing setting.
@@ -123,6 +130,9 @@ func (c Config) Validate() error {
 	}
 	if c.Passwords == nil {
 		errs = append(errs, errors.New("readapi: Passwords is required"))
+	}
+	if c.Quota != nil && c.Quota.Store == nil {
+		errs = append(errs, errors.New("readapi: Quota.Store is required"))
 	}
 	return errors.Join(errs...)
 }
@@ -144,6 +154,8 @@ type API struct {
 	tenants      *tenants
 	events       EventLog
 	completer    Completer
+	usageMeter   Meter
+	quota        *Quota
 }
 
 // New returns an API for cfg.
@@ -175,7 +187,7 @@ func New(cfg Config) (*API, error) {
 		log: cfg.Logger, writeWait: cfg.WriteWait, signIn: newSignInLimiter(cfg.SignIn), rateLimits: cfg.RateLimits,
 		queryTimeout: cfg.QueryTimeout, principals: newPrincipals(cfg.PrincipalCache),
 		tenants: newTenants(cfg.CompanyInFlight, cfg.QueryConcurrency, cfg.CompanyQueries, cfg.CompanyRate), events: cfg.Events,
-		completer: cfg.Completer}, nil
+		completer: cfg.Completer, usageMeter: cfg.Meter, quota: cfg.Quota}, nil
 }
 
 // Public mounts the endpoints that need no token.
@@ -225,6 +237,14 @@ func (a *API) Authenticated(r chi.Router) {
 type StatusError interface {
 	error
 	HTTPStatus() int
+}
+
+// RetryAfterError is implemented by errors that say when a retry may
+// succeed (a 429's limits, a used-up quota): WriteError answers it as
+// Retry-After, in whole seconds, at least 1.
+type RetryAfterError interface {
+	error
+	RetryAfter() time.Duration
 }
 
 // errorStatus is the one table from errors to HTTP statuses; errors not
@@ -308,6 +328,10 @@ func WriteError(log *slog.Logger, w http.ResponseWriter, r *http.Request, err er
 	}
 	status := ErrorStatus(err)
 	p := Problem{Detail: err.Error()}
+	var later RetryAfterError
+	if errors.As(err, &later) {
+		w.Header().Set("Retry-After", strconv.Itoa(max(1, int(math.Ceil(later.RetryAfter().Seconds())))))
+	}
 	var ve *domain.ValidationError
 	var fe interface{ Fields() map[string]string }
 	switch {

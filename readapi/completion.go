@@ -31,6 +31,16 @@ type Completer interface {
 	Stream(ctx context.Context, req CompletionRequest, onChunk func(string) error) (Completion, error)
 }
 
+// Meter records what completions cost, so that the event log (the only
+// source of truth) holds every token spent; the query API itself never
+// appends events. It must be safe for concurrent use.
+type Meter interface {
+	// Record records that p's completion by model cost u. It is called
+	// after the answer was delivered, with a context that outlives the
+	// client; an error is logged by the caller.
+	Record(ctx context.Context, p domain.Principal, model string, u TokenUsage) error
+}
+
 // ErrNoProvider means no LLM provider is configured for the model asked
 // for: 503, with the error's message naming the setting.
 var ErrNoProvider = errors.New("no LLM provider configured")
@@ -122,6 +132,10 @@ func (a *API) completion(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
+	if err := a.checkQuota(r.Context(), p); err != nil {
+		a.fail(w, r, err)
+		return
+	}
 	rc := http.NewResponseController(w)
 	// The completer bounds the wait for the model; the server's write
 	// timeout would cut a slow one short.
@@ -134,15 +148,55 @@ func (a *API) completion(w http.ResponseWriter, r *http.Request) {
 		}
 		_ = rc.SetWriteDeadline(time.Now().Add(completionWriteWait))
 		WriteJSON(w, http.StatusOK, c)
+		a.recordUsage(r, p, req, c)
 		return
 	}
-	a.streamCompletion(w, r, rc, req)
+	a.streamCompletion(w, r, rc, p, req)
+}
+
+// checkQuota refuses a principal whose company has spent its monthly
+// token quota (429), before the provider is asked.
+func (a *API) checkQuota(ctx context.Context, p domain.Principal) error {
+	if a.quota == nil {
+		return nil
+	}
+	err := a.quota.Check(ctx, p.CompanyID)
+	var over *QuotaExceededError
+	if errors.As(err, &over) && a.rateLimits != nil {
+		a.rateLimits.RateLimited(p.CompanyID, "token_quota")
+	}
+	return err
+}
+
+// recordUsage records what completion c of p cost, once it was
+// answered. The tokens were spent whether or not the client stayed to
+// read the answer, so the record outlives the request. A completion that
+// reported no usage records nothing: a stream the client left before the
+// provider reported its usage, or a provider that reports none. A
+// failure to record is logged here; the answer was delivered and stays
+// so.
+func (a *API) recordUsage(r *http.Request, p domain.Principal, req CompletionRequest, c Completion) {
+	u := c.Usage
+	if a.usageMeter == nil || (u.PromptTokens == 0 && u.CompletionTokens == 0 && u.TotalTokens == 0) {
+		return
+	}
+	model := c.Model
+	if model == "" {
+		model = req.Model
+	}
+	if model == "" {
+		model = "unknown"
+	}
+	if err := a.usageMeter.Record(context.WithoutCancel(r.Context()), p, model, u); err != nil {
+		a.log.Error("could not record a completion's usage", "method", r.Method, "path", r.URL.Path,
+			"company_id", p.CompanyID, "user_id", p.UserID, "model", model, "total_tokens", u.TotalTokens, "err", err)
+	}
 }
 
 // streamCompletion answers with server-sent events: "chunk" events with
 // the text as it comes, then "usage" and "done", or "error" when the
 // provider fails after the answer started.
-func (a *API) streamCompletion(w http.ResponseWriter, r *http.Request, rc *http.ResponseController, req CompletionRequest) {
+func (a *API) streamCompletion(w http.ResponseWriter, r *http.Request, rc *http.ResponseController, p domain.Principal, req CompletionRequest) {
 	started := false
 	// A write that fails means the client is gone, whether or not the
 	// request's context has noticed yet.
@@ -174,6 +228,11 @@ func (a *API) streamCompletion(w http.ResponseWriter, r *http.Request, rc *http.
 	c, err := a.completer.Stream(r.Context(), req, func(s string) error {
 		return send("chunk", map[string]string{"content": s})
 	})
+	// The final usage is known now, whether or not the stream ended
+	// well: what the provider reported is recorded, and a stream cut
+	// short before it reported any (the client went away mid-answer)
+	// records nothing.
+	defer a.recordUsage(r, p, req, c)
 	switch {
 	case err != nil && !started:
 		// Nothing sent yet: the failure still has its status.

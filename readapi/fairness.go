@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math"
 	"net/http"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -162,6 +161,9 @@ type errTooMany struct {
 func (e *errTooMany) Error() string   { return e.detail }
 func (e *errTooMany) HTTPStatus() int { return http.StatusTooManyRequests }
 
+// RetryAfter is when a retry may get in: WriteError sends it.
+func (e *errTooMany) RetryAfter() time.Duration { return e.retryAfter }
+
 // Limit admits a request of an authenticated principal within its
 // company's share: its in-flight requests and its rate. Wrap it inside
 // Authenticate.
@@ -199,7 +201,6 @@ func (a *API) refuse(w http.ResponseWriter, r *http.Request, p domain.Principal,
 	if a.rateLimits != nil {
 		a.rateLimits.RateLimited(p.CompanyID, reason)
 	}
-	w.Header().Set("Retry-After", strconv.Itoa(max(1, int(math.Ceil(err.retryAfter.Seconds())))))
 	a.fail(w, r, err)
 }
 

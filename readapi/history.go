@@ -15,7 +15,6 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"agentdesk/domain"
-	decl "agentdesk/domain/resource"
 	"agentdesk/eventstore"
 	"agentdesk/readstore"
 )
@@ -92,8 +91,8 @@ func (a *API) mountAudit(r chi.Router) {
 		return
 	}
 	for _, res := range resources {
-		if res.Resource == decl.AuditLog {
-			continue // itself a history
+		if res.Derived {
+			continue // no record of many streams has a history of its own
 		}
 		r.Get("/api/"+res.name+"/{id}/history", a.history(res))
 	}
@@ -215,7 +214,7 @@ func (a *API) stateAt(w http.ResponseWriter, r *http.Request, res *resource) (ok
 	if !q.Has("as_of") && !q.Has("revision") {
 		return false
 	}
-	if a.audit == nil || res.Resource == decl.AuditLog {
+	if a.audit == nil || res.Derived {
 		a.fail(w, r, badRequestf("as_of and revision are not served for %s", res.name))
 		return true
 	}

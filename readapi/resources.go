@@ -209,7 +209,7 @@ func (a *API) get(res *resource) http.HandlerFunc {
 
 // lookup reads one document p may see; anything else is not found.
 func (a *API) lookup(ctx context.Context, p domain.Principal, res *resource, id string) (json.RawMessage, error) {
-	if !domain.ValidID(id) {
+	if !res.ValidID(id) {
 		return nil, domain.ErrNotFound
 	}
 	doc, err := a.getDoc(ctx, res.CollectionName(), id)

@@ -24,9 +24,6 @@ func newLLM(cfg config.Config) (*llm.Client, error) {
 // completer adapts an llm.Client to readapi.Completer.
 type completer struct{ c *llm.Client }
 
-// chat returns the same client as agent chat's model.
-func (a completer) chat() chatModel { return chatModel(a) }
-
 func (a completer) Available(model string) error { return noProvider(a.c.Available(model)) }
 
 func (a completer) Complete(ctx context.Context, req readapi.CompletionRequest) (readapi.Completion, error) {

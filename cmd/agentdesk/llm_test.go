@@ -238,7 +238,8 @@ func TestLLMCompletion(t *testing.T) {
 
 // TestLLMCompletionNoProvider: without a provider the endpoint answers
 // 503 naming the variable to set, with no Retry-After (waiting does not
-// help), and the role is still checked first.
+// help), even to a company with no tokens left, and the role is still
+// checked first.
 func TestLLMCompletionNoProvider(t *testing.T) {
 	ts := startServer(t, t.TempDir())
 	root := login(t, ts.URL, "admin", testAdminPassword)
@@ -251,4 +252,8 @@ func TestLLMCompletionNoProvider(t *testing.T) {
 		t.Errorf("Retry-After %q on a 503 that no wait cures", ra)
 	}
 	co.users["client"].must(http.StatusForbidden, "POST", completionPath, map[string]any{"prompt": "Hello"})
+
+	// A quota of no tokens at all does not hide what is missing.
+	root.must(http.StatusOK, "PUT", "/api/companies/"+co.id, map[string]any{"monthly_token_quota": 0})
+	co.users["content_manager"].must(http.StatusServiceUnavailable, "POST", completionPath, map[string]any{"prompt": "Hello"})
 }

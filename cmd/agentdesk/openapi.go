@@ -141,7 +141,8 @@ var statuses = []status{
 	{http.StatusRequestEntityTooLarge, "PayloadTooLarge", fmt.Sprintf("The body is over %d bytes.", web.MaxBody)},
 	{http.StatusUnsupportedMediaType, "UnsupportedMediaType", "A write body that is not JSON."},
 	{http.StatusUnprocessableEntity, "ValidationFailed", "Invalid field values or a change to a fixed field; errors names each field."},
-	{http.StatusTooManyRequests, "TooManyRequests", "Too many sign-in attempts from one address."},
+	{http.StatusTooManyRequests, "TooManyRequests", "Too many sign-in attempts, a company over its share of the server, " +
+		"or (LLM) a company that has spent its monthly token quota; retry after Retry-After seconds."},
 	{http.StatusInternalServerError, "InternalError", "An unexpected failure (logged by the server)."},
 	{http.StatusBadGateway, "BadGateway", "The LLM provider failed, after retries."},
 	{http.StatusServiceUnavailable, "Unavailable", "A read model is catching up, failing, or behind a write (which was recorded); retry after Retry-After seconds."},
@@ -331,7 +332,7 @@ func (d *describer) reads() {
 			Responses: responses(200, withHeader(openapi3.NewResponse().WithDescription("The record.").WithJSONSchemaRef(ref(name)),
 				"ETag", d.records[r.Name].Properties["revision"] != nil)),
 		}
-		if r != resource.AuditLog {
+		if !r.Derived {
 			get.Parameters = openapi3.Parameters{
 				{Value: openapi3.NewQueryParameter("as_of").WithDescription("RFC 3339 time: the record as it was then, replayed from the event log (404 if it did not exist yet)").
 					WithSchema(openapi3.NewDateTimeSchema())},
@@ -343,7 +344,7 @@ func (d *describer) reads() {
 		d.problems(get, append([]int{404}, readErrors...)...)
 		d.add(http.MethodGet, "/api/"+r.Name+"/{id}", get, false)
 
-		if r != resource.AuditLog {
+		if !r.Derived {
 			hist := &openapi3.Operation{
 				OperationID: "history" + name, Tags: []string{r.Name}, Summary: "The history of one of " + r.Name + ", newest first: every event with who, when, its data and the record's changes",
 				Parameters: append(pageParams(), &openapi3.ParameterRef{Value: openapi3.NewQueryParameter("order").

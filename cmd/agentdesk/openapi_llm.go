@@ -42,8 +42,10 @@ func (d *describer) completion() {
 		})
 	op := &openapi3.Operation{
 		OperationID: "complete", Tags: []string{"llm"}, Summary: "Complete a prompt or a chat with an LLM (staff roles; a client gets 403)",
-		Description: "Nothing is recorded. With no provider configured for the model the answer is 503, its detail naming the variable to set. " +
-			"A client that goes away cancels the request to the provider.",
+		Description: "What the completion cost is recorded as a usage record (GET /api/usage sums them). " +
+			"With no provider configured for the model the answer is 503, its detail naming the variable to set. " +
+			"A company that has spent its monthly token quota gets 429, its detail saying how much and when it resets, " +
+			"with Retry-After until then. A client that goes away cancels the request to the provider.",
 		RequestBody: &openapi3.RequestBodyRef{Value: openapi3.NewRequestBody().WithRequired(true).WithJSONSchema(body)},
 		Responses:   responses(http.StatusOK, ok),
 	}

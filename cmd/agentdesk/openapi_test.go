@@ -409,7 +409,7 @@ func openAPISamples(t *testing.T, ts *testServer, v *validator) {
 	a.must(http.StatusBadRequest, "GET", "/api/tickets/"+tkID+"?as_of=yesterday", nil)
 	a.must(http.StatusNotFound, "GET", "/api/tickets/"+tkID+"?as_of=2001-01-01T00:00:00Z", nil)
 	for _, r := range resource.All() {
-		if r != resource.AuditLog {
+		if !r.Derived {
 			root.must(http.StatusNotFound, "GET", "/api/"+r.Name+"/01a22b16-0000-7000-8000-000000000000/history", nil)
 		}
 	}
@@ -470,6 +470,16 @@ func openAPISamples(t *testing.T, ts *testServer, v *validator) {
 	a.must(http.StatusOK, "POST", "/api/notifications/"+nID+"/read", nil)
 	a.must(http.StatusOK, "POST", "/api/notifications/read_all", nil)
 	a.must(http.StatusMethodNotAllowed, "POST", "/api/notifications", map[string]any{"title": "x"})
+
+	// Usage: what the LLM cost, by company, day and agent; the quota is
+	// a superadmin's to set.
+	pf.spend(t, coID, 42)
+	days := a.must(http.StatusOK, "GET", "/api/usage"+filterQuery(map[string]any{"day_gte": "2020-01-01", "agent_id": nil}, "sort=day&order=DESC"), nil).Map(t)
+	a.must(http.StatusOK, "GET", "/api/usage/"+days["data"].([]any)[0].(map[string]any)["id"].(string), nil)
+	a.must(http.StatusNotFound, "GET", "/api/usage/"+coID, nil)
+	writer.must(http.StatusForbidden, "GET", "/api/usage", nil)
+	root.must(http.StatusOK, "PUT", "/api/companies/"+coID, map[string]any{"monthly_token_quota": 1000000})
+	a.must(http.StatusForbidden, "PUT", "/api/companies/"+coID, map[string]any{"monthly_token_quota": nil})
 
 	// Campaigns and their content.
 	cp := a.must(http.StatusCreated, "POST", "/api/campaigns", map[string]any{

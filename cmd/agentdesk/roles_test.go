@@ -87,6 +87,13 @@ func roleMatrix() []matrixCell {
 		{"companies", "rename own", func(t *testing.T, co *company, role string, c *client) response {
 			return c.do("PUT", "/api/companies/"+co.id, map[string]any{"name": "Renamed by " + role})
 		}, [5]int{ok, forbidden, notFound, notFound, notFound}},
+		{"companies", "set own token quota", func(t *testing.T, co *company, role string, c *client) response {
+			return c.do("PUT", "/api/companies/"+co.id, map[string]any{"monthly_token_quota": 1000 + len(role)})
+		}, [5]int{ok, forbidden, notFound, notFound, notFound}},
+
+		{"usage", "list", func(t *testing.T, co *company, role string, c *client) response {
+			return c.do("GET", "/api/usage", nil)
+		}, [5]int{ok, ok, ok, forbidden, forbidden}},
 
 		{"users", "list", func(t *testing.T, co *company, role string, c *client) response {
 			return c.do("GET", "/api/users", nil)

@@ -59,6 +59,11 @@ type Server struct {
 	// api is set once the query API exists; the projections, started
 	// before it, tell it of changed documents.
 	api atomic.Pointer[readapi.API]
+	// clock is the time commands record and the token quota's month;
+	// tests move it.
+	clock clock
+	// quota checks companies' monthly token quotas.
+	quota *readapi.Quota
 
 	stopRunner context.CancelFunc
 	runnerDone chan struct{}
@@ -113,7 +118,8 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server, 
 	}
 	passwords := auth.Bcrypt{Cost: cfg.BcryptCost}
 	s.idempotency = newIdempotencyRecords(s.reads, cfg.IdempotencyTTL)
-	app, err := commands.New(commands.Config{Store: s.events, Hasher: passwords, Idempotency: s.idempotency, Observer: s.metrics, PII: s.pii})
+	app, err := commands.New(commands.Config{Store: s.events, Hasher: passwords, Idempotency: s.idempotency, Observer: s.metrics, PII: s.pii,
+		Now: s.clock.Now})
 	if err != nil {
 		return nil, err
 	}
@@ -125,12 +131,14 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server, 
 	if err != nil {
 		return nil, err
 	}
-	api, err := readapi.New(readapi.Config{Reads: observedReads{Store: s.reads, m: s.metrics}, Progress: s.runner, Tokens: tokenAdapter{tokens},
+	reads := observedReads{Store: s.reads, m: s.metrics}
+	s.quota = &readapi.Quota{Store: reads, Default: cfg.LLMMonthlyTokenQuota, Now: s.clock.Now}
+	api, err := readapi.New(readapi.Config{Reads: reads, Progress: s.runner, Tokens: tokenAdapter{tokens},
 		Audit:     &auditor{events: s.events, snaps: snaps, pii: s.pii},
 		Passwords: passwords, Logger: log, RateLimits: s.metrics,
 		SignIn:    readapi.SignInLimits{PerClientUser: cfg.SignInClientUserLimit, PerUser: cfg.SignInUserLimit, PerClient: cfg.SignInLimit},
 		WriteWait: cfg.WriteWait, QueryTimeout: cfg.QueryTimeout, CompanyInFlight: cfg.CompanyMaxInFlight, CompanyQueries: cfg.CompanyMaxQueries, QueryConcurrency: cfg.QueryConcurrency, CompanyRate: cfg.CompanyRateLimit,
-		Events: s.events, Completer: completer{llmClient}})
+		Events: s.events, Completer: completer{llmClient}, Meter: usageMeter{app}, Quota: s.quota})
 	if err != nil {
 		return nil, err
 	}

@@ -65,6 +65,9 @@ type createCompanyBody struct {
 	readOnly
 	CompanyID json.RawMessage `json:"company_id"`
 	Status    json.RawMessage `json:"status"` // changed by actions only
+	// MonthlyTokenQuota is set by an update; a create ignores it, as it
+	// does the status, so that a record read back can be cloned.
+	MonthlyTokenQuota json.RawMessage `json:"monthly_token_quota"`
 }
 
 func (h *Handler) createCompany(c *call) (outcome, error) {
@@ -85,6 +88,10 @@ type updateCompanyBody struct {
 	recordFields
 	CompanyID json.RawMessage `json:"company_id"`
 	Status    json.RawMessage `json:"status"` // changed by actions only
+	// MonthlyTokenQuota is a number of tokens or null (the server's
+	// default); left out, the quota stays as it is. Only a superadmin
+	// changes it.
+	MonthlyTokenQuota json.RawMessage `json:"monthly_token_quota"`
 }
 
 func (h *Handler) updateCompany(c *call) (outcome, error) {
@@ -95,10 +102,19 @@ func (h *Handler) updateCompany(c *call) (outcome, error) {
 	if err := b.checkID(c.id); err != nil {
 		return outcome{}, err
 	}
-	if b.Name == nil {
-		return outcome{}, &domain.ValidationError{Fields: map[string]string{"name": "is required"}}
+	in := commands.CompanyChanges{Name: b.Name}
+	if b.MonthlyTokenQuota != nil {
+		var q *int64
+		if err := json.Unmarshal(b.MonthlyTokenQuota, &q); err != nil {
+			return outcome{}, &requestError{status: http.StatusBadRequest, msg: "field monthly_token_quota must be a whole number or null",
+				fields: map[string]string{"monthly_token_quota": "must be a whole number or null"}}
+		}
+		in.SetQuota, in.MonthlyTokenQuota = true, q
 	}
-	return done(h.app.UpdateCompany(c.r.Context(), c.meta, c.id, *b.Name))
+	if b.Name == nil && !in.SetQuota {
+		return outcome{}, &domain.ValidationError{Fields: map[string]string{"name": "is required (or monthly_token_quota)"}}
+	}
+	return done(h.app.ChangeCompany(c.r.Context(), c.meta, c.id, in))
 }
 
 func (h *Handler) deleteCompany(c *call) (outcome, error) {

@@ -18,7 +18,10 @@ type Company struct {
 	Name      string
 	Suspended bool
 	Deleted   bool
-	Version   uint64
+	// MonthlyTokenQuota is the tokens its users may spend on the LLM in a
+	// UTC month; nil for the server's default.
+	MonthlyTokenQuota *int64
+	Version           uint64
 }
 
 // Status names a company's state as records show it.
@@ -55,6 +58,8 @@ func (c *Company) Apply(e domain.Event) {
 		c.Suspended = false
 	case *Deleted:
 		c.Deleted = true
+	case *QuotaSet:
+		c.MonthlyTokenQuota = e.MonthlyTokenQuota
 	}
 }
 
@@ -90,6 +95,41 @@ func (c *Company) Update(name string) ([]domain.Event, error) {
 		return nil, nil
 	}
 	return []domain.Event{&Updated{Name: name}}, nil
+}
+
+// MaxQuota is the largest monthly token quota accepted: beyond it a
+// number loses precision in JSON clients.
+const MaxQuota int64 = 1_000_000_000_000_000
+
+// SetQuota decides the company's monthly token quota: a number of tokens
+// (0: none at all), or nil for the server's default. The same quota
+// records nothing.
+func (c *Company) SetQuota(quota *int64) ([]domain.Event, error) {
+	if !c.Exists() {
+		return nil, domain.ErrNotFound
+	}
+	if quota != nil && (*quota < 0 || *quota > MaxQuota) {
+		return nil, &domain.ValidationError{Fields: map[string]string{
+			"monthly_token_quota": "must be a number of tokens from 0 to 1,000,000,000,000,000, or null for the server's default"}}
+	}
+	if sameQuota(quota, c.MonthlyTokenQuota) {
+		return nil, nil
+	}
+	var q *int64
+	if quota != nil {
+		v := *quota
+		q = &v
+	}
+	return []domain.Event{&QuotaSet{MonthlyTokenQuota: q}}, nil
+}
+
+// sameQuota reports whether a and b are the same quota, both the
+// default (nil) or the same number.
+func sameQuota(a, b *int64) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return *a == *b
 }
 
 // Suspend decides suspending the company: its users can no longer sign
@@ -154,6 +194,12 @@ type SuspendedEvent struct{}
 // Reactivated records the end of a company's suspension.
 type Reactivated struct{}
 
+// QuotaSet records the company's new monthly token quota; null means the
+// server's default.
+type QuotaSet struct {
+	MonthlyTokenQuota *int64 `json:"monthly_token_quota"`
+}
+
 // Event type names, stable forever.
 const (
 	TypeCreated     = "company.created"
@@ -161,6 +207,7 @@ const (
 	TypeDeleted     = "company.deleted"
 	TypeSuspended   = "company.suspended"
 	TypeReactivated = "company.reactivated"
+	TypeQuotaSet    = "company.quota_set"
 )
 
 // EventType implements domain.Event.
@@ -168,6 +215,9 @@ func (*SuspendedEvent) EventType() string { return TypeSuspended }
 
 // EventType implements domain.Event.
 func (*Reactivated) EventType() string { return TypeReactivated }
+
+// EventType implements domain.Event.
+func (*QuotaSet) EventType() string { return TypeQuotaSet }
 
 // EventType implements domain.Event.
 func (*Created) EventType() string { return TypeCreated }
@@ -185,6 +235,7 @@ var Events = domain.NewRegistry(
 	func() domain.Event { return &Deleted{} },
 	func() domain.Event { return &SuspendedEvent{} },
 	func() domain.Event { return &Reactivated{} },
+	func() domain.Event { return &QuotaSet{} },
 )
 
 // Stream returns the event stream id of a company.

@@ -131,7 +131,41 @@ func TestEventsRoundTrip(t *testing.T) {
 		"company.deleted":     &Deleted{},
 		"company.suspended":   &SuspendedEvent{},
 		"company.reactivated": &Reactivated{},
+		"company.quota_set":   &QuotaSet{MonthlyTokenQuota: domaintest.Ptr[int64](100000)},
 	})
+}
+
+func TestSetQuota(t *testing.T) {
+	set := func(q *int64) func(*Company) ([]domain.Event, error) {
+		return func(c *Company) ([]domain.Event, error) { return c.SetQuota(q) }
+	}
+	n := domaintest.Ptr[int64]
+	domaintest.Run(t, []domaintest.Spec[Company]{
+		{Name: "sets a quota", Given: []domain.Event{created()}, When: set(n(100000)), Want: []domain.Event{&QuotaSet{MonthlyTokenQuota: n(100000)}}},
+		{Name: "zero is no tokens at all", Given: []domain.Event{created()}, When: set(n(0)), Want: []domain.Event{&QuotaSet{MonthlyTokenQuota: n(0)}}},
+		{Name: "the largest", Given: []domain.Event{created()}, When: set(n(MaxQuota)), Want: []domain.Event{&QuotaSet{MonthlyTokenQuota: n(MaxQuota)}}},
+		{Name: "changes a quota", Given: []domain.Event{created(), &QuotaSet{MonthlyTokenQuota: n(5)}}, When: set(n(6)),
+			Want: []domain.Event{&QuotaSet{MonthlyTokenQuota: n(6)}}},
+		{Name: "null restores the default", Given: []domain.Event{created(), &QuotaSet{MonthlyTokenQuota: n(5)}}, When: set(nil),
+			Want: []domain.Event{&QuotaSet{}}},
+		{Name: "the same quota records nothing", Given: []domain.Event{created(), &QuotaSet{MonthlyTokenQuota: n(5)}}, When: set(n(5))},
+		{Name: "the default again records nothing", Given: []domain.Event{created()}, When: set(nil)},
+		{Name: "zero is not the default", Given: []domain.Event{created(), &QuotaSet{MonthlyTokenQuota: n(0)}}, When: set(nil),
+			Want: []domain.Event{&QuotaSet{}}},
+		{Name: "rejects a negative quota", Given: []domain.Event{created()}, When: set(n(-1)), WantFields: []string{"monthly_token_quota"}},
+		{Name: "rejects a huge quota", Given: []domain.Event{created()}, When: set(n(MaxQuota + 1)), WantFields: []string{"monthly_token_quota"}},
+		{Name: "a deleted company is not found", Given: deletedCompany, When: set(n(5)), WantErr: domain.ErrNotFound},
+	})
+	// The event holds its own copy: changing the caller's number later
+	// changes nothing recorded.
+	q := int64(7)
+	var c Company
+	c.Apply(created())
+	evs, _ := c.SetQuota(&q)
+	q = 8
+	if got := *evs[0].(*QuotaSet).MonthlyTokenQuota; got != 7 {
+		t.Fatalf("got quota %d after the caller changed its number, want 7", got)
+	}
 }
 
 func TestDecodeUnknownType(t *testing.T) {

@@ -15,6 +15,7 @@ import (
 	"agentdesk/domain/knowledge"
 	"agentdesk/domain/notification"
 	"agentdesk/domain/ticket"
+	"agentdesk/domain/usage"
 	"agentdesk/domain/user"
 )
 
@@ -83,6 +84,22 @@ type Resource struct {
 	// every company (a superadmin's) is then read one company at a time,
 	// by the indexes that start with the field.
 	RequireFilter string
+	// Derived marks records computed over the events of many streams
+	// (the audit trail, usage totals), not one aggregate's state: they
+	// have no history and no past states of their own.
+	Derived bool
+	// IDValid, when set, says which ids name records; without it they
+	// are UUIDs, an aggregate's id. Anything else is not found without a
+	// lookup.
+	IDValid func(id string) bool
+}
+
+// ValidID reports whether id may name a record of r.
+func (r *Resource) ValidID(id string) bool {
+	if r.IDValid != nil {
+		return r.IDValid(id)
+	}
+	return domain.ValidID(id)
 }
 
 // CollectionName returns the read model's name.
@@ -131,6 +148,10 @@ const (
 	// KnowledgeVectorsCollection holds the vectors of knowledge chunks
 	// for retrieval; no endpoint serves it.
 	KnowledgeVectorsCollection = "knowledge_vectors"
+	// UsageMonthlyCollection holds each company's tokens of each UTC
+	// month (one record per usage.MonthKey), which the monthly token
+	// quota is checked against; no endpoint serves it.
+	UsageMonthlyCollection = "usage_monthly"
 	// commentsCollection is the read model of Comments.
 	commentsCollection = "ticket_comments"
 	// campaignContentCollection is the name (and read model) of
@@ -461,17 +482,50 @@ var AuditLog = &Resource{
 	DefaultDesc:   true,
 	Scope:         domain.AuditScope,
 	RequireFilter: "company_id",
+	Derived:       true,
+}
+
+// Usage is what the LLM cost: a record per company, UTC day and agent
+// (id usage.DayKey: "<company_id>:<day>:<agent_id>", with "none" for no
+// agent, and for a superadmin's own calls, which count against no
+// company), summing the tokens of completions and of agents' replies.
+// It is never written to through the API.
+var Usage = &Resource{
+	Name: "usage",
+	Fields: []Field{
+		{Name: "company_id", Kind: Text, Filter: true, Sort: true},
+		{Name: "agent_id", Kind: Text, Filter: true, Sort: true},
+		// day ("2026-11-30") and month ("2026-11") compare as text, which
+		// is their order: day_gte and day_lte select a period.
+		{Name: "day", Kind: Text, Filter: true, Sort: true},
+		{Name: "month", Kind: Text, Filter: true, Sort: true},
+		{Name: "total_tokens", Kind: Number, Filter: true, Sort: true},
+	},
+	Indexes: [][]string{
+		{"company_id", "day"}, {"company_id", "agent_id", "day"}, {"company_id", "agent_id"}, {"company_id", "month"},
+		{"company_id", "total_tokens"}, {"company_id"},
+	},
+	Counts:      [][]string{{"company_id"}},
+	DefaultSort: "day",
+	DefaultDesc: true,
+	Scope:       domain.UsageScope,
+	Derived:     true,
+	IDValid:     usage.ValidDayKey,
 }
 
 // categories maps the event log's stream categories to the resources
 // whose records their streams are. Username claims ("username-<name>")
 // are not among them: they are the bookkeeping that keeps names unique,
 // each beside a user.created or user.deleted of the user's own stream,
-// and their stream id is the user name itself.
+// and their stream id is the user name itself. A usage record's stream
+// ("usage-<id>") is summed into the usage records, so the audit trail
+// names who spent the tokens, under the resource usage and the id of the
+// one record, which no record of usage has.
 var categories = map[string]*Resource{
 	company.Category: Companies, user.Category: Users, ticket.Category: Tickets, agent.Category: Agents,
 	campaign.Category: Campaigns, knowledge.Category: KnowledgeChunks, notification.Category: Notifications,
 	conversation.Category: Conversations,
+	usage.Category:        Usage,
 }
 
 // ForCategory returns the resource whose records the streams of a
@@ -504,5 +558,5 @@ func childScope(parent func(domain.Principal) domain.ReadScope) func(domain.Prin
 
 // All lists the resources the API serves, in menu order.
 func All() []*Resource {
-	return []*Resource{Companies, Users, Agents, Tickets, Comments, Campaigns, CampaignContent, KnowledgeChunks, Conversations, ConversationMessages, Notifications, AuditLog}
+	return []*Resource{Companies, Users, Agents, Tickets, Comments, Campaigns, CampaignContent, KnowledgeChunks, Conversations, ConversationMessages, Notifications, Usage, AuditLog}
 }

@@ -3,6 +3,7 @@ package resource_test
 import (
 	"slices"
 	"testing"
+	"time"
 
 	"agentdesk/domain"
 	"agentdesk/domain/agent"
@@ -12,6 +13,7 @@ import (
 	"agentdesk/domain/notification"
 	"agentdesk/domain/resource"
 	"agentdesk/domain/ticket"
+	"agentdesk/domain/usage"
 	"agentdesk/domain/user"
 )
 
@@ -104,6 +106,9 @@ func TestScopesFollowThePolicy(t *testing.T) {
 			if got, want := domain.AuditScope(p).Allows(func(n string) string { return entry[n] }), domain.CanAudit(p, company); got != want {
 				t.Errorf("%s reading the audit trail of %s: scope says %v, policy %v", role, company, got, want)
 			}
+			if got, want := domain.UsageScope(p).Allows(func(n string) string { return entry[n] }), domain.CanUsage(p, company); got != want {
+				t.Errorf("%s reading the usage of %s: scope says %v, policy %v", role, company, got, want)
+			}
 			co := map[string]string{"id": company}
 			if got, want := domain.CompanyScope(p).Allows(func(n string) string { return co[n] }), domain.CanCompany(p, domain.Read, company); got != want {
 				t.Errorf("%s reading company %s: scope says %v, policy %v", role, company, got, want)
@@ -147,7 +152,7 @@ func TestEveryCategoryIsAResource(t *testing.T) {
 	for category, want := range map[string]*resource.Resource{
 		company.Category: resource.Companies, user.Category: resource.Users, ticket.Category: resource.Tickets,
 		agent.Category: resource.Agents, campaign.Category: resource.Campaigns, knowledge.Category: resource.KnowledgeChunks,
-		notification.Category: resource.Notifications,
+		notification.Category: resource.Notifications, usage.Category: resource.Usage,
 	} {
 		if got, ok := resource.ForCategory(category); !ok || got != want {
 			t.Errorf("category %s: got %v, want %s", category, got, want.Name)
@@ -155,5 +160,27 @@ func TestEveryCategoryIsAResource(t *testing.T) {
 	}
 	if got, ok := resource.ForCategory("username"); ok {
 		t.Errorf("username claims are the resource %s, want none", got.Name)
+	}
+}
+
+// TestValidID: records are named by UUIDs, but usage records by their
+// company, day and agent.
+func TestValidID(t *testing.T) {
+	const id = "aaaaaaaa-1111-4111-8111-111111111111"
+	day := usage.DayKey(id, time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC), "")
+	for _, c := range []struct {
+		r    *resource.Resource
+		id   string
+		want bool
+	}{
+		{resource.Tickets, id, true},
+		{resource.Tickets, day, false},
+		{resource.Usage, day, true},
+		{resource.Usage, id, false},
+		{resource.Usage, id + ":2026-11", false},
+	} {
+		if got := c.r.ValidID(c.id); got != c.want {
+			t.Errorf("%s.ValidID(%q) = %v, want %v", c.r.Name, c.id, got, c.want)
+		}
 	}
 }

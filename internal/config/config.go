@@ -158,6 +158,10 @@ type Config struct {
 	// embeddings model of OpenAI or of the server at OPENAI_BASE_URL that
 	// the embeddings reaction turns knowledge chunks into vectors with.
 	LLMEmbeddingModel string
+	// LLMMonthlyTokenQuota (LLM_MONTHLY_TOKEN_QUOTA, default 0: no limit)
+	// is the tokens a company may spend on the LLM in a UTC month unless
+	// a superadmin set its own quota.
+	LLMMonthlyTokenQuota int64
 }
 
 // FromEnv reads the configuration from the environment through getenv.
@@ -330,6 +334,13 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		errs = append(errs, fmt.Errorf("LLM_EMBEDDING_MODEL %q: Anthropic has no embeddings API; name an OpenAI or OpenAI-compatible embeddings model, such as text-embedding-3-small", m))
 	case c.OpenAIAPIKey == "" && c.OpenAIBaseURL == "":
 		errs = append(errs, fmt.Errorf("LLM_EMBEDDING_MODEL %q needs OPENAI_API_KEY (OpenAI) or OPENAI_BASE_URL (an OpenAI-compatible server)", m))
+	}
+	if s := getenv("LLM_MONTHLY_TOKEN_QUOTA"); s != "" {
+		n, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
+		if err != nil || n < 0 || n > 1_000_000_000_000_000 {
+			errs = append(errs, fmt.Errorf("LLM_MONTHLY_TOKEN_QUOTA %q: want a number of tokens such as 1000000, or 0 for no limit", s))
+		}
+		c.LLMMonthlyTokenQuota = n
 	}
 	if s := getenv("LLM_TIMEOUT"); s != "" {
 		d, err := time.ParseDuration(s)

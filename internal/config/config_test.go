@@ -240,20 +240,23 @@ func TestLLMSettings(t *testing.T) {
 		t.Fatal(err)
 	}
 	if c.LLMModel != "gpt-4o-mini" || c.LLMTimeout != 60*time.Second || c.AnthropicBaseURL != "https://api.anthropic.com/v1/" ||
-		c.OpenAIAPIKey != "" || c.OpenAIBaseURL != "" || c.AnthropicAPIKey != "" {
+		c.OpenAIAPIKey != "" || c.OpenAIBaseURL != "" || c.AnthropicAPIKey != "" || c.LLMMonthlyTokenQuota != 0 {
 		t.Fatalf("defaults: got %+v", c)
 	}
 	c, err = FromEnv(env(map[string]string{"OPENAI_API_KEY": "sk-o", "OPENAI_BASE_URL": "http://127.0.0.1:11434/v1",
-		"ANTHROPIC_API_KEY": "sk-a", "ANTHROPIC_BASE_URL": "https://proxy.example/v1/", "LLM_MODEL": "claude-haiku-4-5", "LLM_TIMEOUT": "2m"}))
+		"ANTHROPIC_API_KEY": "sk-a", "ANTHROPIC_BASE_URL": "https://proxy.example/v1/", "LLM_MODEL": "claude-haiku-4-5", "LLM_TIMEOUT": "2m",
+		"LLM_MONTHLY_TOKEN_QUOTA": "1000000"}))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if c.OpenAIAPIKey != "sk-o" || c.OpenAIBaseURL != "http://127.0.0.1:11434/v1" || c.AnthropicAPIKey != "sk-a" ||
-		c.AnthropicBaseURL != "https://proxy.example/v1/" || c.LLMModel != "claude-haiku-4-5" || c.LLMTimeout != 2*time.Minute {
+		c.AnthropicBaseURL != "https://proxy.example/v1/" || c.LLMModel != "claude-haiku-4-5" || c.LLMTimeout != 2*time.Minute ||
+		c.LLMMonthlyTokenQuota != 1000000 {
 		t.Fatalf("got %+v", c)
 	}
-	_, err = FromEnv(env(map[string]string{"OPENAI_BASE_URL": "localhost:11434", "ANTHROPIC_BASE_URL": "ftp://x/", "LLM_MODEL": "gpt 4", "LLM_TIMEOUT": "0s"}))
-	for _, name := range []string{"OPENAI_BASE_URL", "ANTHROPIC_BASE_URL", "LLM_MODEL", "LLM_TIMEOUT"} {
+	_, err = FromEnv(env(map[string]string{"OPENAI_BASE_URL": "localhost:11434", "ANTHROPIC_BASE_URL": "ftp://x/", "LLM_MODEL": "gpt 4", "LLM_TIMEOUT": "0s",
+		"LLM_MONTHLY_TOKEN_QUOTA": "-5"}))
+	for _, name := range []string{"OPENAI_BASE_URL", "ANTHROPIC_BASE_URL", "LLM_MODEL", "LLM_TIMEOUT", "LLM_MONTHLY_TOKEN_QUOTA"} {
 		if err == nil || !strings.Contains(err.Error(), name) {
 			t.Errorf("error %v does not name %s", err, name)
 		}
