@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"agentdesk/domain/conversation"
+	"agentdesk/domain/knowledge"
 	"agentdesk/domain/resource"
 	"agentdesk/domain/usage"
 	"agentdesk/eventstore"
@@ -62,11 +63,12 @@ type spent struct {
 	prompt, completion, total int64
 }
 
-// usageSources are the events that spend tokens: usage records, and the
-// agents' replies in conversations, which carry their own usage.
+// usageSources are the events that spend tokens: usage records, the
+// agents' replies in conversations, which carry their own usage, and the
+// embeddings of knowledge chunks.
 var usageSources = eventstore.Filter{
-	Categories: []string{usage.Category, conversation.Category},
-	Types:      []string{usage.TypeRecorded, conversation.TypeMessagePosted},
+	Categories: []string{usage.Category, conversation.Category, knowledge.Category},
+	Types:      []string{usage.TypeRecorded, conversation.TypeMessagePosted, knowledge.TypeEmbedded},
 }
 
 // spending returns what ev cost, or false when it spent nothing (a
@@ -93,9 +95,18 @@ func spending(ev eventstore.RecordedEvent) (spent, bool, error) {
 		}
 		return spent{companyID: ev.Metadata.CompanyID, agentID: m.AgentID, at: at,
 			prompt: int64(m.Usage.PromptTokens), completion: int64(m.Usage.CompletionTokens), total: int64(m.Usage.TotalTokens)}, true, nil
-		// Knowledge embeddings (knowledge.embedded: an agent's prompt
-		// tokens) are counted here once they are recorded: a case of their
-		// own, and their category and type in usageSources.
+	case knowledge.TypeEmbedded:
+		e, err := knowledge.Events.Decode(ev.Type, ev.SchemaVersion, ev.Data)
+		if err != nil {
+			return spent{}, false, err
+		}
+		k := e.(*knowledge.Embedded)
+		if k.PromptTokens == 0 {
+			return spent{}, false, nil
+		}
+		// An embedding costs its input only.
+		return spent{companyID: ev.Metadata.CompanyID, agentID: k.AgentID, at: at,
+			prompt: int64(k.PromptTokens), total: int64(k.PromptTokens)}, true, nil
 	}
 	return spent{}, false, nil
 }
