@@ -144,7 +144,17 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server, 
 	}
 	s.api.Store(api)
 	writeErr := func(w http.ResponseWriter, r *http.Request, err error) { readapi.WriteError(log, w, r, err) }
-	writes, err := web.New(web.Config{App: app, Records: api, Inbox: api, Principal: readapi.PrincipalFrom, WriteError: writeErr, ErrorStatus: readapi.ErrorStatus, Sealer: sealer, Logger: log})
+	retriever, err := readapi.NewRetriever(readapi.RetrieverConfig{Reads: reads, Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	chatter, err := commands.NewChatter(commands.ChatConfig{App: app, Model: chatModel{llmClient},
+		Retriever: chatRetriever{r: retriever, llm: llmClient}, Quota: s.quota})
+	if err != nil {
+		return nil, err
+	}
+	writes, err := web.New(web.Config{App: app, Records: api, Inbox: api, Principal: readapi.PrincipalFrom, WriteError: writeErr, ErrorStatus: readapi.ErrorStatus,
+		Sealer: sealer, Chat: chatter, Logger: log})
 	if err != nil {
 		return nil, err
 	}
