@@ -127,6 +127,10 @@ const (
 	// CredentialsCollection holds password hashes for sign-in; no
 	// endpoint serves it.
 	CredentialsCollection = "credentials"
+	// KnowledgeVectorsCollection holds the embedding of each knowledge
+	// chunk (one document per chunk, keyed by the chunk's id), which
+	// retrieval reads beside the chunks; no endpoint serves it.
+	KnowledgeVectorsCollection = "knowledge_vectors"
 	// commentsCollection is the read model of Comments.
 	commentsCollection = "ticket_comments"
 	// campaignContentCollection is the name (and read model) of
@@ -333,6 +337,8 @@ var KnowledgeChunks = &Resource{
 	Indexes: [][]string{
 		{"company_id", "created_at"}, {"company_id", "updated_at"}, {"company_id", "agent_id", "created_at"}, {"company_id", "title"},
 		{"company_id", "source"}, {"company_id", "tags"}, {"company_id", "token_count"}, {"company_id", "agent_id"}, {"company_id"},
+		// Retrieval reads an agent's chunks changed since it last looked.
+		{"company_id", "agent_id", "updated_at"},
 	},
 	Counts:      [][]string{{"company_id"}, {"company_id", "agent_id"}, {"company_id", "source"}},
 	DefaultSort: "created_at",
