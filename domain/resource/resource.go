@@ -358,6 +358,8 @@ var KnowledgeChunks = &Resource{
 	Indexes: [][]string{
 		{"company_id", "created_at"}, {"company_id", "updated_at"}, {"company_id", "agent_id", "created_at"}, {"company_id", "title"},
 		{"company_id", "source"}, {"company_id", "tags"}, {"company_id", "token_count"}, {"company_id", "agent_id"}, {"company_id"},
+		// Retrieval reads an agent's chunks changed since it last looked.
+		{"company_id", "agent_id", "updated_at"},
 	},
 	Counts:      [][]string{{"company_id"}, {"company_id", "agent_id"}, {"company_id", "source"}},
 	DefaultSort: "created_at",
