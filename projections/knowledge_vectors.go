@@ -51,9 +51,12 @@ func KnowledgeVectorsProjector() Projector {
 			Name: KnowledgeVectors,
 			Fields: []readstore.Field{
 				{Name: "company_id", Type: readstore.String}, {Name: "agent_id", Type: readstore.String},
-				{Name: "model", Type: readstore.String},
+				{Name: "model", Type: readstore.String}, {Name: "updated_at", Type: readstore.Time},
 			},
-			Indexes: [][]string{{"company_id", "agent_id"}},
+			// Retrieval reads an agent's vectors changed since its last
+			// look, and counts them to notice a removal.
+			Indexes: [][]string{{"company_id", "agent_id", "updated_at"}},
+			Counts:  [][]string{{"company_id", "agent_id"}},
 		},
 		Categories: []string{knowledge.Category},
 		DocID:      streamID(knowledge.Category),

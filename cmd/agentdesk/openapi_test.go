@@ -21,13 +21,18 @@ import (
 
 	"agentdesk/commands/web"
 	"agentdesk/domain/resource"
+	"agentdesk/internal/llm/llmtest"
 )
 
 // TestOpenAPI: GET /openapi.json answers, without a token, a valid
 // OpenAPI 3 document that describes exactly the routes the router
 // mounts, and what the server answers on every one of them matches it.
 func TestOpenAPI(t *testing.T) {
-	ts := startServer(t, t.TempDir())
+	dir := t.TempDir()
+	cfg := testConfig(t, dir)
+	// A provider for OpenAI's models only: Anthropic's answer 503.
+	cfg.OpenAIBaseURL, cfg.OpenAIAPIKey = llmtest.New(t).URL, "sk-described"
+	ts := startServerWith(t, dir, cfg)
 	doc := loadOpenAPI(t, ts)
 
 	t.Run("routes", func(t *testing.T) {
@@ -357,10 +362,11 @@ func openAPISamples(t *testing.T, ts *testServer, v *validator) {
 	writer.http = hc
 	writer.must(http.StatusForbidden, "GET", "/api/companies", nil)
 
-	// LLM completion, with no provider configured: 503 naming the
+	// LLM completion; with no provider for the model, 503 naming the
 	// variable to set, after the role and the body are checked.
-	if p := writer.must(http.StatusServiceUnavailable, "POST", completionPath, map[string]any{"prompt": "Hello"}).Map(t); !strings.Contains(p["detail"].(string), "OPENAI_API_KEY") {
-		t.Errorf("completion without a provider: got %v, want a detail naming OPENAI_API_KEY", p)
+	writer.must(http.StatusOK, "POST", completionPath, map[string]any{"prompt": "Hello"})
+	if p := writer.must(http.StatusServiceUnavailable, "POST", completionPath, map[string]any{"prompt": "Hello", "model": "claude-haiku-4-5"}).Map(t); !strings.Contains(p["detail"].(string), "ANTHROPIC_API_KEY") {
+		t.Errorf("completion without a provider: got %v, want a detail naming ANTHROPIC_API_KEY", p)
 	}
 	a.must(http.StatusUnprocessableEntity, "POST", completionPath, map[string]any{"prompt": "Hello", "messages": []any{}})
 	a.must(http.StatusBadRequest, "POST", completionPath, map[string]any{"prompt": "Hello", "stream": "yes"})
@@ -458,6 +464,17 @@ func openAPISamples(t *testing.T, ts *testServer, v *validator) {
 	a.must(http.StatusOK, "PUT", "/api/knowledge_chunks/"+kcID, map[string]any{"title": "Printers, again", "revision": kc["revision"]})
 	a.must(http.StatusOK, "GET", "/api/knowledge_chunks/"+kcID, nil)
 	a.must(http.StatusOK, "GET", "/api/knowledge_chunks"+filterQuery(map[string]any{"agent_id": agID, "tags": "hardware"}, ""), nil)
+
+	// Agent chat, and the conversations it records.
+	reply := writer.must(http.StatusOK, "POST", "/api/agents/"+agID+"/chat", map[string]any{"message": "My printer is on fire"}).Map(t)
+	convID := reply["conversation_id"].(string)
+	writer.must(http.StatusOK, "POST", "/api/agents/"+agID+"/chat", map[string]any{"message": "Can I talk to a human?", "conversation_id": convID})
+	writer.must(http.StatusUnprocessableEntity, "POST", "/api/agents/"+agID+"/chat", map[string]any{"message": ""})
+	a.must(http.StatusNotFound, "POST", "/api/agents/"+coID+"/chat", map[string]any{"message": "Hello"})
+	a.must(http.StatusOK, "GET", "/api/conversations"+filterQuery(map[string]any{"agent_id": agID, "status": "escalated"}, "sort=last_message_at&order=DESC"), nil)
+	a.must(http.StatusOK, "GET", "/api/conversations/"+convID, nil)
+	msgs := a.must(http.StatusOK, "GET", "/api/conversation_messages"+filterQuery(map[string]any{"conversation_id": convID}, "sort=seq&order=ASC"), nil).Map(t)
+	a.must(http.StatusOK, "GET", "/api/conversation_messages/"+msgs["data"].([]any)[1].(map[string]any)["id"].(string), nil)
 	a.must(http.StatusOK, "DELETE", "/api/knowledge_chunks/"+kcID, nil)
 
 	// Notifications: the platform creates them, their recipient reads
