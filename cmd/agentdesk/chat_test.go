@@ -5,10 +5,13 @@ import (
 	"bytes"
 	"encoding/json"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 
+	"agentdesk/domain/resource"
 	"agentdesk/internal/llm/llmtest"
+	"agentdesk/readstore"
 )
 
 const chatSystemPrompt = "You are Kettle Co's support agent. Answer politely and only about Kettle Co."
@@ -321,4 +324,55 @@ func TestAgentChatNoProvider(t *testing.T) {
 	if l := co.users["company_admin"].list("/api/conversations"); l.Total != 0 {
 		t.Errorf("%d conversations recorded", l.Total)
 	}
+}
+
+// TestAgentChatOnEveryBackend chats on every combination of stores with
+// embeddings on: the message is embedded and the chunk vectors fused
+// with the word ranking, and the conversation is recorded and read back.
+func TestAgentChatOnEveryBackend(t *testing.T) {
+	onEveryBackend(t, func(t *testing.T, b backend) {
+		fake := llmtest.New(t)
+		dir := t.TempDir()
+		cfg := testConfigOn(t, dir, b)
+		cfg.OpenAIBaseURL, cfg.OpenAIAPIKey, cfg.LLMEmbeddingModel = fake.URL, "sk-e2e", "text-embedding-3-small"
+		ts := startServerWith(t, dir, cfg)
+		root := login(t, ts.URL, "admin", testAdminPassword)
+		co := newTenant(t, ts, root, "Fused")
+		ag := co.admin.must(http.StatusCreated, "POST", "/api/agents", map[string]any{"name": "Bot", "model": "gpt-4o-mini"}).Map(t)
+		agentID := ag["id"].(string)
+		var want string
+		for i, c := range [][2]string{
+			{"Returns policy", "Kettles can be returned within 30 days of delivery for a full refund."},
+			{"Shipping times", "Orders ship within two working days; delivery takes three to five days."},
+			{"Descaling", "Descale the kettle monthly with white vinegar and water."},
+			{"Warranty", "Every kettle carries a two year warranty against defects."},
+		} {
+			id := co.admin.must(http.StatusCreated, "POST", "/api/knowledge_chunks", map[string]any{"agent_id": agentID, "title": c[0], "content": c[1]}).Map(t)["id"].(string)
+			if i == 3 {
+				want = id
+			}
+		}
+		waitFor(t, "the chunks' vectors", func() bool {
+			_, n, err := ts.srv.reads.Query(t.Context(), resource.KnowledgeVectorsCollection, readstore.Query{Count: true, Limit: 1})
+			return err == nil && n == 4
+		})
+		before := len(fake.Embeddings())
+		var r chatReply
+		co.admin.must(http.StatusOK, "POST", "/api/agents/"+agentID+"/chat", map[string]any{"message": "What warranty covers defects?"}).JSON(t, &r)
+		if len(r.Citations) == 0 || r.Citations[0] != want {
+			t.Errorf("citations %v, want the warranty chunk %s first", r.Citations, want)
+		}
+		calls := fake.Embeddings()[before:]
+		var texts []string
+		if len(calls) == 1 {
+			texts, _ = calls[0].Body.Texts()
+		}
+		if !slices.Contains(texts, "What warranty covers defects?") {
+			t.Errorf("embedding requests for the message: %+v, want the message embedded once", calls)
+		}
+		msgs := co.admin.list("/api/conversation_messages" + filterQuery(map[string]any{"conversation_id": r.ConversationID}, ""))
+		if msgs.Total != 2 {
+			t.Errorf("the conversation has %d messages, want 2", msgs.Total)
+		}
+	})
 }
