@@ -259,18 +259,22 @@ func (c *Chatter) Chat(ctx context.Context, m Meta, in ChatInput, onChunk func(s
 	if err != nil {
 		return ChatReply{}, err
 	}
-	if c.quota != nil {
-		if err := c.quota.Check(ctx, ag.CompanyID); err != nil {
+	// A request for a person asks no model: it is served with the quota
+	// spent and with no provider, so a user can always reach someone.
+	wantsTicket := WantsHuman(in.Message) && st.TicketID == ""
+	if !wantsTicket {
+		if c.quota != nil {
+			if err := c.quota.Check(ctx, ag.CompanyID); err != nil {
+				return ChatReply{}, err
+			}
+		}
+		if err := c.model.Available(ag.Model); err != nil {
 			return ChatReply{}, err
 		}
-	}
-	if err := c.model.Available(ag.Model); err != nil {
-		return ChatReply{}, err
 	}
 
 	var reply ModelReply
 	var passages []Passage
-	wantsTicket := WantsHuman(in.Message) && st.TicketID == ""
 	var call *ModelToolCall
 	if !wantsTicket {
 		found, err := c.retriever.Retrieve(ctx, ag.CompanyID, ag.ID, in.Message, c.passages)

@@ -305,13 +305,16 @@ func TestAgentChat(t *testing.T) {
 		if n := len(fake.Requests()); n != before {
 			t.Errorf("a chat over the quota asked the model %d times", n-before)
 		}
+		// A person can still be reached.
+		client.with(t).must(http.StatusOK, "POST", chatPath, map[string]any{"message": "Let me talk to a human"})
 		root.must(http.StatusOK, "PUT", "/api/companies/"+co.id, map[string]any{"monthly_token_quota": nil})
 		client.with(t).must(http.StatusOK, "POST", chatPath, map[string]any{"message": "One more question"})
 	})
 }
 
 // TestAgentChatNoProvider: with no provider configured, chat answers 503
-// naming the variable to set, and records nothing.
+// naming the variable to set, and records nothing; a request for a person
+// is still served.
 func TestAgentChatNoProvider(t *testing.T) {
 	ts := startServer(t, t.TempDir())
 	root := login(t, ts.URL, "admin", testAdminPassword)
@@ -323,6 +326,11 @@ func TestAgentChatNoProvider(t *testing.T) {
 	}
 	if l := co.users["company_admin"].list("/api/conversations"); l.Total != 0 {
 		t.Errorf("%d conversations recorded", l.Total)
+	}
+	// Asking for a person needs no model: the ticket is opened.
+	r := co.users["client"].must(http.StatusOK, "POST", "/api/agents/"+ag["id"].(string)+"/chat", map[string]any{"message": "I want to speak to a person"}).Map(t)
+	if r["ticket_id"] == nil || r["escalated"] != true {
+		t.Errorf("asking for a person with no provider: %v, want a ticket", r)
 	}
 }
 

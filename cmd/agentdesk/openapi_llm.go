@@ -86,7 +86,8 @@ func (d *describer) chat() {
 			"prompts the model with the agent's system prompt, the chunks quoted as data and the conversation so far, and records the " +
 			"conversation as events. When the model calls its open_ticket tool, or the user asks for a person, a ticket is opened for the " +
 			"user and the reply says so. Another company's agent, or a conversation that is not the caller's, is 404; an inactive agent is 409. " +
-			"With no provider configured the answer is 503 naming the variable to set; a spent monthly token quota is 429.",
+			"With no provider configured the answer is 503 naming the variable to set; a spent monthly token quota is 429. " +
+			"A request for a person asks no model and is served either way.",
 		RequestBody: &openapi3.RequestBodyRef{Value: openapi3.NewRequestBody().WithRequired(true).WithJSONSchema(body)},
 		Responses:   responses(http.StatusOK, ok),
 	}
