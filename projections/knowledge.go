@@ -27,6 +27,10 @@ type KnowledgeChunk struct {
 	CreatedAt  time.Time `json:"created_at"`
 	UpdatedAt  time.Time `json:"updated_at"`
 	Revision   uint64    `json:"revision"`
+	// Position is the log position of the chunk's last change, a
+	// position key: retrieval reads an agent's chunks changed since a
+	// position it has seen.
+	Position string `json:"position"`
 }
 
 // KnowledgeChunksProjector builds the knowledge_chunks read model.
@@ -38,6 +42,8 @@ func KnowledgeChunksProjector() Projector {
 		DocID:          streamID(knowledge.Category),
 		Creates:        []string{knowledge.TypeCreated},
 		Project:        projectKnowledgeChunk,
+		// 2: documents carry their position.
+		ProjectorVersion: 2,
 	}
 }
 
@@ -52,7 +58,7 @@ func projectKnowledgeChunk(ev eventstore.RecordedEvent, cur *KnowledgeChunk) (*K
 		return &KnowledgeChunk{
 			ID: e.ChunkID, CompanyID: e.CompanyID, AgentID: e.AgentID, Title: e.Title, Content: e.Content,
 			Source: string(e.Source), Tags: tagList(e.Tags), TokenCount: e.TokenCount,
-			CreatedAt: at, UpdatedAt: at, Revision: ev.Revision,
+			CreatedAt: at, UpdatedAt: at, Revision: ev.Revision, Position: ev.Position.Key(),
 		}, nil
 	case *knowledge.Deleted:
 		return nil, nil
@@ -68,7 +74,7 @@ func projectKnowledgeChunk(ev eventstore.RecordedEvent, cur *KnowledgeChunk) (*K
 		// No edit: the record stays as it was, but its revision follows
 		// the stream's, which an update's expected revision is read
 		// against (the vector itself is in knowledge_vectors).
-		next.Revision = ev.Revision
+		next.Revision, next.Position = ev.Revision, ev.Position.Key()
 		return &next, nil
 	case *knowledge.Updated:
 		if e.AgentID != nil {
@@ -92,7 +98,7 @@ func projectKnowledgeChunk(ev eventstore.RecordedEvent, cur *KnowledgeChunk) (*K
 	default:
 		return nil, fmt.Errorf("unexpected knowledge event %s", ev.Type)
 	}
-	next.UpdatedAt, next.Revision = at, ev.Revision
+	next.UpdatedAt, next.Revision, next.Position = at, ev.Revision, ev.Position.Key()
 	return &next, nil
 }
 

@@ -36,6 +36,9 @@ type KnowledgeVector struct {
 	// ContentSHA256 is the hex SHA-256 of the content embedded.
 	ContentSHA256 string    `json:"content_sha256"`
 	UpdatedAt     time.Time `json:"updated_at"`
+	// Position is the log position of the document's last change, by
+	// which retrieval follows an agent's vectors.
+	Position string `json:"position"`
 }
 
 // KnowledgeVectorsProjector builds the knowledge_vectors read model from
@@ -52,10 +55,11 @@ func KnowledgeVectorsProjector() Projector {
 			Fields: []readstore.Field{
 				{Name: "company_id", Type: readstore.String}, {Name: "agent_id", Type: readstore.String},
 				{Name: "model", Type: readstore.String}, {Name: "updated_at", Type: readstore.Time},
+				{Name: "position", Type: readstore.String},
 			},
 			// Retrieval reads an agent's vectors changed since its last
 			// look, and counts them to notice a removal.
-			Indexes: [][]string{{"company_id", "agent_id", "updated_at"}},
+			Indexes: [][]string{{"company_id", "agent_id", "position"}, {"company_id", "agent_id"}},
 			Counts:  [][]string{{"company_id", "agent_id"}},
 		},
 		Categories: []string{knowledge.Category},
@@ -80,7 +84,7 @@ func projectKnowledgeVector(ev eventstore.RecordedEvent, cur *KnowledgeVector) (
 		return &KnowledgeVector{
 			ID: strings.TrimPrefix(ev.StreamID, knowledge.Stream("")), CompanyID: ev.Metadata.CompanyID, AgentID: e.AgentID,
 			Model: e.Model, Dimension: e.Dimension, Vector: EncodeVector(e.Vector), ContentSHA256: e.ContentSHA256,
-			UpdatedAt: ev.Metadata.RecordedAt,
+			UpdatedAt: ev.Metadata.RecordedAt, Position: ev.Position.Key(),
 		}, nil
 	case *knowledge.Created, *knowledge.Deleted:
 		return nil, nil
@@ -92,7 +96,7 @@ func projectKnowledgeVector(ev eventstore.RecordedEvent, cur *KnowledgeVector) (
 			return cur, nil
 		}
 		next := *cur
-		next.AgentID, next.UpdatedAt = *e.AgentID, ev.Metadata.RecordedAt
+		next.AgentID, next.UpdatedAt, next.Position = *e.AgentID, ev.Metadata.RecordedAt, ev.Position.Key()
 		return &next, nil
 	}
 	return nil, fmt.Errorf("unexpected knowledge event %s", ev.Type)

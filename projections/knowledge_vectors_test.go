@@ -69,21 +69,23 @@ func TestKnowledgeVectorsReadModel(t *testing.T) {
 
 	// Embedded: the vector, in base64 of little-endian float32s.
 	vec := []float32{0.5, -0.25, 1e-7, float32(math.Pi)}
-	wait(appendAt(t, s.es, stream, eventstore.Exact(0), "c1", at(1), embeddedOf("30 days", "a1", vec...)))
+	embedded := appendAt(t, s.es, stream, eventstore.Exact(0), "c1", at(1), embeddedOf("30 days", "a1", vec...))
+	wait(embedded)
 	got, raw, ok := vectorDoc(t, s.rs, id)
 	if !ok {
 		t.Fatal("no vector after knowledge.embedded")
 	}
 	want := projections.KnowledgeVector{ID: id, CompanyID: "c1", AgentID: "a1", Model: "text-embedding-3-small", Dimension: 4,
 		// As Python writes it: base64.b64encode(struct.pack("<4f", 0.5, -0.25, 1e-7, math.pi)).
-		Vector: "AAAAPwAAgL6Vv9Yz2w9JQA==", ContentSHA256: knowledge.ContentSHA256("30 days"), UpdatedAt: at(1)}
+		Vector: "AAAAPwAAgL6Vv9Yz2w9JQA==", ContentSHA256: knowledge.ContentSHA256("30 days"), UpdatedAt: at(1),
+		Position: embedded.Position.Key()}
 	if got != want {
 		t.Fatalf("embedded: got %+v, want %+v", got, want)
 	}
 	if back, err := projections.DecodeVector(raw["vector"].(string)); err != nil || !slices.Equal(back, vec) {
 		t.Fatalf("decoded %v, %v, want %v", back, err, vec)
 	}
-	for _, field := range []string{"id", "company_id", "agent_id", "model", "dimension", "vector", "content_sha256", "updated_at"} {
+	for _, field := range []string{"id", "company_id", "agent_id", "model", "dimension", "vector", "content_sha256", "updated_at", "position"} {
 		if _, ok := raw[field]; !ok {
 			t.Errorf("document %v has no %s", raw, field)
 		}

@@ -728,6 +728,17 @@ func (r *Runner) Parked(ctx context.Context, projection string, skip, limit int)
 	return r.states.parked(ctx, projection, skip, limit)
 }
 
+// Applied returns the position up to which projection name has applied
+// the log (for a follower, as its holder last stored it), and false for
+// a projection the runner does not know.
+func (r *Runner) Applied(name string) (eventstore.Position, bool) {
+	t, ok := r.tracks[name]
+	if !ok {
+		return eventstore.Position{}, false
+	}
+	return t.pos(), true
+}
+
 // Ready reports whether the runner runs and every projection has
 // finished catching up from its checkpoint, is not failing and is not
 // lagging.

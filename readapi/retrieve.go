@@ -48,12 +48,12 @@ type RetrieverConfig struct {
 	// Candidates is how many of each ranking (words, vectors) are fused;
 	// default 50, and never fewer than the passages asked for.
 	Candidates int
-	// RefreshOverlap is how far before the newest update already seen a
-	// refresh reads again; default 10s. Updates are stamped when their
-	// command runs, not when they are stored, so one stamped earlier can
-	// land later; the overlap catches those. Documents read again
-	// unchanged cost a decode and nothing more.
-	RefreshOverlap time.Duration
+	// Applied, when set, returns the position key up to which the named
+	// read model's projection has applied the log ("" if unknown). A
+	// refresh then reads nothing while the projection has not moved, and
+	// never reads a batch half written. Without it each request asks the
+	// store what changed.
+	Applied func(readModel string) string
 }
 
 // Validate reports every problem with c, joined.
@@ -66,9 +66,6 @@ func (c RetrieverConfig) Validate() error {
 		if v < 0 {
 			errs = append(errs, fmt.Errorf("retriever: %s %d is negative", name, v))
 		}
-	}
-	if c.RefreshOverlap < 0 {
-		errs = append(errs, fmt.Errorf("retriever: RefreshOverlap %s is negative", c.RefreshOverlap))
 	}
 	return errors.Join(errs...)
 }
@@ -85,9 +82,6 @@ func (c RetrieverConfig) withDefaults() RetrieverConfig {
 	}
 	if c.Candidates == 0 {
 		c.Candidates = 50
-	}
-	if c.RefreshOverlap == 0 {
-		c.RefreshOverlap = 10 * time.Second
 	}
 	return c
 }
@@ -128,16 +122,16 @@ type Passage struct {
 // of their vectors when the chunks have vectors of the query's model.
 //
 // It keeps an index per agent in memory between requests, and brings it
-// up to date at the start of each request at the cost of two small
-// queries per read model when nothing changed: the chunks updated since
-// the newest one it holds (see RefreshOverlap), and the agent's count of
-// chunks, a total the read store keeps; a count that differs from what
-// the index holds means a deletion (or a chunk moved to another agent),
-// and the agent is loaded again in full. knowledge_vectors is followed
-// the same way, and is optional: until it exists, retrieval is by words
-// alone. It must declare company_id, agent_id and updated_at, which the
-// refresh filters on; an index on the three and a kept count per
-// (company_id, agent_id) keep that refresh as cheap as the chunks'.
+// up to date at the start of each request. Every document of both read
+// models carries its position (the log position of its last change):
+// while the projection has not applied anything new (RetrieverConfig
+// Applied) a refresh reads nothing; when it has, it reads the agent's
+// documents changed since (an index on company_id, agent_id, position)
+// and the agent's count of them, a total the read store keeps. A count
+// that differs from what the index holds means a deletion (or a chunk
+// moved to another agent), and the agent is loaded again in full.
+// knowledge_vectors is followed the same way, and is optional: until it
+// exists, retrieval is by words alone.
 // Requests for one agent that arrive while it is being refreshed wait
 // for that refresh rather than run their own.
 //
@@ -279,12 +273,18 @@ func (a *agentIndex) refresh(ctx context.Context, r *Retriever, arrived time.Tim
 	}
 	// What each mirror reports is applied even when its refresh failed
 	// part way: it already holds those changes.
-	cd, err := a.chunks.refresh(ctx, r.cfg, where)
+	applied := func(readModel string) string {
+		if r.cfg.Applied == nil {
+			return ""
+		}
+		return r.cfg.Applied(readModel)
+	}
+	cd, err := a.chunks.refresh(ctx, r.cfg, where, applied(a.chunks.collection))
 	if err != nil {
 		a.apply(cd, delta[vectorDoc]{})
 		return fmt.Errorf("retrieve: read knowledge chunks: %w", err)
 	}
-	vd, err := a.vectors.refresh(ctx, r.cfg, where)
+	vd, err := a.vectors.refresh(ctx, r.cfg, where, applied(a.vectors.collection))
 	switch {
 	case errors.Is(err, readstore.ErrUnknownCollection):
 		// Nothing has been embedded (or the embeddings are not
@@ -408,18 +408,18 @@ func rankOf(hits []retrieval.Hit, id string) int {
 
 // chunkDoc is what retrieval reads of a knowledge_chunks document.
 type chunkDoc struct {
-	Title      string    `json:"title"`
-	Content    string    `json:"content"`
-	TokenCount int       `json:"token_count"`
-	UpdatedAt  time.Time `json:"updated_at"`
+	Title      string `json:"title"`
+	Content    string `json:"content"`
+	TokenCount int    `json:"token_count"`
+	Position   string `json:"position"`
 }
 
-func decodeChunk(d readstore.Doc) (chunkDoc, time.Time, error) {
+func decodeChunk(d readstore.Doc) (chunkDoc, string, error) {
 	var c chunkDoc
 	if err := json.Unmarshal(d.Data, &c); err != nil {
-		return chunkDoc{}, time.Time{}, fmt.Errorf("decode knowledge chunk %s: %w", d.ID, err)
+		return chunkDoc{}, "", fmt.Errorf("decode knowledge chunk %s: %w", d.ID, err)
 	}
-	return c, c.UpdatedAt, nil
+	return c, c.Position, nil
 }
 
 // vectorDoc is a knowledge_vectors document: the embedding of the chunk
@@ -431,45 +431,49 @@ type vectorDoc struct {
 	vector []float32
 }
 
-func decodeVector(d readstore.Doc) (vectorDoc, time.Time, error) {
+func decodeVector(d readstore.Doc) (vectorDoc, string, error) {
 	var stored struct {
-		Model     string    `json:"model"`
-		Dimension int       `json:"dimension"`
-		Vector    string    `json:"vector"`
-		UpdatedAt time.Time `json:"updated_at"`
+		Model     string `json:"model"`
+		Dimension int    `json:"dimension"`
+		Vector    string `json:"vector"`
+		Position  string `json:"position"`
 	}
 	if err := json.Unmarshal(d.Data, &stored); err != nil {
-		return vectorDoc{}, time.Time{}, fmt.Errorf("decode knowledge vector %s: %w", d.ID, err)
+		return vectorDoc{}, "", fmt.Errorf("decode knowledge vector %s: %w", d.ID, err)
 	}
 	raw, err := base64.StdEncoding.DecodeString(stored.Vector)
 	if err != nil || stored.Dimension <= 0 || len(raw) != 4*stored.Dimension {
-		return vectorDoc{model: stored.Model}, stored.UpdatedAt, nil
+		return vectorDoc{model: stored.Model}, stored.Position, nil
 	}
 	v := make([]float32, stored.Dimension)
 	for i := range v {
 		v[i] = math.Float32frombits(binary.LittleEndian.Uint32(raw[4*i:]))
 	}
-	return vectorDoc{model: stored.Model, vector: v}, stored.UpdatedAt, nil
+	return vectorDoc{model: stored.Model, vector: v}, stored.Position, nil
 }
 
 // mirror follows one agent's documents in one read model by their
-// updated_at: it knows which documents it holds and the time of each,
-// and reports what changed since the last refresh as a delta.
+// position: the key of the log position of the event that last changed
+// each, which the projections write into every document. Positions order
+// changes exactly as the log does, so a refresh reads only the documents
+// changed since the last one: those with a position above what it has
+// seen and at most what the projection has applied (everything at or
+// below that is stored, whatever order a batch's writes landed in). It
+// then checks the count of what it should hold against what it does:
+// uneven, something was deleted (or moved to another agent), and it loads
+// everything again.
 //
 // It holds every document of the agent, or, past the limit, exactly
-// those updated at or after floor (the most recent ones). A refresh
-// reads the documents updated since the newest it holds, less the
-// overlap, then checks the count of what it should hold against what it
-// does: uneven, something was deleted (or moved to another agent), and
-// it loads everything again.
+// those changed at or after floor (the most recently changed ones).
 type mirror[T any] struct {
 	collection string
-	decode     func(readstore.Doc) (T, time.Time, error)
+	decode     func(readstore.Doc) (T, string, error)
 
 	loaded bool
-	held   map[string]time.Time
-	newest time.Time
-	floor  time.Time // zero when every document is held
+	held   map[string]string // id → position
+	// seen is the position everything at or below has been read up to.
+	seen  string
+	floor string // "" when every document is held
 }
 
 // delta is a change to what a mirror holds: upserts then removes, or,
@@ -487,48 +491,58 @@ type item[T any] struct {
 
 func (d delta[T]) empty() bool { return !d.reset && len(d.upserts) == 0 && len(d.removes) == 0 }
 
-// refresh returns what changed since the last refresh. The delta is to
-// be applied even with an error: the mirror holds it already, and stays
-// consistent with an index that applied it.
-func (m *mirror[T]) refresh(ctx context.Context, cfg RetrieverConfig, where []readstore.Condition) (d delta[T], err error) {
+// refresh returns what changed since the last refresh, given upTo, the
+// position the read model has applied ("" when unknown: then whatever is
+// stored is read, and a document a batch is still writing may be read
+// after a later one of that batch, and missed). With upTo unchanged since
+// the last refresh nothing can have changed, and nothing is read. The
+// delta is to be applied even with an error: the mirror holds it
+// already, and stays consistent with an index that applied it.
+func (m *mirror[T]) refresh(ctx context.Context, cfg RetrieverConfig, where []readstore.Condition, upTo string) (d delta[T], err error) {
 	if !m.loaded {
-		return m.load(ctx, cfg, where)
+		return m.load(ctx, cfg, where, upTo)
 	}
-	since := m.newest.Add(-cfg.RefreshOverlap)
-	docs, _, err := cfg.Reads.Query(ctx, m.collection, readstore.Query{
-		Where: append(slices.Clip(where), readstore.Condition{Field: "updated_at", Op: readstore.Gte, Value: since}),
-		Sort:  []readstore.Sort{{Field: "updated_at"}},
-	})
+	if upTo != "" && upTo <= m.seen {
+		return d, nil
+	}
+	changed := append(slices.Clip(where), readstore.Condition{Field: "position", Op: readstore.Gt, Value: m.seen})
+	if upTo != "" {
+		changed = append(changed, readstore.Condition{Field: "position", Op: readstore.Lte, Value: upTo})
+	}
+	docs, _, err := cfg.Reads.Query(ctx, m.collection, readstore.Query{Where: changed, Sort: []readstore.Sort{{Field: "position"}}})
 	if err != nil {
 		return delta[T]{}, err
 	}
 	for _, doc := range docs {
-		v, at, err := m.decode(doc)
+		v, pos, err := m.decode(doc)
 		if err != nil {
 			return d, err
 		}
-		if at.Before(m.floor) {
-			continue // older than anything held: beyond the limit
-		}
-		if held, ok := m.held[doc.ID]; ok && held.Equal(at) {
-			continue
-		}
-		m.hold(doc.ID, at)
+		m.hold(doc.ID, pos)
 		d.upserts = append(d.upserts, item[T]{doc.ID, v})
+	}
+	switch {
+	case upTo != "":
+		m.seen = max(m.seen, upTo)
+	case len(docs) > 0:
+		_, last, _ := m.decode(docs[len(docs)-1])
+		m.seen = max(m.seen, last)
 	}
 	if len(m.held) > cfg.MaxChunks {
 		d.removes = m.trim(cfg.MaxChunks)
 	}
 	count := slices.Clip(where)
-	if !m.floor.IsZero() {
-		count = append(count, readstore.Condition{Field: "updated_at", Op: readstore.Gte, Value: m.floor})
+	if m.floor != "" {
+		count = append(count, readstore.Condition{Field: "position", Op: readstore.Gte, Value: m.floor})
 	}
 	_, total, err := cfg.Reads.Query(ctx, m.collection, readstore.Query{Where: count, Count: true, Limit: 1})
 	if err != nil {
 		return d, err
 	}
 	if total != int64(len(m.held)) {
-		full, err := m.load(ctx, cfg, where)
+		// A deletion, or documents of a batch being written above upTo:
+		// a full load settles both.
+		full, err := m.load(ctx, cfg, where, upTo)
 		if err != nil {
 			return d, err
 		}
@@ -537,41 +551,35 @@ func (m *mirror[T]) refresh(ctx context.Context, cfg RetrieverConfig, where []re
 	return d, nil
 }
 
-// load reads the agent's documents afresh, the most recent first, up to
-// the limit. Past it, the documents updated at the same instant as the
-// first one left out are left out too, so that what is held is exactly
-// everything from floor on (unless more than the limit share one
-// instant: then the count never matches, and each refresh loads again).
-func (m *mirror[T]) load(ctx context.Context, cfg RetrieverConfig, where []readstore.Condition) (delta[T], error) {
+// load reads the agent's documents afresh, the most recently changed
+// first, up to the limit.
+func (m *mirror[T]) load(ctx context.Context, cfg RetrieverConfig, where []readstore.Condition, upTo string) (delta[T], error) {
 	docs, _, err := cfg.Reads.Query(ctx, m.collection, readstore.Query{
 		Where: where,
-		Sort:  []readstore.Sort{{Field: "updated_at", Desc: true}},
+		Sort:  []readstore.Sort{{Field: "position", Desc: true}},
 		Limit: cfg.MaxChunks + 1,
 	})
 	if err != nil {
 		return delta[T]{}, err
 	}
 	d := delta[T]{reset: true, upserts: make([]item[T], 0, len(docs))}
-	times := make([]time.Time, 0, len(docs))
-	for _, doc := range docs {
-		v, at, err := m.decode(doc)
+	m.held, m.seen, m.floor = make(map[string]string, len(docs)), upTo, ""
+	if len(docs) > cfg.MaxChunks {
+		docs = docs[:cfg.MaxChunks]
+	}
+	for i, doc := range docs {
+		v, pos, err := m.decode(doc)
 		if err != nil {
 			return delta[T]{}, err
 		}
 		d.upserts = append(d.upserts, item[T]{doc.ID, v})
-		times = append(times, at)
-	}
-	m.held, m.newest, m.floor = make(map[string]time.Time, len(docs)), time.Time{}, time.Time{}
-	if len(docs) > cfg.MaxChunks {
-		cut := slices.IndexFunc(times, func(t time.Time) bool { return !t.After(times[cfg.MaxChunks]) })
-		if cut == 0 {
-			cut = cfg.MaxChunks
+		m.hold(doc.ID, pos)
+		if i == 0 && upTo == "" {
+			m.seen = pos
 		}
-		d.upserts, times = d.upserts[:cut], times[:cut]
-		m.floor = times[cut-1]
-	}
-	for i, it := range d.upserts {
-		m.hold(it.id, times[i])
+		if i == cfg.MaxChunks-1 {
+			m.floor = pos
+		}
 	}
 	m.loaded = true
 	return d, nil
@@ -580,42 +588,26 @@ func (m *mirror[T]) load(ctx context.Context, cfg RetrieverConfig, where []reads
 // forget lets go of everything held, so that the next refresh loads in
 // full.
 func (m *mirror[T]) forget() {
-	m.loaded, m.held, m.newest, m.floor = false, nil, time.Time{}, time.Time{}
+	m.loaded, m.held, m.seen, m.floor = false, nil, "", ""
 }
 
-func (m *mirror[T]) hold(id string, at time.Time) {
-	m.held[id] = at
-	if at.After(m.newest) {
-		m.newest = at
-	}
-}
+func (m *mirror[T]) hold(id, pos string) { m.held[id] = pos }
 
-// trim lets go of the oldest documents, whole instants at a time, until
-// at most limit are held, and returns their ids.
+// trim lets go of the least recently changed documents until at most
+// limit are held, and returns their ids.
 func (m *mirror[T]) trim(limit int) []string {
-	type held struct {
-		id string
-		at time.Time
-	}
+	type held struct{ id, pos string }
 	all := make([]held, 0, len(m.held))
-	for id, at := range m.held {
-		all = append(all, held{id, at})
+	for id, pos := range m.held {
+		all = append(all, held{id, pos})
 	}
-	slices.SortFunc(all, func(a, b held) int { return a.at.Compare(b.at) })
+	slices.SortFunc(all, func(a, b held) int { return strings.Compare(a.pos, b.pos) })
 	drop := len(all) - limit
-	for drop < len(all) && drop > 0 && all[drop].at.Equal(all[drop-1].at) {
-		drop++
-	}
-	if drop == len(all) {
-		// Everything held shares one instant: keep it rather than
-		// nothing; the count check reloads.
-		return nil
-	}
 	ids := make([]string, drop)
 	for i, h := range all[:drop] {
 		ids[i] = h.id
 		delete(m.held, h.id)
 	}
-	m.floor = all[drop].at
+	m.floor = all[drop].pos
 	return ids
 }

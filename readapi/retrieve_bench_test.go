@@ -42,7 +42,7 @@ func benchVocabulary(n int) []string {
 
 // fillBenchAgent writes chunks of 100 to 200 words, and, when dims > 0,
 // a vector of that dimension for each.
-func fillBenchAgent(b *testing.B, k *knowledge, agent string, vocab []string, dims int) {
+func fillBenchAgent(b testing.TB, k *knowledge, agent string, vocab []string, dims int) {
 	r := rand.New(rand.NewPCG(21, uint64(len(agent))))
 	zipf := rand.NewZipf(r, 1.07, 2, uint64(len(vocab)-1))
 	text := func(n int) string {

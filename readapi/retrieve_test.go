@@ -29,8 +29,9 @@ var vectorsCollection = readstore.Collection{
 	Fields: []readstore.Field{
 		{Name: "company_id", Type: readstore.String}, {Name: "agent_id", Type: readstore.String},
 		{Name: "model", Type: readstore.String}, {Name: "updated_at", Type: readstore.Time},
+		{Name: "position", Type: readstore.String},
 	},
-	Indexes: [][]string{{"company_id", "agent_id"}, {"company_id", "agent_id", "updated_at"}},
+	Indexes: [][]string{{"company_id", "agent_id", "position"}, {"company_id", "agent_id"}},
 	Counts:  [][]string{{"company_id", "agent_id"}},
 }
 
@@ -75,11 +76,21 @@ func (k *knowledge) tick() time.Time {
 	return k.clock
 }
 
-// apply writes a batch, each write a version above the last.
+// apply writes a batch, each write a version above the last, which is
+// also the document's position, as the projections write them.
 func (k *knowledge) apply(ws ...readstore.Write) {
 	k.tb.Helper()
 	for i := range ws {
 		ws[i].Doc.Version = fmt.Sprintf("%012d", k.version.Add(1))
+		if ws[i].Delete {
+			continue
+		}
+		var doc map[string]any
+		if err := json.Unmarshal(ws[i].Doc.Data, &doc); err != nil {
+			k.tb.Fatal(err)
+		}
+		doc["position"] = ws[i].Doc.Version
+		ws[i].Doc.Data, _ = json.Marshal(doc)
 	}
 	if err := k.reads.Apply(context.Background(), readstore.Batch{Writes: ws}); err != nil {
 		k.tb.Fatal(err)
@@ -425,5 +436,75 @@ func TestRetrieveValidates(t *testing.T) {
 	}
 	if _, err := NewRetriever(RetrieverConfig{MaxChunks: -1}); err == nil || !strings.Contains(err.Error(), "Reads") || !strings.Contains(err.Error(), "MaxChunks") {
 		t.Fatalf("a bad config: got %v, want both problems", err)
+	}
+}
+
+// queryCountingReads counts every query.
+type queryCountingReads struct {
+	readstore.Store
+	n atomic.Int64
+}
+
+func (c *queryCountingReads) Query(ctx context.Context, collection string, q readstore.Query) ([]readstore.Doc, int64, error) {
+	c.n.Add(1)
+	return c.Store.Query(ctx, collection, q)
+}
+
+// TestRetrieveFollowsAppliedPosition: with the projections' applied
+// positions known, a refresh reads nothing while they stand still, and
+// reads exactly up to them, so a batch whose later document landed
+// before an earlier one is read whole once applied.
+func TestRetrieveFollowsAppliedPosition(t *testing.T) {
+	k := newKnowledge(t)
+	k.chunk("c1", acme, support, "Returns", "Send items back within 30 days.", k.tick())
+	k.chunk("c2", acme, support, "Gift cards", "Gift cards are valid for two years.", k.tick())
+	var applied atomic.Value
+	applied.Store(fmt.Sprintf("%012d", k.version.Load()))
+	reads := &queryCountingReads{Store: k.reads}
+	r := newRetriever(t, RetrieverConfig{Reads: reads, Applied: func(readModel string) string {
+		if readModel != decl.KnowledgeChunks.CollectionName() {
+			return ""
+		}
+		return applied.Load().(string)
+	}})
+	ask := func(q string) []string {
+		return chunkIDs(retrieve(t, r, RetrieveRequest{CompanyID: acme, AgentID: support, Query: q, K: 10}))
+	}
+	if got := ask("returns gift"); len(got) != 2 {
+		t.Fatalf("got %v, want both", got)
+	}
+	before := reads.n.Load()
+	for range 5 {
+		ask("returns")
+	}
+	// Only knowledge_vectors, whose position is unknown here, is asked.
+	if n := reads.n.Load() - before; n > 5 {
+		t.Errorf("5 requests with nothing applied ran %d chunk queries, want none", n-5)
+	}
+
+	// A batch of two writes whose second document lands first: until
+	// the batch is applied, neither is read; then both are.
+	k.version.Add(1) // the first write's position, written below
+	k.chunk("c4", acme, support, "Warranty", "Furniture has a five year warranty.", k.tick())
+	if got := ask("warranty"); len(got) != 0 {
+		t.Fatalf("a document above the applied position was read: %v", got)
+	}
+	c3 := chunkWrite("c3", acme, support, "Invoices", "Download invoices from your account.", k.tick())
+	c3.Doc.Version = fmt.Sprintf("%012d", k.version.Load()-1)
+	var doc map[string]any
+	_ = json.Unmarshal(c3.Doc.Data, &doc)
+	doc["position"] = c3.Doc.Version
+	c3.Doc.Data, _ = json.Marshal(doc)
+	if err := k.reads.Apply(context.Background(), readstore.Batch{Writes: []readstore.Write{c3}}); err != nil {
+		t.Fatal(err)
+	}
+	applied.Store(fmt.Sprintf("%012d", k.version.Load()))
+	if got := ask("warranty invoices"); len(got) != 2 {
+		t.Fatalf("after the batch was applied: %v, want c3 and c4", got)
+	}
+	k.deleteChunk("c1")
+	applied.Store(fmt.Sprintf("%012d", k.version.Load()))
+	if got := ask("returns warranty"); !slices.Equal(got, []string{"c4"}) {
+		t.Fatalf("after a deletion: %v, want [c4]", got)
 	}
 }

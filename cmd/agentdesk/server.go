@@ -144,7 +144,12 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server, 
 	}
 	s.api.Store(api)
 	writeErr := func(w http.ResponseWriter, r *http.Request, err error) { readapi.WriteError(log, w, r, err) }
-	retriever, err := readapi.NewRetriever(readapi.RetrieverConfig{Reads: reads, Logger: log})
+	retriever, err := readapi.NewRetriever(readapi.RetrieverConfig{Reads: reads, Logger: log, Applied: func(readModel string) string {
+		if p, ok := s.runner.Applied(readModel); ok && !p.IsZero() {
+			return p.Key()
+		}
+		return ""
+	}})
 	if err != nil {
 		return nil, err
 	}

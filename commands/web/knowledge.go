@@ -15,8 +15,9 @@ import (
 //	PUT    /api/knowledge_chunks/{id}
 //	DELETE /api/knowledge_chunks/{id}
 //
-// token_count is estimated from the content by the domain: records carry
-// it, writes ignore it.
+// token_count is estimated from the content by the domain, and position
+// is the log position of the chunk's last change: records carry them,
+// writes ignore them.
 
 // knowledgeBody is what create and update read.
 type knowledgeBody struct {
@@ -31,6 +32,7 @@ type knowledgeBody struct {
 // knowledgeReadOnly are the fields of a chunk record no write sets directly.
 type knowledgeReadOnly struct {
 	TokenCount json.RawMessage `json:"token_count"`
+	Position   json.RawMessage `json:"position"`
 }
 
 // createKnowledgeBody is what POST /api/knowledge_chunks reads.

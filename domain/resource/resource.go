@@ -354,12 +354,15 @@ var KnowledgeChunks = &Resource{
 		{Name: "source", Kind: Enum, Values: []string{string(knowledge.Manual), string(knowledge.Upload), string(knowledge.Shopify), string(knowledge.WordPress), string(knowledge.URL)}, Filter: true, Sort: true},
 		{Name: "tags", Kind: TextList, Filter: true},
 		{Name: "token_count", Kind: Number, Filter: true, Sort: true},
+		// position is the log position of the chunk's last change (a
+		// position key), by which retrieval follows an agent's chunks.
+		{Name: "position", Kind: Text},
 	}, times("created_at", "updated_at")...),
 	Indexes: [][]string{
 		{"company_id", "created_at"}, {"company_id", "updated_at"}, {"company_id", "agent_id", "created_at"}, {"company_id", "title"},
 		{"company_id", "source"}, {"company_id", "tags"}, {"company_id", "token_count"}, {"company_id", "agent_id"}, {"company_id"},
 		// Retrieval reads an agent's chunks changed since it last looked.
-		{"company_id", "agent_id", "updated_at"},
+		{"company_id", "agent_id", "position"},
 	},
 	Counts:      [][]string{{"company_id"}, {"company_id", "agent_id"}, {"company_id", "source"}},
 	DefaultSort: "created_at",
