@@ -370,7 +370,8 @@ func (c *Chatter) agent(ctx context.Context, p domain.Principal, id string) (age
 	switch {
 	case !ag.Exists() || !domain.CanAgent(p, domain.Read, ag.Ref()):
 		return agent.Agent{}, domain.ErrNotFound
-	case !domain.CanAgent(p, domain.Chat, ag.Ref()) || p.UserID == "":
+	case !domain.CanAgent(p, domain.Chat, ag.Ref()) || p.UserID == "" || p.Role == domain.System:
+		// A conversation is a user's: the platform's processes have none.
 		return agent.Agent{}, domain.ErrForbidden
 	case ag.Status != agent.Active:
 		return agent.Agent{}, fmt.Errorf("%w: the agent is inactive; activate it to chat with it", domain.ErrConflict)
