@@ -63,6 +63,11 @@ func (auditProjector) Collection() readstore.Collection { return collectionOf(re
 // Document returns an empty entry, as Def.Document does.
 func (auditProjector) Document() any { return new(AuditEntry) }
 
+// Linger implements Lingerer: no write waits on the audit log, and its
+// entries come at the rate of every event of the log, so under load it
+// applies them in batches gathered over 100 ms.
+func (auditProjector) Linger() time.Duration { return 100 * time.Millisecond }
+
 // Filter implements Projector: every event of every stream. Streams that
 // are no resource's are skipped by Fold, so that the log's own
 // bookkeeping never reaches the trail.

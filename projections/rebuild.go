@@ -312,7 +312,7 @@ func (r *Runner) followRebuild(ctx context.Context, t *track, rb *rebuild) (swit
 		}
 	}
 	defer unlock()
-	err = r.consume(ctx, from, t.p.Filter(), func(ctx context.Context, b eventstore.Batch) error {
+	err = r.consume(ctx, from, t.p.Filter(), 0, func(ctx context.Context, b eventstore.Batch) error {
 		last := batchEnd(b)
 		if last.Compare(rb.pos()) > 0 {
 			var writes []readstore.Write

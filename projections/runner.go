@@ -431,7 +431,7 @@ func (r *Runner) follow(ctx context.Context, t *track) error {
 		}
 		t.finishBulk = finish
 	}
-	return r.consume(ctx, from, t.p.Filter(), func(ctx context.Context, b eventstore.Batch) error {
+	return r.consume(ctx, from, t.p.Filter(), lingerOf(t.p), func(ctx context.Context, b eventstore.Batch) error {
 		if err := r.apply(ctx, t, b); err != nil {
 			return err
 		}
@@ -443,12 +443,32 @@ func (r *Runner) follow(ctx context.Context, t *track) error {
 	})
 }
 
+// Lingerer is a Projector that no write waits on (the audit log), which
+// may apply its events late. At the head of the log the runner waits
+// Linger after each batch before it reads the next, so that under load
+// the projection applies a few large batches rather than many small
+// ones, each costing the read store's one writer a transaction and its
+// count rows a rewrite, while the writes that wait on other projections
+// are being served.
+type Lingerer interface {
+	Linger() time.Duration
+}
+
+// lingerOf returns p's linger, or 0.
+func lingerOf(p Projector) time.Duration {
+	if l, ok := p.(Lingerer); ok {
+		return max(0, l.Linger())
+	}
+	return 0
+}
+
 // errStop ends consume without an error.
 var errStop = errors.New("stop")
 
 // consume subscribes from from and hands each batch to apply until ctx
-// ends, apply fails (errStop: ends cleanly) or the subscription does.
-func (r *Runner) consume(ctx context.Context, from eventstore.Position, filter eventstore.Filter, apply func(context.Context, eventstore.Batch) error) error {
+// ends, apply fails (errStop: ends cleanly) or the subscription does. At
+// the head of the log it waits linger after each batch (see Lingerer).
+func (r *Runner) consume(ctx context.Context, from eventstore.Position, filter eventstore.Filter, linger time.Duration, apply func(context.Context, eventstore.Batch) error) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	sub, err := r.events.Subscribe(ctx, from, filter)
@@ -491,6 +511,16 @@ func (r *Runner) consume(ctx context.Context, from eventstore.Position, filter e
 				case <-applied:
 				case <-ctx.Done():
 					return
+				}
+				if linger > 0 {
+					// A projection nobody waits on gathers the events of
+					// a while into one batch, and leaves the writer to
+					// the ones writes wait on meanwhile.
+					select {
+					case <-time.After(linger):
+					case <-ctx.Done():
+						return
+					}
 				}
 			}
 		}

@@ -3,6 +3,7 @@ package projections_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -335,5 +336,47 @@ func TestReadinessFollowsLagAndStop(t *testing.T) {
 	<-done
 	if why := r.NotReady(); !strings.Contains(why, "stopped") {
 		t.Fatalf("after Run returned: NotReady %q; want stopped", why)
+	}
+}
+
+// lingering is a projector that lingers at the head, and counts the
+// batches it folds.
+type lingering struct {
+	projections.Projector
+	batches atomic.Int64
+}
+
+func (l *lingering) Linger() time.Duration { return 300 * time.Millisecond }
+
+func (l *lingering) Fold(ctx context.Context, rs readstore.Store, evs []eventstore.RecordedEvent) ([]readstore.Write, error) {
+	l.batches.Add(1)
+	return l.Projector.Fold(ctx, rs, evs)
+}
+
+// TestLingererGathersBatches: at the head, a projection that lingers
+// applies the events that arrive one by one meanwhile in one batch.
+func TestLingererGathersBatches(t *testing.T) {
+	s := openStores(t, t.TempDir())
+	defer s.close()
+	p := &lingering{Projector: projections.TicketsProjector()}
+	ctx, cancel := context.WithCancel(context.Background())
+	r, err := projections.New(ctx, projections.Config{Events: s.es, Reads: s.rs, Projectors: []projections.Projector{p}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { defer close(done); _ = r.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+
+	first := appendTicket(t, s.es, uuid.NewString(), eventstore.NoStream, &ticket.Opened{TicketID: "t", CompanyID: "c1", Title: "first", Priority: ticket.Normal})
+	waitFor(t, r, first.Position)
+	before := p.batches.Load()
+	var last eventstore.AppendResult
+	for i := range 5 {
+		last = appendTicket(t, s.es, uuid.NewString(), eventstore.NoStream, &ticket.Opened{TicketID: "t", CompanyID: "c1", Title: fmt.Sprint(i), Priority: ticket.Normal})
+	}
+	waitFor(t, r, last.Position)
+	if n := p.batches.Load() - before; n != 1 {
+		t.Errorf("5 events appended one by one while it lingered were folded in %d batches, want 1", n)
 	}
 }

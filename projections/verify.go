@@ -105,7 +105,7 @@ func (r *Runner) Verify(ctx context.Context, name string, maxDiffs int) (VerifyR
 		return nil
 	}
 	// Catch up with the log as it was when the replay caught up.
-	err := r.consume(ctx, eventstore.Start, t.p.Filter(), func(ctx context.Context, b eventstore.Batch) error {
+	err := r.consume(ctx, eventstore.Start, t.p.Filter(), 0, func(ctx context.Context, b eventstore.Batch) error {
 		if err := applyTo(ctx, b); err != nil {
 			return err
 		}
@@ -153,7 +153,7 @@ func (r *Runner) Verify(ctx context.Context, name string, maxDiffs int) (VerifyR
 	defer t.applyMu.Unlock()
 	target := t.pos()
 	if pos.Compare(target) < 0 {
-		err := r.consume(ctx, pos, t.p.Filter(), func(ctx context.Context, b eventstore.Batch) error {
+		err := r.consume(ctx, pos, t.p.Filter(), 0, func(ctx context.Context, b eventstore.Batch) error {
 			if err := applyTo(ctx, b); err != nil {
 				return err
 			}
