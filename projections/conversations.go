@@ -1,12 +1,14 @@
 package projections
 
 import (
+	"context"
 	"fmt"
 	"time"
 
 	"agentdesk/domain/conversation"
 	"agentdesk/domain/resource"
 	"agentdesk/eventstore"
+	"agentdesk/readstore"
 )
 
 // Conversations and ConversationMessages name the read models of
@@ -93,15 +95,41 @@ type ConversationMessage struct {
 // ConversationMessagesProjector builds the conversation_messages read
 // model: a document per message, written once.
 func ConversationMessagesProjector() Projector {
-	return &Def[ConversationMessage]{
+	return childDef[ConversationMessage]{&Def[ConversationMessage]{
 		ProjectionName: ConversationMessages,
 		Spec:           collectionOf(resource.ConversationMessages),
 		Categories:     []string{conversation.Category},
 		DocID:          messageID,
 		Creates:        []string{conversation.TypeMessagePosted},
 		Project:        projectMessage,
-	}
+	}}
 }
+
+// childDef is a Def whose documents are children of its streams'
+// aggregates (a conversation's messages), not the aggregates themselves:
+// it folds as a Def does, but it is no Replayer, since a stream's past
+// states are its parent's. A child's own past is read by DocHistory.
+type childDef[D any] struct{ d *Def[D] }
+
+// Name implements Projector.
+func (c childDef[D]) Name() string { return c.d.Name() }
+
+// Version implements Projector.
+func (c childDef[D]) Version() int { return c.d.Version() }
+
+// Collection implements Projector.
+func (c childDef[D]) Collection() readstore.Collection { return c.d.Collection() }
+
+// Filter implements Projector.
+func (c childDef[D]) Filter() eventstore.Filter { return c.d.Filter() }
+
+// Fold implements Projector.
+func (c childDef[D]) Fold(ctx context.Context, rs readstore.Store, events []eventstore.RecordedEvent) ([]readstore.Write, error) {
+	return c.d.Fold(ctx, rs, events)
+}
+
+// Document returns an empty document, as Def.Document does.
+func (c childDef[D]) Document() any { return c.d.Document() }
 
 // messageID is the id of the message ev posts, or "" for other events.
 func messageID(ev eventstore.RecordedEvent) string {

@@ -13,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"agentdesk/domain"
+	"agentdesk/internal/sse"
 )
 
 // Completer completes chats for POST /api/llm/completion. It must be
@@ -136,22 +137,22 @@ func (a *API) completion(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
+	if body.Stream {
+		a.streamCompletion(w, r, p, req)
+		return
+	}
 	rc := http.NewResponseController(w)
 	// The completer bounds the wait for the model; the server's write
 	// timeout would cut a slow one short.
 	_ = rc.SetWriteDeadline(time.Time{})
-	if !body.Stream {
-		c, err := a.completer.Complete(r.Context(), req)
-		if err != nil {
-			a.fail(w, r, ProviderError(err))
-			return
-		}
-		_ = rc.SetWriteDeadline(time.Now().Add(completionWriteWait))
-		WriteJSON(w, http.StatusOK, c)
-		a.recordUsage(r, p, req, c)
+	c, err := a.completer.Complete(r.Context(), req)
+	if err != nil {
+		a.fail(w, r, ProviderError(err))
 		return
 	}
-	a.streamCompletion(w, r, rc, p, req)
+	_ = rc.SetWriteDeadline(time.Now().Add(completionWriteWait))
+	WriteJSON(w, http.StatusOK, c)
+	a.recordUsage(r, p, req, c)
 }
 
 // checkQuota refuses a principal whose company has spent its monthly
@@ -196,35 +197,9 @@ func (a *API) recordUsage(r *http.Request, p domain.Principal, req CompletionReq
 // streamCompletion answers with server-sent events: "chunk" events with
 // the text as it comes, then "usage" and "done", or "error" when the
 // provider fails after the answer started.
-func (a *API) streamCompletion(w http.ResponseWriter, r *http.Request, rc *http.ResponseController, p domain.Principal, req CompletionRequest) {
-	started := false
-	// A write that fails means the client is gone, whether or not the
-	// request's context has noticed yet.
-	writeFailed := false
-	send := func(event string, v any) error {
-		if !started {
-			started = true
-			w.Header().Set("Content-Type", "text/event-stream")
-			w.Header().Set("Cache-Control", "no-store")
-			// Proxies such as nginx would hold the chunks back.
-			w.Header().Set("X-Accel-Buffering", "no")
-			w.WriteHeader(http.StatusOK)
-		}
-		data, err := json.Marshal(v)
-		if err != nil {
-			return err
-		}
-		_ = rc.SetWriteDeadline(time.Now().Add(completionWriteWait))
-		if _, err := fmt.Fprintf(w, "event: %s\ndata: %s\n\n", event, data); err != nil {
-			writeFailed = true
-			return err
-		}
-		if err := rc.Flush(); err != nil {
-			writeFailed = true
-			return err
-		}
-		return nil
-	}
+func (a *API) streamCompletion(w http.ResponseWriter, r *http.Request, p domain.Principal, req CompletionRequest) {
+	st := sse.New(w, completionWriteWait)
+	send := st.Send
 	c, err := a.completer.Stream(r.Context(), req, func(s string) error {
 		return send("chunk", map[string]string{"content": s})
 	})
@@ -234,10 +209,10 @@ func (a *API) streamCompletion(w http.ResponseWriter, r *http.Request, rc *http.
 	// records nothing.
 	defer a.recordUsage(r, p, req, c)
 	switch {
-	case err != nil && !started:
+	case err != nil && !st.Started():
 		// Nothing sent yet: the failure still has its status.
 		a.fail(w, r, ProviderError(err))
-	case err != nil && (writeFailed || r.Context().Err() != nil):
+	case err != nil && (st.Failed() || r.Context().Err() != nil):
 		// The client went away and took the upstream request with it.
 		a.log.Debug("client went away", "method", r.Method, "path", r.URL.Path)
 	case err != nil:

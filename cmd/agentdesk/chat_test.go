@@ -163,6 +163,11 @@ func TestAgentChat(t *testing.T) {
 		if m := msgs.Data[0]; m["role"] != "user" || m["usage"] != nil || m["model"] != nil {
 			t.Errorf("the user's message record: %v", m)
 		}
+		// A message's past is its conversation's, read through it.
+		h := admin.with(t).must(http.StatusOK, "GET", "/api/conversation_messages/"+msgs.Data[1]["id"].(string)+"/history", nil).Map(t)
+		if h["total"] != float64(1) {
+			t.Errorf("a message's history: %v, want its one event", h)
+		}
 	})
 
 	t.Run("who sees conversations", func(t *testing.T) {

@@ -121,7 +121,12 @@ func TestUsageRecorded(t *testing.T) {
 	}
 
 	// The audit trail names who spent the tokens.
-	entries := admin.list("/api/audit_log" + filterQuery(map[string]any{"type": usage.TypeRecorded}, ""))
+	// (The audit log gathers its entries a moment after the writes.)
+	var entries listResult
+	waitFor(t, "the usage entries in the audit trail", func() bool {
+		entries = admin.list("/api/audit_log" + filterQuery(map[string]any{"type": usage.TypeRecorded}, ""))
+		return entries.Total >= 2
+	})
 	if entries.Total != 2 {
 		t.Fatalf("audit trail: got %d usage entries, want 2", entries.Total)
 	}

@@ -3,7 +3,6 @@ package web
 import (
 	"bytes"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
 	"time"
@@ -13,6 +12,7 @@ import (
 
 	"agentdesk/commands"
 	"agentdesk/domain/resource"
+	"agentdesk/internal/sse"
 )
 
 // chatBody is the body of POST /api/agents/{id}/chat.
@@ -88,31 +88,8 @@ func (h *Handler) chatStream(w http.ResponseWriter, r *http.Request, body []byte
 	}
 	meta := commands.Meta{Principal: p, CorrelationID: headerID(r, "X-Correlation-ID"), CausationID: headerID(r, "X-Causation-ID"),
 		RequestID: middleware.GetReqID(r.Context())}
-	rc := http.NewResponseController(w)
-	started, writeFailed := false, false
-	send := func(event string, v any) error {
-		if !started {
-			started = true
-			w.Header().Set("Content-Type", "text/event-stream")
-			w.Header().Set("Cache-Control", "no-store")
-			w.Header().Set("X-Accel-Buffering", "no")
-			w.WriteHeader(http.StatusOK)
-		}
-		data, err := json.Marshal(v)
-		if err != nil {
-			return err
-		}
-		_ = rc.SetWriteDeadline(time.Now().Add(chatWriteWait))
-		if _, err := fmt.Fprintf(w, "event: %s\ndata: %s\n\n", event, data); err != nil {
-			writeFailed = true
-			return err
-		}
-		if err := rc.Flush(); err != nil {
-			writeFailed = true
-			return err
-		}
-		return nil
-	}
+	st := sse.New(w, chatWriteWait)
+	send := st.Send
 	reply, err := h.chatter.Chat(r.Context(), meta, commands.ChatInput{AgentID: chi.URLParam(r, "id"), ConversationID: b.ConversationID, Message: b.Message},
 		func(s string) error { return send("chunk", map[string]string{"content": s}) })
 	if err == nil {
@@ -124,9 +101,9 @@ func (h *Handler) chatStream(w http.ResponseWriter, r *http.Request, body []byte
 		}
 	}
 	switch {
-	case err != nil && !started:
+	case err != nil && !st.Started():
 		h.writeErr(w, r, err)
-	case err != nil && (writeFailed || r.Context().Err() != nil):
+	case err != nil && (st.Failed() || r.Context().Err() != nil):
 		h.log.Debug("client went away", "method", r.Method, "path", r.URL.Path)
 	case err != nil:
 		h.log.Warn("chat stream failed", "method", r.Method, "path", r.URL.Path, "err", err)
