@@ -28,7 +28,7 @@ test: ## vet and run every test with the race detector
 BENCH_DIR ?= $(CURDIR)/.bench-data
 
 .PHONY: bench
-bench: ## run the benchmarks: append, list query, audit log, HTTP paths and creates, fairness, catch-up, rebuild, live writes, reactions, as-of, retrieval (about 30 minutes the first time; see README)
+bench: ## run the benchmarks: append, list query, audit log, HTTP paths and creates, fairness, catch-up, rebuild, live writes, reactions, as-of, retrieval, chat, retrieval (about 30 minutes the first time; see README)
 	$(GO) test -run '^$$' -bench Append -benchtime 20000x -count 3 ./commands/
 	AGENTDESK_BENCH_DIR=$(BENCH_DIR) $(GO) test -run '^$$' -bench ListQuery -benchtime 5000x -timeout 60m ./cmd/agentdesk/
 	AGENTDESK_BENCH_DIR=$(BENCH_DIR) $(GO) test -run '^$$' -bench AuditLogList -benchtime 5000x -timeout 60m ./cmd/agentdesk/
@@ -39,6 +39,7 @@ bench: ## run the benchmarks: append, list query, audit log, HTTP paths and crea
 	$(GO) test -run '^$$' -bench Reactions -benchtime 1x ./reactions/
 	$(GO) test -run '^$$' -bench AsOf -benchtime 200x ./projections/
 	$(GO) test -run '^$$' -bench Retrieve -benchtime 2000x ./readapi/
+	$(GO) test -run '^$$' -bench HTTPChat -benchtime 1x ./cmd/agentdesk/
 
 .PHONY: bench-stores
 bench-stores: ## run the event store and read store micro-benchmarks
