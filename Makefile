@@ -28,7 +28,7 @@ test: ## vet and run every test with the race detector
 BENCH_DIR ?= $(CURDIR)/.bench-data
 
 .PHONY: bench
-bench: ## run the benchmarks: append, list query, audit log, HTTP paths and creates, fairness, catch-up, rebuild, live writes, reactions, as-of, retrieval, chat, retrieval (about 30 minutes the first time; see README)
+bench: ## run the benchmarks: append, list query, audit log, HTTP paths and creates, fairness, catch-up, rebuild, live writes, reactions, as-of, retrieval, chat (about 30 minutes the first time; see README)
 	$(GO) test -run '^$$' -bench Append -benchtime 20000x -count 3 ./commands/
 	AGENTDESK_BENCH_DIR=$(BENCH_DIR) $(GO) test -run '^$$' -bench ListQuery -benchtime 5000x -timeout 60m ./cmd/agentdesk/
 	AGENTDESK_BENCH_DIR=$(BENCH_DIR) $(GO) test -run '^$$' -bench AuditLogList -benchtime 5000x -timeout 60m ./cmd/agentdesk/
