@@ -161,12 +161,7 @@ func (a *API) checkQuota(ctx context.Context, p domain.Principal) error {
 	if a.quota == nil {
 		return nil
 	}
-	err := a.quota.Check(ctx, p.CompanyID)
-	var over *QuotaExceededError
-	if errors.As(err, &over) && a.rateLimits != nil {
-		a.rateLimits.RateLimited(p.CompanyID, "token_quota")
-	}
-	return err
+	return a.quota.Check(ctx, p.CompanyID)
 }
 
 // recordUsage records what completion c of p cost, once it was

@@ -36,6 +36,9 @@ type Quota struct {
 	Default int64
 	// Now tells the time, which says the month; default time.Now.
 	Now func() time.Time
+	// Observer, when set, counts each refusal ("token_quota"), for
+	// completions and chats alike.
+	Observer RateLimitObserver
 }
 
 // QuotaExceededError is a company that has spent its monthly token
@@ -104,6 +107,9 @@ func (q *Quota) Check(ctx context.Context, companyID string) error {
 		name = companyID
 	}
 	reset := usage.NextMonth(at)
+	if q.Observer != nil {
+		q.Observer.RateLimited(companyID, "token_quota")
+	}
 	return &QuotaExceededError{CompanyID: companyID, Company: name, Used: month.TotalTokens, Limit: limit, ResetsAt: reset, Wait: reset.Sub(at)}
 }
 

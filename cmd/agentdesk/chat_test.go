@@ -310,6 +310,10 @@ func TestAgentChat(t *testing.T) {
 		if n := len(fake.Requests()); n != before {
 			t.Errorf("a chat over the quota asked the model %d times", n-before)
 		}
+		metrics := string(client.with(t).must(http.StatusOK, "GET", "/metrics", nil).Body)
+		if !strings.Contains(metrics, `agentdesk_rate_limited_total{company_id="`+co.id+`",reason="token_quota"} 1`) {
+			t.Errorf("the refusal is not counted in agentdesk_rate_limited_total")
+		}
 		// A person can still be reached.
 		client.with(t).must(http.StatusOK, "POST", chatPath, map[string]any{"message": "Let me talk to a human"})
 		root.must(http.StatusOK, "PUT", "/api/companies/"+co.id, map[string]any{"monthly_token_quota": nil})

@@ -132,7 +132,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server, 
 		return nil, err
 	}
 	reads := observedReads{Store: s.reads, m: s.metrics}
-	s.quota = &readapi.Quota{Store: reads, Default: cfg.LLMMonthlyTokenQuota, Now: s.clock.Now}
+	s.quota = &readapi.Quota{Store: reads, Default: cfg.LLMMonthlyTokenQuota, Now: s.clock.Now, Observer: s.metrics}
 	api, err := readapi.New(readapi.Config{Reads: reads, Progress: s.runner, Tokens: tokenAdapter{tokens},
 		Audit:     &auditor{events: s.events, snaps: snaps, pii: s.pii},
 		Passwords: passwords, Logger: log, RateLimits: s.metrics,
