@@ -539,9 +539,17 @@ func (m *mirror[T]) refresh(ctx context.Context, cfg RetrieverConfig, where []re
 	if err != nil {
 		return d, err
 	}
+	if total != int64(len(m.held)) && upTo != "" {
+		// Documents of a batch being written above upTo count too: count
+		// again up to it, which reads the index rather than a kept total,
+		// before deciding that something was deleted.
+		count = append(count, readstore.Condition{Field: "position", Op: readstore.Lte, Value: upTo})
+		if _, total, err = cfg.Reads.Query(ctx, m.collection, readstore.Query{Where: count, Count: true, Limit: 1}); err != nil {
+			return d, err
+		}
+	}
 	if total != int64(len(m.held)) {
-		// A deletion, or documents of a batch being written above upTo:
-		// a full load settles both.
+		// A deletion, or a chunk moved to another agent: a full load.
 		full, err := m.load(ctx, cfg, where, upTo)
 		if err != nil {
 			return d, err
@@ -564,20 +572,21 @@ func (m *mirror[T]) load(ctx context.Context, cfg RetrieverConfig, where []reads
 	}
 	d := delta[T]{reset: true, upserts: make([]item[T], 0, len(docs))}
 	m.held, m.seen, m.floor = make(map[string]string, len(docs)), upTo, ""
-	if len(docs) > cfg.MaxChunks {
-		docs = docs[:cfg.MaxChunks]
-	}
-	for i, doc := range docs {
+	for _, doc := range docs {
 		v, pos, err := m.decode(doc)
 		if err != nil {
 			return delta[T]{}, err
 		}
+		if upTo != "" && pos > upTo {
+			continue // a batch still being written: the next refresh reads it whole
+		}
+		if len(m.held) == cfg.MaxChunks {
+			break
+		}
 		d.upserts = append(d.upserts, item[T]{doc.ID, v})
 		m.hold(doc.ID, pos)
-		if i == 0 && upTo == "" {
-			m.seen = pos
-		}
-		if i == cfg.MaxChunks-1 {
+		m.seen = max(m.seen, pos)
+		if len(m.held) == cfg.MaxChunks {
 			m.floor = pos
 		}
 	}

@@ -507,4 +507,27 @@ func TestRetrieveFollowsAppliedPosition(t *testing.T) {
 	if got := ask("returns warranty"); !slices.Equal(got, []string{"c4"}) {
 		t.Fatalf("after a deletion: %v, want [c4]", got)
 	}
+
+	// A first load while a batch is being written leaves that batch to
+	// the refresh after it is applied, and loads once.
+	k.chunk("c5", acme, support, "Kettles", "Descale kettles monthly.", k.tick())
+	fresh := newRetriever(t, RetrieverConfig{Reads: k.reads, Applied: func(readModel string) string {
+		if readModel != decl.KnowledgeChunks.CollectionName() {
+			return ""
+		}
+		return applied.Load().(string)
+	}})
+	loads := k.reads.loadCount(decl.KnowledgeChunks.CollectionName())
+	for range 3 {
+		if got := chunkIDs(retrieve(t, fresh, RetrieveRequest{CompanyID: acme, AgentID: support, Query: "kettles warranty", K: 10})); !slices.Equal(got, []string{"c4"}) {
+			t.Fatalf("a document above the applied position was loaded: %v", got)
+		}
+	}
+	if n := k.reads.loadCount(decl.KnowledgeChunks.CollectionName()) - loads; n != 1 {
+		t.Errorf("three requests loaded the agent %d times, want once", n)
+	}
+	applied.Store(fmt.Sprintf("%012d", k.version.Load()))
+	if got := chunkIDs(retrieve(t, fresh, RetrieveRequest{CompanyID: acme, AgentID: support, Query: "kettles", K: 10})); !slices.Equal(got, []string{"c5"}) {
+		t.Fatalf("after it was applied: %v, want [c5]", got)
+	}
 }
