@@ -39,16 +39,21 @@ type reactionSet struct {
 // newReactions builds the reactions on the server's stores and commands;
 // the embeddings reaction, with embed, only when LLM_EMBEDDING_MODEL is
 // set.
-func newReactions(ctx context.Context, cfg config.Config, events eventstore.Store, reads readstore.Store, app *commands.App, embed reactions.Embedder, log *slog.Logger) (*reactionSet, error) {
+func newReactions(ctx context.Context, cfg config.Config, events eventstore.Store, reads readstore.Store, app *commands.App, embed reactions.Embedder, sw syncWiring, log *slog.Logger) (*reactionSet, error) {
 	parking := &readParking{reads: reads}
 	if err := reads.Ensure(ctx, parkedCollection); err != nil {
 		return nil, fmt.Errorf("reactions: %w", err)
 	}
+	syncs, err := reactions.Syncs(reactions.SyncConfig{Commands: app, Opener: sw.opener, Sources: sw.sources(), Logger: log})
+	if err != nil {
+		return nil, err
+	}
 	list := []reactions.Reaction{
 		reactions.Notifications(app),
 		reactions.Offboarding(events, app),
+		syncs,
 	}
-	names := []string{reactions.NotificationsName, reactions.OffboardingName, reactions.IntegrationName, reactions.SchedulerName}
+	names := []string{reactions.NotificationsName, reactions.OffboardingName, reactions.SyncsName, reactions.IntegrationName, reactions.SchedulerName}
 	if cfg.LLMEmbeddingModel != "" {
 		list = append(list, reactions.Embeddings(cfg.LLMEmbeddingModel, embed, app))
 		names = append(names, reactions.EmbeddingsName)
