@@ -62,7 +62,9 @@ func TestRecordFinishFail(t *testing.T) {
 			},
 			Want: []domain.Event{&ItemsRecorded{RunID: runID, Added: []string{"c"}, Removed: []string{"z"}}}},
 		{Name: "recording again records nothing", Given: running,
-			When: func(s *Syncs) ([]domain.Event, error) { return s.Record(RecordCmd{RunID: runID, Added: []string{"a", "b"}}) }},
+			When: func(s *Syncs) ([]domain.Event, error) {
+				return s.Record(RecordCmd{RunID: runID, Added: []string{"a", "b"}})
+			}},
 		{Name: "finish with totals", Given: running,
 			When: func(s *Syncs) ([]domain.Event, error) { return s.Finish(runID, "m") },
 			Want: []domain.Event{&Finished{RunID: runID, Mark: "m", Added: 2, Updated: 1}}},
@@ -71,8 +73,8 @@ func TestRecordFinishFail(t *testing.T) {
 		{Name: "record on a finished run", Given: append(running, &Finished{RunID: runID}),
 			When: func(s *Syncs) ([]domain.Event, error) { return s.Record(RecordCmd{RunID: runID, Added: []string{"x"}}) }, WantErr: domain.ErrInvalidTransition},
 		{Name: "fail, reason cut", Given: running,
-			When:  func(s *Syncs) ([]domain.Event, error) { return s.Fail(runID, strings.Repeat("é", MaxReason+5)) },
-			Want:  []domain.Event{&Failed{RunID: runID, Reason: strings.Repeat("é", MaxReason)}}},
+			When: func(s *Syncs) ([]domain.Event, error) { return s.Fail(runID, strings.Repeat("é", MaxReason+5)) },
+			Want: []domain.Event{&Failed{RunID: runID, Reason: strings.Repeat("é", MaxReason)}}},
 		{Name: "fail an unknown run", When: func(s *Syncs) ([]domain.Event, error) { return s.Fail(runID, "x") }, WantErr: domain.ErrInvalidTransition},
 	})
 }
