@@ -19,6 +19,7 @@ import (
 	"agentdesk/domain/company"
 	"agentdesk/domain/knowledge"
 	"agentdesk/domain/ticket"
+	"agentdesk/domain/syncrun"
 	"agentdesk/domain/usage"
 	"agentdesk/domain/user"
 )
@@ -86,6 +87,9 @@ func eventKinds() map[string]eventKind {
 		}},
 		{knowledge.Events, func() []interface{ Apply(domain.Event) } {
 			return []interface{ Apply(domain.Event) }{&knowledge.Chunk{}}
+		}},
+		{syncrun.Events, func() []interface{ Apply(domain.Event) } {
+			return []interface{ Apply(domain.Event) }{&syncrun.Syncs{}}
 		}},
 		{usage.Events, func() []interface{ Apply(domain.Event) } {
 			return []interface{ Apply(domain.Event) }{&usage.Record{}}

@@ -92,11 +92,8 @@ func (s *Syncs) Apply(e domain.Event) {
 	case *ItemsRecorded:
 		id := s.Runs[e.RunID]
 		it := s.Integrations[id]
-		it.Known = maps.Clone(it.Known)
-		if it.Known == nil {
-			it.Known = map[string]bool{}
-		}
-		it.Added, it.Updated, it.Removed = maps.Clone(it.Added), maps.Clone(it.Updated), maps.Clone(it.Removed)
+		it.Known = cloneSet(it.Known)
+		it.Added, it.Updated, it.Removed = cloneSet(it.Added), cloneSet(it.Updated), cloneSet(it.Removed)
 		for _, r := range e.Added {
 			it.Added[r], it.Known[r] = true, true
 		}
@@ -121,6 +118,14 @@ func (s *Syncs) Apply(e domain.Event) {
 		it.Added, it.Updated, it.Removed = nil, nil, nil
 		s.set(id, it)
 	}
+}
+
+// cloneSet returns a copy of set that may be written to (never nil).
+func cloneSet(set map[string]bool) map[string]bool {
+	if set == nil {
+		return map[string]bool{}
+	}
+	return maps.Clone(set)
 }
 
 func (s *Syncs) set(id string, it Integration) {
