@@ -18,8 +18,8 @@ import (
 	"agentdesk/domain/campaign"
 	"agentdesk/domain/company"
 	"agentdesk/domain/knowledge"
-	"agentdesk/domain/ticket"
 	"agentdesk/domain/syncrun"
+	"agentdesk/domain/ticket"
 	"agentdesk/domain/usage"
 	"agentdesk/domain/user"
 )
