@@ -99,6 +99,19 @@ func (f *syncFixture) chunks(t *testing.T, source string) map[string]map[string]
 	return out
 }
 
+// chunksAfter waits until the knowledge_chunks view, which follows the
+// log on its own, holds n chunks of source whose contents satisfy ok,
+// and returns them.
+func (f *syncFixture) chunksAfter(t *testing.T, source string, n int, ok func(map[string]map[string]any) bool) map[string]map[string]any {
+	t.Helper()
+	var got map[string]map[string]any
+	waitFor(t, "the synced chunks", func() bool {
+		got = f.chunks(t, source)
+		return len(got) == n && (ok == nil || ok(got))
+	})
+	return got
+}
+
 func counts(run map[string]any) [3]float64 {
 	return [3]float64{run["added"].(float64), run["updated"].(float64), run["removed"].(float64)}
 }
@@ -128,7 +141,7 @@ func TestSyncShopify(t *testing.T) {
 	if first["since"] != "" || first["mark"] != syncT0.Add(2*time.Minute).Format(time.RFC3339) || first["finished_at"] == nil {
 		t.Fatalf("first run: got %v, want a full read ending at the last product's update", first)
 	}
-	before := f.chunks(t, "shopify")
+	before := f.chunksAfter(t, "shopify", 3, nil)
 	want := []string{"shopify:gid://shopify/Product/1", "shopify:gid://shopify/Product/2", "shopify:gid://shopify/Product/3"}
 	if got := sortedIDs(before); !slices.Equal(got, want) {
 		t.Fatalf("chunks: got %v, want %v", got, want)
@@ -150,7 +163,9 @@ func TestSyncShopify(t *testing.T) {
 	if q := f.shop.Queries(); !slices.Contains(q, "Products updated_at:>'"+first["mark"].(string)+"'") {
 		t.Fatalf("queries: got %v, want the changes since the first mark", q)
 	}
-	after := f.chunks(t, "shopify")
+	after := f.chunksAfter(t, "shopify", 2, func(m map[string]map[string]any) bool {
+		return m[want[1]] != nil && m[want[1]]["title"] == "T-shirt, organic"
+	})
 	if got := sortedIDs(after); !slices.Equal(got, want[:2]) {
 		t.Fatalf("chunks after: got %v, want %v", got, want[:2])
 	}
@@ -179,7 +194,7 @@ func TestSyncWordPress(t *testing.T) {
 	if got, want := counts(first), [3]float64{3, 0, 0}; got != want {
 		t.Fatalf("first run counts: got %v, want %v", got, want)
 	}
-	before := f.chunks(t, "wordpress")
+	before := f.chunksAfter(t, "wordpress", 3, nil)
 	want := []string{"wordpress:page:20", "wordpress:post:10", "wordpress:post:11"}
 	if got := sortedIDs(before); !slices.Equal(got, want) {
 		t.Fatalf("chunks: got %v, want %v", got, want)
@@ -189,7 +204,9 @@ func TestSyncWordPress(t *testing.T) {
 	if got, want := counts(second), [3]float64{0, 1, 0}; got != want {
 		t.Fatalf("second run counts: got %v, want %v", got, want)
 	}
-	after := f.chunks(t, "wordpress")
+	after := f.chunksAfter(t, "wordpress", 3, func(m map[string]map[string]any) bool {
+		return m["wordpress:post:11"] != nil && strings.Contains(m["wordpress:post:11"]["content"].(string), "60 days now.")
+	})
 	if a, b := after["wordpress:post:11"], before["wordpress:post:11"]; a["id"] != b["id"] || !strings.Contains(a["content"].(string), "60 days now.") {
 		t.Fatalf("changed post: got %v, want chunk %v updated", a, b["id"])
 	}
