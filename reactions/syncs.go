@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"agentdesk/commands"
@@ -114,6 +115,11 @@ func Syncs(cfg SyncConfig) (Reaction, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	// busy holds the runs this process is working through: a broker
+	// hands a message out again when it stays unacknowledged too long
+	// (NATS's AckWait), which a long run does; the copy is acknowledged
+	// and the run goes on once.
+	var busy sync.Map
 	return Reaction{
 		Name:   SyncsName,
 		Filter: eventstore.Filter{Types: []string{syncrun.TypeStarted}},
@@ -122,7 +128,12 @@ func Syncs(cfg SyncConfig) (Reaction, error) {
 			if err != nil {
 				return fmt.Errorf("decode: %w", err)
 			}
-			return runSync(ctx, cfg, ev, e.(*syncrun.Started))
+			st := e.(*syncrun.Started)
+			if _, running := busy.LoadOrStore(st.RunID, true); running {
+				return nil
+			}
+			defer busy.Delete(st.RunID)
+			return runSync(ctx, cfg, ev, st)
 		},
 	}, nil
 }
