@@ -18,6 +18,7 @@ import (
 	"agentdesk/domain/campaign"
 	"agentdesk/domain/company"
 	"agentdesk/domain/knowledge"
+	"agentdesk/domain/syncrun"
 	"agentdesk/domain/ticket"
 	"agentdesk/domain/usage"
 	"agentdesk/domain/user"
@@ -86,6 +87,9 @@ func eventKinds() map[string]eventKind {
 		}},
 		{knowledge.Events, func() []interface{ Apply(domain.Event) } {
 			return []interface{ Apply(domain.Event) }{&knowledge.Chunk{}}
+		}},
+		{syncrun.Events, func() []interface{ Apply(domain.Event) } {
+			return []interface{ Apply(domain.Event) }{&syncrun.Syncs{}}
 		}},
 		{usage.Events, func() []interface{ Apply(domain.Event) } {
 			return []interface{ Apply(domain.Event) }{&usage.Record{}}

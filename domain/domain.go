@@ -1,6 +1,6 @@
 // Package domain holds agentdesk's business rules: the aggregates (in the
 // subpackages company, user, agent, ticket, campaign, knowledge,
-// notification, conversation and usage), their events, the role policy with the read scopes
+// notification, conversation, usage and syncrun), their events, the role policy with the read scopes
 // derived from it, and the domain errors; the subpackage resource
 // declares every resource once. It is pure: standard library only, no
 // I/O and no clock; time comes in as an argument.

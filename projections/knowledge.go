@@ -22,11 +22,14 @@ type KnowledgeChunk struct {
 	Content   string `json:"content"`
 	Source    string `json:"source"`
 	// Tags is never nil, so clients always get a list.
-	Tags       []string  `json:"tags"`
-	TokenCount int       `json:"token_count"`
-	CreatedAt  time.Time `json:"created_at"`
-	UpdatedAt  time.Time `json:"updated_at"`
-	Revision   uint64    `json:"revision"`
+	Tags       []string `json:"tags"`
+	TokenCount int      `json:"token_count"`
+	// RemoteID names the shop's or site's item a synced chunk was made
+	// of; empty for the others.
+	RemoteID  string    `json:"remote_id"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+	Revision  uint64    `json:"revision"`
 	// Position is the log position of the chunk's last change, a
 	// position key: retrieval reads an agent's chunks changed since a
 	// position it has seen.
@@ -57,7 +60,7 @@ func projectKnowledgeChunk(ev eventstore.RecordedEvent, cur *KnowledgeChunk) (*K
 	case *knowledge.Created:
 		return &KnowledgeChunk{
 			ID: e.ChunkID, CompanyID: e.CompanyID, AgentID: e.AgentID, Title: e.Title, Content: e.Content,
-			Source: string(e.Source), Tags: tagList(e.Tags), TokenCount: e.TokenCount,
+			Source: string(e.Source), Tags: tagList(e.Tags), TokenCount: e.TokenCount, RemoteID: e.RemoteID,
 			CreatedAt: at, UpdatedAt: at, Revision: ev.Revision, Position: ev.Position.Key(),
 		}, nil
 	case *knowledge.Deleted:

@@ -1,7 +1,7 @@
 // Package reactions runs the work that follows from events: process
 // managers that read the event log and issue commands (notifications,
-// campaign scheduling, company offboarding) and the integration events
-// published for other systems.
+// campaign scheduling, company offboarding, knowledge syncs) and the
+// integration events published for other systems.
 //
 // The event log is the outbox. For each reaction a forwarder follows the
 // log through a checkpointed subscription, as a projection does, and

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -120,7 +121,27 @@ func startServerWith(tb testing.TB, dir string, cfg config.Config) *testServer {
 // log, until the test ends.
 func startServerLogging(tb testing.TB, dir string, cfg config.Config, log *slog.Logger) *testServer {
 	tb.Helper()
-	srv, err := Open(context.Background(), cfg, log)
+	return startServerOpts(tb, dir, cfg, log, Options{})
+}
+
+// offline is the HTTP client of test servers' knowledge syncs unless a
+// test gives its own: no test reaches a real shop or site.
+var offline = &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+	return nil, fmt.Errorf("no network in tests: %s", r.URL.Host)
+})}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// startServerOpts runs the server in-process with cfg and opts, logging
+// to log, until the test ends.
+func startServerOpts(tb testing.TB, dir string, cfg config.Config, log *slog.Logger, opts Options) *testServer {
+	tb.Helper()
+	if opts.SyncHTTP == nil {
+		opts.SyncHTTP = offline
+	}
+	srv, err := OpenWith(context.Background(), cfg, log, opts)
 	if err != nil {
 		tb.Fatalf("open server: %v", err)
 	}

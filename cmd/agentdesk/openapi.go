@@ -501,7 +501,16 @@ func (d *describer) writes() error {
 		}
 		withHeader(done, "Idempotent-Replayed", false)
 		op.Responses = responses(w.Status, done)
-		op.Responses.Set("202", &openapi3.ResponseRef{Value: acceptedResponse()})
+		accepted := acceptedResponse()
+		if w.Status == http.StatusAccepted {
+			// A write whose success is accepted work (a sync run) answers
+			// its record, or, when that cannot be read back in time, what
+			// any write answers then.
+			accepted = openapi3.NewResponse().WithDescription("The resulting record; or, if it could not be read back in time, where to read it.").
+				WithJSONSchema(&openapi3.Schema{AnyOf: openapi3.SchemaRefs{ref(d.names[w.Resource]), acceptedResponse().Content.Get("application/json").Schema}})
+			withHeader(accepted, "Idempotent-Replayed", false)
+		}
+		op.Responses.Set("202", &openapi3.ResponseRef{Value: accepted})
 		d.problems(op, writeErrors...)
 		d.add(w.Method, w.Pattern, op, false)
 	}

@@ -454,6 +454,12 @@ func openAPISamples(t *testing.T, ts *testServer, v *validator) {
 	a.must(http.StatusOK, "POST", "/api/agents/"+agID+"/activate", nil)
 	a.must(http.StatusOK, "GET", "/api/agents/"+agID, nil)
 	a.must(http.StatusOK, "GET", "/api/agents"+filterQuery(map[string]any{"status": "active", "temperature_lte": 1}, ""), nil)
+	// A knowledge sync: the test server reaches no shop, so the run fails.
+	run := a.must(http.StatusAccepted, "POST", "/api/agents/"+agID+"/integrations/shopify/sync", nil).Map(t)
+	a.must(http.StatusUnprocessableEntity, "POST", "/api/agents/"+agID+"/integrations/wordpress/sync", map[string]any{})
+	a.must(http.StatusNotFound, "POST", "/api/agents/"+coID+"/integrations/shopify/sync", nil)
+	a.must(http.StatusOK, "GET", "/api/sync_runs/"+run["id"].(string), nil)
+	a.must(http.StatusOK, "GET", "/api/sync_runs"+filterQuery(map[string]any{"agent_id": agID, "status": []string{"running", "failed"}}, "sort=started_at&order=DESC"), nil)
 	spare := a.must(http.StatusCreated, "POST", "/api/agents", map[string]any{"name": "Spare", "model": "gpt-4o-mini"}).Map(t)
 	a.must(http.StatusOK, "DELETE", "/api/agents/"+spare["id"].(string), nil)
 

@@ -26,7 +26,10 @@ import (
 type reactionSet struct {
 	events    eventstore.Store
 	scheduler *reactions.Scheduler
-	parking   *readParking
+	// syncs starts the periodic knowledge syncs; nil without
+	// SYNC_INTERVAL.
+	syncs   *reactions.SyncScheduler
+	parking *readParking
 	// build makes the service and its pub/sub afresh: a Watermill router
 	// runs once, so the service is rebuilt after a failure (a broker
 	// that was down at start).
@@ -39,16 +42,21 @@ type reactionSet struct {
 // newReactions builds the reactions on the server's stores and commands;
 // the embeddings reaction, with embed, only when LLM_EMBEDDING_MODEL is
 // set.
-func newReactions(ctx context.Context, cfg config.Config, events eventstore.Store, reads readstore.Store, app *commands.App, embed reactions.Embedder, log *slog.Logger) (*reactionSet, error) {
+func newReactions(ctx context.Context, cfg config.Config, events eventstore.Store, reads readstore.Store, app *commands.App, embed reactions.Embedder, sw syncWiring, log *slog.Logger) (*reactionSet, error) {
 	parking := &readParking{reads: reads}
 	if err := reads.Ensure(ctx, parkedCollection); err != nil {
 		return nil, fmt.Errorf("reactions: %w", err)
 	}
+	syncs, err := reactions.Syncs(reactions.SyncConfig{Commands: app, Opener: sw.opener, Sources: sw.sources(), Logger: log})
+	if err != nil {
+		return nil, err
+	}
 	list := []reactions.Reaction{
 		reactions.Notifications(app),
 		reactions.Offboarding(events, app),
+		syncs,
 	}
-	names := []string{reactions.NotificationsName, reactions.OffboardingName, reactions.IntegrationName, reactions.SchedulerName}
+	names := []string{reactions.NotificationsName, reactions.OffboardingName, reactions.SyncsName, reactions.IntegrationName, reactions.SchedulerName}
 	if cfg.LLMEmbeddingModel != "" {
 		list = append(list, reactions.Embeddings(cfg.LLMEmbeddingModel, embed, app))
 		names = append(names, reactions.EmbeddingsName)
@@ -77,6 +85,12 @@ func newReactions(ctx context.Context, cfg config.Config, events eventstore.Stor
 		return nil, err
 	}
 	rs := &reactionSet{events: events, scheduler: sched, parking: parking, build: build}
+	if cfg.SyncInterval > 0 {
+		if rs.syncs, err = reactions.NewSyncScheduler(reactions.SyncSchedulerConfig{Events: events, Syncs: app, Interval: cfg.SyncInterval, Logger: log}); err != nil {
+			return nil, err
+		}
+		names = append(names, reactions.SyncSchedulerName)
+	}
 	// Built once now, so that a bad configuration stops the start.
 	svc, ps, err := build()
 	if err != nil {
@@ -112,6 +126,21 @@ func (rs *reactionSet) run(ctx context.Context, log *slog.Logger) {
 			}
 		}
 	})
+	if rs.syncs != nil {
+		wg.Go(func() {
+			for pause := time.Second; ctx.Err() == nil; pause = min(2*pause, 30*time.Second) {
+				err := rs.syncs.Run(ctx)
+				if err == nil || ctx.Err() != nil {
+					return
+				}
+				log.Error("sync scheduler failed; starting again", "err", err, "in", pause)
+				select {
+				case <-time.After(pause):
+				case <-ctx.Done():
+				}
+			}
+		})
+	}
 	wg.Wait()
 }
 

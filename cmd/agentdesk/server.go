@@ -78,7 +78,22 @@ type Server struct {
 
 // Open opens the stores in cfg.DataDir, starts the projections and
 // bootstraps the superadmin. Serve then answers HTTP.
-func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server, err error) {
+func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, error) {
+	return OpenWith(ctx, cfg, log, Options{})
+}
+
+// Options are what a server takes beside its configuration, for tests:
+// nothing the environment sets.
+type Options struct {
+	// SyncHTTP, when set, is the HTTP client knowledge syncs reach shops
+	// and sites with; by default a client with a 30 s timeout. Tests give
+	// one that dials their fake shop, since an integration's address must
+	// be a public https host.
+	SyncHTTP *http.Client
+}
+
+// OpenWith is Open with opts.
+func OpenWith(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options) (_ *Server, err error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data dir: %w", err)
 	}
@@ -164,7 +179,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server, 
 		return nil, err
 	}
 
-	if s.reactions, err = newReactions(ctx, cfg, s.events, s.reads, app, embedder{llmClient}, log); err != nil {
+	if s.reactions, err = newReactions(ctx, cfg, s.events, s.reads, app, embedder{llmClient}, syncWiring{opener: sealer, http: opts.SyncHTTP}, log); err != nil {
 		return nil, err
 	}
 	if s.lock == nil {

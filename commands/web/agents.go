@@ -1,8 +1,12 @@
 package web
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"net/http"
+
+	"github.com/go-chi/chi/v5"
 
 	"agentdesk/commands"
 	"agentdesk/domain/agent"
@@ -154,4 +158,20 @@ func (h *Handler) sealIntegrations(in []integrationBody) ([]agent.IntegrationInp
 		}
 	}
 	return out, nil
+}
+
+// startSync serves POST /api/agents/{id}/integrations/{type}/sync: it
+// starts a knowledge sync of the agent's integration of that type and
+// answers 202 with the new run's record (sync_runs), which the syncs
+// reaction then works through. A body is optional; if sent, it must be
+// an empty object.
+func (h *Handler) startSync(c *call) (outcome, error) {
+	if len(bytes.TrimSpace(c.body)) > 0 {
+		var b emptyBody
+		if err := c.decode(&b); err != nil {
+			return outcome{}, err
+		}
+	}
+	res, err := h.app.StartSync(c.r.Context(), c.meta, c.id, agent.IntegrationType(chi.URLParam(c.r, "type")))
+	return outcome{res: res, status: http.StatusAccepted}, err
 }

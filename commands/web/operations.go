@@ -82,6 +82,11 @@ func Operations() []Operation {
 	action(resource.Agents, "activateAgent", "activate", "Activate an agent", emptyBody{})
 	action(resource.Agents, "deactivateAgent", "deactivate", "Deactivate an agent", emptyBody{})
 
+	ops = append(ops, Operation{ID: "startSync", Method: http.MethodPost, Pattern: "/api/" + resource.Agents.Name + "/{id}/integrations/{type}/sync",
+		Resource: resource.SyncRuns.Name, Status: http.StatusAccepted, Body: emptyBody{}, BodyOptional: true,
+		Summary: "Start a knowledge sync of the agent's shopify or wordpress integration; answers the new run (sync_runs), " +
+			"which runs in the background: 409 while a run of that integration is running, 422 if the agent has no such integration"})
+
 	crud(resource.Campaigns, "Campaign", createCampaignBody{}, updateCampaignBody{})
 	action(resource.Campaigns, "changeCampaignStatus", "status", "Move a campaign through its lifecycle", campaignStatusBody{})
 

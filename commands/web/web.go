@@ -161,6 +161,7 @@ func (h *Handler) Mount(r chi.Router) {
 	if h.chatter != nil {
 		r.Post(agents+"/{id}/chat", h.chat)
 	}
+	r.Post(agents+"/{id}/integrations/{type}/sync", h.run(resource.SyncRuns.Name, h.startSync))
 
 	campaigns := "/api/" + resource.Campaigns.Name
 	r.Post(campaigns, h.run(resource.Campaigns.Name, h.createCampaign))

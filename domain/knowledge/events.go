@@ -12,6 +12,10 @@ type Created struct {
 	Source     Source   `json:"source"`
 	Tags       []string `json:"tags"`
 	TokenCount int      `json:"token_count"`
+	// RemoteID, for a chunk synced from a shop or a site, names the item
+	// it was made of there ("shopify:gid://shopify/Product/1",
+	// "wordpress:post:42"); empty otherwise.
+	RemoteID string `json:"remote_id,omitempty"`
 }
 
 // Updated records changed fields; absent fields did not change. A new

@@ -38,6 +38,8 @@ const (
 	MaxContent = 100000
 	MaxTags    = 20
 	MaxTag     = 50
+	// MaxRemoteID is the longest remote id, in bytes.
+	MaxRemoteID = 500
 )
 
 // EstimateTokens estimates how many model tokens text takes: one token per
@@ -58,7 +60,9 @@ type Chunk struct {
 	Source     Source
 	Tags       []string
 	TokenCount int
-	Deleted    bool
+	// RemoteID names the remote item a synced chunk was made of.
+	RemoteID string
+	Deleted  bool
 	// EmbeddedModel and EmbeddedSHA are the model and content hash of
 	// the last embedding recorded for the current content; empty when
 	// none is (a new content clears them).
@@ -96,6 +100,7 @@ func (c *Chunk) Apply(e domain.Event) {
 	case *Created:
 		c.ID, c.CompanyID, c.AgentID, c.Title = e.ChunkID, e.CompanyID, e.AgentID, e.Title
 		c.Content, c.Source, c.Tags, c.TokenCount = e.Content, e.Source, e.Tags, e.TokenCount
+		c.RemoteID = e.RemoteID
 	case *Updated:
 		if e.AgentID != nil {
 			c.AgentID = *e.AgentID
@@ -136,6 +141,9 @@ type CreateCmd struct {
 	Content string
 	Source  Source // empty means manual
 	Tags    []string
+	// RemoteID, optional, names the remote item a synced chunk is made
+	// of (see Created.RemoteID).
+	RemoteID string
 }
 
 // Create decides the creation of a chunk; the token count is estimated
@@ -161,12 +169,15 @@ func (c *Chunk) Create(cmd CreateCmd) ([]domain.Event, error) {
 	}
 	checkSource(p, cmd.Source)
 	tags := normalizeTags(p, cmd.Tags)
+	if len(cmd.RemoteID) > MaxRemoteID {
+		p.Add("remote_id", fmt.Sprintf("must be at most %d bytes", MaxRemoteID))
+	}
 	if err := p.Err(); err != nil {
 		return nil, err
 	}
 	return []domain.Event{&Created{
 		ChunkID: cmd.ChunkID, CompanyID: cmd.CompanyID, AgentID: cmd.AgentID, Title: title,
-		Content: content, Source: cmd.Source, Tags: tags, TokenCount: EstimateTokens(content),
+		Content: content, Source: cmd.Source, Tags: tags, TokenCount: EstimateTokens(content), RemoteID: cmd.RemoteID,
 	}}, nil
 }
 

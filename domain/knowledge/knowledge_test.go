@@ -80,6 +80,16 @@ func TestCreate(t *testing.T) {
 			Want: createdWith(func(e *Created) { e.Source = Shopify }),
 		},
 		{
+			Name: "keeps a synced chunk's remote id",
+			When: create(func(c *CreateCmd) { c.Source, c.RemoteID = Shopify, "shopify:gid://shopify/Product/1" }),
+			Want: createdWith(func(e *Created) { e.Source, e.RemoteID = Shopify, "shopify:gid://shopify/Product/1" }),
+		},
+		{
+			Name:       "refuses a remote id that is too long",
+			When:       create(func(c *CreateCmd) { c.RemoteID = strings.Repeat("x", MaxRemoteID+1) }),
+			WantFields: []string{"remote_id"},
+		},
+		{
 			Name: "trims the title and content; tokens count the trimmed content",
 			When: create(func(c *CreateCmd) { c.Title, c.Content = " Returns policy\n", "\n\n  "+content+"\n" }),
 			Want: []domain.Event{created()},

@@ -14,6 +14,7 @@ import (
 	"agentdesk/domain/conversation"
 	"agentdesk/domain/knowledge"
 	"agentdesk/domain/notification"
+	"agentdesk/domain/syncrun"
 	"agentdesk/domain/ticket"
 	"agentdesk/domain/usage"
 	"agentdesk/domain/user"
@@ -354,6 +355,8 @@ var KnowledgeChunks = &Resource{
 		{Name: "source", Kind: Enum, Values: []string{string(knowledge.Manual), string(knowledge.Upload), string(knowledge.Shopify), string(knowledge.WordPress), string(knowledge.URL)}, Filter: true, Sort: true},
 		{Name: "tags", Kind: TextList, Filter: true},
 		{Name: "token_count", Kind: Number, Filter: true, Sort: true},
+		// remote_id names the remote item a synced chunk was made of.
+		{Name: "remote_id", Kind: Text, Filter: true},
 		// position is the log position of the chunk's last change (a
 		// position key), by which retrieval follows an agent's chunks.
 		{Name: "position", Kind: Text},
@@ -363,11 +366,50 @@ var KnowledgeChunks = &Resource{
 		{"company_id", "source"}, {"company_id", "tags"}, {"company_id", "token_count"}, {"company_id", "agent_id"}, {"company_id"},
 		// Retrieval reads an agent's chunks changed since it last looked.
 		{"company_id", "agent_id", "position"},
+		{"company_id", "agent_id", "remote_id"},
 	},
 	Counts:      [][]string{{"company_id"}, {"company_id", "agent_id"}, {"company_id", "source"}},
 	DefaultSort: "created_at",
 	DefaultDesc: true,
 	Scope:       domain.KnowledgeScope,
+}
+
+// SyncRuns are the runs that copy an agent's shop products and site
+// pages into its knowledge chunks, one record per run. The runs of one
+// agent share a stream (see syncrun): a record has no history of its
+// own, and the audit trail names the agent's id as their entity.
+var SyncRuns = &Resource{
+	Name: "sync_runs",
+	Fields: append([]Field{
+		{Name: "company_id", Kind: Text, Filter: true, Sort: true},
+		{Name: "agent_id", Kind: Text, Filter: true, Sort: true},
+		{Name: "integration_id", Kind: Text, Filter: true},
+		{Name: "type", Kind: Enum, Values: []string{string(agent.Shopify), string(agent.WordPress)}, Filter: true, Sort: true},
+		{Name: "status", Kind: Enum, Values: syncStatuses(), Filter: true, Sort: true},
+		{Name: "added", Kind: Number, Filter: true, Sort: true},
+		{Name: "updated", Kind: Number, Filter: true, Sort: true},
+		{Name: "removed", Kind: Number, Filter: true, Sort: true},
+		{Name: "error", Kind: Text, Search: true},
+	}, times("started_at", "finished_at", "updated_at")...),
+	Indexes: [][]string{
+		{"company_id", "started_at"}, {"company_id", "finished_at"}, {"company_id", "updated_at"},
+		{"company_id", "agent_id"}, {"company_id", "type"}, {"company_id", "status"},
+		{"company_id", "added"}, {"company_id", "updated"}, {"company_id", "removed"},
+		{"company_id", "agent_id", "started_at"}, {"company_id", "integration_id", "started_at"}, {"company_id"},
+	},
+	Counts:      [][]string{{"company_id"}, {"company_id", "agent_id"}, {"company_id", "status"}},
+	DefaultSort: "started_at",
+	DefaultDesc: true,
+	Scope:       domain.KnowledgeScope,
+	Derived:     true,
+}
+
+func syncStatuses() []string {
+	out := make([]string, len(syncrun.Statuses))
+	for i, s := range syncrun.Statuses {
+		out[i] = string(s)
+	}
+	return out
 }
 
 // Conversations are users' chats with agents: the user's own, and every
@@ -531,6 +573,7 @@ var categories = map[string]*Resource{
 	campaign.Category: Campaigns, knowledge.Category: KnowledgeChunks, notification.Category: Notifications,
 	conversation.Category: Conversations,
 	usage.Category:        Usage,
+	syncrun.Category:      SyncRuns,
 }
 
 // ForCategory returns the resource whose records the streams of a
@@ -563,5 +606,5 @@ func childScope(parent func(domain.Principal) domain.ReadScope) func(domain.Prin
 
 // All lists the resources the API serves, in menu order.
 func All() []*Resource {
-	return []*Resource{Companies, Users, Agents, Tickets, Comments, Campaigns, CampaignContent, KnowledgeChunks, Conversations, ConversationMessages, Notifications, Usage, AuditLog}
+	return []*Resource{Companies, Users, Agents, Tickets, Comments, Campaigns, CampaignContent, KnowledgeChunks, SyncRuns, Conversations, ConversationMessages, Notifications, Usage, AuditLog}
 }

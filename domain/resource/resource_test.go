@@ -12,6 +12,7 @@ import (
 	"agentdesk/domain/knowledge"
 	"agentdesk/domain/notification"
 	"agentdesk/domain/resource"
+	"agentdesk/domain/syncrun"
 	"agentdesk/domain/ticket"
 	"agentdesk/domain/usage"
 	"agentdesk/domain/user"
@@ -152,7 +153,7 @@ func TestEveryCategoryIsAResource(t *testing.T) {
 	for category, want := range map[string]*resource.Resource{
 		company.Category: resource.Companies, user.Category: resource.Users, ticket.Category: resource.Tickets,
 		agent.Category: resource.Agents, campaign.Category: resource.Campaigns, knowledge.Category: resource.KnowledgeChunks,
-		notification.Category: resource.Notifications, usage.Category: resource.Usage,
+		notification.Category: resource.Notifications, usage.Category: resource.Usage, syncrun.Category: resource.SyncRuns,
 	} {
 		if got, ok := resource.ForCategory(category); !ok || got != want {
 			t.Errorf("category %s: got %v, want %s", category, got, want.Name)

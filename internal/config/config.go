@@ -117,6 +117,10 @@ type Config struct {
 	// ReactionRetries (REACTION_RETRIES, default 5) is how many times a
 	// failing reaction message is tried again before it is parked.
 	ReactionRetries int
+	// SyncInterval (SYNC_INTERVAL; 0, the default, disables) is how
+	// often every integration of every active agent is synced into its
+	// knowledge, at least a minute.
+	SyncInterval time.Duration
 
 	// ReadyMaxLag (READY_MAX_LAG, default 10s) is how long a projection
 	// may stay behind a head of the log before /readyz answers 503.
@@ -353,6 +357,13 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		if name = strings.TrimSpace(name); name != "" {
 			c.ProjectionSkipFailing = append(c.ProjectionSkipFailing, name)
 		}
+	}
+	if s := getenv("SYNC_INTERVAL"); s != "" {
+		d, err := time.ParseDuration(s)
+		if err != nil || (d != 0 && d < time.Minute) || d < 0 {
+			errs = append(errs, fmt.Errorf("SYNC_INTERVAL %q: want a duration of at least 1m, such as 6h, or 0 for none", s))
+		}
+		c.SyncInterval = d
 	}
 	if s := getenv("REACTION_RETRIES"); s != "" {
 		n, err := strconv.Atoi(strings.TrimSpace(s))
