@@ -11,6 +11,7 @@
 //	agentdesk audit export --company ID [--as-of TIME] [--out FILE]
 //	agentdesk audit verify [--company ID]
 //	                                              export a company's events as JSON lines
+//	agentdesk migrate status|up                   show and apply the read-store migrations
 //	agentdesk help [command]                      show help
 //
 // Configuration comes from the environment, over an AWS Secrets Manager
@@ -165,6 +166,7 @@ func newRoot(getenv func(string) string) *cobra.Command {
 		newUsersCmd(getenv),
 		newProjectionsCmd(getenv),
 		newAuditCmd(getenv),
+		newMigrateCmd(getenv),
 	)
 	return root
 }

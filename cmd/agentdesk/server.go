@@ -109,6 +109,9 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server, 
 	}
 	s.events, s.reads, s.lock, s.keys, s.pii = st.events, st.reads, st.lock, st.keys, st.pii
 	s.events = observedEvents{Store: s.events, m: s.metrics}
+	if err := applyMigrations(ctx, s.reads, log); err != nil {
+		return nil, err
+	}
 	if err := s.newRunner(ctx); err != nil {
 		return nil, err
 	}
@@ -134,11 +137,11 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server, 
 	reads := observedReads{Store: s.reads, m: s.metrics}
 	s.quota = &readapi.Quota{Store: reads, Default: cfg.LLMMonthlyTokenQuota, Now: s.clock.Now}
 	api, err := readapi.New(readapi.Config{Reads: reads, Progress: s.runner, Tokens: tokenAdapter{tokens},
-		Audit:     &auditor{events: s.events, snaps: snaps, pii: s.pii},
+		Audit:     &auditor{events: upcastingLog{s.events}, snaps: snaps, pii: s.pii},
 		Passwords: passwords, Logger: log, RateLimits: s.metrics,
 		SignIn:    readapi.SignInLimits{PerClientUser: cfg.SignInClientUserLimit, PerUser: cfg.SignInUserLimit, PerClient: cfg.SignInLimit},
 		WriteWait: cfg.WriteWait, QueryTimeout: cfg.QueryTimeout, CompanyInFlight: cfg.CompanyMaxInFlight, CompanyQueries: cfg.CompanyMaxQueries, QueryConcurrency: cfg.QueryConcurrency, CompanyRate: cfg.CompanyRateLimit,
-		Events: s.events, Completer: completer{llmClient}, Meter: usageMeter{app}, Quota: s.quota})
+		Events: upcastingLog{s.events}, Completer: completer{llmClient}, Meter: usageMeter{app}, Quota: s.quota})
 	if err != nil {
 		return nil, err
 	}
