@@ -14,6 +14,7 @@ import (
 	"github.com/google/uuid"
 
 	"agentdesk/eventstore"
+	"agentdesk/readstore/mongo/mongotest"
 )
 
 // appendV1Fixture appends migrations/testdata/ticket-events-v1.json's
@@ -170,5 +171,23 @@ func TestMigrateCommand(t *testing.T) {
 	}
 	if r := runCLI(t, context.Background(), cliEnv(dir2), "", "migrate"); r.code != 2 {
 		t.Fatalf("migrate alone: exit %d, want 2", r.code)
+	}
+}
+
+// TestMigrateCommandOnMongo: migrate up and status on a MongoDB read
+// store (FerretDB through the real driver), records and all.
+func TestMigrateCommandOnMongo(t *testing.T) {
+	env := cliEnv(t.TempDir())
+	env["MONGO_URI"], env["MONGO_DATABASE"] = mongotest.Start(t), "migrate_cli"
+	for _, step := range []struct{ args, want string }{
+		{"status", "0 applied, 1 pending"},
+		{"up", "applied 1: drop the aggregate snapshots"},
+		{"up", "nothing to apply"},
+		{"status", "1 applied, 0 pending"},
+	} {
+		r := runCLI(t, context.Background(), env, "", "migrate", step.args)
+		if r.code != 0 || !strings.Contains(r.stdout, step.want) {
+			t.Fatalf("migrate %s: exit %d, stdout %q, stderr %q; want %q", step.args, r.code, r.stdout, r.stderr, step.want)
+		}
 	}
 }
