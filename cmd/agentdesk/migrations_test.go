@@ -58,9 +58,14 @@ func appendV1Fixture(t *testing.T, ts *testServer, companyID, actorID string) st
 // TestVersion1EventsOnEveryReadPath: version 1 ticket events, whose
 // priority is a number, read as version 2 everywhere: the projection, a
 // command on the ticket (which loads the aggregate), its history, its
-// state as of a time, and the audit export.
+// state as of a time, and the audit export; on every combination of
+// stores.
 func TestVersion1EventsOnEveryReadPath(t *testing.T) {
-	ts := startServer(t, t.TempDir())
+	onEveryBackend(t, testVersion1EventsOnEveryReadPath)
+}
+
+func testVersion1EventsOnEveryReadPath(t *testing.T, b backend) {
+	ts := startServerOn(t, t.TempDir(), b)
 	root := login(t, ts.URL, "admin", testAdminPassword)
 	me := root.must(http.StatusOK, "GET", "/auth/me", nil).Map(t)
 	co := root.must(http.StatusCreated, "POST", "/api/companies", map[string]any{"name": "Legacy"}).Map(t)
