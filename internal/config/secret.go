@@ -9,6 +9,7 @@ import (
 	"slices"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 )
 
@@ -60,7 +61,7 @@ func LoadEnv(ctx context.Context, getenv func(string) string, fetch FetchSecret)
 // Null, arrays and nested objects are refused, naming the key. Errors
 // never quote the secret's text.
 func ParseSecret(s string) (map[string]string, error) {
-	dec := json.NewDecoder(bytes.NewReader([]byte(s)))
+	dec := json.NewDecoder(strings.NewReader(s))
 	dec.UseNumber()
 	var raw map[string]json.RawMessage
 	if err := dec.Decode(&raw); err != nil || raw == nil {
@@ -98,12 +99,9 @@ func ParseSecret(s string) (map[string]string, error) {
 			errs = append(errs, fmt.Errorf("key %s is an array or an object; want a string, a number or a boolean", k))
 		}
 	}
-	sortErrors(errs)
-	return out, errors.Join(errs...)
-}
-
-func sortErrors(errs []error) {
+	// Map order is random: sorted, the message is the same every time.
 	sort.Slice(errs, func(i, j int) bool { return errs[i].Error() < errs[j].Error() })
+	return out, errors.Join(errs...)
 }
 
 // Getenv returns the variable name: the environment's value when it is
