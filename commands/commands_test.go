@@ -110,8 +110,8 @@ func TestMetadataStampedFromPrincipal(t *testing.T) {
 		md.CorrelationID != m.CorrelationID || md.CommandID == "" || md.CausationID != md.CommandID || !md.RecordedAt.Equal(fixedNow) {
 		t.Fatalf("got metadata %+v", md)
 	}
-	if evs[0].Type != ticket.TypeOpened || evs[0].SchemaVersion != 1 {
-		t.Fatalf("got type %s v%d, want ticket.opened v1", evs[0].Type, evs[0].SchemaVersion)
+	if evs[0].Type != ticket.TypeOpened || evs[0].SchemaVersion != 2 {
+		t.Fatalf("got type %s v%d, want ticket.opened v2", evs[0].Type, evs[0].SchemaVersion)
 	}
 }
 

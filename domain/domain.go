@@ -157,27 +157,48 @@ func (r *Registry) Decode(eventType string, version int, data []byte) (Event, er
 		return nil, fmt.Errorf("unknown event type %q", eventType)
 	}
 	e := c()
-	if version == 0 {
-		version = 1
-	}
-	current := SchemaVersion(e)
-	if version > current {
-		return nil, fmt.Errorf("decode %s: schema version %d is newer than this build's %d", eventType, version, current)
-	}
-	for v := version; v < current; v++ {
-		up, ok := r.upcasters[upcastKey{eventType, v}]
-		if !ok {
-			return nil, fmt.Errorf("decode %s: no upcaster from schema version %d", eventType, v)
-		}
-		var err error
-		if data, err = up(data); err != nil {
-			return nil, fmt.Errorf("decode %s: upcast from version %d: %w", eventType, v, err)
-		}
+	_, data, err := r.upcast(e, eventType, version, data)
+	if err != nil {
+		return nil, err
 	}
 	if err := json.Unmarshal(data, e); err != nil {
 		return nil, fmt.Errorf("decode %s: %w", eventType, err)
 	}
 	return e, nil
+}
+
+// Current brings a stored event's JSON data at schema version up to the
+// current schema of eventType through the registered upcasters, without
+// decoding it: what a history or an export shows. It returns the current
+// version and the data (the same slice when it was current already).
+func (r *Registry) Current(eventType string, version int, data []byte) (int, []byte, error) {
+	c, ok := r.ctors[eventType]
+	if !ok {
+		return 0, nil, fmt.Errorf("unknown event type %q", eventType)
+	}
+	return r.upcast(c(), eventType, version, data)
+}
+
+// upcast is Current for e, an empty event of eventType.
+func (r *Registry) upcast(e Event, eventType string, version int, data []byte) (int, []byte, error) {
+	if version == 0 {
+		version = 1
+	}
+	current := SchemaVersion(e)
+	if version > current {
+		return 0, nil, fmt.Errorf("decode %s: schema version %d is newer than this build's %d", eventType, version, current)
+	}
+	for v := version; v < current; v++ {
+		up, ok := r.upcasters[upcastKey{eventType, v}]
+		if !ok {
+			return 0, nil, fmt.Errorf("decode %s: no upcaster from schema version %d", eventType, v)
+		}
+		var err error
+		if data, err = up(data); err != nil {
+			return 0, nil, fmt.Errorf("decode %s: upcast from version %d: %w", eventType, v, err)
+		}
+	}
+	return current, data, nil
 }
 
 // Types returns the registered event type names, sorted.

@@ -205,6 +205,24 @@ func placeholders(group string, n int) string {
 	return strings.TrimSuffix(strings.Repeat(group+",", n), ",")
 }
 
+// SQLiteSchemaVersion is the version of the SQLite event store's schema
+// that this build writes, recorded in the file (PRAGMA user_version). A
+// file with a newer version is refused; an older one is brought up to
+// this one when opened. Version 1 is the events table below; files from
+// before versioning read 0 and hold version 1's tables.
+const SQLiteSchemaVersion = 1
+
+// SchemaVersionError is returned by OpenSQLite for a file written by a
+// newer agentdesk, whose schema this build does not know.
+type SchemaVersionError struct {
+	Found, Known int
+}
+
+// Error implements error.
+func (e *SchemaVersionError) Error() string {
+	return fmt.Sprintf("this data was written by a newer agentdesk: event store schema %d, this binary knows %d; run the newer version, or restore a backup", e.Found, e.Known)
+}
+
 const schema = `
 CREATE TABLE IF NOT EXISTS events (
 	position       INTEGER PRIMARY KEY,
@@ -290,8 +308,23 @@ func (s *SQLiteStore) open() error {
 	if _, err := s.write.ExecContext(ctx, "PRAGMA temp_store = MEMORY"); err != nil {
 		return fmt.Errorf("set temp store: %w", err)
 	}
+	// The schema version is checked before anything is written: a file
+	// of a newer agentdesk must stay as that version left it.
+	var version int
+	if err := s.write.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil {
+		return fmt.Errorf("read schema version: %w", err)
+	}
+	if version > SQLiteSchemaVersion {
+		return &SchemaVersionError{Found: version, Known: SQLiteSchemaVersion}
+	}
 	if _, err := s.write.ExecContext(ctx, schema); err != nil {
 		return fmt.Errorf("create schema: %w", err)
+	}
+	// A file from before versioning (0) has schema 1's tables already.
+	if version < SQLiteSchemaVersion {
+		if _, err := s.write.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", SQLiteSchemaVersion)); err != nil {
+			return fmt.Errorf("record schema version: %w", err)
+		}
 	}
 	if err := s.prepare(ctx); err != nil {
 		return err

@@ -13,6 +13,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"agentdesk/domain"
 	"agentdesk/domain/ticket"
 	"agentdesk/eventstore"
 	"agentdesk/projections"
@@ -72,12 +73,13 @@ func fillTickets(tb testing.TB, es eventstore.Store, n int) {
 				go func() {
 					defer wg.Done()
 					for i := w; i < len(ids); i += 64 {
-						data, _ := json.Marshal(steps[step](ids[i]))
+						e := steps[step](ids[i])
+						data, _ := json.Marshal(e)
 						expected := eventstore.Exact(uint64(step - 1))
 						if step == 0 {
 							expected = eventstore.NoStream
 						}
-						ev := eventstore.EventData{ID: uuid.Must(uuid.NewV7()).String(), Type: types[step], SchemaVersion: 1, Data: data, Metadata: meta}
+						ev := eventstore.EventData{ID: uuid.Must(uuid.NewV7()).String(), Type: types[step], SchemaVersion: domain.SchemaVersion(e.(domain.Event)), Data: data, Metadata: meta}
 						if _, err := es.Append(ctx, ticket.Stream(ids[i]), expected, []eventstore.EventData{ev}); err != nil {
 							errs <- err
 							return

@@ -17,7 +17,7 @@ func recorded(t *testing.T, stream string, rev uint64, at time.Time, e domain.Ev
 	if err != nil {
 		t.Fatal(err)
 	}
-	return eventstore.RecordedEvent{StreamID: stream, Revision: rev, Position: eventstore.Position{Commit: rev + 1, Prepare: rev + 1}, Type: e.EventType(), SchemaVersion: 1,
+	return eventstore.RecordedEvent{StreamID: stream, Revision: rev, Position: eventstore.Position{Commit: rev + 1, Prepare: rev + 1}, Type: e.EventType(), SchemaVersion: domain.SchemaVersion(e),
 		Data: raw, Metadata: eventstore.Metadata{ActorID: "actor", RecordedAt: at}}
 }
 

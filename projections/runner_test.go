@@ -59,7 +59,7 @@ func appendTicket(t testing.TB, es eventstore.Store, id string, expected eventst
 		if err != nil {
 			t.Fatal(err)
 		}
-		data[i] = eventstore.EventData{ID: uuid.NewString(), Type: e.EventType(), SchemaVersion: 1, Data: raw,
+		data[i] = eventstore.EventData{ID: uuid.NewString(), Type: e.EventType(), SchemaVersion: domain.SchemaVersion(e), Data: raw,
 			Metadata: eventstore.Metadata{CompanyID: "c1", ActorID: "u1", RecordedAt: time.Now().UTC()}}
 	}
 	res, err := es.Append(context.Background(), ticket.Stream(id), expected, data)

@@ -82,7 +82,7 @@ func exportAuditLog(ctx context.Context, getenv func(string) string, company, ou
 	}
 	bar := exportBar(stderr)
 	if !asOf.IsZero() {
-		a := &auditor{events: st.events, pii: st.pii}
+		a := &auditor{events: upcastingLog{st.events}, pii: st.pii}
 		n, err := a.ExportStates(ctx, w, company, asOf, func() {
 			if bar != nil {
 				_ = bar.Add(1)
@@ -99,7 +99,7 @@ func exportAuditLog(ctx context.Context, getenv func(string) string, company, ou
 		}
 		return nil
 	}
-	n, err := readapi.ExportEvents(ctx, st.events, company, w, func(at, head eventstore.Position) error {
+	n, err := readapi.ExportEvents(ctx, upcastingLog{st.events}, company, w, func(at, head eventstore.Position) error {
 		if bar != nil {
 			// Positions are progress: SQLite numbers its events, and
 			// EventStoreDB's commit positions grow with the log's bytes.
@@ -107,7 +107,7 @@ func exportAuditLog(ctx context.Context, getenv func(string) string, company, ou
 			_ = bar.Set64(int64(at.Commit))
 		}
 		return nil
-	}, (&auditor{events: st.events, pii: st.pii}).Redact)
+	}, (&auditor{events: upcastingLog{st.events}, pii: st.pii}).Redact)
 	if bar != nil {
 		_ = bar.Finish()
 	}

@@ -11,9 +11,11 @@
 //	agentdesk audit export --company ID [--as-of TIME] [--out FILE]
 //	agentdesk audit verify [--company ID]
 //	                                              export a company's events as JSON lines
+//	agentdesk migrate status|up                   show and apply the read-store migrations
 //	agentdesk help [command]                      show help
 //
-// Configuration comes from the environment; see the README. Exit codes:
+// Configuration comes from the environment, over an AWS Secrets Manager
+// secret when AWS_SECRETS_MANAGER_SECRET_ID names one; see the README. Exit codes:
 // 0 success, 1 failure, 2 a command line that was not understood.
 package main
 
@@ -42,6 +44,7 @@ import (
 	"agentdesk/commands"
 	"agentdesk/domain/user"
 	"agentdesk/internal/auth"
+	"agentdesk/internal/awssecret"
 	"agentdesk/internal/config"
 )
 
@@ -59,7 +62,9 @@ COMPANY_RATE_LIMIT, NATS_URL, NATS_GROUP, INTEGRATION_TOPIC, REACTION_RETRIES, S
 READY_MAX_LAG, PROJECTION_RETRIES, PROJECTION_SKIP_FAILING, LEASE_TTL,
 OPENAI_API_KEY, OPENAI_BASE_URL, ANTHROPIC_API_KEY, ANTHROPIC_BASE_URL,
 LLM_MODEL, LLM_TIMEOUT, LLM_EMBEDDING_MODEL, LLM_MONTHLY_TOKEN_QUOTA, LOG_LEVEL, LOG_FORMAT,
-DEBUG_ADDR); see the README.`
+DEBUG_ADDR). With AWS_SECRETS_MANAGER_SECRET_ID set, the keys of that JSON
+secret supply the variables the environment leaves unset (AWS_REGION and the
+standard AWS credential chain apply); see the README.`
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
@@ -161,6 +166,7 @@ func newRoot(getenv func(string) string) *cobra.Command {
 		newUsersCmd(getenv),
 		newProjectionsCmd(getenv),
 		newAuditCmd(getenv),
+		newMigrateCmd(getenv),
 	)
 	return root
 }
@@ -259,16 +265,49 @@ func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, opts))
 }
 
+// loadConfig reads the configuration: the environment, over the keys of
+// the AWS Secrets Manager secret that AWS_SECRETS_MANAGER_SECRET_ID names.
+// The fetch waits CONNECT_TIMEOUT as the environment sets it (the secret
+// cannot set how long to wait for itself).
+func loadConfig(ctx context.Context, getenv func(string) string) (config.Config, config.Env, error) {
+	timeout := 10 * time.Second
+	if d, err := time.ParseDuration(getenv("CONNECT_TIMEOUT")); err == nil && d >= time.Second {
+		timeout = d
+	}
+	env, err := config.LoadEnv(ctx, getenv, awssecret.Source{Getenv: getenv, Timeout: timeout}.Fetch)
+	if err != nil {
+		return config.Config{}, env, err
+	}
+	cfg, err := config.FromEnv(env.Getenv)
+	return cfg, env, err
+}
+
+// logSources logs which variables came from the secret and which from
+// the environment: names only, never a value.
+func logSources(log *slog.Logger, env config.Env) {
+	s := env.Sources()
+	if s.SecretID == "" {
+		log.Info("configuration", "from_environment", s.Environment)
+		return
+	}
+	log.Info("configuration", "secret", s.SecretID, "from_secret", s.Secret, "from_environment", s.Environment,
+		"environment_overrides_secret", s.Overridden)
+	if len(s.Unknown) > 0 {
+		log.Warn("the secret holds keys the configuration does not read; they are ignored", "secret", s.SecretID, "keys", s.Unknown)
+	}
+}
+
 // serve runs the server until ctx ends, then shuts down gracefully:
 // requests in flight finish and the stores close cleanly. It binds
 // HTTP_ADDR (and DEBUG_ADDR) before anything else, so a port in use fails
 // the start before the data dir, the stores or the superadmin are touched.
 func serve(ctx context.Context, getenv func(string) string, logOut io.Writer) error {
-	cfg, err := config.FromEnv(getenv)
+	cfg, env, err := loadConfig(ctx, getenv)
 	if err != nil {
 		return err
 	}
 	log := newLogger(cfg, logOut)
+	logSources(log, env)
 
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {

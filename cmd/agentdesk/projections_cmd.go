@@ -19,7 +19,6 @@ import (
 	"golang.org/x/term"
 
 	"agentdesk/eventstore"
-	"agentdesk/internal/config"
 	"agentdesk/projections"
 )
 
@@ -381,11 +380,11 @@ type localOperator struct {
 }
 
 func newLocalOperator(ctx context.Context, getenv func(string) string, stderr io.Writer) (*localOperator, error) {
-	cfg, err := config.FromEnv(getenv)
+	cfg, env, err := loadConfig(ctx, getenv)
 	if err != nil {
 		return nil, err
 	}
-	if getenv("LOG_LEVEL") == "" {
+	if env.Getenv("LOG_LEVEL") == "" {
 		cfg.LogLevel = "warn" // the command's own output is what matters here
 	}
 	if cfg.EventStoreURL == "" || cfg.MongoURI == "" {
@@ -393,7 +392,9 @@ func newLocalOperator(ctx context.Context, getenv func(string) string, stderr io
 			return nil, err
 		}
 	}
-	srv, err := openOffline(ctx, cfg, newLogger(cfg, stderr))
+	log := newLogger(cfg, stderr)
+	logSources(log, env)
+	srv, err := openOffline(ctx, cfg, log)
 	if err != nil {
 		var inUse *dataDirInUseError
 		if errors.As(err, &inUse) {

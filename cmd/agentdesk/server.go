@@ -124,6 +124,9 @@ func OpenWith(ctx context.Context, cfg config.Config, log *slog.Logger, opts Opt
 	}
 	s.events, s.reads, s.lock, s.keys, s.pii = st.events, st.reads, st.lock, st.keys, st.pii
 	s.events = observedEvents{Store: s.events, m: s.metrics}
+	if err := applyMigrations(ctx, s.reads, log); err != nil {
+		return nil, err
+	}
 	if err := s.newRunner(ctx); err != nil {
 		return nil, err
 	}
@@ -149,11 +152,11 @@ func OpenWith(ctx context.Context, cfg config.Config, log *slog.Logger, opts Opt
 	reads := observedReads{Store: s.reads, m: s.metrics}
 	s.quota = &readapi.Quota{Store: reads, Default: cfg.LLMMonthlyTokenQuota, Now: s.clock.Now, Observer: s.metrics}
 	api, err := readapi.New(readapi.Config{Reads: reads, Progress: s.runner, Tokens: tokenAdapter{tokens},
-		Audit:     &auditor{events: s.events, snaps: snaps, pii: s.pii},
+		Audit:     &auditor{events: upcastingLog{s.events}, snaps: snaps, pii: s.pii},
 		Passwords: passwords, Logger: log, RateLimits: s.metrics,
 		SignIn:    readapi.SignInLimits{PerClientUser: cfg.SignInClientUserLimit, PerUser: cfg.SignInUserLimit, PerClient: cfg.SignInLimit},
 		WriteWait: cfg.WriteWait, QueryTimeout: cfg.QueryTimeout, CompanyInFlight: cfg.CompanyMaxInFlight, CompanyQueries: cfg.CompanyMaxQueries, QueryConcurrency: cfg.QueryConcurrency, CompanyRate: cfg.CompanyRateLimit,
-		Events: s.events, Completer: completer{llmClient}, Meter: usageMeter{app}, Quota: s.quota})
+		Events: upcastingLog{s.events}, Completer: completer{llmClient}, Meter: usageMeter{app}, Quota: s.quota})
 	if err != nil {
 		return nil, err
 	}

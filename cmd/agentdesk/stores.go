@@ -161,16 +161,18 @@ func serverOf(uri string) string {
 // that must exist when a store is embedded (the command never creates
 // one), and the data dir's lock, refused while a server holds it.
 func openCommandStores(ctx context.Context, getenv func(string) string, stderr io.Writer) (config.Config, stores, error) {
-	cfg, err := config.FromEnv(getenv)
+	cfg, env, err := loadConfig(ctx, getenv)
 	if err != nil {
 		return cfg, stores{}, err
 	}
+	log := newLogger(cfg, stderr)
+	logSources(log, env)
 	if cfg.EventStoreURL == "" || cfg.MongoURI == "" {
 		if err := checkDataDir(cfg); err != nil {
 			return cfg, stores{}, err
 		}
 	}
-	st, err := openStores(ctx, cfg, newLogger(cfg, stderr), nil)
+	st, err := openStores(ctx, cfg, log, nil)
 	return cfg, st, err
 }
 

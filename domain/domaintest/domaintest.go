@@ -153,7 +153,7 @@ func RoundTrip(t *testing.T, reg *domain.Registry, events map[string]domain.Even
 			if err != nil {
 				t.Fatalf("marshal: got error %v, want nil", err)
 			}
-			got, err := reg.Decode(eventType, 1, data)
+			got, err := reg.Decode(eventType, domain.SchemaVersion(event), data)
 			if err != nil {
 				t.Fatalf("decode %s: got error %v, want nil", data, err)
 			}

@@ -13,6 +13,12 @@ type Opened struct {
 	Tags        []string `json:"tags"`
 }
 
+// SchemaVersion implements domain.Versioned. Version 2 names the
+// priority (Priority); version 1 data may hold it as a number, 0 (low) to
+// 3 (urgent), which the upcaster in package migrations turns into the
+// name.
+func (*Opened) SchemaVersion() int { return 2 }
+
 // Edited records changed fields; absent fields did not change.
 type Edited struct {
 	Title       *string   `json:"title,omitempty"`
@@ -20,6 +26,9 @@ type Edited struct {
 	Priority    *Priority `json:"priority,omitempty"`
 	Tags        *[]string `json:"tags,omitempty"`
 }
+
+// SchemaVersion implements domain.Versioned: version 2 as for Opened.
+func (*Edited) SchemaVersion() int { return 2 }
 
 // Assigned records a new assignee.
 type Assigned struct {

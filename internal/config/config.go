@@ -1,5 +1,10 @@
 // Package config reads agentdesk's settings from the environment, with
 // defaults that run the server on the embedded stores with nothing to set.
+//
+// With AWS_SECRETS_MANAGER_SECRET_ID set, the keys of that secret (a JSON
+// object) stand in for variables the environment leaves unset; see
+// LoadEnv. The package fetches nothing itself: the caller passes the
+// FetchSecret that talks to AWS.
 package config
 
 import (
@@ -21,6 +26,10 @@ import (
 
 // Config is the server's configuration.
 type Config struct {
+	// SecretID names the AWS Secrets Manager secret whose keys supply the
+	// variables the environment leaves unset
+	// (AWS_SECRETS_MANAGER_SECRET_ID); see LoadEnv.
+	SecretID string
 	// HTTPAddr is where the server listens (HTTP_ADDR).
 	HTTPAddr string
 	// DataDir holds the embedded stores and generated secrets (DATA_DIR).
@@ -171,6 +180,7 @@ type Config struct {
 // FromEnv reads the configuration from the environment through getenv.
 func FromEnv(getenv func(string) string) (Config, error) {
 	c := Config{
+		SecretID:      getenv(SecretIDVariable),
 		HTTPAddr:      or(getenv("HTTP_ADDR"), "127.0.0.1:8080"),
 		DataDir:       or(getenv("DATA_DIR"), "./data"),
 		AdminUsername: or(getenv("ADMIN_USERNAME"), "admin"),
