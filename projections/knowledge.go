@@ -22,8 +22,11 @@ type KnowledgeChunk struct {
 	Content   string `json:"content"`
 	Source    string `json:"source"`
 	// Tags is never nil, so clients always get a list.
-	Tags       []string  `json:"tags"`
-	TokenCount int       `json:"token_count"`
+	Tags       []string `json:"tags"`
+	TokenCount int      `json:"token_count"`
+	// DocumentID is the document the chunk was split from; null for a
+	// chunk written on its own.
+	DocumentID *string   `json:"document_id"`
 	CreatedAt  time.Time `json:"created_at"`
 	UpdatedAt  time.Time `json:"updated_at"`
 	Revision   uint64    `json:"revision"`
@@ -42,8 +45,8 @@ func KnowledgeChunksProjector() Projector {
 		DocID:          streamID(knowledge.Category),
 		Creates:        []string{knowledge.TypeCreated},
 		Project:        projectKnowledgeChunk,
-		// 2: documents carry their position.
-		ProjectorVersion: 2,
+		// 2: documents carry their position; 3: and their document_id.
+		ProjectorVersion: 3,
 	}
 }
 
@@ -59,6 +62,7 @@ func projectKnowledgeChunk(ev eventstore.RecordedEvent, cur *KnowledgeChunk) (*K
 			ID: e.ChunkID, CompanyID: e.CompanyID, AgentID: e.AgentID, Title: e.Title, Content: e.Content,
 			Source: string(e.Source), Tags: tagList(e.Tags), TokenCount: e.TokenCount,
 			CreatedAt: at, UpdatedAt: at, Revision: ev.Revision, Position: ev.Position.Key(),
+			DocumentID: optional(e.DocumentID),
 		}, nil
 	case *knowledge.Deleted:
 		return nil, nil

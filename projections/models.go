@@ -317,7 +317,7 @@ func streamID(category string) func(eventstore.RecordedEvent) string {
 func All(opts ...Option) []Projector {
 	return []Projector{
 		CompaniesProjector(), UsersProjector(opts...), CredentialsProjector(), TicketsProjector(), TicketCommentsProjector(),
-		AgentsProjector(), CampaignsProjector(), CampaignContentProjector(), KnowledgeChunksProjector(), KnowledgeVectorsProjector(),
+		AgentsProjector(), CampaignsProjector(), CampaignContentProjector(), KnowledgeChunksProjector(), KnowledgeDocumentsProjector(), KnowledgeVectorsProjector(),
 		ConversationsProjector(), ConversationMessagesProjector(),
 		NotificationsProjector(), UsageProjector(), UsageMonthlyProjector(), AuditLogProjector(),
 	}

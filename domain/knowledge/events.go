@@ -12,6 +12,9 @@ type Created struct {
 	Source     Source   `json:"source"`
 	Tags       []string `json:"tags"`
 	TokenCount int      `json:"token_count"`
+	// DocumentID is the knowledge document the chunk was split from;
+	// empty for a chunk written on its own.
+	DocumentID string `json:"document_id,omitempty"`
 }
 
 // Updated records changed fields; absent fields did not change. A new

@@ -58,6 +58,8 @@ type Chunk struct {
 	Source     Source
 	Tags       []string
 	TokenCount int
+	// DocumentID is the document the chunk was split from, if any.
+	DocumentID string
 	Deleted    bool
 	// EmbeddedModel and EmbeddedSHA are the model and content hash of
 	// the last embedding recorded for the current content; empty when
@@ -96,6 +98,7 @@ func (c *Chunk) Apply(e domain.Event) {
 	case *Created:
 		c.ID, c.CompanyID, c.AgentID, c.Title = e.ChunkID, e.CompanyID, e.AgentID, e.Title
 		c.Content, c.Source, c.Tags, c.TokenCount = e.Content, e.Source, e.Tags, e.TokenCount
+		c.DocumentID = e.DocumentID
 	case *Updated:
 		if e.AgentID != nil {
 			c.AgentID = *e.AgentID
@@ -136,6 +139,8 @@ type CreateCmd struct {
 	Content string
 	Source  Source // empty means manual
 	Tags    []string
+	// DocumentID, when set, is the document the chunk is split from.
+	DocumentID string
 }
 
 // Create decides the creation of a chunk; the token count is estimated
@@ -161,12 +166,16 @@ func (c *Chunk) Create(cmd CreateCmd) ([]domain.Event, error) {
 	}
 	checkSource(p, cmd.Source)
 	tags := normalizeTags(p, cmd.Tags)
+	if cmd.DocumentID != "" && !domain.ValidID(cmd.DocumentID) {
+		p.Add("document_id", "must be a UUID")
+	}
 	if err := p.Err(); err != nil {
 		return nil, err
 	}
 	return []domain.Event{&Created{
 		ChunkID: cmd.ChunkID, CompanyID: cmd.CompanyID, AgentID: cmd.AgentID, Title: title,
 		Content: content, Source: cmd.Source, Tags: tags, TokenCount: EstimateTokens(content),
+		DocumentID: cmd.DocumentID,
 	}}, nil
 }
 

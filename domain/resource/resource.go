@@ -12,6 +12,7 @@ import (
 	"agentdesk/domain/campaign"
 	"agentdesk/domain/company"
 	"agentdesk/domain/conversation"
+	"agentdesk/domain/document"
 	"agentdesk/domain/knowledge"
 	"agentdesk/domain/notification"
 	"agentdesk/domain/ticket"
@@ -354,6 +355,9 @@ var KnowledgeChunks = &Resource{
 		{Name: "source", Kind: Enum, Values: []string{string(knowledge.Manual), string(knowledge.Upload), string(knowledge.Shopify), string(knowledge.WordPress), string(knowledge.URL)}, Filter: true, Sort: true},
 		{Name: "tags", Kind: TextList, Filter: true},
 		{Name: "token_count", Kind: Number, Filter: true, Sort: true},
+		// document_id is the knowledge document the chunk was split
+		// from, null for one written on its own.
+		{Name: "document_id", Kind: Text, Filter: true},
 		// position is the log position of the chunk's last change (a
 		// position key), by which retrieval follows an agent's chunks.
 		{Name: "position", Kind: Text},
@@ -363,11 +367,48 @@ var KnowledgeChunks = &Resource{
 		{"company_id", "source"}, {"company_id", "tags"}, {"company_id", "token_count"}, {"company_id", "agent_id"}, {"company_id"},
 		// Retrieval reads an agent's chunks changed since it last looked.
 		{"company_id", "agent_id", "position"},
+		// A document's chunks.
+		{"company_id", "document_id", "created_at"},
 	},
 	Counts:      [][]string{{"company_id"}, {"company_id", "agent_id"}, {"company_id", "source"}},
 	DefaultSort: "created_at",
 	DefaultDesc: true,
 	Scope:       domain.KnowledgeScope,
+}
+
+// KnowledgeDocuments are files uploaded for agents, whose text is split
+// into knowledge chunks; they follow the chunks' visibility.
+var KnowledgeDocuments = &Resource{
+	Name: "knowledge_documents",
+	Fields: append([]Field{
+		{Name: "company_id", Kind: Text, Filter: true, Sort: true},
+		{Name: "agent_id", Kind: Text, Filter: true, Sort: true},
+		{Name: "title", Kind: Text, Filter: true, Sort: true, Search: true},
+		{Name: "filename", Kind: Text, Filter: true, Sort: true, Search: true},
+		{Name: "content_type", Kind: Text, Filter: true, Sort: true},
+		{Name: "size", Kind: Number, Filter: true, Sort: true},
+		{Name: "status", Kind: Enum, Values: documentStatuses(), Filter: true, Sort: true},
+		{Name: "chunk_count", Kind: Number, Filter: true, Sort: true},
+	}, times("created_at", "updated_at")...),
+	Indexes: [][]string{
+		{"company_id", "created_at"}, {"company_id", "updated_at"}, {"company_id", "agent_id", "created_at"}, {"company_id", "agent_id"},
+		{"company_id", "title"}, {"company_id", "filename"}, {"company_id", "content_type"}, {"company_id", "size"},
+		{"company_id", "status"}, {"company_id", "chunk_count"}, {"company_id"},
+	},
+	Counts:      [][]string{{"company_id"}, {"company_id", "agent_id"}, {"company_id", "status"}},
+	DefaultSort: "created_at",
+	DefaultDesc: true,
+	Scope:       domain.KnowledgeScope,
+	// A document's write answers once its chunks are readable too.
+	Also: []string{KnowledgeChunks.CollectionName()},
+}
+
+func documentStatuses() []string {
+	out := make([]string, len(document.Statuses))
+	for i, s := range document.Statuses {
+		out[i] = string(s)
+	}
+	return out
 }
 
 // Conversations are users' chats with agents: the user's own, and every
@@ -530,6 +571,7 @@ var categories = map[string]*Resource{
 	company.Category: Companies, user.Category: Users, ticket.Category: Tickets, agent.Category: Agents,
 	campaign.Category: Campaigns, knowledge.Category: KnowledgeChunks, notification.Category: Notifications,
 	conversation.Category: Conversations,
+	document.Category:     KnowledgeDocuments,
 	usage.Category:        Usage,
 }
 
@@ -563,5 +605,5 @@ func childScope(parent func(domain.Principal) domain.ReadScope) func(domain.Prin
 
 // All lists the resources the API serves, in menu order.
 func All() []*Resource {
-	return []*Resource{Companies, Users, Agents, Tickets, Comments, Campaigns, CampaignContent, KnowledgeChunks, Conversations, ConversationMessages, Notifications, Usage, AuditLog}
+	return []*Resource{Companies, Users, Agents, Tickets, Comments, Campaigns, CampaignContent, KnowledgeChunks, KnowledgeDocuments, Conversations, ConversationMessages, Notifications, Usage, AuditLog}
 }
