@@ -215,12 +215,13 @@ func (d *Document) Delete() ([]domain.Event, error) {
 
 // Plan returns the chunk list of a new version whose pieces hash to
 // shas (see PieceSHA256), in order: each piece whose content a chunk of
-// the current version (or a stale one) already holds keeps that chunk's
-// id, each other gets newID(i). A content that occurs twice takes two
-// old chunks, or a new one for the second.
+// the current version already holds keeps that chunk's id, each other
+// gets newID(i). A content that occurs twice takes two old chunks, or a
+// new one for the second. Stale chunks are never taken back: they may
+// be deleted already.
 func (d *Document) Plan(shas []string, newID func(i int) string) []ChunkRef {
 	free := map[string][]string{}
-	for _, c := range d.AllChunks() {
+	for _, c := range d.Chunks {
 		free[c.SHA256] = append(free[c.SHA256], c.ID)
 	}
 	out := make([]ChunkRef, len(shas))
@@ -232,6 +233,13 @@ func (d *Document) Plan(shas []string, newID func(i int) string) []ChunkRef {
 		out[i] = ChunkRef{ID: newID(i), SHA256: sha}
 	}
 	return out
+}
+
+// BlobKey is the blob key of a document's file: by company, document
+// and content, so that a new version never overwrites the file an older
+// one still names.
+func BlobKey(companyID, documentID, sha256 string) string {
+	return companyID + "/documents/" + documentID + "/" + sha256
 }
 
 // PieceSHA256 is the hex SHA-256 of a chunk's title and content, which
