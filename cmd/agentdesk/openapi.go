@@ -115,6 +115,7 @@ func describeAPI(version string) (*openapi3.T, error) {
 	d.operator()
 	d.completion()
 	d.chat()
+	d.documents()
 	if err := d.writes(); err != nil {
 		return nil, err
 	}
