@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"io"
 	"mime/multipart"
 	"net/http"
 	"net/textproto"
@@ -10,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"agentdesk/internal/blob/blobtest"
 )
 
 // multipartBody builds a multipart upload of file (named filename,
@@ -274,4 +277,55 @@ func TestKnowledgeDocuments(t *testing.T) {
 func otherAgent(t *testing.T, c *client) string {
 	t.Helper()
 	return c.must(http.StatusCreated, "POST", "/api/agents", map[string]any{"name": "Other", "model": "gpt-4o-mini"}).Map(t)["id"].(string)
+}
+
+// TestKnowledgeDocumentsOnS3: with AWS_S3_BUCKET set the server keeps
+// document files in the bucket (an in-process S3 server reached through
+// the SDK's default configuration and AWS_ENDPOINT_URL), and a download
+// is a redirect to a presigned URL that serves the file.
+func TestKnowledgeDocumentsOnS3(t *testing.T) {
+	fake := blobtest.NewFakeS3(t)
+	for k, v := range map[string]string{"AWS_ENDPOINT_URL": fake.URL, "AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "test",
+		"AWS_SECRET_ACCESS_KEY": "test", "AWS_CONFIG_FILE": os.DevNull, "AWS_SHARED_CREDENTIALS_FILE": os.DevNull} {
+		t.Setenv(k, v)
+	}
+	dir := t.TempDir()
+	cfg := testConfig(t, dir)
+	cfg.S3Bucket, cfg.S3Prefix, cfg.S3PathStyle = fake.Bucket, "e2e", true
+	ts := startServerWith(t, dir, cfg)
+	root := login(t, ts.URL, "admin", testAdminPassword)
+	admin := newCompany(t, ts, root, "Bucket").users["company_admin"]
+	agentID := admin.must(http.StatusCreated, "POST", "/api/agents", map[string]any{"name": "Helper", "model": "gpt-4o-mini"}).Map(t)["id"].(string)
+	r := admin.upload("POST", "/api/knowledge_documents", "warranty.pdf", "application/pdf", testFile(t, "warranty.pdf"), map[string]string{"agent_id": agentID})
+	if r.Status != http.StatusCreated {
+		t.Fatalf("upload: got %d %s", r.Status, r.Body)
+	}
+	doc := r.Map(t)
+	if _, err := os.Stat(dir + "/blobs"); err == nil {
+		t.Fatal("DATA_DIR/blobs exists: the file went to the disk, not the bucket")
+	}
+	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	c := *admin
+	c.http = noRedirect
+	got := c.must(http.StatusFound, "GET", "/api/knowledge_documents/"+doc["id"].(string)+"/file", nil)
+	loc := got.Header.Get("Location")
+	if !strings.HasPrefix(loc, fake.URL+"/"+fake.Bucket+"/e2e/") {
+		t.Fatalf("Location %q: want a URL of the bucket under the prefix", loc)
+	}
+	resp, err := http.Get(loc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK || !bytes.Equal(body, testFile(t, "warranty.pdf")) {
+		t.Fatalf("presigned GET: got %d and %d bytes, want 200 and the file", resp.StatusCode, len(body))
+	}
+	admin.must(http.StatusOK, "DELETE", "/api/knowledge_documents/"+doc["id"].(string), nil)
+	if resp, err := http.Get(loc); err == nil {
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusNotFound {
+			t.Fatalf("the file after the delete: got %d, want 404", resp.StatusCode)
+		}
+	}
 }
