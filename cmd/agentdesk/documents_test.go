@@ -197,6 +197,18 @@ func TestKnowledgeDocuments(t *testing.T) {
 		if again.Status != http.StatusOK || again.Map(t)["revision"] != doc["revision"] {
 			t.Fatalf("the same file again: got %d %s, want 200 at revision %v", again.Status, again.Body, doc["revision"])
 		}
+		// The versions are the document's history.
+		var hist struct {
+			Data []map[string]any `json:"data"`
+		}
+		admin.must(http.StatusOK, "GET", "/api/knowledge_documents/"+mdID+"/history?order=ASC", nil).JSON(t, &hist)
+		var types []string
+		for _, h := range hist.Data {
+			types = append(types, h["type"].(string))
+		}
+		if want := "knowledge_document.uploaded knowledge_document.ingested knowledge_document.replaced knowledge_document.ingested"; strings.Join(types, " ") != want {
+			t.Fatalf("history: got %v, want %s", types, want)
+		}
 		if r := other.users["company_admin"].with(t).upload("PUT", "/api/knowledge_documents/"+mdID, "guide.md", "text/markdown", []byte(changed), nil); r.Status != http.StatusNotFound {
 			t.Fatalf("another company replaces: got %d %s, want 404", r.Status, r.Body)
 		}
