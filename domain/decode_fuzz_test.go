@@ -17,6 +17,7 @@ import (
 	"agentdesk/domain/agent"
 	"agentdesk/domain/campaign"
 	"agentdesk/domain/company"
+	"agentdesk/domain/document"
 	"agentdesk/domain/knowledge"
 	"agentdesk/domain/ticket"
 	"agentdesk/domain/usage"
@@ -86,6 +87,9 @@ func eventKinds() map[string]eventKind {
 		}},
 		{knowledge.Events, func() []interface{ Apply(domain.Event) } {
 			return []interface{ Apply(domain.Event) }{&knowledge.Chunk{}}
+		}},
+		{document.Events, func() []interface{ Apply(domain.Event) } {
+			return []interface{ Apply(domain.Event) }{&document.Document{}}
 		}},
 		{usage.Events, func() []interface{ Apply(domain.Event) } {
 			return []interface{ Apply(domain.Event) }{&usage.Record{}}

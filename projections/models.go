@@ -316,7 +316,7 @@ func streamID(category string) func(eventstore.RecordedEvent) string {
 // All returns the projectors agentdesk runs.
 func All(opts ...Option) []Projector {
 	return []Projector{
-		CompaniesProjector(), UsersProjector(opts...), CredentialsProjector(), TicketsProjector(), TicketCommentsProjector(),
+		CompaniesProjector(), UsersProjector(opts...), CredentialsProjector(), TicketsProjector(), TicketCommentsProjector(), TicketAttachmentsProjector(),
 		AgentsProjector(), CampaignsProjector(), CampaignContentProjector(), KnowledgeChunksProjector(), KnowledgeDocumentsProjector(), KnowledgeVectorsProjector(),
 		ConversationsProjector(), ConversationMessagesProjector(),
 		NotificationsProjector(), UsageProjector(), UsageMonthlyProjector(), AuditLogProjector(),

@@ -116,6 +116,7 @@ func describeAPI(version string) (*openapi3.T, error) {
 	d.completion()
 	d.chat()
 	d.documents()
+	d.attachments()
 	if err := d.writes(); err != nil {
 		return nil, err
 	}

@@ -80,3 +80,44 @@ func (d *describer) documents() {
 	d.problems(op, 401, 404, 500, 503)
 	d.add(http.MethodGet, base+"/{id}/file", op, false)
 }
+
+// attachments describes the multipart upload, removal and download of
+// ticket attachments (their reads are described with every resource's).
+func (d *describer) attachments() {
+	tag := []string{resource.TicketAttachments.Name}
+	record := ref(d.names[resource.TicketAttachments.Name])
+	file := openapi3.NewStringSchema().WithFormat("binary")
+	file.Description = fmt.Sprintf("Any file of at most %d bytes; its content type is sniffed from its content.", web.MaxDocument)
+	form := openapi3.NewObjectSchema().WithProperty("file", file).WithRequired([]string{"file"})
+	ids := openapi3.Parameters{paramRef("X-Correlation-ID"), paramRef("X-Causation-ID")}
+
+	op := &openapi3.Operation{OperationID: "attachToTicket", Tags: tag,
+		Summary:     "Attach a file to a ticket (whoever may comment on it)",
+		Description: "The attachment is part of the ticket's history (ticket.attachment_added). Closed tickets take no attachments (422).",
+		Parameters:  ids,
+		RequestBody: &openapi3.RequestBodyRef{Value: openapi3.NewRequestBody().WithRequired(true).
+			WithContent(openapi3.Content{"multipart/form-data": openapi3.NewMediaType().WithSchema(form)})},
+		Responses: responses(http.StatusCreated, openapi3.NewResponse().WithDescription("The attachment.").WithJSONSchemaRef(record))}
+	op.Responses.Set("202", &openapi3.ResponseRef{Value: acceptedResponse()})
+	d.problems(op, writeErrors...)
+	d.add(http.MethodPost, "/api/tickets/{id}/attachments", op, false)
+
+	done := openapi3.NewResponse().WithDescription("The attachment as it was; its file is deleted.").WithJSONSchemaRef(record)
+	op = &openapi3.Operation{OperationID: "detachFromTicket", Tags: tag,
+		Summary:    "Remove an attachment (whoever may edit the ticket, or its uploader)",
+		Parameters: append(openapi3.Parameters{paramRef("Idempotency-Key")}, ids...),
+		Responses:  responses(http.StatusOK, withHeader(done, "Idempotent-Replayed", false))}
+	op.Responses.Set("202", &openapi3.ResponseRef{Value: acceptedResponse()})
+	d.problems(op, writeErrors...)
+	d.add(http.MethodDelete, "/api/tickets/{ticket_id}/attachments/{id}", op, false)
+
+	body := openapi3.NewResponse().WithDescription("The file, as a download (Content-Disposition: attachment).").
+		WithContent(openapi3.Content{"*/*": openapi3.NewMediaType().WithSchema(openapi3.NewStringSchema().WithFormat("binary"))})
+	moved := openapi3.NewResponse().WithDescription("With AWS_S3_BUCKET set: Location is a presigned URL of the file, valid for five minutes.")
+	withHeader(moved, "Location", true)
+	op = &openapi3.Operation{OperationID: "downloadTicketAttachment", Tags: tag, Summary: "Download an attachment's file",
+		Responses: responses(http.StatusOK, body)}
+	op.Responses.Set("302", &openapi3.ResponseRef{Value: moved})
+	d.problems(op, 401, 404, 500, 503)
+	d.add(http.MethodGet, "/api/tickets/{ticket_id}/attachments/{id}/file", op, false)
+}

@@ -409,6 +409,17 @@ func openAPISamples(t *testing.T, ts *testServer, v *validator) {
 	a.must(http.StatusOK, "GET", "/api/comments"+filterQuery(map[string]any{"ticket_id": tkID}, "sort=seq"), nil)
 	a.must(http.StatusBadRequest, "GET", "/api/comments", nil)
 	a.must(http.StatusOK, "GET", "/api/comments/"+cm["id"].(string), nil)
+	// Attachments: multipart, each its own record under the ticket.
+	att := a.upload("POST", "/api/tickets/"+tkID+"/attachments", "screen.png", "image/png", []byte("\x89PNG\r\n\x1a\n\x00\x00"), nil)
+	if att.Status != http.StatusCreated {
+		t.Fatalf("attach: got %d %s", att.Status, att.Body)
+	}
+	attID := att.Map(t)["id"].(string)
+	a.must(http.StatusOK, "GET", "/api/ticket_attachments"+filterQuery(map[string]any{"ticket_id": tkID}, "sort=size&order=DESC"), nil)
+	a.must(http.StatusOK, "GET", "/api/ticket_attachments/"+attID, nil)
+	a.must(http.StatusOK, "GET", "/api/ticket_attachments/"+attID+"/history", nil)
+	a.must(http.StatusOK, "GET", "/api/tickets/"+tkID+"/attachments/"+attID+"/file", nil)
+	a.must(http.StatusOK, "DELETE", "/api/tickets/"+tkID+"/attachments/"+attID, nil)
 	a.must(http.StatusOK, "GET", "/api/tickets/"+tkID, nil)
 	a.must(http.StatusOK, "GET", "/api/tickets/"+tkID+"/history?range=[0,9]", nil)
 	a.must(http.StatusOK, "GET", "/api/tickets/"+tkID+"?revision=0", nil)

@@ -8,7 +8,7 @@ import (
 	"mime"
 	"net/http"
 	"path/filepath"
-	"strconv"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -22,7 +22,6 @@ import (
 	"agentdesk/domain/knowledge"
 	"agentdesk/domain/resource"
 	"agentdesk/eventstore"
-	"agentdesk/internal/blob"
 	"agentdesk/internal/extract"
 )
 
@@ -56,18 +55,18 @@ var splitter = extract.Splitter{Budget: ChunkTokens, MaxRunes: knowledge.MaxCont
 
 // upload is one multipart upload read: the file and the form fields.
 type upload struct {
-	data                []byte
-	filename, declared  string
-	agentID, title, cID string
+	data               []byte
+	filename, declared string
+	fields             map[string]string
 }
 
 // readUpload reads a multipart upload of at most MaxDocument bytes of
-// file.
-func readUpload(w http.ResponseWriter, r *http.Request) (upload, error) {
-	var up upload
+// file and the form fields named allowed (any other is a 400).
+func readUpload(w http.ResponseWriter, r *http.Request, allowed ...string) (upload, error) {
+	up := upload{fields: map[string]string{}}
 	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || mt != "multipart/form-data" {
-		return up, &requestError{status: http.StatusUnsupportedMediaType, msg: "send the document as multipart/form-data with a file field"}
+		return up, &requestError{status: http.StatusUnsupportedMediaType, msg: "send the file as multipart/form-data with a file field"}
 	}
 	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(uploadTime))
 	// The form's other fields are small: a little room beside the file.
@@ -84,8 +83,9 @@ func readUpload(w http.ResponseWriter, r *http.Request) (upload, error) {
 		if err != nil {
 			return up, bodyError(err)
 		}
-		switch part.FormName() {
-		case "file":
+		name := part.FormName()
+		switch {
+		case name == "file":
 			if seen {
 				return up, &requestError{status: http.StatusBadRequest, msg: "send one file", fields: map[string]string{"file": "send one file"}}
 			}
@@ -99,23 +99,16 @@ func readUpload(w http.ResponseWriter, r *http.Request) (upload, error) {
 				return up, &requestError{status: http.StatusRequestEntityTooLarge, msg: fmt.Sprintf("the file must be at most %d bytes", MaxDocument)}
 			}
 			up.data = b
-		case "agent_id", "title", "company_id":
+		case slices.Contains(allowed, name):
 			b, err := io.ReadAll(io.LimitReader(part, 4<<10))
 			if err != nil {
 				return up, bodyError(err)
 			}
-			v := strings.TrimSpace(string(b))
-			switch part.FormName() {
-			case "agent_id":
-				up.agentID = v
-			case "title":
-				up.title = v
-			default:
-				up.cID = v
-			}
+			up.fields[name] = strings.TrimSpace(string(b))
 		default:
-			return up, &requestError{status: http.StatusBadRequest, msg: "unknown field " + part.FormName(),
-				fields: map[string]string{part.FormName(): "unknown field (want file, agent_id, title, company_id)"}}
+			want := strings.Join(append([]string{"file"}, allowed...), ", ")
+			return up, &requestError{status: http.StatusBadRequest, msg: "unknown field " + name,
+				fields: map[string]string{name: "unknown field (want " + want + ")"}}
 		}
 	}
 	if !seen {
@@ -125,7 +118,7 @@ func readUpload(w http.ResponseWriter, r *http.Request) (upload, error) {
 		return up, &requestError{status: http.StatusUnprocessableEntity, msg: "the file is empty", fields: map[string]string{"file": "must not be empty"}}
 	}
 	if up.filename == "." || up.filename == "/" || up.filename == "" {
-		up.filename = "document"
+		up.filename = "file"
 	}
 	return up, nil
 }
@@ -151,7 +144,7 @@ func documentInput(up upload, keep string) (commands.UploadKnowledgeDocument, er
 		return commands.UploadKnowledgeDocument{}, &requestError{status: http.StatusUnprocessableEntity, msg: "cannot read the file's text: " + err.Error(),
 			fields: map[string]string{"file": err.Error()}}
 	}
-	title := up.title
+	title := up.fields["title"]
 	if title == "" {
 		title = keep
 	}
@@ -161,7 +154,7 @@ func documentInput(up upload, keep string) (commands.UploadKnowledgeDocument, er
 	if utf8.RuneCountInString(title) > document.MaxTitle {
 		return commands.UploadKnowledgeDocument{}, &domain.ValidationError{Fields: map[string]string{"title": fmt.Sprintf("must be at most %d characters", document.MaxTitle)}}
 	}
-	in := commands.UploadKnowledgeDocument{CompanyID: up.cID, AgentID: up.agentID, Title: title, Filename: up.filename,
+	in := commands.UploadKnowledgeDocument{CompanyID: up.fields["company_id"], AgentID: up.fields["agent_id"], Title: title, Filename: up.filename,
 		ContentType: string(kind), Data: up.data}
 	for _, p := range splitter.Split(title, text) {
 		in.Pieces = append(in.Pieces, commands.DocumentPiece{Title: p.Title, Content: p.Content})
@@ -204,7 +197,7 @@ func (h *Handler) runUpload(fn func(c *call, in commands.UploadKnowledgeDocument
 			}
 			keep = doc.Title
 		}
-		up, err := readUpload(w, r)
+		up, err := readUpload(w, r, "agent_id", "title", "company_id")
 		if err != nil {
 			h.writeErr(w, r, err)
 			return
@@ -268,26 +261,5 @@ func (h *Handler) downloadDocument(w http.ResponseWriter, r *http.Request) {
 		h.writeErr(w, r, err)
 		return
 	}
-	key := document.BlobKey(doc.CompanyID, id, doc.SHA256)
-	if ps, ok := h.blobs.(blob.Presigner); ok {
-		u, err := ps.PresignGet(r.Context(), key, doc.Filename, presignTTL)
-		if err != nil {
-			h.writeErr(w, r, err)
-			return
-		}
-		http.Redirect(w, r, u, http.StatusFound)
-		return
-	}
-	body, info, err := h.blobs.Get(r.Context(), key)
-	if err != nil {
-		h.writeErr(w, r, err)
-		return
-	}
-	defer body.Close()
-	w.Header().Set("Content-Type", info.ContentType)
-	w.Header().Set("Content-Length", strconv.FormatInt(info.Size, 10))
-	w.Header().Set("Content-Disposition", blob.ContentDisposition(doc.Filename))
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(http.StatusOK)
-	_, _ = io.Copy(w, body)
+	h.serveBlob(w, r, document.BlobKey(doc.CompanyID, id, doc.SHA256), doc.Filename)
 }

@@ -196,6 +196,10 @@ func (h *Handler) Mount(r chi.Router) {
 		r.Put(documents+"/{id}", h.runUpload(h.replaceDocument))
 		r.Delete(documents+"/{id}", h.run(resource.KnowledgeDocuments.Name, h.deleteDocument))
 		r.Get(documents+"/{id}/file", h.downloadDocument)
+
+		r.Post("/api/tickets/{id}/attachments", h.attach)
+		r.Delete("/api/tickets/{ticket_id}/attachments/{id}", h.run(resource.Tickets.Name, h.detach))
+		r.Get("/api/tickets/{ticket_id}/attachments/{id}/file", h.downloadAttachment)
 	}
 
 	notifications := "/api/" + resource.Notifications.Name

@@ -10,6 +10,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -82,11 +83,15 @@ func (d *Document) Apply(e domain.Event) {
 		for _, c := range e.Chunks {
 			kept[c.ID] = true
 		}
+		// A new slice, never the old one's array appended to: copies of
+		// a state (the command cache's) share it.
+		stale := slices.Clip(d.Stale)
 		for _, c := range d.Chunks {
 			if !kept[c.ID] {
-				d.Stale = append(d.Stale, c)
+				stale = append(stale, c)
 			}
 		}
+		d.Stale = stale
 		d.Title, d.File, d.Chunks, d.Status, d.Error = e.Title, e.File, e.Chunks, StatusUploaded, ""
 	case *Ingested:
 		d.Status, d.Stale, d.Error = StatusIngested, nil, ""

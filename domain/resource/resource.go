@@ -271,6 +271,27 @@ var (
 		Parent:      Tickets,
 		ParentField: "ticket_id",
 	}
+	// TicketAttachments are the files attached to tickets, each its own
+	// record, read by whoever may read the ticket.
+	TicketAttachments = &Resource{
+		Name: "ticket_attachments",
+		Fields: append([]Field{
+			{Name: "ticket_id", Kind: Text, Filter: true, Sort: true},
+			{Name: "company_id", Kind: Text, Filter: true},
+			{Name: "uploader_id", Kind: Text, Filter: true},
+			{Name: "filename", Kind: Text, Filter: true, Sort: true, Search: true},
+			{Name: "content_type", Kind: Text, Filter: true},
+			{Name: "size", Kind: Number, Filter: true, Sort: true},
+		}, times("created_at")...),
+		Indexes: [][]string{{"ticket_id", "created_at"}, {"ticket_id", "filename"}, {"ticket_id", "size"}, {"ticket_id", "uploader_id"},
+			{"ticket_id", "content_type"}, {"company_id", "created_at"}, {"ticket_id"},
+		},
+		Counts:      [][]string{{"ticket_id"}, {"company_id", "ticket_id"}},
+		DefaultSort: "created_at",
+		Scope:       childScope(domain.TicketScope),
+		Parent:      Tickets,
+		ParentField: "ticket_id",
+	}
 )
 
 // Agents are a company's AI agents. Integration credentials are
@@ -605,5 +626,5 @@ func childScope(parent func(domain.Principal) domain.ReadScope) func(domain.Prin
 
 // All lists the resources the API serves, in menu order.
 func All() []*Resource {
-	return []*Resource{Companies, Users, Agents, Tickets, Comments, Campaigns, CampaignContent, KnowledgeChunks, KnowledgeDocuments, Conversations, ConversationMessages, Notifications, Usage, AuditLog}
+	return []*Resource{Companies, Users, Agents, Tickets, Comments, TicketAttachments, Campaigns, CampaignContent, KnowledgeChunks, KnowledgeDocuments, Conversations, ConversationMessages, Notifications, Usage, AuditLog}
 }
