@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 )
@@ -70,4 +71,12 @@ func TestTicketAttachments(t *testing.T) {
 		t.Fatalf("got %d attachments after the removal, want 0", n)
 	}
 	client.must(http.StatusNotFound, "DELETE", "/api/tickets/"+ticketID+"/attachments/"+attID, nil)
+
+	// Deleting the ticket deletes its attachments' records and files.
+	kept := client.upload("POST", "/api/tickets/"+ticketID+"/attachments", "notes.txt", "text/plain", []byte("serial 42"), nil).Map(t)
+	admin.must(http.StatusOK, "DELETE", "/api/tickets/"+ticketID, nil)
+	root.must(http.StatusNotFound, "GET", "/api/ticket_attachments/"+kept["id"].(string), nil)
+	if entries, err := os.ReadDir(ts.dir + "/blobs/" + co.id + "/tickets/" + ticketID); err == nil && len(entries) != 0 {
+		t.Fatalf("files of the deleted ticket's attachment %v remain: %v", kept["id"], entries)
+	}
 }
