@@ -50,6 +50,9 @@ type Config struct {
 	// it personal data is stored as it is, and users cannot be forgotten;
 	// tools that write none (a password reset) need no key store.
 	PII PII
+	// Blobs stores the files of knowledge documents; without it the
+	// document commands fail with ErrNoBlobs.
+	Blobs Blobs
 }
 
 // PII seals and opens personal data with a key per subject (the user the
@@ -127,6 +130,7 @@ type App struct {
 	idempotency IdempotencyStore
 	observer    Observer
 	pii         PII
+	blobs       Blobs
 	// cache holds loaded[S] values by stream. A cached state is only a
 	// guess: the append's expected revision proves it current, and a
 	// command that fails on a cached state is decided again on a fresh
@@ -143,7 +147,7 @@ func New(cfg Config) (*App, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	a := &App{store: cfg.Store, hasher: cfg.Hasher, now: cfg.Now, idempotency: cfg.Idempotency, observer: cfg.Observer, pii: cfg.PII}
+	a := &App{store: cfg.Store, hasher: cfg.Hasher, now: cfg.Now, idempotency: cfg.Idempotency, observer: cfg.Observer, pii: cfg.PII, blobs: cfg.Blobs}
 	if cfg.CacheSize == 0 {
 		cfg.CacheSize = 16384
 	}

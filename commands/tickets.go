@@ -167,9 +167,26 @@ func (a *App) CommentTicket(ctx context.Context, m Meta, id, body string) (Resul
 	return res, err
 }
 
-// DeleteTicket deletes a ticket; its history stays.
+// DeleteTicket deletes a ticket; its history stays. The files of its
+// attachments are deleted after it, as well as can be: the ticket is
+// deleted whatever happens to them, and a file left (a crash, a failing
+// store) is named by no ticket that exists, and never served.
 func (a *App) DeleteTicket(ctx context.Context, m Meta, id string) (Result, error) {
-	return a.onTicket(ctx, m, id, domain.Delete, (*ticket.Ticket).Delete)
+	var keys []string
+	res, err := a.onTicket(ctx, m, id, domain.Delete, func(t *ticket.Ticket) ([]domain.Event, error) {
+		keys = keys[:0]
+		for _, att := range t.Attachments {
+			keys = append(keys, att.BlobKey)
+		}
+		return t.Delete()
+	})
+	if err != nil || a.blobs == nil {
+		return res, err
+	}
+	for _, k := range keys {
+		_ = a.blobs.Delete(context.WithoutCancel(ctx), k)
+	}
+	return res, nil
 }
 
 // onTicket runs a command on an existing ticket the actor can see; a

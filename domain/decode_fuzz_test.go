@@ -17,6 +17,7 @@ import (
 	"agentdesk/domain/agent"
 	"agentdesk/domain/campaign"
 	"agentdesk/domain/company"
+	"agentdesk/domain/document"
 	"agentdesk/domain/knowledge"
 	"agentdesk/domain/syncrun"
 	"agentdesk/domain/ticket"
@@ -90,6 +91,9 @@ func eventKinds() map[string]eventKind {
 		}},
 		{syncrun.Events, func() []interface{ Apply(domain.Event) } {
 			return []interface{ Apply(domain.Event) }{&syncrun.Syncs{}}
+		}},
+		{document.Events, func() []interface{ Apply(domain.Event) } {
+			return []interface{ Apply(domain.Event) }{&document.Document{}}
 		}},
 		{usage.Events, func() []interface{ Apply(domain.Event) } {
 			return []interface{ Apply(domain.Event) }{&usage.Record{}}

@@ -26,10 +26,13 @@ type KnowledgeChunk struct {
 	TokenCount int      `json:"token_count"`
 	// RemoteID names the shop's or site's item a synced chunk was made
 	// of; empty for the others.
-	RemoteID  string    `json:"remote_id"`
-	CreatedAt time.Time `json:"created_at"`
-	UpdatedAt time.Time `json:"updated_at"`
-	Revision  uint64    `json:"revision"`
+	RemoteID string `json:"remote_id"`
+	// DocumentID is the document the chunk was split from; null for a
+	// chunk written on its own.
+	DocumentID *string   `json:"document_id"`
+	CreatedAt  time.Time `json:"created_at"`
+	UpdatedAt  time.Time `json:"updated_at"`
+	Revision   uint64    `json:"revision"`
 	// Position is the log position of the chunk's last change, a
 	// position key: retrieval reads an agent's chunks changed since a
 	// position it has seen.
@@ -45,8 +48,8 @@ func KnowledgeChunksProjector() Projector {
 		DocID:          streamID(knowledge.Category),
 		Creates:        []string{knowledge.TypeCreated},
 		Project:        projectKnowledgeChunk,
-		// 2: documents carry their position.
-		ProjectorVersion: 2,
+		// 2: documents carry their position; 3: and their document_id.
+		ProjectorVersion: 3,
 	}
 }
 
@@ -62,6 +65,7 @@ func projectKnowledgeChunk(ev eventstore.RecordedEvent, cur *KnowledgeChunk) (*K
 			ID: e.ChunkID, CompanyID: e.CompanyID, AgentID: e.AgentID, Title: e.Title, Content: e.Content,
 			Source: string(e.Source), Tags: tagList(e.Tags), TokenCount: e.TokenCount, RemoteID: e.RemoteID,
 			CreatedAt: at, UpdatedAt: at, Revision: ev.Revision, Position: ev.Position.Key(),
+			DocumentID: optional(e.DocumentID),
 		}, nil
 	case *knowledge.Deleted:
 		return nil, nil

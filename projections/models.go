@@ -316,8 +316,8 @@ func streamID(category string) func(eventstore.RecordedEvent) string {
 // All returns the projectors agentdesk runs.
 func All(opts ...Option) []Projector {
 	return []Projector{
-		CompaniesProjector(), UsersProjector(opts...), CredentialsProjector(), TicketsProjector(), TicketCommentsProjector(),
-		AgentsProjector(), CampaignsProjector(), CampaignContentProjector(), KnowledgeChunksProjector(), KnowledgeVectorsProjector(), SyncRunsProjector(),
+		CompaniesProjector(), UsersProjector(opts...), CredentialsProjector(), TicketsProjector(), TicketCommentsProjector(), TicketAttachmentsProjector(),
+		AgentsProjector(), CampaignsProjector(), CampaignContentProjector(), KnowledgeChunksProjector(), KnowledgeDocumentsProjector(), KnowledgeVectorsProjector(), SyncRunsProjector(),
 		ConversationsProjector(), ConversationMessagesProjector(),
 		NotificationsProjector(), UsageProjector(), UsageMonthlyProjector(), AuditLogProjector(),
 	}

@@ -62,9 +62,10 @@ COMPANY_RATE_LIMIT, NATS_URL, NATS_GROUP, INTEGRATION_TOPIC, REACTION_RETRIES, S
 READY_MAX_LAG, PROJECTION_RETRIES, PROJECTION_SKIP_FAILING, LEASE_TTL,
 OPENAI_API_KEY, OPENAI_BASE_URL, ANTHROPIC_API_KEY, ANTHROPIC_BASE_URL,
 LLM_MODEL, LLM_TIMEOUT, LLM_EMBEDDING_MODEL, LLM_MONTHLY_TOKEN_QUOTA, LOG_LEVEL, LOG_FORMAT,
-DEBUG_ADDR). With AWS_SECRETS_MANAGER_SECRET_ID set, the keys of that JSON
-secret supply the variables the environment leaves unset (AWS_REGION and the
-standard AWS credential chain apply); see the README.`
+DEBUG_ADDR, AWS_S3_BUCKET, AWS_S3_PREFIX, AWS_S3_PATH_STYLE). With
+AWS_SECRETS_MANAGER_SECRET_ID set, the keys of that JSON secret supply the
+variables the environment leaves unset (AWS_REGION and the standard AWS
+credential chain apply); see the README.`
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)

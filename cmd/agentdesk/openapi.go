@@ -115,6 +115,8 @@ func describeAPI(version string) (*openapi3.T, error) {
 	d.operator()
 	d.completion()
 	d.chat()
+	d.documents()
+	d.attachments()
 	if err := d.writes(); err != nil {
 		return nil, err
 	}

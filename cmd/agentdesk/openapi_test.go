@@ -409,6 +409,17 @@ func openAPISamples(t *testing.T, ts *testServer, v *validator) {
 	a.must(http.StatusOK, "GET", "/api/comments"+filterQuery(map[string]any{"ticket_id": tkID}, "sort=seq"), nil)
 	a.must(http.StatusBadRequest, "GET", "/api/comments", nil)
 	a.must(http.StatusOK, "GET", "/api/comments/"+cm["id"].(string), nil)
+	// Attachments: multipart, each its own record under the ticket.
+	att := a.upload("POST", "/api/tickets/"+tkID+"/attachments", "screen.png", "image/png", []byte("\x89PNG\r\n\x1a\n\x00\x00"), nil)
+	if att.Status != http.StatusCreated {
+		t.Fatalf("attach: got %d %s", att.Status, att.Body)
+	}
+	attID := att.Map(t)["id"].(string)
+	a.must(http.StatusOK, "GET", "/api/ticket_attachments"+filterQuery(map[string]any{"ticket_id": tkID}, "sort=size&order=DESC"), nil)
+	a.must(http.StatusOK, "GET", "/api/ticket_attachments/"+attID, nil)
+	a.must(http.StatusOK, "GET", "/api/ticket_attachments/"+attID+"/history", nil)
+	a.must(http.StatusOK, "GET", "/api/tickets/"+tkID+"/attachments/"+attID+"/file", nil)
+	a.must(http.StatusOK, "DELETE", "/api/tickets/"+tkID+"/attachments/"+attID, nil)
 	a.must(http.StatusOK, "GET", "/api/tickets/"+tkID, nil)
 	a.must(http.StatusOK, "GET", "/api/tickets/"+tkID+"/history?range=[0,9]", nil)
 	a.must(http.StatusOK, "GET", "/api/tickets/"+tkID+"?revision=0", nil)
@@ -470,6 +481,25 @@ func openAPISamples(t *testing.T, ts *testServer, v *validator) {
 	a.must(http.StatusOK, "PUT", "/api/knowledge_chunks/"+kcID, map[string]any{"title": "Printers, again", "revision": kc["revision"]})
 	a.must(http.StatusOK, "GET", "/api/knowledge_chunks/"+kcID, nil)
 	a.must(http.StatusOK, "GET", "/api/knowledge_chunks"+filterQuery(map[string]any{"agent_id": agID, "tags": "hardware"}, ""), nil)
+	// Knowledge documents: multipart uploads, split into chunks.
+	upload := func(c *client, want int, method, path, name, ct string, file []byte, fields map[string]string) map[string]any {
+		r := c.upload(method, path, name, ct, file, fields)
+		if r.Status != want {
+			t.Fatalf("%s %s: got %d %s, want %d", method, path, r.Status, r.Body, want)
+		}
+		return r.Map(t)
+	}
+	kd := upload(a, http.StatusCreated, "POST", "/api/knowledge_documents", "printers.md", "text/markdown",
+		[]byte("# Printers\n\nTurn it off and on again.\n\n## Paper\n\nLoad A4 only."), map[string]string{"agent_id": agID})
+	kdID := kd["id"].(string)
+	upload(a, http.StatusOK, "PUT", "/api/knowledge_documents/"+kdID, "printers.md", "text/markdown",
+		[]byte("# Printers\n\nTurn it off and on again.\n\n## Paper\n\nLoad A4 or Letter."), map[string]string{"title": "Printers"})
+	upload(a, http.StatusUnsupportedMediaType, "POST", "/api/knowledge_documents", "photo.png", "image/png", []byte("\x89PNG\r\n\x1a\n\x00\x00"), map[string]string{"agent_id": agID})
+	a.must(http.StatusOK, "GET", "/api/knowledge_documents/"+kdID, nil)
+	a.must(http.StatusOK, "GET", "/api/knowledge_documents"+filterQuery(map[string]any{"agent_id": agID, "status": "ingested"}, "sort=chunk_count&order=DESC"), nil)
+	a.must(http.StatusOK, "GET", "/api/knowledge_documents/"+kdID+"/file", nil)
+	a.must(http.StatusOK, "DELETE", "/api/knowledge_documents/"+kdID, nil)
+	a.must(http.StatusNotFound, "GET", "/api/knowledge_documents/"+kdID+"/file", nil)
 
 	// Agent chat, and the conversations it records.
 	reply := writer.must(http.StatusOK, "POST", "/api/agents/"+agID+"/chat", map[string]any{"message": "My printer is on fire"}).Map(t)

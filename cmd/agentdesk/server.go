@@ -27,6 +27,7 @@ import (
 	"agentdesk/commands/web"
 	"agentdesk/eventstore"
 	"agentdesk/internal/auth"
+	"agentdesk/internal/blob"
 	"agentdesk/internal/config"
 	"agentdesk/internal/metrics"
 	"agentdesk/internal/pii"
@@ -136,8 +137,12 @@ func OpenWith(ctx context.Context, cfg config.Config, log *slog.Logger, opts Opt
 	}
 	passwords := auth.Bcrypt{Cost: cfg.BcryptCost}
 	s.idempotency = newIdempotencyRecords(s.reads, cfg.IdempotencyTTL)
+	blobs, err := openBlobs(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
 	app, err := commands.New(commands.Config{Store: s.events, Hasher: passwords, Idempotency: s.idempotency, Observer: s.metrics, PII: s.pii,
-		Now: s.clock.Now})
+		Now: s.clock.Now, Blobs: blobs})
 	if err != nil {
 		return nil, err
 	}
@@ -177,7 +182,7 @@ func OpenWith(ctx context.Context, cfg config.Config, log *slog.Logger, opts Opt
 		return nil, err
 	}
 	writes, err := web.New(web.Config{App: app, Records: api, Inbox: api, Principal: readapi.PrincipalFrom, WriteError: writeErr, ErrorStatus: readapi.ErrorStatus,
-		Sealer: sealer, Chat: chatter, Logger: log})
+		Sealer: sealer, Chat: chatter, Blobs: blobs, Logger: log})
 	if err != nil {
 		return nil, err
 	}
@@ -621,4 +626,13 @@ func init() {
 	// UUIDs (request ids, event ids) come from a pool of random bytes
 	// refilled 4 KiB at a time, instead of a system call each.
 	uuid.EnableRandPool()
+}
+
+// openBlobs opens the blob store: the S3 bucket AWS_S3_BUCKET names, or
+// DATA_DIR/blobs.
+func openBlobs(ctx context.Context, cfg config.Config) (blob.Store, error) {
+	if cfg.S3Bucket != "" {
+		return blob.NewS3(ctx, blob.S3Config{Bucket: cfg.S3Bucket, Prefix: cfg.S3Prefix, PathStyle: cfg.S3PathStyle})
+	}
+	return blob.NewDir(filepath.Join(cfg.DataDir, "blobs"))
 }

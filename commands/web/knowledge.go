@@ -15,8 +15,9 @@ import (
 //	PUT    /api/knowledge_chunks/{id}
 //	DELETE /api/knowledge_chunks/{id}
 //
-// token_count is estimated from the content by the domain, and position
-// is the log position of the chunk's last change: records carry them,
+// token_count is estimated from the content by the domain, position is
+// the log position of the chunk's last change, and document_id the
+// knowledge document the chunk was split from: records carry them,
 // writes ignore them.
 
 // knowledgeBody is what create and update read.
@@ -33,6 +34,10 @@ type knowledgeBody struct {
 type knowledgeReadOnly struct {
 	TokenCount json.RawMessage `json:"token_count"`
 	Position   json.RawMessage `json:"position"`
+	// DocumentID is set by a document's upload only, RemoteID by a sync
+	// only.
+	DocumentID json.RawMessage `json:"document_id"`
+	RemoteID   json.RawMessage `json:"remote_id"`
 }
 
 // createKnowledgeBody is what POST /api/knowledge_chunks reads.

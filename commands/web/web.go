@@ -30,6 +30,7 @@ import (
 	"agentdesk/domain"
 	"agentdesk/domain/resource"
 	"agentdesk/eventstore"
+	"agentdesk/internal/blob"
 )
 
 // MaxBody is the largest request body accepted (413 beyond).
@@ -74,6 +75,10 @@ type Config struct {
 	Sealer commands.Sealer
 	// Chat, when set, serves agent chat (POST /api/agents/{id}/chat).
 	Chat *commands.Chatter
+	// Blobs, when set, serves the files of knowledge documents, whose
+	// endpoints are mounted only then; it must be the store the App
+	// writes them to.
+	Blobs blob.Store
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
 }
@@ -112,6 +117,7 @@ type Handler struct {
 	status    func(error) int
 	sealer    commands.Sealer
 	chatter   *commands.Chatter
+	blobs     blob.Store
 	log       *slog.Logger
 	// keyLocks serializes requests that share an Idempotency-Key, so a
 	// retry racing its original waits for it and replays its response
@@ -127,7 +133,7 @@ func New(cfg Config) (*Handler, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &Handler{app: cfg.App, records: cfg.Records, inbox: cfg.Inbox, principal: cfg.Principal, writeErr: cfg.WriteError, status: cfg.ErrorStatus, sealer: cfg.Sealer, chatter: cfg.Chat, log: cfg.Logger}, nil
+	return &Handler{app: cfg.App, records: cfg.Records, inbox: cfg.Inbox, principal: cfg.Principal, writeErr: cfg.WriteError, status: cfg.ErrorStatus, sealer: cfg.Sealer, chatter: cfg.Chat, blobs: cfg.Blobs, log: cfg.Logger}, nil
 }
 
 // Mount registers the write endpoints on r, which must authenticate.
@@ -184,6 +190,18 @@ func (h *Handler) Mount(r chi.Router) {
 	r.Post(chunks, h.run(resource.KnowledgeChunks.Name, h.createKnowledgeChunk))
 	r.Put(chunks+"/{id}", h.run(resource.KnowledgeChunks.Name, h.updateKnowledgeChunk))
 	r.Delete(chunks+"/{id}", h.run(resource.KnowledgeChunks.Name, h.deleteKnowledgeChunk))
+
+	if h.blobs != nil {
+		documents := "/api/" + resource.KnowledgeDocuments.Name
+		r.Post(documents, h.runUpload(h.uploadDocument))
+		r.Put(documents+"/{id}", h.runUpload(h.replaceDocument))
+		r.Delete(documents+"/{id}", h.run(resource.KnowledgeDocuments.Name, h.deleteDocument))
+		r.Get(documents+"/{id}/file", h.downloadDocument)
+
+		r.Post("/api/tickets/{id}/attachments", h.attach)
+		r.Delete("/api/tickets/{ticket_id}/attachments/{id}", h.run(resource.Tickets.Name, h.detach))
+		r.Get("/api/tickets/{ticket_id}/attachments/{id}/file", h.downloadAttachment)
+	}
 
 	notifications := "/api/" + resource.Notifications.Name
 	r.Post(notifications, h.notificationsCreatedByPlatform)

@@ -16,6 +16,9 @@ type Created struct {
 	// it was made of there ("shopify:gid://shopify/Product/1",
 	// "wordpress:post:42"); empty otherwise.
 	RemoteID string `json:"remote_id,omitempty"`
+	// DocumentID is the knowledge document the chunk was split from;
+	// empty for a chunk written on its own.
+	DocumentID string `json:"document_id,omitempty"`
 }
 
 // Updated records changed fields; absent fields did not change. A new

@@ -62,7 +62,9 @@ type Chunk struct {
 	TokenCount int
 	// RemoteID names the remote item a synced chunk was made of.
 	RemoteID string
-	Deleted  bool
+	// DocumentID is the document the chunk was split from, if any.
+	DocumentID string
+	Deleted    bool
 	// EmbeddedModel and EmbeddedSHA are the model and content hash of
 	// the last embedding recorded for the current content; empty when
 	// none is (a new content clears them).
@@ -101,6 +103,7 @@ func (c *Chunk) Apply(e domain.Event) {
 		c.ID, c.CompanyID, c.AgentID, c.Title = e.ChunkID, e.CompanyID, e.AgentID, e.Title
 		c.Content, c.Source, c.Tags, c.TokenCount = e.Content, e.Source, e.Tags, e.TokenCount
 		c.RemoteID = e.RemoteID
+		c.DocumentID = e.DocumentID
 	case *Updated:
 		if e.AgentID != nil {
 			c.AgentID = *e.AgentID
@@ -144,6 +147,8 @@ type CreateCmd struct {
 	// RemoteID, optional, names the remote item a synced chunk is made
 	// of (see Created.RemoteID).
 	RemoteID string
+	// DocumentID, when set, is the document the chunk is split from.
+	DocumentID string
 }
 
 // Create decides the creation of a chunk; the token count is estimated
@@ -172,12 +177,16 @@ func (c *Chunk) Create(cmd CreateCmd) ([]domain.Event, error) {
 	if len(cmd.RemoteID) > MaxRemoteID {
 		p.Add("remote_id", fmt.Sprintf("must be at most %d bytes", MaxRemoteID))
 	}
+	if cmd.DocumentID != "" && !domain.ValidID(cmd.DocumentID) {
+		p.Add("document_id", "must be a UUID")
+	}
 	if err := p.Err(); err != nil {
 		return nil, err
 	}
 	return []domain.Event{&Created{
 		ChunkID: cmd.ChunkID, CompanyID: cmd.CompanyID, AgentID: cmd.AgentID, Title: title,
 		Content: content, Source: cmd.Source, Tags: tags, TokenCount: EstimateTokens(content), RemoteID: cmd.RemoteID,
+		DocumentID: cmd.DocumentID,
 	}}, nil
 }
 

@@ -12,6 +12,7 @@ import (
 	"agentdesk/domain/campaign"
 	"agentdesk/domain/company"
 	"agentdesk/domain/conversation"
+	"agentdesk/domain/document"
 	"agentdesk/domain/knowledge"
 	"agentdesk/domain/notification"
 	"agentdesk/domain/syncrun"
@@ -271,6 +272,27 @@ var (
 		Parent:      Tickets,
 		ParentField: "ticket_id",
 	}
+	// TicketAttachments are the files attached to tickets, each its own
+	// record, read by whoever may read the ticket.
+	TicketAttachments = &Resource{
+		Name: "ticket_attachments",
+		Fields: append([]Field{
+			{Name: "ticket_id", Kind: Text, Filter: true, Sort: true},
+			{Name: "company_id", Kind: Text, Filter: true},
+			{Name: "uploader_id", Kind: Text, Filter: true},
+			{Name: "filename", Kind: Text, Filter: true, Sort: true, Search: true},
+			{Name: "content_type", Kind: Text, Filter: true},
+			{Name: "size", Kind: Number, Filter: true, Sort: true},
+		}, times("created_at")...),
+		Indexes: [][]string{{"ticket_id", "created_at"}, {"ticket_id", "filename"}, {"ticket_id", "size"}, {"ticket_id", "uploader_id"},
+			{"ticket_id", "content_type"}, {"company_id", "created_at"}, {"ticket_id"},
+		},
+		Counts:      [][]string{{"ticket_id"}, {"company_id", "ticket_id"}},
+		DefaultSort: "created_at",
+		Scope:       childScope(domain.TicketScope),
+		Parent:      Tickets,
+		ParentField: "ticket_id",
+	}
 )
 
 // Agents are a company's AI agents. Integration credentials are
@@ -357,6 +379,9 @@ var KnowledgeChunks = &Resource{
 		{Name: "token_count", Kind: Number, Filter: true, Sort: true},
 		// remote_id names the remote item a synced chunk was made of.
 		{Name: "remote_id", Kind: Text, Filter: true},
+		// document_id is the knowledge document the chunk was split
+		// from, null for one written on its own.
+		{Name: "document_id", Kind: Text, Filter: true},
 		// position is the log position of the chunk's last change (a
 		// position key), by which retrieval follows an agent's chunks.
 		{Name: "position", Kind: Text},
@@ -367,6 +392,8 @@ var KnowledgeChunks = &Resource{
 		// Retrieval reads an agent's chunks changed since it last looked.
 		{"company_id", "agent_id", "position"},
 		{"company_id", "agent_id", "remote_id"},
+		// A document's chunks.
+		{"company_id", "document_id", "created_at"},
 	},
 	Counts:      [][]string{{"company_id"}, {"company_id", "agent_id"}, {"company_id", "source"}},
 	DefaultSort: "created_at",
@@ -407,6 +434,41 @@ var SyncRuns = &Resource{
 func syncStatuses() []string {
 	out := make([]string, len(syncrun.Statuses))
 	for i, s := range syncrun.Statuses {
+		out[i] = string(s)
+	}
+	return out
+}
+
+// KnowledgeDocuments are files uploaded for agents, whose text is split
+// into knowledge chunks; they follow the chunks' visibility.
+var KnowledgeDocuments = &Resource{
+	Name: "knowledge_documents",
+	Fields: append([]Field{
+		{Name: "company_id", Kind: Text, Filter: true, Sort: true},
+		{Name: "agent_id", Kind: Text, Filter: true, Sort: true},
+		{Name: "title", Kind: Text, Filter: true, Sort: true, Search: true},
+		{Name: "filename", Kind: Text, Filter: true, Sort: true, Search: true},
+		{Name: "content_type", Kind: Text, Filter: true, Sort: true},
+		{Name: "size", Kind: Number, Filter: true, Sort: true},
+		{Name: "status", Kind: Enum, Values: documentStatuses(), Filter: true, Sort: true},
+		{Name: "chunk_count", Kind: Number, Filter: true, Sort: true},
+	}, times("created_at", "updated_at")...),
+	Indexes: [][]string{
+		{"company_id", "created_at"}, {"company_id", "updated_at"}, {"company_id", "agent_id", "created_at"}, {"company_id", "agent_id"},
+		{"company_id", "title"}, {"company_id", "filename"}, {"company_id", "content_type"}, {"company_id", "size"},
+		{"company_id", "status"}, {"company_id", "chunk_count"}, {"company_id"},
+	},
+	Counts:      [][]string{{"company_id"}, {"company_id", "agent_id"}, {"company_id", "status"}},
+	DefaultSort: "created_at",
+	DefaultDesc: true,
+	Scope:       domain.KnowledgeScope,
+	// A document's write answers once its chunks are readable too.
+	Also: []string{KnowledgeChunks.CollectionName()},
+}
+
+func documentStatuses() []string {
+	out := make([]string, len(document.Statuses))
+	for i, s := range document.Statuses {
 		out[i] = string(s)
 	}
 	return out
@@ -572,6 +634,7 @@ var categories = map[string]*Resource{
 	company.Category: Companies, user.Category: Users, ticket.Category: Tickets, agent.Category: Agents,
 	campaign.Category: Campaigns, knowledge.Category: KnowledgeChunks, notification.Category: Notifications,
 	conversation.Category: Conversations,
+	document.Category:     KnowledgeDocuments,
 	usage.Category:        Usage,
 	syncrun.Category:      SyncRuns,
 }
@@ -606,5 +669,6 @@ func childScope(parent func(domain.Principal) domain.ReadScope) func(domain.Prin
 
 // All lists the resources the API serves, in menu order.
 func All() []*Resource {
-	return []*Resource{Companies, Users, Agents, Tickets, Comments, Campaigns, CampaignContent, KnowledgeChunks, SyncRuns, Conversations, ConversationMessages, Notifications, Usage, AuditLog}
+	return []*Resource{Companies, Users, Agents, Tickets, Comments, TicketAttachments, Campaigns, CampaignContent, KnowledgeChunks, KnowledgeDocuments, SyncRuns,
+		Conversations, ConversationMessages, Notifications, Usage, AuditLog}
 }

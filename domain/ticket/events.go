@@ -54,6 +54,24 @@ type Commented struct {
 	Body      string `json:"body"`
 }
 
+// AttachmentAdded records a file attached to the ticket, stored as a
+// blob under BlobKey.
+type AttachmentAdded struct {
+	AttachmentID string `json:"attachment_id"`
+	UploaderID   string `json:"uploader_id"`
+	Filename     string `json:"filename"`
+	ContentType  string `json:"content_type"`
+	Size         int64  `json:"size"`
+	SHA256       string `json:"sha256"`
+	BlobKey      string `json:"blob_key"`
+}
+
+// AttachmentRemoved records an attachment's removal; its blob is
+// deleted after.
+type AttachmentRemoved struct {
+	AttachmentID string `json:"attachment_id"`
+}
+
 // Deleted records the ticket's deletion; its history stays.
 type Deleted struct{}
 
@@ -66,6 +84,9 @@ const (
 	TypeStatusChanged = "ticket.status_changed"
 	TypeCommented     = "ticket.commented"
 	TypeDeleted       = "ticket.deleted"
+
+	TypeAttachmentAdded   = "ticket.attachment_added"
+	TypeAttachmentRemoved = "ticket.attachment_removed"
 )
 
 // EventType implements domain.Event.
@@ -89,6 +110,12 @@ func (*Commented) EventType() string { return TypeCommented }
 // EventType implements domain.Event.
 func (*Deleted) EventType() string { return TypeDeleted }
 
+// EventType implements domain.Event.
+func (*AttachmentAdded) EventType() string { return TypeAttachmentAdded }
+
+// EventType implements domain.Event.
+func (*AttachmentRemoved) EventType() string { return TypeAttachmentRemoved }
+
 // Events decodes stored ticket events.
 var Events = domain.NewRegistry(
 	func() domain.Event { return &Opened{} },
@@ -98,6 +125,8 @@ var Events = domain.NewRegistry(
 	func() domain.Event { return &StatusChanged{} },
 	func() domain.Event { return &Commented{} },
 	func() domain.Event { return &Deleted{} },
+	func() domain.Event { return &AttachmentAdded{} },
+	func() domain.Event { return &AttachmentRemoved{} },
 )
 
 // Stream returns the event stream id of a ticket.

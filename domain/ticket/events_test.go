@@ -18,6 +18,9 @@ func TestEventsRoundTrip(t *testing.T) {
 		"ticket.status_changed": moved(Resolved, Closed),
 		"ticket.commented":      &Commented{CommentID: commentID, AuthorID: agentID, Body: "Looks fixed."},
 		"ticket.deleted":        &Deleted{},
+		"ticket.attachment_added": &AttachmentAdded{AttachmentID: commentID, UploaderID: agentID, Filename: "a.png", ContentType: "image/png",
+			Size: 3, SHA256: strings.Repeat("a", 64), BlobKey: "k"},
+		"ticket.attachment_removed": &AttachmentRemoved{AttachmentID: commentID},
 	})
 }
 

@@ -4,6 +4,8 @@
 package ticket
 
 import (
+	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"unicode/utf8"
@@ -58,6 +60,10 @@ const (
 	MaxComment     = 20000
 	MaxTags        = 20
 	MaxTag         = 50
+	// MaxAttachments is the most files attached to a ticket at once, and
+	// MaxFilename the longest file name, in characters.
+	MaxAttachments = 100
+	MaxFilename    = 255
 )
 
 // Ticket is the state of one ticket, rebuilt from its events.
@@ -72,6 +78,8 @@ type Ticket struct {
 	AssigneeID  string
 	Tags        []string
 	Comments    int
+	// Attachments are the files attached now, by id.
+	Attachments map[string]Attachment
 	Deleted     bool
 	// Version is the number of events applied.
 	Version uint64
@@ -114,9 +122,89 @@ func (t *Ticket) Apply(e domain.Event) {
 		t.Status = e.To
 	case *Commented:
 		t.Comments++
+	case *AttachmentAdded:
+		// A new map, never the old one changed: copies of a state (the
+		// command cache's) share it.
+		next := maps.Clone(t.Attachments)
+		if next == nil {
+			next = map[string]Attachment{}
+		}
+		next[e.AttachmentID] = Attachment{UploaderID: e.UploaderID, BlobKey: e.BlobKey}
+		t.Attachments = next
+	case *AttachmentRemoved:
+		next := maps.Clone(t.Attachments)
+		delete(next, e.AttachmentID)
+		t.Attachments = next
 	case *Deleted:
 		t.Deleted = true
 	}
+}
+
+// Attachment is what a ticket keeps of a file attached to it.
+type Attachment struct {
+	UploaderID string
+	BlobKey    string
+}
+
+// AttachCmd attaches a file the caller has stored as a blob.
+type AttachCmd struct {
+	AttachmentID string
+	UploaderID   string
+	Filename     string
+	ContentType  string
+	Size         int64
+	SHA256       string
+	BlobKey      string
+}
+
+// Attach decides attaching a file; closed tickets take none, as they take
+// no comments.
+func (t *Ticket) Attach(c AttachCmd) ([]domain.Event, error) {
+	if !t.Exists() {
+		return nil, domain.ErrNotFound
+	}
+	if t.Status == Closed {
+		return nil, closedErr("attach a file to")
+	}
+	p := domain.Problems{}
+	if !domain.ValidID(c.AttachmentID) {
+		p.Add("attachment_id", "must be a UUID")
+	}
+	name := strings.TrimSpace(c.Filename)
+	switch {
+	case name == "":
+		p.Add("filename", "must not be empty")
+	case utf8.RuneCountInString(name) > MaxFilename:
+		p.Add("filename", fmt.Sprintf("must be at most %d characters", MaxFilename))
+	}
+	if c.Size <= 0 {
+		p.Add("file", "must not be empty")
+	}
+	if c.ContentType == "" || c.BlobKey == "" || len(c.SHA256) != 64 {
+		p.Add("file", "must be stored first")
+	}
+	if _, ok := t.Attachments[c.AttachmentID]; !ok && len(t.Attachments) >= MaxAttachments {
+		p.Add("file", fmt.Sprintf("a ticket holds at most %d attachments", MaxAttachments))
+	}
+	if err := p.Err(); err != nil {
+		return nil, err
+	}
+	if _, ok := t.Attachments[c.AttachmentID]; ok {
+		return nil, nil // a retry
+	}
+	return []domain.Event{&AttachmentAdded{AttachmentID: c.AttachmentID, UploaderID: c.UploaderID, Filename: name,
+		ContentType: c.ContentType, Size: c.Size, SHA256: c.SHA256, BlobKey: c.BlobKey}}, nil
+}
+
+// Detach decides removing an attachment.
+func (t *Ticket) Detach(attachmentID string) ([]domain.Event, error) {
+	if !t.Exists() {
+		return nil, domain.ErrNotFound
+	}
+	if _, ok := t.Attachments[attachmentID]; !ok {
+		return nil, domain.ErrNotFound
+	}
+	return []domain.Event{&AttachmentRemoved{AttachmentID: attachmentID}}, nil
 }
 
 // OpenCmd opens a new ticket.

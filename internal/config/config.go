@@ -175,6 +175,16 @@ type Config struct {
 	// is the tokens a company may spend on the LLM in a UTC month unless
 	// a superadmin set its own quota.
 	LLMMonthlyTokenQuota int64
+
+	// S3Bucket (AWS_S3_BUCKET), when set, keeps blobs (uploaded
+	// documents) in that S3 bucket instead of DATA_DIR/blobs; S3Prefix
+	// (AWS_S3_PREFIX) is put before every key, and S3PathStyle
+	// (AWS_S3_PATH_STYLE) addresses the bucket in the URL's path, as
+	// S3-compatible servers need. The SDK reads the region, credentials
+	// and AWS_ENDPOINT_URL itself.
+	S3Bucket    string
+	S3Prefix    string
+	S3PathStyle bool
 }
 
 // FromEnv reads the configuration from the environment through getenv.
@@ -210,6 +220,9 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		LLMModel:          or(getenv("LLM_MODEL"), "gpt-4o-mini"),
 		LLMTimeout:        60 * time.Second,
 		LLMEmbeddingModel: getenv("LLM_EMBEDDING_MODEL"),
+
+		S3Bucket: strings.TrimSpace(getenv("AWS_S3_BUCKET")),
+		S3Prefix: strings.TrimSpace(getenv("AWS_S3_PREFIX")),
 
 		SignInUserLimit:       20,
 		SignInClientUserLimit: 5,
@@ -355,6 +368,16 @@ func FromEnv(getenv func(string) string) (Config, error) {
 			errs = append(errs, fmt.Errorf("LLM_MONTHLY_TOKEN_QUOTA %q: want a number of tokens such as 1000000, or 0 for no limit", s))
 		}
 		c.LLMMonthlyTokenQuota = n
+	}
+	if s := getenv("AWS_S3_PATH_STYLE"); s != "" {
+		b, err := strconv.ParseBool(strings.TrimSpace(s))
+		if err != nil {
+			errs = append(errs, fmt.Errorf("AWS_S3_PATH_STYLE %q: want true or false", s))
+		}
+		c.S3PathStyle = b
+	}
+	if c.S3Prefix != "" && c.S3Bucket == "" {
+		errs = append(errs, errors.New("AWS_S3_PREFIX needs AWS_S3_BUCKET"))
 	}
 	if s := getenv("LLM_TIMEOUT"); s != "" {
 		d, err := time.ParseDuration(s)

@@ -1,0 +1,110 @@
+package projections
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"agentdesk/domain/resource"
+	"agentdesk/domain/ticket"
+	"agentdesk/eventstore"
+	"agentdesk/readstore"
+)
+
+// TicketAttachments is the name of the ticket_attachments read model and
+// of its projection.
+var TicketAttachments = resource.TicketAttachments.CollectionName()
+
+// TicketAttachment is a document of the ticket_attachments read model:
+// one file attached to a ticket.
+type TicketAttachment struct {
+	ID          string    `json:"id"`
+	TicketID    string    `json:"ticket_id"`
+	CompanyID   string    `json:"company_id"`
+	UploaderID  string    `json:"uploader_id"`
+	Filename    string    `json:"filename"`
+	ContentType string    `json:"content_type"`
+	Size        int64     `json:"size"`
+	SHA256      string    `json:"sha256"`
+	CreatedAt   time.Time `json:"created_at"`
+	// Revision is the ticket's stream revision that attached the file.
+	Revision uint64 `json:"revision"`
+}
+
+// attachmentsProjector keeps one document per attached file, as
+// commentsProjector does per comment: an attachment event writes or
+// deletes its own document, and a ticket's deletion deletes them all.
+type attachmentsProjector struct{}
+
+// TicketAttachmentsProjector builds the ticket_attachments read model.
+func TicketAttachmentsProjector() Projector { return attachmentsProjector{} }
+
+// Name implements Projector.
+func (attachmentsProjector) Name() string { return TicketAttachments }
+
+// Version implements Projector.
+func (attachmentsProjector) Version() int { return 1 }
+
+// Collection implements Projector.
+func (attachmentsProjector) Collection() readstore.Collection {
+	return collectionOf(resource.TicketAttachments)
+}
+
+// Document returns an empty attachment.
+func (attachmentsProjector) Document() any { return new(TicketAttachment) }
+
+// Filter implements Projector.
+func (attachmentsProjector) Filter() eventstore.Filter {
+	return eventstore.Filter{Categories: []string{ticket.Category},
+		Types: []string{ticket.TypeAttachmentAdded, ticket.TypeAttachmentRemoved, ticket.TypeDeleted}}
+}
+
+// Fold implements Projector.
+func (p attachmentsProjector) Fold(ctx context.Context, rs readstore.Store, events []eventstore.RecordedEvent) ([]readstore.Write, error) {
+	var writes []readstore.Write
+	added := map[string][]string{} // ticket id → attachment ids added in this batch
+	for _, ev := range events {
+		ticketID := ev.StreamID[len(ticket.Category)+1:]
+		e, err := ticket.Events.Decode(ev.Type, ev.SchemaVersion, ev.Data)
+		if err != nil {
+			return nil, eventError(ev, err)
+		}
+		key := ev.Position.Key()
+		switch e := e.(type) {
+		case *ticket.AttachmentAdded:
+			raw, err := json.Marshal(TicketAttachment{ID: e.AttachmentID, TicketID: ticketID, CompanyID: ev.Metadata.CompanyID,
+				UploaderID: e.UploaderID, Filename: e.Filename, ContentType: e.ContentType, Size: e.Size, SHA256: e.SHA256,
+				CreatedAt: ev.Metadata.RecordedAt, Revision: ev.Revision})
+			if err != nil {
+				return nil, fmt.Errorf("encode attachment %s: %w", e.AttachmentID, err)
+			}
+			writes = append(writes, readstore.Write{Collection: TicketAttachments, Doc: readstore.Doc{ID: e.AttachmentID, Version: key, Data: raw}})
+			added[ticketID] = append(added[ticketID], e.AttachmentID)
+		case *ticket.AttachmentRemoved:
+			writes = append(writes, readstore.Write{Collection: TicketAttachments, Doc: readstore.Doc{ID: e.AttachmentID, Version: key}, Delete: true})
+		case *ticket.Deleted:
+			ids := added[ticketID]
+			delete(added, ticketID)
+			for skip := 0; ; skip += childPage {
+				docs, _, err := rs.Query(ctx, TicketAttachments, readstore.Query{
+					Where: []readstore.Condition{{Field: "ticket_id", Op: readstore.Eq, Value: ticketID}},
+					Sort:  []readstore.Sort{{Field: "created_at"}}, Skip: skip, Limit: childPage,
+				})
+				if err != nil {
+					return nil, fmt.Errorf("load attachments of ticket %s: %w", ticketID, err)
+				}
+				for _, d := range docs {
+					ids = append(ids, d.ID)
+				}
+				if len(docs) < childPage {
+					break
+				}
+			}
+			for _, id := range ids {
+				writes = append(writes, readstore.Write{Collection: TicketAttachments, Doc: readstore.Doc{ID: id, Version: key}, Delete: true})
+			}
+		}
+	}
+	return writes, nil
+}
