@@ -21,7 +21,7 @@ type Dir struct {
 
 // NewDir returns a Dir storing under root, which it creates.
 func NewDir(root string) (*Dir, error) {
-	if err := os.MkdirAll(root, 0o750); err != nil {
+	if err := os.MkdirAll(root, 0o700); err != nil {
 		return nil, fmt.Errorf("blob dir: %w", err)
 	}
 	return &Dir{root: root}, nil
@@ -45,7 +45,7 @@ func (d *Dir) Put(ctx context.Context, key string, r io.Reader, size int64, cont
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return fmt.Errorf("blob put %s: %w", key, err)
 	}
 	m, err := json.Marshal(meta{ContentType: contentType})
