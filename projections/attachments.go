@@ -86,20 +86,12 @@ func (p attachmentsProjector) Fold(ctx context.Context, rs readstore.Store, even
 		case *ticket.Deleted:
 			ids := added[ticketID]
 			delete(added, ticketID)
-			for skip := 0; ; skip += childPage {
-				docs, _, err := rs.Query(ctx, TicketAttachments, readstore.Query{
-					Where: []readstore.Condition{{Field: "ticket_id", Op: readstore.Eq, Value: ticketID}},
-					Sort:  []readstore.Sort{{Field: "created_at"}}, Skip: skip, Limit: childPage,
-				})
-				if err != nil {
-					return nil, fmt.Errorf("load attachments of ticket %s: %w", ticketID, err)
-				}
-				for _, d := range docs {
-					ids = append(ids, d.ID)
-				}
-				if len(docs) < childPage {
-					break
-				}
+			stored, err := children(ctx, rs, TicketAttachments, "ticket_id", ticketID, "created_at")
+			if err != nil {
+				return nil, err
+			}
+			for _, d := range stored {
+				ids = append(ids, d.ID)
 			}
 			for _, id := range ids {
 				writes = append(writes, readstore.Write{Collection: TicketAttachments, Doc: readstore.Doc{ID: id, Version: key}, Delete: true})

@@ -330,24 +330,9 @@ func projectItem(ev eventstore.RecordedEvent, e domain.Event, s *itemSlot) (*Con
 }
 
 // campaignItems returns the ids and versions of a campaign's stored
-// items, loaded in pages; their data is dropped as it comes.
+// items.
 func campaignItems(ctx context.Context, rs readstore.Store, campaignID string) ([]readstore.Doc, error) {
-	var out []readstore.Doc
-	for skip := 0; ; skip += childPage {
-		docs, _, err := rs.Query(ctx, CampaignContent, readstore.Query{
-			Where: []readstore.Condition{{Field: "campaign_id", Op: readstore.Eq, Value: campaignID}},
-			Sort:  []readstore.Sort{{Field: "created_at"}}, Skip: skip, Limit: childPage,
-		})
-		if err != nil {
-			return nil, fmt.Errorf("load content items of campaign %s: %w", campaignID, err)
-		}
-		for _, d := range docs {
-			out = append(out, readstore.Doc{ID: d.ID, Version: d.Version})
-		}
-		if len(docs) < childPage {
-			return out, nil
-		}
-	}
+	return children(ctx, rs, CampaignContent, "campaign_id", campaignID, "created_at")
 }
 
 // campaignOf returns the id of the campaign whose stream holds ev.

@@ -29,6 +29,28 @@ type Comment struct {
 // is deleted.
 const childPage = 500
 
+// children returns the ids and versions of the stored documents of
+// collection whose parentField is parentID, loaded in pages of
+// childPage sorted by sortField; their data is dropped as it comes.
+func children(ctx context.Context, rs readstore.Store, collection, parentField, parentID, sortField string) ([]readstore.Doc, error) {
+	var out []readstore.Doc
+	for skip := 0; ; skip += childPage {
+		docs, _, err := rs.Query(ctx, collection, readstore.Query{
+			Where: []readstore.Condition{{Field: parentField, Op: readstore.Eq, Value: parentID}},
+			Sort:  []readstore.Sort{{Field: sortField}}, Skip: skip, Limit: childPage,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("load %s of %s: %w", collection, parentID, err)
+		}
+		for _, d := range docs {
+			out = append(out, readstore.Doc{ID: d.ID, Version: d.Version})
+		}
+		if len(docs) < childPage {
+			return out, nil
+		}
+	}
+}
+
 // commentsProjector keeps one document per ticket comment. It is not a Def
 // (one document per aggregate): a comment event creates its own document,
 // and a ticket's deletion deletes all of its comments.
@@ -81,20 +103,12 @@ func (p commentsProjector) Fold(ctx context.Context, rs readstore.Store, events 
 		case *ticket.Deleted:
 			ids := added[ticketID]
 			delete(added, ticketID)
-			for skip := 0; ; skip += childPage {
-				docs, _, err := rs.Query(ctx, TicketComments, readstore.Query{
-					Where: []readstore.Condition{{Field: "ticket_id", Op: readstore.Eq, Value: ticketID}},
-					Sort:  []readstore.Sort{{Field: "seq"}}, Skip: skip, Limit: childPage,
-				})
-				if err != nil {
-					return nil, fmt.Errorf("load comments of ticket %s: %w", ticketID, err)
-				}
-				for _, d := range docs {
-					ids = append(ids, d.ID)
-				}
-				if len(docs) < childPage {
-					break
-				}
+			stored, err := children(ctx, rs, TicketComments, "ticket_id", ticketID, "seq")
+			if err != nil {
+				return nil, err
+			}
+			for _, d := range stored {
+				ids = append(ids, d.ID)
 			}
 			for _, id := range ids {
 				writes = append(writes, readstore.Write{Collection: TicketComments, Doc: readstore.Doc{ID: id, Version: key}, Delete: true})

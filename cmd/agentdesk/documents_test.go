@@ -49,9 +49,10 @@ func (c *client) upload(method, path, filename, contentType string, file []byte,
 	return c.do(method, path, body, "Content-Type", ct)
 }
 
+// testFile reads one of the sample files the extraction tests use.
 func testFile(tb testing.TB, name string) []byte {
 	tb.Helper()
-	b, err := os.ReadFile("testdata/" + name)
+	b, err := os.ReadFile("../../internal/extract/testdata/" + name)
 	if err != nil {
 		tb.Fatal(err)
 	}
