@@ -3,6 +3,7 @@ package extract
 import (
 	"errors"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -181,4 +182,15 @@ func FuzzSplit(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestSplitSaysARepeatedHeadingOnce(t *testing.T) {
+	got := splitter().Split("Returns guide", "# Returns guide\n\nIntro.\n\n## Refunds\n\nMoney back.")
+	var titles []string
+	for _, p := range got {
+		titles = append(titles, p.Title)
+	}
+	if want := []string{"Returns guide", "Returns guide › Refunds"}; !slices.Equal(titles, want) {
+		t.Errorf("titles %q, want %q", titles, want)
+	}
 }

@@ -43,7 +43,9 @@ func (s Splitter) Split(title, text string) []Piece {
 	heading := func() string {
 		parts := []string{title}
 		for _, h := range path {
-			if h != "" {
+			// A heading that repeats the one before it (a document's
+			// title and its first heading, most often) is said once.
+			if h != "" && !strings.EqualFold(h, parts[len(parts)-1]) {
 				parts = append(parts, h)
 			}
 		}
