@@ -24,6 +24,16 @@ func TestCompanyBoundary(t *testing.T) {
 		bCampaign := campaignOf(t, b)
 		bItem := bAdmin.must(http.StatusCreated, "POST", "/api/campaigns/"+bCampaign+"/content", map[string]any{"title": "B's secret", "body": "B only"}).Map(t)["id"].(string)
 		bChunk := chunkOf(t, b)
+		// A conversation (asking for a person needs no model), its
+		// messages, the ticket it opened, and a document.
+		bConv := b.users["client"].must(http.StatusOK, "POST", "/api/agents/"+bAgent+"/chat", map[string]any{"message": "B's secret: I want to talk to a human"}).Map(t)["conversation_id"].(string)
+		bMessages := bAdmin.list("/api/conversation_messages" + filterQuery(map[string]any{"conversation_id": bConv}, ""))
+		bMessage := bMessages.Data[0]["id"].(string)
+		doc := bAdmin.upload("POST", "/api/knowledge_documents", "b.md", "text/markdown", []byte("# B's secret\n\nB only."), map[string]string{"agent_id": bAgent})
+		if doc.Status != http.StatusCreated {
+			t.Fatalf("B's document: %d %s", doc.Status, doc.Body)
+		}
+		bDoc := doc.Map(t)["id"].(string)
 
 		t.Run("every route answers 404 for B's records", func(t *testing.T) {
 			for _, role := range roleOrder[1:] {
@@ -67,6 +77,17 @@ func TestCompanyBoundary(t *testing.T) {
 					{"GET", "/api/knowledge_chunks/" + bChunk, nil},
 					{"PUT", "/api/knowledge_chunks/" + bChunk, map[string]any{"title": "x"}},
 					{"DELETE", "/api/knowledge_chunks/" + bChunk, nil},
+					{"POST", "/api/agents/" + bAgent + "/chat", map[string]any{"message": "hi"}},
+					{"POST", "/api/agents/" + bAgent + "/chat", map[string]any{"message": "hi", "conversation_id": bConv}},
+					{"POST", "/api/agents/" + bAgent + "/integrations/shopify/sync", nil},
+					{"GET", "/api/conversations/" + bConv, nil},
+					{"GET", "/api/conversations/" + bConv + "/history", nil},
+					{"GET", "/api/conversation_messages/" + bMessage, nil},
+					{"GET", "/api/conversation_messages" + filterQuery(map[string]any{"conversation_id": bConv}, ""), nil},
+					{"GET", "/api/knowledge_documents/" + bDoc, nil},
+					{"GET", "/api/knowledge_documents/" + bDoc + "/file", nil},
+					{"DELETE", "/api/knowledge_documents/" + bDoc, nil},
+					{"GET", "/api/ticket_attachments" + filterQuery(map[string]any{"ticket_id": bTicket}, ""), nil},
 				} {
 					body := r.body
 					got := c.do(r.method, r.path, body)
@@ -80,6 +101,17 @@ func TestCompanyBoundary(t *testing.T) {
 					}
 				}
 			}
+			// Multipart writes onto B's records are missing ones too.
+			admin := a.users["company_admin"].with(t)
+			if r := admin.upload("POST", "/api/tickets/"+bTicket+"/attachments", "x.txt", "text/plain", []byte("x"), nil); r.Status != http.StatusNotFound {
+				t.Errorf("an attachment to B's ticket: got %d, want 404", r.Status)
+			}
+			if r := admin.upload("PUT", "/api/knowledge_documents/"+bDoc, "x.md", "text/markdown", []byte("# x"), nil); r.Status != http.StatusNotFound {
+				t.Errorf("a new version of B's document: got %d, want 404", r.Status)
+			}
+			if r := admin.upload("POST", "/api/knowledge_documents", "x.md", "text/markdown", []byte("# x"), map[string]string{"agent_id": bAgent}); r.Status != http.StatusUnprocessableEntity {
+				t.Errorf("a document for B's agent: got %d, want 422", r.Status)
+			}
 			// Nothing of B changed.
 			if tk := bAdmin.must(http.StatusOK, "GET", "/api/tickets/"+bTicket, nil).Map(t); tk["title"] != "B's secret" || tk["revision"] != float64(1) {
 				t.Fatalf("B's ticket after A's attempts: %v", tk)
@@ -89,7 +121,8 @@ func TestCompanyBoundary(t *testing.T) {
 		t.Run("lists never hold B's documents", func(t *testing.T) {
 			for _, role := range roleOrder[1:] {
 				c := a.users[role].with(t)
-				for _, path := range []string{"/api/companies", "/api/users", "/api/tickets", "/api/tickets?limit=1000", "/api/agents", "/api/campaigns", "/api/knowledge_chunks"} {
+				for _, path := range []string{"/api/companies", "/api/users", "/api/tickets", "/api/tickets?limit=1000", "/api/agents", "/api/campaigns", "/api/knowledge_chunks",
+					"/api/knowledge_documents", "/api/conversations", "/api/sync_runs", "/api/usage"} {
 					r := c.do("GET", path, nil)
 					if r.Status != http.StatusOK {
 						continue // a resource the role may not list at all
