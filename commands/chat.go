@@ -169,6 +169,9 @@ type ChatReply struct {
 	Escalated bool `json:"escalated"`
 	// Result is what was recorded, for read-your-writes.
 	Result Result `json:"-"`
+	// Ticket is what opening the escalation ticket recorded, when this
+	// reply opened one: its view too must be current before the reply.
+	Ticket Result `json:"-"`
 }
 
 // OpenTicketTool is the tool through which the model hands a
@@ -294,15 +297,17 @@ func (c *Chatter) Chat(ctx context.Context, m Meta, in ChatInput, onChunk func(s
 		}
 	}
 	text := reply.Content
+	var ticket Result
 	var ticketID string
 	reason := conversation.ByUser
 	if wantsTicket || call != nil {
 		if call != nil {
 			reason = conversation.ByModel
 		}
-		if ticketID, err = c.escalate(ctx, m, ag, &st, convID, replyMsg, in.Message, call); err != nil {
+		if ticket, err = c.escalate(ctx, m, ag, &st, convID, replyMsg, in.Message, call); err != nil {
 			return ChatReply{}, fmt.Errorf("open the escalation ticket: %w", err)
 		}
+		ticketID = ticket.ID
 		note := fmt.Sprintf("I have opened ticket %s for you: a person from the team will follow up.", ticketID)
 		if wantsTicket {
 			note = "Of course. " + note
@@ -347,7 +352,7 @@ func (c *Chatter) Chat(ctx context.Context, m Meta, in ChatInput, onChunk func(s
 		return ChatReply{}, err
 	}
 	out := ChatReply{Reply: text, ConversationID: convID, MessageID: replyMsg, Citations: citations, Usage: reply.Usage,
-		Model: reply.Model, Escalated: ticketID != "", Result: res}
+		Model: reply.Model, Escalated: ticketID != "", Result: res, Ticket: ticket}
 	if ticketID == "" {
 		ticketID = st.TicketID
 	}
@@ -481,7 +486,7 @@ func (c *Chatter) prompt(ag agent.Agent, st *conversation.Conversation, found []
 // escalate opens the ticket that hands the conversation to a person, for
 // the user, as the user: through the normal command pipeline, with an
 // id derived from the reply's, so a retry opens no second ticket.
-func (c *Chatter) escalate(ctx context.Context, m Meta, ag agent.Agent, st *conversation.Conversation, convID, replyMsg, message string, call *ModelToolCall) (string, error) {
+func (c *Chatter) escalate(ctx context.Context, m Meta, ag agent.Agent, st *conversation.Conversation, convID, replyMsg, message string, call *ModelToolCall) (Result, error) {
 	var args struct {
 		Title       string `json:"title"`
 		Description string `json:"description"`
@@ -505,9 +510,9 @@ func (c *Chatter) escalate(ctx context.Context, m Meta, ag agent.Agent, st *conv
 		OpenTicket{CompanyID: ag.CompanyID, Title: cut(title, ticket.MaxTitle), Description: cut(desc, ticket.MaxDescription),
 			Priority: ticket.Normal, Tags: []string{"chat"}})
 	if err != nil {
-		return "", err
+		return Result{}, err
 	}
-	return res.ID, nil
+	return res, nil
 }
 
 // recorded answers a retried chat with the reply it recorded.

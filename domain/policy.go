@@ -1,5 +1,7 @@
 package domain
 
+import "slices"
+
 // Role is a user's role. Every role but Superadmin is scoped to one company.
 type Role string
 
@@ -475,51 +477,33 @@ func NotificationScope(p Principal) ReadScope {
 // AuditScope is what p may read of the audit trail (CanAudit): every
 // company's for a superadmin, its own company's for a company admin,
 // nothing for the other roles.
-func AuditScope(p Principal) ReadScope {
-	switch p.Role {
-	case Superadmin:
-		return ReadScope{}
-	case CompanyAdmin:
-		return inCompany(p)
-	}
-	return denied
-}
+func AuditScope(p Principal) ReadScope { return rolesScope(p, CompanyAdmin) }
 
 // UsageScope is what p may read of the usage records (CanUsage).
-func UsageScope(p Principal) ReadScope {
-	switch p.Role {
-	case Superadmin:
-		return ReadScope{}
-	case CompanyAdmin, ContentManager:
-		return inCompany(p)
-	}
-	return denied
-}
+func UsageScope(p Principal) ReadScope { return rolesScope(p, CompanyAdmin, ContentManager) }
 
 // ConversationScope is what p may read of conversations and their
 // messages (CanConversation with Read).
 func ConversationScope(p Principal) ReadScope {
-	switch p.Role {
-	case Superadmin:
-		return ReadScope{}
-	case CompanyAdmin, ContentManager:
-		return inCompany(p)
-	case ContentWriter, Client:
-		if p.UserID == "" {
-			return denied
-		}
+	if (p.Role == ContentWriter || p.Role == Client) && p.UserID != "" {
 		return inCompany(p, Match{"user_id", p.UserID})
 	}
-	return denied
+	return rolesScope(p, CompanyAdmin, ContentManager)
 }
 
 // staffScope is the company's records for its staff (every role but
 // client), all for a superadmin, nothing for a client.
 func staffScope(p Principal) ReadScope {
-	switch p.Role {
-	case Superadmin:
+	return rolesScope(p, CompanyAdmin, ContentManager, ContentWriter)
+}
+
+// rolesScope is every company's records for a superadmin, its own
+// company's for the roles given, and nothing for the others.
+func rolesScope(p Principal, roles ...Role) ReadScope {
+	switch {
+	case p.Role == Superadmin:
 		return ReadScope{}
-	case CompanyAdmin, ContentManager, ContentWriter:
+	case slices.Contains(roles, p.Role):
 		return inCompany(p)
 	}
 	return denied

@@ -84,18 +84,12 @@ func (p attachmentsProjector) Fold(ctx context.Context, rs readstore.Store, even
 		case *ticket.AttachmentRemoved:
 			writes = append(writes, readstore.Write{Collection: TicketAttachments, Doc: readstore.Doc{ID: e.AttachmentID, Version: key}, Delete: true})
 		case *ticket.Deleted:
-			ids := added[ticketID]
-			delete(added, ticketID)
-			stored, err := children(ctx, rs, TicketAttachments, "ticket_id", ticketID, "created_at")
+			gone, err := tombstones(ctx, rs, TicketAttachments, "ticket_id", ticketID, "created_at", added[ticketID], key)
 			if err != nil {
 				return nil, err
 			}
-			for _, d := range stored {
-				ids = append(ids, d.ID)
-			}
-			for _, id := range ids {
-				writes = append(writes, readstore.Write{Collection: TicketAttachments, Doc: readstore.Doc{ID: id, Version: key}, Delete: true})
-			}
+			delete(added, ticketID)
+			writes = append(writes, gone...)
 		}
 	}
 	return writes, nil

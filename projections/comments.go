@@ -29,6 +29,24 @@ type Comment struct {
 // is deleted.
 const childPage = 500
 
+// tombstones returns the deletions of a deleted parent's children: those
+// added earlier in the batch being folded and those stored, each under
+// the version key of the parent's deletion.
+func tombstones(ctx context.Context, rs readstore.Store, collection, parentField, parentID, sortField string, added []string, key string) ([]readstore.Write, error) {
+	stored, err := children(ctx, rs, collection, parentField, parentID, sortField)
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range stored {
+		added = append(added, d.ID)
+	}
+	out := make([]readstore.Write, len(added))
+	for i, id := range added {
+		out[i] = readstore.Write{Collection: collection, Doc: readstore.Doc{ID: id, Version: key}, Delete: true}
+	}
+	return out, nil
+}
+
 // children returns the ids and versions of the stored documents of
 // collection whose parentField is parentID, loaded in pages of
 // childPage sorted by sortField; their data is dropped as it comes.
@@ -101,18 +119,12 @@ func (p commentsProjector) Fold(ctx context.Context, rs readstore.Store, events 
 			writes = append(writes, readstore.Write{Collection: TicketComments, Doc: readstore.Doc{ID: e.CommentID, Version: key, Data: raw}})
 			added[ticketID] = append(added[ticketID], e.CommentID)
 		case *ticket.Deleted:
-			ids := added[ticketID]
-			delete(added, ticketID)
-			stored, err := children(ctx, rs, TicketComments, "ticket_id", ticketID, "seq")
+			gone, err := tombstones(ctx, rs, TicketComments, "ticket_id", ticketID, "seq", added[ticketID], key)
 			if err != nil {
 				return nil, err
 			}
-			for _, d := range stored {
-				ids = append(ids, d.ID)
-			}
-			for _, id := range ids {
-				writes = append(writes, readstore.Write{Collection: TicketComments, Doc: readstore.Doc{ID: id, Version: key}, Delete: true})
-			}
+			delete(added, ticketID)
+			writes = append(writes, gone...)
 		}
 	}
 	return writes, nil

@@ -2,6 +2,7 @@ package web
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -61,6 +62,10 @@ func (h *Handler) chatOnce(c *call) (outcome, error) {
 	if err != nil {
 		return outcome{}, err
 	}
+	if err := h.awaitTicket(c.r.Context(), reply); err != nil && c.r.Context().Err() == nil {
+		// The chat is recorded: its answer stands, the ticket shortly.
+		h.log.Warn("chat recorded but its ticket could not be read back in time", "ticket", *reply.TicketID, "err", err)
+	}
 	snap, err := json.Marshal(reply)
 	if err != nil {
 		return outcome{}, err
@@ -95,6 +100,9 @@ func (h *Handler) chatStream(w http.ResponseWriter, r *http.Request, body []byte
 	if err == nil {
 		// The done event promises what the next read shows.
 		err = h.records.Await(r.Context(), resource.Conversations.Name, reply.Result.Position)
+		if err == nil {
+			err = h.awaitTicket(r.Context(), reply)
+		}
 		if err != nil && r.Context().Err() == nil {
 			h.log.Warn("chat recorded but its conversation could not be read back in time", "conversation", reply.ConversationID, "err", err)
 			err = nil
@@ -111,4 +119,13 @@ func (h *Handler) chatStream(w http.ResponseWriter, r *http.Request, body []byte
 	default:
 		_ = send("done", reply)
 	}
+}
+
+// awaitTicket waits until the ticket a reply opened is readable, so that
+// the ticket_id it names answers the next read.
+func (h *Handler) awaitTicket(ctx context.Context, reply commands.ChatReply) error {
+	if !reply.Escalated || reply.Ticket.Position.IsZero() {
+		return nil
+	}
+	return h.records.Await(ctx, resource.Tickets.Name, reply.Ticket.Position)
 }
