@@ -236,7 +236,10 @@ func (c *Chatter) Chat(ctx context.Context, m Meta, in ChatInput, onChunk func(s
 		return ChatReply{}, &domain.ValidationError{Fields: map[string]string{"conversation_id": "must be a UUID"}}
 	}
 	stream := conversation.Stream(convID)
-	conv, err := load[conversation.Conversation](ctx, c.app, conversation.Events, stream)
+	// The conversation comes from the cache when it is there: a long one
+	// is not read again for each message. The append below is checked
+	// against its revision, so a stale state cannot be written over.
+	conv, err := current[conversation.Conversation](ctx, c.app, conversation.Events, stream)
 	if err != nil {
 		return ChatReply{}, err
 	}
@@ -349,6 +352,11 @@ func (c *Chatter) Chat(ctx context.Context, m Meta, in ChatInput, onChunk func(s
 		return ag.CompanyID, events, nil
 	})
 	if err != nil {
+		if c.app.cache != nil {
+			// The cached conversation may be stale (another process
+			// posted): the next chat reads it afresh.
+			c.app.cache.Remove(stream)
+		}
 		return ChatReply{}, err
 	}
 	out := ChatReply{Reply: text, ConversationID: convID, MessageID: replyMsg, Citations: citations, Usage: reply.Usage,
@@ -367,6 +375,9 @@ func (c *Chatter) agent(ctx context.Context, p domain.Principal, id string) (age
 	if !domain.ValidID(id) {
 		return agent.Agent{}, domain.ErrNotFound
 	}
+	// Read afresh, not from the cache: nothing appends to the agent's
+	// stream here, so a state another process changed (deactivated, a new
+	// system prompt) would never be found stale.
 	l, err := load[agent.Agent](ctx, c.app, agent.Events, agent.Stream(id))
 	if err != nil {
 		return agent.Agent{}, err

@@ -3,9 +3,11 @@ package commands_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -180,5 +182,44 @@ func TestChatRefusals(t *testing.T) {
 	}
 	if n := model.calls(); n != 1 {
 		t.Errorf("refusals asked the model %d times", n-1)
+	}
+}
+
+// TestChatStaleConversationIsReadAgain: a conversation one process holds
+// in its cache, which another process posted to meanwhile, is refused
+// once (the append's revision check) and read afresh for the next chat.
+func TestChatStaleConversationIsReadAgain(t *testing.T) {
+	app, es := newApp(t)
+	other, err := commands.New(commands.Config{Store: es, Hasher: noHash{}, Now: func() time.Time { return fixedNow }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	company := uuid.NewString()
+	agentID := newAgent(t, app, adminOf(company))
+	model := &scriptedModel{reply: commands.ModelReply{Content: "ok"}}
+	here, there := newChatter(t, app, model), newChatter(t, other, model)
+	client := member(company, domain.Client)
+	first, err := here.Chat(ctx, client, commands.ChatInput{AgentID: agentID, Message: "one"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := commands.ChatInput{AgentID: agentID, ConversationID: first.ConversationID}
+	for i, c := range []*commands.Chatter{here, there} {
+		in.Message = fmt.Sprint("message ", i)
+		if _, err := c.Chat(ctx, client, in, nil); err != nil {
+			t.Fatalf("chat %d: %v", i, err)
+		}
+	}
+	in.Message = "stale"
+	if _, err := here.Chat(ctx, client, in, nil); !errors.Is(err, domain.ErrConflict) {
+		t.Fatalf("a chat on the stale cached conversation: got %v, want a conflict", err)
+	}
+	in.Message = "again"
+	if _, err := here.Chat(ctx, client, in, nil); err != nil {
+		t.Fatalf("the chat after it: %v, want the conversation read afresh", err)
+	}
+	if n := len(readStream(t, es, conversation.Stream(first.ConversationID))); n != 9 {
+		t.Errorf("the conversation has %d events, want 9 (started and four exchanges)", n)
 	}
 }

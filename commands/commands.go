@@ -275,6 +275,20 @@ func execute[S any, P aggregate[S]](ctx context.Context, a *App, m Meta, reg *do
 	return decideAndAppend(ctx, a, m, l, stream, id, decide)
 }
 
+// current returns the state of stream from the cache, or loaded (and
+// cached, if the stream exists). A caller that fails on it because it
+// was stale (another process appended) drops it with a.cache.Remove.
+func current[S any, P aggregate[S]](ctx context.Context, a *App, reg *domain.Registry, stream string) (loaded[S], error) {
+	if l, ok := cached[S](a, stream); ok {
+		return l, nil
+	}
+	l, err := load[S, P](ctx, a, reg, stream)
+	if err == nil && a.cache != nil && l.exists {
+		a.cache.Add(stream, l)
+	}
+	return l, err
+}
+
 // cached returns the cached state of stream, if any.
 func cached[S any](a *App, stream string) (loaded[S], bool) {
 	if a.cache == nil {
