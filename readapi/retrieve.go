@@ -539,16 +539,24 @@ func (m *mirror[T]) refresh(ctx context.Context, cfg RetrieverConfig, where []re
 	if err != nil {
 		return d, err
 	}
-	if total != int64(len(m.held)) && upTo != "" {
+	held := int64(len(m.held))
+	if total != held && upTo != "" {
 		// Documents of a batch being written above upTo count too: count
 		// again up to it, which reads the index rather than a kept total,
-		// before deciding that something was deleted.
+		// against what is held up to it, before deciding that something
+		// was deleted.
 		count = append(count, readstore.Condition{Field: "position", Op: readstore.Lte, Value: upTo})
 		if _, total, err = cfg.Reads.Query(ctx, m.collection, readstore.Query{Where: count, Count: true, Limit: 1}); err != nil {
 			return d, err
 		}
+		held = 0
+		for _, pos := range m.held {
+			if pos <= upTo {
+				held++
+			}
+		}
 	}
-	if total != int64(len(m.held)) {
+	if total != held {
 		// A deletion, or a chunk moved to another agent: a full load.
 		full, err := m.load(ctx, cfg, where, upTo)
 		if err != nil {
@@ -577,15 +585,18 @@ func (m *mirror[T]) load(ctx context.Context, cfg RetrieverConfig, where []reads
 		if err != nil {
 			return delta[T]{}, err
 		}
-		if upTo != "" && pos > upTo {
-			continue // a batch still being written: the next refresh reads it whole
-		}
 		if len(m.held) == cfg.MaxChunks {
 			break
 		}
 		d.upserts = append(d.upserts, item[T]{doc.ID, v})
 		m.hold(doc.ID, pos)
-		m.seen = max(m.seen, pos)
+		if upTo == "" || pos <= upTo {
+			// Above upTo is a batch still being written: what is stored
+			// of it is held (a chunk it changes would otherwise vanish
+			// until the next refresh), and the next refresh reads it
+			// whole.
+			m.seen = max(m.seen, pos)
+		}
 		if len(m.held) == cfg.MaxChunks {
 			m.floor = pos
 		}

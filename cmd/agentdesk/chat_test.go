@@ -369,9 +369,26 @@ func TestAgentChatOnEveryBackend(t *testing.T) {
 				want = id
 			}
 		}
+		// The retriever reads what the projections have applied, which
+		// can trail what is already stored: wait for both projections to
+		// have applied every embedding (which changes the chunk too).
 		waitFor(t, "the chunks' vectors", func() bool {
-			_, n, err := ts.srv.reads.Query(t.Context(), resource.KnowledgeVectorsCollection, readstore.Query{Count: true, Limit: 1})
-			return err == nil && n == 4
+			docs, n, err := ts.srv.reads.Query(t.Context(), resource.KnowledgeVectorsCollection, readstore.Query{Count: true, Limit: 10})
+			if err != nil || n != 4 {
+				return false
+			}
+			for _, c := range []string{resource.KnowledgeChunks.CollectionName(), resource.KnowledgeVectorsCollection} {
+				applied, ok := ts.srv.runner.Applied(c)
+				for _, d := range docs {
+					var v struct {
+						Position string `json:"position"`
+					}
+					if !ok || json.Unmarshal(d.Data, &v) != nil || v.Position > applied.Key() {
+						return false
+					}
+				}
+			}
+			return true
 		})
 		before := len(fake.Embeddings())
 		var r chatReply
