@@ -99,12 +99,13 @@ export function AsOfPanel({ resource: resourceProp }) {
   const resource = resourceProp ?? ctxResource;
   const dataProvider = useDataProvider();
   const [when, setWhen] = useState(nowLocal);
+  const [touched, setTouched] = useState(false); // untouched: "now", to the millisecond
   const [state, setState] = useState({});
   if (!record) return null;
   const load = async () => {
     setState({ loading: true });
     try {
-      const asOf = toRFC3339(when);
+      const asOf = touched ? toRFC3339(when) : new Date().toISOString();
       const rec = await dataProvider.getOneAsOf(resource, record.id, asOf);
       setState({ record: rec, asOf });
     } catch (err) {
@@ -119,7 +120,10 @@ export function AsOfPanel({ resource: resourceProp }) {
           type="datetime-local"
           size="small"
           value={when}
-          onChange={(e) => setWhen(e.target.value)}
+          onChange={(e) => {
+            setWhen(e.target.value);
+            setTouched(true);
+          }}
           slotProps={{ inputLabel: { shrink: true }, htmlInput: { step: 1 } }}
         />
         <Button variant="contained" onClick={load} disabled={!when || state.loading}>Show</Button>

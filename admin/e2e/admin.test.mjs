@@ -1,0 +1,199 @@
+// End-to-end tests of the admin in a real browser (Debian's Chromium via
+// playwright-core) against the real server, started here on 127.0.0.1:0.
+//
+//   cd admin && npm run build && cd .. && node --test admin/e2e/
+//
+// AGENTDESK_BIN names the server binary (default bin/agentdesk of the
+// repo); SCREENSHOT=1 saves the tickets list to admin/e2e/screenshot.png.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { adminDir, adminOrigin, Api, launchBrowser, startServer } from './harness.mjs';
+
+const STALE = 'This record was changed by someone else: reload it';
+const T = 15_000; // the longest any one step may wait
+
+let server;
+let site;
+let browser;
+let root; // the superadmin, over the API
+let acme; // the company
+let adminApi; // acme's company admin, over the API
+let adminPage; // acme's company admin, in the browser
+let ticketId;
+
+const ADMIN_USER = 'acme-admin';
+const ADMIN_PW = 'Acme-admin-pw-2026';
+
+async function signIn(page, username, password) {
+  await page.goto(`${site.origin}/admin/#/login`);
+  await page.locator('input[name="username"]').fill(username, { timeout: T });
+  await page.locator('input[name="password"]').fill(password);
+  await page.locator('button[type="submit"]').click();
+  // Signed in: the user menu shows the username.
+  await page.getByRole('button', { name: /profile|account|user/i }).or(page.getByText(username, { exact: true })).first()
+    .waitFor({ timeout: T });
+}
+
+const go = (page, hash) => page.goto(`${site.origin}/admin/#${hash}`);
+
+// A notification (React Admin's snackbar) with this text.
+const notification = (page, text) => page.locator('.MuiSnackbar-root').getByText(text);
+
+before(async () => {
+  server = await startServer();
+  site = await adminOrigin(server.api);
+  browser = await launchBrowser();
+  root = await Api.login(server.api, 'admin', server.password);
+});
+
+after(async () => {
+  await browser?.close();
+  await site?.close();
+  await server?.stop();
+});
+
+test('the superadmin signs in through the form and sees operations', async () => {
+  const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  const page = await ctx.newPage();
+  await signIn(page, 'admin', server.password);
+  await page.getByRole('menuitem', { name: 'Operations' }).waitFor({ timeout: T });
+
+  // The operations page lists the projections with their state.
+  await page.getByRole('menuitem', { name: 'Operations' }).click();
+  const grid = page.locator('[data-testid="projections"], table').first();
+  await grid.getByText('ticket_comments').waitFor({ timeout: T });
+  await grid.getByText('running').first().waitFor({ timeout: T });
+
+  // A company, created in the form.
+  await go(page, '/companies/create');
+  await page.locator('input[name="name"]').fill('Acme', { timeout: T });
+  await page.getByRole('button', { name: 'Save' }).click();
+  await page.getByText('Acme').first().waitFor({ timeout: T });
+  const { data } = await root.get(`/api/companies?filter=${encodeURIComponent(JSON.stringify({ q: 'Acme' }))}`);
+  assert.equal(data.length, 1, 'one company Acme');
+  acme = data[0];
+
+  // Its admin, created in the form.
+  await go(page, '/users/create');
+  const company = page.getByRole('combobox', { name: 'Company' });
+  await company.click({ timeout: T });
+  await company.fill('Acme');
+  await page.getByRole('option', { name: 'Acme' }).click({ timeout: T });
+  await page.locator('input[name="username"]').fill(ADMIN_USER);
+  await page.locator('input[name="password"]').fill(ADMIN_PW);
+  await page.getByRole('combobox', { name: 'Role' }).click();
+  await page.getByRole('option', { name: 'company admin' }).click({ timeout: T });
+  await page.getByRole('button', { name: 'Save' }).click();
+  await page.getByRole('tab', { name: 'History' }).waitFor({ timeout: T });
+  adminApi = await Api.login(server.api, ADMIN_USER, ADMIN_PW);
+  const me = await adminApi.get('/auth/me');
+  assert.equal(me.role, 'company_admin');
+  assert.equal(me.company_id, acme.id);
+  await ctx.close();
+});
+
+test('the company admin opens a ticket, comments, moves it on and reads its history', async () => {
+  assert.ok(adminApi, 'the company admin exists');
+  const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  adminPage = await ctx.newPage();
+  const page = adminPage;
+  await signIn(page, ADMIN_USER, ADMIN_PW);
+  // No operations for a company admin.
+  await page.getByRole('menuitem', { name: 'Tickets' }).waitFor({ timeout: T });
+  assert.equal(await page.getByRole('menuitem', { name: 'Operations' }).count(), 0);
+
+  await go(page, '/tickets/create');
+  await page.locator('input[name="title"]').fill('Printer on fire', { timeout: T });
+  await page.locator('textarea[name="description"]').fill('Third floor, next to the kitchen.');
+  await page.getByRole('combobox', { name: 'Priority' }).click();
+  await page.getByRole('option', { name: 'urgent' }).click({ timeout: T });
+  await page.getByRole('button', { name: 'Save' }).click();
+  await page.getByRole('tab', { name: 'History' }).waitFor({ timeout: T });
+  ticketId = decodeURIComponent(page.url().match(/tickets\/([^/]+)\/show/)[1]);
+
+  // In the list.
+  await go(page, '/tickets');
+  await page.getByRole('cell', { name: 'Printer on fire' }).waitFor({ timeout: T });
+
+  // A comment.
+  await page.getByRole('cell', { name: 'Printer on fire' }).click();
+  await page.locator('[data-testid="comment-body"]').fill('On my way with an extinguisher', { timeout: T });
+  await page.getByRole('button', { name: 'Comment', exact: true }).click();
+  await page.getByRole('cell', { name: 'On my way with an extinguisher' }).waitFor({ timeout: T });
+
+  // Status by button: open → in progress.
+  await page.getByRole('button', { name: 'Start' }).click();
+  await page.getByText('in progress', { exact: true }).first().waitFor({ timeout: T });
+  const t = await adminApi.get(`/api/tickets/${ticketId}`);
+  assert.equal(t.status, 'in_progress');
+  assert.equal(t.comment_count, 1);
+
+  // History tab.
+  await page.getByRole('tab', { name: 'History' }).click();
+  const history = page.locator('[data-testid="history"]');
+  await history.getByText('ticket.status_changed').waitFor({ timeout: T });
+  await history.getByText('ticket.opened').waitFor({ timeout: T });
+  await history.getByText('ticket.commented').waitFor({ timeout: T });
+
+  // As of: now, the record as it is.
+  await page.getByRole('tab', { name: 'As of' }).click();
+  await page.getByRole('button', { name: 'Show' }).click();
+  await page.locator('[data-testid="as-of"] pre').getByText('"in_progress"').waitFor({ timeout: T });
+});
+
+test('a stale edit says the record was changed by someone else', async () => {
+  assert.ok(ticketId, 'the ticket exists');
+  const page = adminPage;
+  await go(page, `/tickets/${ticketId}`);
+  const title = page.locator('input[name="title"]');
+  await title.waitFor({ timeout: T });
+  assert.equal(await title.inputValue(), 'Printer on fire');
+
+  // Someone else edits it behind the page.
+  const t = await adminApi.get(`/api/tickets/${ticketId}`);
+  await adminApi.put(`/api/tickets/${ticketId}`, { title: 'Printer on fire (3rd floor)', revision: t.revision });
+
+  await title.fill('Printer on fire!');
+  await page.getByRole('button', { name: 'Save' }).click();
+  await notification(page, STALE).waitFor({ timeout: T });
+  const now = await adminApi.get(`/api/tickets/${ticketId}`);
+  assert.equal(now.title, 'Printer on fire (3rd floor)', 'the other change stands');
+});
+
+test('a forbidden action is a notification, not a logout', async () => {
+  assert.ok(adminApi && ticketId);
+  await adminApi.post('/api/users', { username: 'wanda', password: 'Wanda-writer-pw-1', role: 'content_writer' });
+  const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  const page = await ctx.newPage();
+  await signIn(page, 'wanda', 'Wanda-writer-pw-1');
+  // A writer may change the status of tickets assigned to them only.
+  await go(page, `/tickets/${ticketId}/show`);
+  await page.getByRole('button', { name: 'Resolve' }).click({ timeout: T });
+  await notification(page, 'forbidden').waitFor({ timeout: T });
+  await page.waitForTimeout(500);
+  assert.match(page.url(), /\/tickets\//, 'still on the ticket');
+  assert.equal(await page.locator('input[name="password"]').count(), 0, 'not sent to the login page');
+  await ctx.close();
+});
+
+test('the tickets list shows a ticket created elsewhere without a reload', async () => {
+  assert.ok(adminApi);
+  const page = adminPage;
+  await go(page, '/tickets');
+  await page.getByRole('cell', { name: 'Printer on fire (3rd floor)' }).waitFor({ timeout: T });
+  // Let the list subscribe to the stream.
+  await page.waitForTimeout(1500);
+  const navigations = [];
+  page.on('framenavigated', (f) => navigations.push(f.url()));
+  await adminApi.post('/api/tickets', { title: 'VPN drops every hour', priority: 'high', tags: ['network'] });
+  await page.getByRole('cell', { name: 'VPN drops every hour' }).waitFor({ timeout: T });
+  assert.deepEqual(navigations, [], 'no reload');
+
+  if (process.env.SCREENSHOT === '1') {
+    await adminApi.post('/api/tickets', { title: 'New laptop for Sam', priority: 'normal', tags: ['onboarding'] });
+    await page.getByRole('cell', { name: 'New laptop for Sam' }).waitFor({ timeout: T });
+    await page.waitForTimeout(500);
+    await page.screenshot({ path: join(adminDir, 'e2e', 'screenshot.png') });
+  }
+});
