@@ -79,7 +79,7 @@ func (p attachmentsProjector) Fold(ctx context.Context, rs readstore.Store, even
 			if err != nil {
 				return nil, fmt.Errorf("encode attachment %s: %w", e.AttachmentID, err)
 			}
-			writes = append(writes, readstore.Write{Collection: TicketAttachments, Doc: readstore.Doc{ID: e.AttachmentID, Version: key, Data: raw}})
+			writes = append(writes, readstore.Write{Collection: TicketAttachments, Doc: readstore.Doc{ID: e.AttachmentID, Version: key, Data: raw}, Created: true})
 			added[ticketID] = append(added[ticketID], e.AttachmentID)
 		case *ticket.AttachmentRemoved:
 			writes = append(writes, readstore.Write{Collection: TicketAttachments, Doc: readstore.Doc{ID: e.AttachmentID, Version: key}, Delete: true})

@@ -174,7 +174,8 @@ func (contentProjector) Filter() eventstore.Filter {
 type itemSlot struct {
 	campaignID string
 	doc        *ContentItem
-	version    string // the stored version: a position key
+	version    string          // the stored version: a position key
+	stored     json.RawMessage // the stored document, when it was loaded
 	touched    bool
 }
 
@@ -235,7 +236,7 @@ func (contentProjector) Fold(ctx context.Context, rs readstore.Store, events []e
 				return nil, fmt.Errorf("decode content item %s: %w", d.ID, err)
 			}
 			s := slots[d.ID]
-			s.doc, s.version = &item, d.Version
+			s.doc, s.version, s.stored = &item, d.Version, d.Data
 		}
 	}
 	for i, ev := range events {
@@ -275,9 +276,9 @@ func (contentProjector) Fold(ctx context.Context, rs readstore.Store, events []e
 		if !s.touched {
 			continue
 		}
-		w := readstore.Write{Collection: CampaignContent, Doc: readstore.Doc{ID: id, Version: s.version}}
+		w := readstore.Write{Collection: CampaignContent, Doc: readstore.Doc{ID: id, Version: s.version}, Created: s.stored == nil && s.doc != nil}
 		if s.doc == nil {
-			w.Delete = true
+			w.Delete, w.Doc.Data = true, s.stored
 		} else {
 			raw, err := json.Marshal(s.doc)
 			if err != nil {

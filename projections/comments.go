@@ -116,7 +116,7 @@ func (p commentsProjector) Fold(ctx context.Context, rs readstore.Store, events 
 			if err != nil {
 				return nil, fmt.Errorf("encode comment %s: %w", e.CommentID, err)
 			}
-			writes = append(writes, readstore.Write{Collection: TicketComments, Doc: readstore.Doc{ID: e.CommentID, Version: key, Data: raw}})
+			writes = append(writes, readstore.Write{Collection: TicketComments, Doc: readstore.Doc{ID: e.CommentID, Version: key, Data: raw}, Created: true})
 			added[ticketID] = append(added[ticketID], e.CommentID)
 		case *ticket.Deleted:
 			gone, err := tombstones(ctx, rs, TicketComments, "ticket_id", ticketID, "seq", added[ticketID], key)

@@ -118,7 +118,8 @@ func (d *Def[D]) Filter() eventstore.Filter {
 
 type slot[D any] struct {
 	doc     *D
-	version string // the stored version: a position key
+	version string          // the stored version: a position key
+	stored  json.RawMessage // the stored document, nil for none
 	touched bool
 }
 
@@ -157,7 +158,7 @@ func (d *Def[D]) Fold(ctx context.Context, rs readstore.Store, events []eventsto
 				return nil, fmt.Errorf("decode %s/%s: %w", d.Spec.Name, doc.ID, err)
 			}
 			s := slots[doc.ID]
-			s.doc, s.version = &v, doc.Version
+			s.doc, s.version, s.stored = &v, doc.Version, doc.Data
 		}
 	}
 	for i := range events {
@@ -197,9 +198,11 @@ func (d *Def[D]) Fold(ctx context.Context, rs readstore.Store, events []eventsto
 		if !s.touched {
 			continue
 		}
-		w := readstore.Write{Collection: d.Spec.Name, Doc: readstore.Doc{ID: id, Version: s.version}}
+		w := readstore.Write{Collection: d.Spec.Name, Doc: readstore.Doc{ID: id, Version: s.version}, Created: s.stored == nil}
 		if s.doc == nil {
-			w.Delete = true
+			// The document as it was goes along for whoever is told of
+			// the deletion (the stores ignore it).
+			w.Delete, w.Doc.Data = true, s.stored
 		} else {
 			raw, err := json.Marshal(s.doc)
 			if err != nil {

@@ -48,6 +48,11 @@ type TokenClaims struct {
 	CompanyID       string
 	Role            string
 	PasswordVersion uint64
+	// Audience confines a token to one use: "" for a bearer token,
+	// "events" for a ticket that opens the realtime stream.
+	Audience string
+	// TTL, when positive, shortens the lifetime of an issued token.
+	TTL time.Duration
 }
 
 // PasswordVerifier checks passwords against stored hashes.
@@ -114,6 +119,12 @@ type Config struct {
 	// Quota, when set, refuses completions of companies that have spent
 	// their monthly token quota (429).
 	Quota *Quota
+	// EventsBuffer is how many record changes the realtime feed keeps
+	// for clients that reconnect; default 16384.
+	EventsBuffer int
+	// EventsKeepAlive is how often an idle event stream sends a
+	// keep-alive and checks its principal again; default 15s.
+	EventsKeepAlive time.Duration
 }
 
 // Validate reports every missing setting.
@@ -156,6 +167,7 @@ type API struct {
 	completer    Completer
 	usageMeter   Meter
 	quota        *Quota
+	feed         *feed
 }
 
 // New returns an API for cfg.
@@ -183,11 +195,18 @@ func New(cfg Config) (*API, error) {
 	if cfg.PrincipalCache <= 0 {
 		cfg.PrincipalCache = 10000
 	}
+	if cfg.EventsBuffer <= 0 {
+		cfg.EventsBuffer = defaultFeedSize
+	}
+	feed := newFeed(cfg.EventsBuffer)
+	if cfg.EventsKeepAlive > 0 {
+		feed.keepAlive = cfg.EventsKeepAlive
+	}
 	return &API{audit: cfg.Audit, reads: cfg.Reads, progress: cfg.Progress, tokens: cfg.Tokens, passwords: cfg.Passwords,
 		log: cfg.Logger, writeWait: cfg.WriteWait, signIn: newSignInLimiter(cfg.SignIn), rateLimits: cfg.RateLimits,
 		queryTimeout: cfg.QueryTimeout, principals: newPrincipals(cfg.PrincipalCache),
 		tenants: newTenants(cfg.CompanyInFlight, cfg.QueryConcurrency, cfg.CompanyQueries, cfg.CompanyRate), events: cfg.Events,
-		completer: cfg.Completer, usageMeter: cfg.Meter, quota: cfg.Quota}, nil
+		completer: cfg.Completer, usageMeter: cfg.Meter, quota: cfg.Quota, feed: feed}, nil
 }
 
 // Public mounts the endpoints that need no token.
@@ -212,12 +231,17 @@ func (a *API) Public(r chi.Router) {
 	// Sign-in is limited inside the handler: the limits are per
 	// username too, which only the body tells.
 	r.Post("/auth/token", a.token)
+	// The event stream is opened with a ticket, since an EventSource
+	// sends no headers; nor does it hold one of the company's requests
+	// in flight for as long as it is open.
+	r.Get("/api/events", a.streamEvents)
 }
 
 // Authenticated mounts the endpoints that need a principal; wrap r with
 // Authenticate first.
 func (a *API) Authenticated(r chi.Router) {
 	r.Get("/auth/me", a.me)
+	r.Post("/api/events/ticket", a.eventTicket)
 	for _, res := range resources {
 		r.Get("/api/"+res.name, a.list(res))
 		r.Get("/api/"+res.name+"/{id}", a.get(res))

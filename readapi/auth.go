@@ -66,29 +66,44 @@ func (a *API) Authenticate(next http.Handler) http.Handler {
 			a.fail(w, r, fmt.Errorf("%w: a bearer token is required", errUnauthorized))
 			return
 		}
-		claims, err := a.tokens.Parse(strings.TrimSpace(token))
-		if err != nil {
-			a.fail(w, r, fmt.Errorf("%w: the token is invalid or expired", errUnauthorized))
-			return
-		}
-		p, pwv, err := a.cachedPrincipal(r.Context(), claims.UserID)
+		p, err := a.authenticate(r.Context(), strings.TrimSpace(token), "")
 		if err != nil {
 			a.fail(w, r, err)
 			return
 		}
-		if pwv != claims.PasswordVersion {
-			// A password change or reset ends every older token.
-			a.fail(w, r, fmt.Errorf("%w: your password changed since you signed in; sign in again", errUnauthorized))
-			return
-		}
-		if string(p.Role) != claims.Role || p.CompanyID != claims.CompanyID {
-			// A token speaks for the role it was issued for: after a
-			// role change the user signs in again.
-			a.fail(w, r, fmt.Errorf("%w: your role changed since you signed in; sign in again", errUnauthorized))
-			return
-		}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), principalKey{}, p)))
 	})
+}
+
+// authenticate returns who holds token, a token of audience ("" for a
+// bearer token), or why it is refused.
+func (a *API) authenticate(ctx context.Context, token, audience string) (domain.Principal, error) {
+	claims, err := a.tokens.Parse(token)
+	if err != nil || claims.Audience != audience {
+		// A ticket for the event stream is no bearer token, nor the
+		// other way round.
+		return domain.Principal{}, fmt.Errorf("%w: the token is invalid or expired", errUnauthorized)
+	}
+	return a.holder(ctx, claims)
+}
+
+// holder returns who the holder of a valid token with claims is now, or
+// why the token no longer speaks for them.
+func (a *API) holder(ctx context.Context, claims TokenClaims) (domain.Principal, error) {
+	p, pwv, err := a.cachedPrincipal(ctx, claims.UserID)
+	if err != nil {
+		return domain.Principal{}, err
+	}
+	if pwv != claims.PasswordVersion {
+		// A password change or reset ends every older token.
+		return domain.Principal{}, fmt.Errorf("%w: your password changed since you signed in; sign in again", errUnauthorized)
+	}
+	if string(p.Role) != claims.Role || p.CompanyID != claims.CompanyID {
+		// A token speaks for the role it was issued for: after a role
+		// change the user signs in again.
+		return domain.Principal{}, fmt.Errorf("%w: your role changed since you signed in; sign in again", errUnauthorized)
+	}
+	return p, nil
 }
 
 // principal reads who userID is now, from the read models, on every

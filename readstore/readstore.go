@@ -279,7 +279,15 @@ type Write struct {
 	Doc Doc
 	// Delete removes the document instead, under the same version guard:
 	// a tombstone keeps the version so a stale write cannot resurrect it.
+	// The stores ignore a deletion's Doc.Data: a projector may leave the
+	// document as it was there, for whoever is told of the write (the
+	// realtime feed decides with it who may hear of the deletion).
 	Delete bool
+	// Created tells whoever is told of the write that no document was
+	// stored before it (a deletion with Created removes a document that
+	// nobody could read). The stores ignore it; a projector that cannot
+	// tell leaves it false.
+	Created bool
 }
 
 // Checkpoint is a projection's progress, stored after its batch.

@@ -31,6 +31,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime"
 	"runtime/debug"
 	"strings"
@@ -62,7 +63,8 @@ COMPANY_RATE_LIMIT, NATS_URL, NATS_GROUP, INTEGRATION_TOPIC, REACTION_RETRIES, S
 READY_MAX_LAG, PROJECTION_RETRIES, PROJECTION_SKIP_FAILING, LEASE_TTL,
 OPENAI_API_KEY, OPENAI_BASE_URL, ANTHROPIC_API_KEY, ANTHROPIC_BASE_URL,
 LLM_MODEL, LLM_TIMEOUT, LLM_EMBEDDING_MODEL, LLM_MONTHLY_TOKEN_QUOTA, LOG_LEVEL, LOG_FORMAT,
-DEBUG_ADDR, AWS_S3_BUCKET, AWS_S3_PREFIX, AWS_S3_PATH_STYLE). With
+DEBUG_ADDR, AWS_S3_BUCKET, AWS_S3_PREFIX, AWS_S3_PATH_STYLE, ADMIN_DIR,
+EVENTS_KEEPALIVE). With
 AWS_SECRETS_MANAGER_SECRET_ID set, the keys of that JSON secret supply the
 variables the environment leaves unset (AWS_REGION and the standard AWS
 credential chain apply); see the README.`
@@ -331,6 +333,11 @@ func serve(ctx context.Context, getenv func(string) string, logOut io.Writer) er
 		return err
 	}
 	log.Info("agentdesk listening", "addr", ln.Addr().String(), "data_dir", cfg.DataDir, "version", buildVersion())
+	if _, err := os.Stat(filepath.Join(cfg.AdminDir, "index.html")); err == nil {
+		log.Info("admin app", "url", "http://"+ln.Addr().String()+adminPath, "dir", cfg.AdminDir)
+	} else {
+		log.Warn("the admin app is not built, so /admin answers 503; run make admin (needs Node.js and npm) or set ADMIN_DIR", "dir", cfg.AdminDir)
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	debugDone := make(chan struct{})

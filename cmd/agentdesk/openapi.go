@@ -115,6 +115,8 @@ func describeAPI(version string) (*openapi3.T, error) {
 	d.operator()
 	d.completion()
 	d.chat()
+	d.events()
+	d.adminApp()
 	d.documents()
 	d.attachments()
 	if err := d.writes(); err != nil {

@@ -7,6 +7,8 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -32,6 +34,16 @@ func TestOpenAPI(t *testing.T) {
 	cfg := testConfig(t, dir)
 	// A provider for OpenAI's models only: Anthropic's answer 503.
 	cfg.OpenAIBaseURL, cfg.OpenAIAPIKey = llmtest.New(t).URL, "sk-described"
+	// A stand-in for the built admin app.
+	cfg.AdminDir = t.TempDir()
+	for name, content := range map[string]string{"index.html": "<!doctype html><title>agentdesk</title>", "assets/app.js": "console.log('agentdesk')"} {
+		if err := os.MkdirAll(filepath.Join(cfg.AdminDir, filepath.Dir(name)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(cfg.AdminDir, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 	ts := startServerWith(t, dir, cfg)
 	doc := loadOpenAPI(t, ts)
 
@@ -248,7 +260,13 @@ func (v *validator) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	raw, err := io.ReadAll(resp.Body)
+	var raw []byte
+	if strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") && req.Method == http.MethodGet && req.URL.Path == "/api/events" {
+		// The event stream does not end: its first message will do.
+		raw, err = readFirstEvent(resp.Body)
+	} else {
+		raw, err = io.ReadAll(resp.Body)
+	}
 	resp.Body.Close()
 	if err != nil {
 		return nil, err
@@ -262,6 +280,10 @@ func (v *validator) check(req *http.Request, body []byte, resp *http.Response, r
 	in := req.Clone(context.Background())
 	in.Body = io.NopCloser(bytes.NewReader(body))
 	what := fmt.Sprintf("%s %s → %d", req.Method, req.URL.RequestURI(), resp.StatusCode)
+	if strings.HasPrefix(in.URL.Path, adminPath) {
+		// Every file and route of the admin app is one operation.
+		in.URL.Path = adminPath + "*"
+	}
 	route, params, err := v.router.FindRoute(in)
 	if err != nil {
 		v.tb.Errorf("%s: not described: %v", what, err)
@@ -288,6 +310,32 @@ func (v *validator) check(req *http.Request, body []byte, resp *http.Response, r
 	})
 	if err != nil {
 		v.tb.Errorf("%s: the answer does not match the description: %v\nbody: %s", what, err, raw)
+	}
+}
+
+// readFirstEvent reads a server-sent event stream up to the end of its
+// first event.
+func readFirstEvent(r io.Reader) ([]byte, error) {
+	var out []byte
+	buf := make([]byte, 512)
+	for !bytes.Contains(out, []byte("\n\n")) {
+		n, err := r.Read(buf)
+		out = append(out, buf[:n]...)
+		if err != nil {
+			return out, err
+		}
+	}
+	return out, nil
+}
+
+func init() {
+	// Bodies that are text, whatever their schema says of them.
+	text := func(body io.Reader, _ http.Header, _ *openapi3.SchemaRef, _ openapi3filter.EncodingFn) (any, error) {
+		b, err := io.ReadAll(body)
+		return string(b), err
+	}
+	for _, ct := range []string{"text/event-stream", "text/html", "text/javascript", "text/css", "image/svg+xml", "image/png"} {
+		openapi3filter.RegisterBodyDecoder(ct, text)
 	}
 }
 
@@ -318,6 +366,16 @@ func openAPISamples(t *testing.T, ts *testServer, v *validator) {
 	anon.must(http.StatusOK, "POST", "/auth/token", map[string]any{"username": "admin", "password": testAdminPassword})
 	anon.must(http.StatusUnauthorized, "POST", "/auth/token", map[string]any{"username": "admin", "password": "not-the-password"})
 	anon.must(http.StatusUnprocessableEntity, "POST", "/auth/token", map[string]any{"username": "", "password": ""})
+	noRedirect := &client{tb: t, base: ts.URL, http: &http.Client{Transport: v, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+	noRedirect.must(http.StatusFound, "GET", "/", nil)
+	noRedirect.must(http.StatusMovedPermanently, "GET", "/admin", nil)
+	anon.must(http.StatusOK, "GET", "/admin/", nil)
+	anon.must(http.StatusOK, "GET", "/admin/tickets/create", nil)
+	anon.must(http.StatusOK, "HEAD", "/admin/", nil)
+	anon.must(http.StatusOK, "GET", "/admin/assets/app.js", nil)
+	anon.must(http.StatusNotFound, "GET", "/admin/assets/missing.js", nil)
+	anon.must(http.StatusUnauthorized, "GET", "/api/events?ticket=nonsense", nil)
+	anon.must(http.StatusUnauthorized, "POST", "/api/events/ticket", nil)
 	anon.must(http.StatusBadRequest, "POST", "/auth/token", "{", "Content-Type", "application/json")
 
 	root := login(t, ts.URL, "admin", testAdminPassword)
@@ -344,6 +402,12 @@ func openAPISamples(t *testing.T, ts *testServer, v *validator) {
 	a := login(t, ts.URL, "described-admin", "password-Described")
 	a.http = hc
 	me := a.must(http.StatusOK, "GET", "/auth/me", nil).Map(t)
+	var ticket struct {
+		Ticket string `json:"ticket"`
+	}
+	a.must(http.StatusOK, "POST", "/api/events/ticket", nil).JSON(t, &ticket)
+	anon.must(http.StatusOK, "GET", "/api/events?ticket="+url.QueryEscape(ticket.Ticket), nil, "Last-Event-ID", "0.1")
+	anon.must(http.StatusUnauthorized, "GET", "/api/events?ticket="+url.QueryEscape(a.token), nil)
 	w := a.must(http.StatusCreated, "POST", "/api/users", map[string]any{
 		"username": "described-writer", "password": "writer-password-9", "role": "content_writer", "email": "writer@example.com",
 	}).Map(t)

@@ -160,7 +160,7 @@ func OpenWith(ctx context.Context, cfg config.Config, log *slog.Logger, opts Opt
 		Audit:     &auditor{events: upcastingLog{s.events}, snaps: snaps, pii: s.pii},
 		Passwords: passwords, Logger: log, RateLimits: s.metrics,
 		SignIn:    readapi.SignInLimits{PerClientUser: cfg.SignInClientUserLimit, PerUser: cfg.SignInUserLimit, PerClient: cfg.SignInLimit},
-		WriteWait: cfg.WriteWait, QueryTimeout: cfg.QueryTimeout, CompanyInFlight: cfg.CompanyMaxInFlight, CompanyQueries: cfg.CompanyMaxQueries, QueryConcurrency: cfg.QueryConcurrency, CompanyRate: cfg.CompanyRateLimit,
+		WriteWait: cfg.WriteWait, QueryTimeout: cfg.QueryTimeout, EventsKeepAlive: cfg.EventsKeepAlive, CompanyInFlight: cfg.CompanyMaxInFlight, CompanyQueries: cfg.CompanyMaxQueries, QueryConcurrency: cfg.QueryConcurrency, CompanyRate: cfg.CompanyRateLimit,
 		Events: upcastingLog{s.events}, Completer: completer{llmClient}, Meter: usageMeter{app}, Quota: s.quota})
 	if err != nil {
 		return nil, err
@@ -253,10 +253,12 @@ func (s *Server) newRunner(ctx context.Context) (err error) {
 		// On shared stores other processes follow this one's checkpoints.
 		Shared: s.lock == nil,
 		// The query API caches principals; it hears of every change to
-		// them before the writer that made it is answered.
+		// them before the writer that made it is answered. Its realtime
+		// feed hears of every change too.
 		OnApplied: func(_ string, writes []readstore.Write) {
 			if api := s.api.Load(); api != nil {
 				api.DocumentsChanged(writes)
+				api.Publish(writes)
 			}
 		},
 		OnSwitched: func(_, collection string) {
@@ -375,6 +377,13 @@ func (s *Server) router(api *readapi.API, writes *web.Handler) http.Handler {
 	// scrape DEBUG_ADDR on a private network instead.
 	r.Method(http.MethodGet, "/metrics", s.metrics.Handler())
 	r.Get(openAPIPath, s.serveOpenAPI)
+	admin := adminHandler(s.cfg.AdminDir)
+	r.Get("/", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, adminPath, http.StatusFound) })
+	r.Get("/admin", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, adminPath, http.StatusMovedPermanently)
+	})
+	r.Method(http.MethodGet, adminPath+"*", admin)
+	r.Method(http.MethodHead, adminPath+"*", admin)
 	r.Group(func(r chi.Router) {
 		r.Use(api.Authenticate, api.Limit)
 		api.Authenticated(r)
@@ -481,6 +490,11 @@ func (s *Server) ServeDebug(ln net.Listener) error {
 // Shutdown lets requests in flight finish, then stops the projections
 // and closes the stores.
 func (s *Server) Shutdown(ctx context.Context) error {
+	if api := s.api.Load(); api != nil {
+		// Event streams never end by themselves: they are told to, and
+		// their clients reconnect to the next server from where they were.
+		api.CloseEvents()
+	}
 	err := s.http.Shutdown(ctx)
 	if errors.Is(err, context.DeadlineExceeded) {
 		// Requests still in flight past the grace period (a client that

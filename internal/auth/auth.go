@@ -62,6 +62,14 @@ type Claims struct {
 	// PasswordVersion counts the holder's password changes when the token
 	// was issued: a later change makes the token stale.
 	PasswordVersion uint64
+	// Audience, when set, confines the token to one use (its "aud"
+	// claim), such as "events" for a ticket that opens the realtime
+	// stream; a bearer token has none, and whoever accepts a token checks
+	// that its audience is the one expected.
+	Audience string
+	// TTL, when positive and shorter than the Tokens' lifetime, is the
+	// token's lifetime instead (Issue only).
+	TTL time.Duration
 }
 
 type jwtClaims struct {
@@ -74,6 +82,10 @@ type jwtClaims struct {
 // Issue returns a signed token for c and its lifetime.
 func (t *Tokens) Issue(c Claims) (string, time.Duration, error) {
 	now := t.now()
+	ttl := t.ttl
+	if c.TTL > 0 && c.TTL < ttl {
+		ttl = c.TTL
+	}
 	claims := jwtClaims{
 		CompanyID:       c.CompanyID,
 		Role:            c.Role,
@@ -82,18 +94,22 @@ func (t *Tokens) Issue(c Claims) (string, time.Duration, error) {
 			Subject:   c.UserID,
 			Issuer:    Issuer,
 			IssuedAt:  jwt.NewNumericDate(now),
-			ExpiresAt: jwt.NewNumericDate(now.Add(t.ttl)),
+			ExpiresAt: jwt.NewNumericDate(now.Add(ttl)),
 		},
+	}
+	if c.Audience != "" {
+		claims.Audience = jwt.ClaimStrings{c.Audience}
 	}
 	s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString(t.secret)
 	if err != nil {
 		return "", 0, fmt.Errorf("sign token: %w", err)
 	}
-	return s, t.ttl, nil
+	return s, ttl, nil
 }
 
 // Parse verifies a token: HS256 only, "exp" required and in the future,
-// our issuer, a subject. Any failure is ErrInvalidToken.
+// our issuer, a subject, at most one audience (returned in Audience, for
+// the caller to check). Any failure is ErrInvalidToken.
 func (t *Tokens) Parse(token string) (Claims, error) {
 	if v, ok := t.verified.Get(token); ok {
 		if t.now().Before(v.expires) {
@@ -114,7 +130,13 @@ func (t *Tokens) Parse(token string) (Claims, error) {
 	if claims.Subject == "" {
 		return Claims{}, fmt.Errorf("%w: no subject", ErrInvalidToken)
 	}
+	if len(claims.Audience) > 1 {
+		return Claims{}, fmt.Errorf("%w: more than one audience", ErrInvalidToken)
+	}
 	c := Claims{UserID: claims.Subject, CompanyID: claims.CompanyID, Role: claims.Role, PasswordVersion: claims.PasswordVersion}
+	if len(claims.Audience) == 1 {
+		c.Audience = claims.Audience[0]
+	}
 	t.verified.Add(token, verifiedToken{claims: c, expires: claims.ExpiresAt.Time})
 	return c, nil
 }

@@ -136,3 +136,28 @@ func TestVerifiedTokensExpire(t *testing.T) {
 		t.Fatalf("a remembered token past its expiry: err = %v; want ErrInvalidToken", err)
 	}
 }
+
+// TestAudienceAndLifetime: a token issued for an audience says so when
+// parsed, and a shorter lifetime asked for is the one it gets (a longer
+// one is capped at the Tokens' own).
+func TestAudienceAndLifetime(t *testing.T) {
+	tk, err := NewTokens(secret, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ticket, ttl, err := tk.Issue(Claims{UserID: "u1", Role: "client", Audience: "events", TTL: time.Minute})
+	if err != nil || ttl != time.Minute {
+		t.Fatalf("ticket ttl %v, err %v; want 1m", ttl, err)
+	}
+	c, err := tk.Parse(ticket)
+	if err != nil || c.Audience != "events" || c.UserID != "u1" {
+		t.Fatalf("parsed %+v, %v; want audience events", c, err)
+	}
+	bearer, ttl, _ := tk.Issue(Claims{UserID: "u1", Role: "client", TTL: 2 * time.Hour})
+	if ttl != time.Hour {
+		t.Errorf("a lifetime above the Tokens' own: got %v, want 1h", ttl)
+	}
+	if c, _ := tk.Parse(bearer); c.Audience != "" {
+		t.Errorf("a bearer token parsed with audience %q", c.Audience)
+	}
+}

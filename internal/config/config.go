@@ -94,6 +94,12 @@ type Config struct {
 	// QueryTimeout is the deadline of every read (QUERY_TIMEOUT); past it
 	// the request answers 503.
 	QueryTimeout time.Duration
+	// EventsKeepAlive is how often an idle realtime event stream sends a
+	// keep-alive comment (EVENTS_KEEPALIVE).
+	EventsKeepAlive time.Duration
+	// AdminDir is the directory of the built admin app served at /admin
+	// (ADMIN_DIR).
+	AdminDir string
 	// CompanyMaxInFlight caps one company's requests in flight
 	// (COMPANY_MAX_IN_FLIGHT; 0 disables): past it, 429.
 	CompanyMaxInFlight int
@@ -231,7 +237,10 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		ConnectTimeout: 10 * time.Second,
 		MaxConnections: 4096,
 		QueryTimeout:   5 * time.Second,
-		WriteWait:      5 * time.Second,
+
+		EventsKeepAlive: 15 * time.Second,
+		AdminDir:        or(getenv("ADMIN_DIR"), "./admin/dist"),
+		WriteWait:       5 * time.Second,
 
 		CompanyMaxInFlight: 256,
 	}
@@ -300,6 +309,13 @@ func FromEnv(getenv func(string) string) (Config, error) {
 			errs = append(errs, fmt.Errorf("WRITE_WAIT %q: want a duration from 10ms to 10m, such as 5s", s))
 		}
 		c.WriteWait = d
+	}
+	if s := getenv("EVENTS_KEEPALIVE"); s != "" {
+		d, err := time.ParseDuration(s)
+		if err != nil || d < 100*time.Millisecond || d > 10*time.Minute {
+			errs = append(errs, fmt.Errorf("EVENTS_KEEPALIVE %q: want a duration from 100ms to 10m, such as 15s", s))
+		}
+		c.EventsKeepAlive = d
 	}
 	if s := getenv("QUERY_TIMEOUT"); s != "" {
 		d, err := time.ParseDuration(s)

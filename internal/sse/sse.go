@@ -5,6 +5,7 @@ package sse
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"time"
 )
@@ -32,6 +33,40 @@ func New(w http.ResponseWriter, wait time.Duration) *Stream {
 
 // Send writes one event whose data is v as JSON, and flushes it.
 func (s *Stream) Send(event string, v any) error {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return s.write(fmt.Sprintf("event: %s\ndata: %s\n\n", event, data))
+}
+
+// Message writes one event of the default type ("message", what an
+// EventSource's onmessage receives) whose data is v as JSON, with id as
+// its SSE id unless id is empty (the client's last event id is then
+// left as it was), and flushes it.
+func (s *Stream) Message(id string, v any) error {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	if id == "" {
+		return s.write(fmt.Sprintf("data: %s\n\n", data))
+	}
+	return s.write(fmt.Sprintf("id: %s\ndata: %s\n\n", id, data))
+}
+
+// Retry asks the client to wait d before it reconnects.
+func (s *Stream) Retry(d time.Duration) error {
+	return s.write(fmt.Sprintf("retry: %d\n\n", d.Milliseconds()))
+}
+
+// Comment writes a comment line, which clients ignore: a keep-alive.
+func (s *Stream) Comment(text string) error {
+	return s.write(": " + text + "\n\n")
+}
+
+// write starts the stream if it has not started, writes text and flushes.
+func (s *Stream) write(text string) error {
 	if !s.started {
 		s.started = true
 		h := s.w.Header()
@@ -41,12 +76,8 @@ func (s *Stream) Send(event string, v any) error {
 		h.Set("X-Accel-Buffering", "no")
 		s.w.WriteHeader(http.StatusOK)
 	}
-	data, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
 	_ = s.rc.SetWriteDeadline(time.Now().Add(s.wait))
-	if _, err := fmt.Fprintf(s.w, "event: %s\ndata: %s\n\n", event, data); err != nil {
+	if _, err := io.WriteString(s.w, text); err != nil {
 		s.failed = true
 		return err
 	}
