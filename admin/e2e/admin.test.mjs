@@ -180,6 +180,10 @@ test('a forbidden action is a notification, not a logout', async () => {
 test('the tickets list shows a ticket created elsewhere without a reload', async () => {
   assert.ok(adminApi);
   const page = adminPage;
+  const streams = [];
+  page.on('request', (r) => {
+    if (r.url().includes('/api/events?')) streams.push(r.url());
+  });
   await go(page, '/tickets');
   await page.getByRole('cell', { name: 'Printer on fire (3rd floor)' }).waitFor({ timeout: T });
   // Let the list subscribe to the stream.
@@ -189,6 +193,7 @@ test('the tickets list shows a ticket created elsewhere without a reload', async
   await adminApi.post('/api/tickets', { title: 'VPN drops every hour', priority: 'high', tags: ['network'] });
   await page.getByRole('cell', { name: 'VPN drops every hour' }).waitFor({ timeout: T });
   assert.deepEqual(navigations, [], 'no reload');
+  assert.ok(streams.length <= 1, `one event stream for the tab, got ${streams.length}`);
 
   if (process.env.SCREENSHOT === '1') {
     await adminApi.post('/api/tickets', { title: 'New laptop for Sam', priority: 'normal', tags: ['onboarding'] });
