@@ -38,7 +38,7 @@ function useFilters() {
 function Entity() {
   const r = useRecordContext();
   if (!r?.entity_id) return null;
-  const linkable = !['usage', 'sync_runs'].includes(r.resource);
+  const linkable = !['usage', 'sync_runs', 'notifications'].includes(r.resource);
   return linkable
     ? <Link to={`/${r.resource}/${r.entity_id}/show`} onClick={(e) => e.stopPropagation()}>{r.entity_id.slice(0, 8)}</Link>
     : <span>{r.entity_id.slice(0, 8)}</span>;
