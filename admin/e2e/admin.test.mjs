@@ -108,6 +108,9 @@ test('the company admin opens a ticket, comments, moves it on and reads its hist
   await page.locator('textarea[name="description"]').fill('Third floor, next to the kitchen.');
   await page.getByRole('combobox', { name: 'Priority' }).click();
   await page.getByRole('option', { name: 'urgent' }).click({ timeout: T });
+  const tags = page.getByRole('combobox', { name: 'Tags' });
+  await tags.fill('hardware');
+  await tags.press('Enter');
   await page.getByRole('button', { name: 'Save' }).click();
   await page.getByRole('tab', { name: 'History' }).waitFor({ timeout: T });
   ticketId = decodeURIComponent(page.url().match(/tickets\/([^/]+)\/show/)[1]);
@@ -128,6 +131,8 @@ test('the company admin opens a ticket, comments, moves it on and reads its hist
   const t = await adminApi.get(`/api/tickets/${ticketId}`);
   assert.equal(t.status, 'in_progress');
   assert.equal(t.comment_count, 1);
+  assert.deepEqual(t.tags, ['hardware']);
+  assert.equal(t.priority, 'urgent');
 
   // History tab.
   await page.getByRole('tab', { name: 'History' }).click();
@@ -152,7 +157,7 @@ test('a stale edit says the record was changed by someone else', async () => {
 
   // Someone else edits it behind the page.
   const t = await adminApi.get(`/api/tickets/${ticketId}`);
-  await adminApi.put(`/api/tickets/${ticketId}`, { title: 'Printer on fire (3rd floor)', revision: t.revision });
+  await adminApi.put(`/api/tickets/${ticketId}`, { ...t, title: 'Printer on fire (3rd floor)' });
 
   await title.fill('Printer on fire!');
   await page.getByRole('button', { name: 'Save' }).click();
@@ -196,9 +201,30 @@ test('the tickets list shows a ticket created elsewhere without a reload', async
   assert.ok(streams.length <= 1, `one event stream for the tab, got ${streams.length}`);
 
   if (process.env.SCREENSHOT === '1') {
-    await adminApi.post('/api/tickets', { title: 'New laptop for Sam', priority: 'normal', tags: ['onboarding'] });
-    await page.getByRole('cell', { name: 'New laptop for Sam' }).waitFor({ timeout: T });
-    await page.waitForTimeout(500);
+    // A list worth looking at: a few more tickets, at several stages.
+    const me = await adminApi.get('/auth/me');
+    const more = [
+      ['New laptop for Sam', 'normal', ['onboarding'], null],
+      ['Invoice export shows the wrong VAT rate', 'high', ['billing'], 'resolved'],
+      ['Shopify sync misses the new collection', 'normal', ['integrations', 'shopify'], 'in_progress'],
+      ['Password reset email never arrives', 'urgent', ['auth', 'email'], 'in_progress'],
+      ['Add French answers to the returns bot', 'low', ['knowledge'], null],
+      ['Meeting room screen flickers', 'low', ['hardware'], 'closed'],
+    ];
+    for (const [title, priority, tags, status] of more) {
+      const t = await adminApi.post('/api/tickets', { title, priority, tags });
+      if (status) await adminApi.post(`/api/tickets/${t.id}/assign`, { assignee_id: me.id });
+      await adminApi.post(`/api/tickets/${t.id}/comments`, { body: 'Looking into it.' });
+      if (status === 'resolved' || status === 'closed') {
+        await adminApi.post(`/api/tickets/${t.id}/status`, { status: 'resolved' });
+        if (status === 'closed') await adminApi.post(`/api/tickets/${t.id}/status`, { status: 'closed' });
+      } else if (status) {
+        await adminApi.post(`/api/tickets/${t.id}/status`, { status });
+      }
+    }
+    await page.getByRole('cell', { name: 'Meeting room screen flickers' }).waitFor({ timeout: T });
+    await page.setViewportSize({ width: 1280, height: 590 });
+    await page.waitForTimeout(1000);
     await page.screenshot({ path: join(adminDir, 'e2e', 'screenshot.png') });
   }
 });

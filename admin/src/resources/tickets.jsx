@@ -13,6 +13,8 @@ import {
 } from '../common.jsx';
 import { isStaff } from '../roles.js';
 
+const SHORT = { dateStyle: 'medium', timeStyle: 'short' };
+
 export const PRIORITIES = choices('low', 'normal', 'high', 'urgent');
 export const STATUSES = choices('open', 'in_progress', 'resolved', 'closed');
 
@@ -38,7 +40,7 @@ export const TicketList = () => {
   const { permissions } = usePermissions();
   return (
     <LiveList filters={filters} sort={{ field: 'created_at', order: 'DESC' }}>
-      <LiveGrid>
+      <LiveGrid sx={{ '& .column-assignee_id, & .column-last_activity_at': { whiteSpace: 'nowrap' } }}>
         <TextField source="title" />
         <ChipField source="status" />
         <ChipField source="priority" />
@@ -49,7 +51,7 @@ export const TicketList = () => {
           </ReferenceField>
         )}
         <NumberField source="comment_count" label="Comments" />
-        <DateField source="last_activity_at" label="Last activity" showTime />
+        <DateField source="last_activity_at" label="Last activity" showTime options={SHORT} />
       </LiveGrid>
     </LiveList>
   );
