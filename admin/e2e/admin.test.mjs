@@ -182,6 +182,21 @@ test('a forbidden action is a notification, not a logout', async () => {
   await ctx.close();
 });
 
+test('a client sees tickets, agents, conversations and notifications only', async () => {
+  assert.ok(adminApi);
+  await adminApi.post('/api/users', { username: 'carla', password: 'Carla-client-pw-1', role: 'client' });
+  const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  const page = await ctx.newPage();
+  await signIn(page, 'carla', 'Carla-client-pw-1');
+  await page.getByRole('menuitem', { name: 'Tickets' }).waitFor({ timeout: T });
+  const menu = (await page.getByRole('menuitem').allInnerTexts()).map((t) => t.trim()).sort();
+  assert.deepEqual(menu, ['Agents', 'Conversations', 'Notifications', 'Tickets']);
+  // Their own requests only: the company admin's tickets are not listed.
+  await go(page, '/tickets');
+  await page.getByText(/No Tickets yet/i).waitFor({ timeout: T });
+  await ctx.close();
+});
+
 test('the tickets list shows a ticket created elsewhere without a reload', async () => {
   assert.ok(adminApi);
   const page = adminPage;

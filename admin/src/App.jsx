@@ -39,19 +39,19 @@ const authProvider = createAuthProvider(undefined, { onLogout: () => dataProvide
 // Each resource's views, registered only where the role may use them, so
 // React Admin hides the Create and Edit buttons by itself.
 const views = {
-  companies: { list: CompanyList, show: CompanyShow, create: CompanyCreate, edit: CompanyEdit, icon: BusinessIcon },
-  users: { list: UserList, show: UserShow, create: UserCreate, edit: UserEdit, icon: PeopleIcon },
-  agents: { list: AgentList, show: AgentShow, create: AgentCreate, edit: AgentEdit, icon: SmartToyIcon },
   tickets: { list: TicketList, show: TicketShow, create: TicketCreate, edit: TicketEdit, icon: ConfirmationNumberIcon },
-  campaigns: { list: CampaignList, show: CampaignShow, create: CampaignCreate, edit: CampaignEdit, icon: CampaignIcon },
+  conversations: { list: ConversationList, show: ConversationShow, icon: ForumIcon },
+  agents: { list: AgentList, show: AgentShow, create: AgentCreate, edit: AgentEdit, icon: SmartToyIcon },
   knowledge_documents: {
     list: DocumentList, show: DocumentShow, create: DocumentCreate, edit: DocumentEdit, icon: DescriptionIcon,
     label: 'Documents',
   },
   knowledge_chunks: { list: ChunkList, show: ChunkShow, create: ChunkCreate, edit: ChunkEdit, icon: NotesIcon, label: 'Knowledge' },
-  conversations: { list: ConversationList, show: ConversationShow, icon: ForumIcon },
-  notifications: { list: NotificationList, icon: NotificationsIcon },
   sync_runs: { list: SyncRunList, icon: SyncIcon, label: 'Sync runs' },
+  campaigns: { list: CampaignList, show: CampaignShow, create: CampaignCreate, edit: CampaignEdit, icon: CampaignIcon },
+  notifications: { list: NotificationList, icon: NotificationsIcon },
+  users: { list: UserList, show: UserShow, create: UserCreate, edit: UserEdit, icon: PeopleIcon },
+  companies: { list: CompanyList, show: CompanyShow, create: CompanyCreate, edit: CompanyEdit, icon: BusinessIcon },
   usage: { list: UsageList, icon: DataUsageIcon, label: 'Usage' },
   audit_log: { list: AuditList, icon: HistoryIcon, label: 'Audit log' },
 };
