@@ -203,7 +203,11 @@ export function createDataProvider(apiUrl = defaultApiUrl()) {
     },
     async delete(resource, { id, previousData }) {
       const headers = {};
-      if (previousData && previousData.revision !== undefined && previousData.revision !== null) {
+      // An attachment's revision is its ticket's stream revision when it
+      // was added: any later change to the ticket would make it stale, so
+      // it is deleted without If-Match.
+      const guarded = resource !== 'ticket_attachments';
+      if (guarded && previousData && previousData.revision !== undefined && previousData.revision !== null) {
         headers['If-Match'] = `"${previousData.revision}"`;
       }
       const data = await request(recordPath(resource, id, previousData), { method: 'DELETE', headers });
