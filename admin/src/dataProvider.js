@@ -334,7 +334,8 @@ function toHttpError(status, json, text, method) {
     return new HttpError(STALE_MESSAGE, status, json);
   }
   if ((status === 400 || status === 422) && json && json.errors) {
-    return new HttpError(detail, status, { ...json, errors: json.errors });
+    // root.serverError is what React Admin notifies; the fields show theirs.
+    return new HttpError(detail, status, { ...json, errors: { ...json.errors, root: { serverError: detail } } });
   }
   return new HttpError(detail, status, json);
 }

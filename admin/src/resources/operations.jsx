@@ -30,7 +30,11 @@ function Lag() {
   const r = useRecordContext();
   if (!r) return null;
   const events = r.lag_events ?? r.lag;
-  return <span>{events ?? '—'} ev{r.lag_seconds ? `, ${r.lag_seconds}s` : ''}</span>;
+  return (
+    <span style={{ whiteSpace: 'nowrap' }}>
+      {events ?? '—'} ev{r.lag_seconds ? `, ${r.lag_seconds}s` : ''}
+    </span>
+  );
 }
 
 function LastError() {
@@ -67,7 +71,7 @@ function Projections() {
         <TextField source="kind" />
         <NumberField source="version" />
         <NumberField source="generation" />
-        <TextField source="checkpoint" />
+        <TextField source="checkpoint" sx={{ fontFamily: 'monospace', fontSize: 12 }} />
         <Lag label="Lag" />
         <ChipField source="state" label="State" />
         <Rebuild label="" />
