@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -206,6 +207,11 @@ func (f *feed) since(seq uint64) (out []change, lost bool, last uint64, wake <-c
 // eventTicket answers POST /api/events/ticket: a ticket that opens the
 // caller's event stream for EventTicketTTL.
 func (a *API) eventTicket(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<10))
+	if b := strings.TrimSpace(string(body)); err != nil || b != "" && b != "{}" {
+		a.fail(w, r, badRequestf("POST /api/events/ticket takes no body (or {})"))
+		return
+	}
 	p, _ := PrincipalFrom(r.Context())
 	_, pwv, err := a.cachedPrincipal(r.Context(), p.UserID)
 	if err != nil {
