@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -81,6 +82,9 @@ type change struct {
 	fields scopeFields
 	known  bool   // fields were read from the document
 	parent string // a child record's parent id
+	// all stands for every record of the resource (id is empty): its
+	// read model was rebuilt.
+	all bool
 }
 
 // feed is the ring of recent changes and the streams reading it.
@@ -179,6 +183,23 @@ func (a *API) Publish(writes []readstore.Write) {
 	close(wake)
 }
 
+// rebuilt tells the streams that every record of collection may have
+// changed: a rebuilt generation went live.
+func (f *feed) rebuilt(collection string) {
+	res, ok := f.byColl[collection]
+	if !ok {
+		return
+	}
+	f.mu.Lock()
+	c := change{seq: f.next, res: res, kind: "updated", all: true}
+	f.ring[int(c.seq%uint64(len(f.ring)))] = c
+	f.next++
+	wake := f.wake
+	f.wake = make(chan struct{})
+	f.mu.Unlock()
+	close(wake)
+}
+
 // CloseEvents ends every event stream, for a graceful stop: clients
 // reconnect to the next server with their Last-Event-ID.
 func (a *API) CloseEvents() { a.feed.close.Do(func() { close(a.feed.closed) }) }
@@ -206,6 +227,11 @@ func (f *feed) since(seq uint64) (out []change, lost bool, last uint64, wake <-c
 // eventTicket answers POST /api/events/ticket: a ticket that opens the
 // caller's event stream for EventTicketTTL.
 func (a *API) eventTicket(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<10))
+	if b := strings.TrimSpace(string(body)); err != nil || b != "" && b != "{}" {
+		a.fail(w, r, badRequestf("POST /api/events/ticket takes no body (or {})"))
+		return
+	}
 	p, _ := PrincipalFrom(r.Context())
 	_, pwv, err := a.cachedPrincipal(r.Context(), p.UserID)
 	if err != nil {
@@ -345,8 +371,19 @@ type stream struct {
 func (st *stream) send(ctx context.Context, changes []change) error {
 	parents := map[string]bool{} // "resource/id" → p may read it
 	for i := 0; i < len(changes); {
+		if c := changes[i]; c.all {
+			i++
+			if c.res.Scope(st.p).Denied {
+				continue
+			}
+			if err := st.s.Message(st.a.feed.eventID(c.seq), realtimeMessage{Topic: "resource/" + c.res.name,
+				Event: realtimeEvent{Type: c.kind, Payload: realtimePayload{IDs: []string{}}}}); err != nil {
+				return err
+			}
+			continue
+		}
 		j, ids := i, []string{}
-		for ; j < len(changes) && changes[j].res == changes[i].res && changes[j].kind == changes[i].kind && len(ids) < maxIDsPerMessage; j++ {
+		for ; j < len(changes) && !changes[j].all && changes[j].res == changes[i].res && changes[j].kind == changes[i].kind && len(ids) < maxIDsPerMessage; j++ {
 			if st.visible(ctx, changes[j], parents) {
 				ids = append(ids, changes[j].id)
 			}

@@ -41,4 +41,12 @@ func TestFeedRing(t *testing.T) {
 	if got, lost, _, _ := a.feed.since(11); lost || len(got) != 0 {
 		t.Errorf("since 11: %v lost=%v, want nothing and nothing lost", got, lost)
 	}
+
+	// A rebuilt read model stands for every record of its resource.
+	a.feed.open = 1
+	a.feed.rebuilt(tickets)
+	a.feed.rebuilt("audit_log")
+	if got, lost, last, _ := a.feed.since(11); lost || last != 12 || len(got) != 1 || !got[0].all || got[0].res.name != "tickets" {
+		t.Errorf("after a rebuild: %+v lost=%v last=%d, want one change of every ticket", got, lost, last)
+	}
 }

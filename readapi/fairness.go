@@ -70,13 +70,15 @@ func (a *API) DocumentsChanged(writes []readstore.Write) {
 }
 
 // CollectionSwitched tells the API that a rebuilt generation of
-// collection became live: principals read from it are forgotten.
+// collection became live: principals read from it are forgotten, and the
+// event streams tell whoever may read the resource to read it again.
 func (a *API) CollectionSwitched(collection string) {
 	switch collection {
 	case usersCollection, decl.Companies.CollectionName(), decl.CredentialsCollection:
 		a.principals.epoch.Add(1)
 		a.principals.cache.Purge()
 	}
+	a.feed.rebuilt(collection)
 }
 
 // cachedPrincipal returns who userID is, from the cache or the read

@@ -20,7 +20,7 @@ func (d *describer) events() {
 			"an EventSource cannot send the bearer token in a header, and a token in a URL would end up in access logs.",
 		Responses: responses(http.StatusOK, openapi3.NewResponse().WithDescription("The ticket.").WithJSONSchema(ticket)),
 	}
-	d.problems(op, 401, 429, 500, 503)
+	d.problems(op, 400, 401, 429, 500, 503)
 	d.add(http.MethodPost, "/api/events/ticket", op, false)
 
 	stream := str()

@@ -163,6 +163,16 @@ func accDelete(t *testing.T, open func(t *testing.T) readstore.Store) {
 	del("d9", ver(10)) // deleting an unknown document still guards it
 	accPut(t, s, accDoc(t, "d9", ver(9), nil))
 	accWantMissing(t, s, "d9")
+
+	// A deletion may carry the document as it was (for whoever is told
+	// of the write) and Created: the stores ignore both.
+	err := s.Apply(ctx, readstore.Batch{Writes: []readstore.Write{{Collection: accName, Delete: true, Created: true,
+		Doc: readstore.Doc{ID: "d1", Version: ver(9), Data: []byte(`{"id":"d1","owner":"bob"}`)}}}})
+	if err != nil {
+		t.Fatalf("Apply a delete with data: %v", err)
+	}
+	accWantMissing(t, s, "d1")
+	accWantIDs(t, s, readstore.Query{Where: []readstore.Condition{{Field: "owner", Op: readstore.Eq, Value: "bob"}}, Count: true})
 }
 
 func accWantMissing(tb testing.TB, s readstore.Store, id string) {
