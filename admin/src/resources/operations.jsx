@@ -86,9 +86,9 @@ function ParkedEvents() {
   return (
     <List resource="admin/projections/parked" disableSyncWithLocation actions={none} title=" " storeKey={false}>
       <Datagrid bulkActionButtons={false} rowClick={false} empty={<Typography sx={{ p: 2 }}>No parked events.</Typography>}>
-        <TextField source="id" />
         <TextField source="projection" />
         <TextField source="event_type" />
+        <TextField source="stream_id" />
         <TextField source="position" />
         <TextField source="error" />
         <DateField source="parked_at" showTime />
@@ -99,7 +99,7 @@ function ParkedEvents() {
 
 function Reactions() {
   return (
-    <List resource="admin/reactions" disableSyncWithLocation actions={none} title=" " pagination={false}
+    <List resource="admin/reactions" disableSyncWithLocation actions={none} title=" " pagination={false} perPage={100}
       queryOptions={{ refetchInterval }} storeKey={false} sort={{ field: 'id', order: 'ASC' }}>
       <Datagrid bulkActionButtons={false} rowClick={false}>
         <TextField source="name" />
@@ -120,8 +120,10 @@ function ParkedMessages() {
       <Datagrid bulkActionButtons={false} rowClick={false} empty={<Typography sx={{ p: 2 }}>No parked messages.</Typography>}>
         <TextField source="reaction" />
         <TextField source="event_type" />
+        <TextField source="stream_id" />
         <TextField source="error" />
         <NumberField source="replays" />
+        <DateField source="parked_at" showTime />
         <ReplayButton />
       </Datagrid>
     </List>
