@@ -224,6 +224,13 @@ test('the tickets list shows a ticket created elsewhere without a reload', async
   await page.getByRole('button', { name: 'Reopen' }).waitFor({ timeout: T });
   await page.getByText('resolved', { exact: true }).first().waitFor({ timeout: T });
   assert.equal(await reloaded(), false, 'no reload');
+
+  // A notification for the admin (someone else assigned them) rings the bell.
+  const me = await adminApi.get('/auth/me');
+  await root.post(`/api/tickets/${vpn.id}/status`, { status: 'open' });
+  await root.post(`/api/tickets/${vpn.id}/assign`, { assignee_id: me.id });
+  await page.locator('[data-testid="unread"] .MuiBadge-badge').getByText('1', { exact: true }).waitFor({ timeout: T });
+  assert.equal(await reloaded(), false, 'no reload');
   await go(page, '/tickets');
 
   if (process.env.SCREENSHOT === '1') {

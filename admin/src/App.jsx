@@ -18,6 +18,7 @@ import SettingsIcon from '@mui/icons-material/Settings';
 import { createDataProvider } from './dataProvider.js';
 import { createAuthProvider } from './authProvider.js';
 import { can } from './roles.js';
+import { AppAppBar } from './appBar.jsx';
 import { CompanyCreate, CompanyEdit, CompanyList, CompanyShow } from './resources/companies.jsx';
 import { UserCreate, UserEdit, UserList, UserShow } from './resources/users.jsx';
 import { AgentCreate, AgentEdit, AgentList, AgentShow } from './resources/agents.jsx';
@@ -116,7 +117,11 @@ function AppMenu() {
   );
 }
 
-const AppLayout = ({ children }) => <Layout menu={AppMenu}>{children}</Layout>;
+const AppLayout = ({ children }) => (
+  <Layout menu={AppMenu} appBar={AppAppBar}>
+    {children}
+  </Layout>
+);
 
 export function App() {
   return (

@@ -50,6 +50,11 @@ export const TicketList = () => {
             <TextField source="username" />
           </ReferenceField>
         )}
+        {permissions === 'superadmin' && (
+          <ReferenceField source="company_id" reference="companies" link={false}>
+            <TextField source="name" />
+          </ReferenceField>
+        )}
         <NumberField source="comment_count" label="Comments" />
         <DateField source="last_activity_at" label="Last activity" showTime options={SHORT} />
       </LiveGrid>
