@@ -48,15 +48,12 @@ export function FormToolbar(props) {
   );
 }
 
-function LiveRecord({ children: _c, also = [] }) {
+function LiveRecord({ also }) {
   const record = useRecordContext();
   const resource = useResourceContext();
   useLiveRecord(resource, record?.id);
   // Children shown on the page (comments of a ticket…) refresh too.
-  for (const r of also) {
-    // eslint-disable-next-line react-hooks/rules-of-hooks -- `also` is constant per page
-    useLiveList(r);
-  }
+  useLiveList(also);
   return null;
 }
 

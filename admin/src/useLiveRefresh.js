@@ -4,7 +4,7 @@
  *
  *   useLiveList('tickets')               // in a list: refetch its pages on any ticket change
  *   useLiveRecord('tickets', record.id)  // in a show: refetch the record when it changes
- *   useLiveList('comments')              // also works for a ReferenceManyField's children
+ *   useLiveList(['comments', 'ticket_attachments'])  // a page's children (ReferenceManyField)
  *
  * A message invalidates the matching react-query queries of React Admin
  * ([resource, 'getList' | 'getManyReference' | 'getMany' | 'getOne', …]),
@@ -18,26 +18,32 @@ import { useQueryClient } from '@tanstack/react-query';
 
 const LIST_KINDS = ['getList', 'getManyReference', 'getMany', 'getInfiniteList'];
 
-export function useLiveList(resource, { enabled = true } = {}) {
+export function useLiveList(resources, { enabled = true } = {}) {
   const dataProvider = useDataProvider();
   const queryClient = useQueryClient();
+  // One resource or several (a page's children); a string keeps the
+  // effect's dependency stable whatever array the caller builds.
+  const names = [].concat(resources ?? []).filter(Boolean).join(',');
   useEffect(() => {
-    if (!enabled || !resource || typeof dataProvider.subscribe !== 'function') return undefined;
-    const topic = `resource/${resource}`;
-    const callback = (event) => {
-      const ids = event?.payload?.ids ?? [];
-      queryClient.invalidateQueries({
-        predicate: (q) =>
-          q.queryKey[0] === resource &&
-          (ids.length === 0 || LIST_KINDS.includes(q.queryKey[1]) ||
-            (q.queryKey[1] === 'getOne' && ids.map(String).includes(String(q.queryKey[2]?.id)))),
-      });
-    };
-    dataProvider.subscribe(topic, callback);
+    if (!enabled || !names || typeof dataProvider.subscribe !== 'function') return undefined;
+    const subscriptions = names.split(',').map((resource) => {
+      const topic = `resource/${resource}`;
+      const callback = (event) => {
+        const ids = (event?.payload?.ids ?? []).map(String);
+        queryClient.invalidateQueries({
+          predicate: (q) =>
+            q.queryKey[0] === resource &&
+            (ids.length === 0 || LIST_KINDS.includes(q.queryKey[1]) ||
+              (q.queryKey[1] === 'getOne' && ids.includes(String(q.queryKey[2]?.id)))),
+        });
+      };
+      dataProvider.subscribe(topic, callback);
+      return [topic, callback];
+    });
     return () => {
-      dataProvider.unsubscribe(topic, callback);
+      for (const [topic, callback] of subscriptions) dataProvider.unsubscribe(topic, callback);
     };
-  }, [dataProvider, queryClient, resource, enabled]);
+  }, [dataProvider, queryClient, names, enabled]);
 }
 
 export function useLiveRecord(resource, id, { enabled = true } = {}) {
