@@ -1,18 +1,20 @@
 // Building blocks shared by the resources: live lists and shows (with the
-// History and As of tabs every record has), action buttons, JSON field.
+// History and As of tabs every record has), action buttons, chips.
 import {
-  Button, Datagrid, DeleteButton, List, SaveButton, Toolbar, Show, TabbedShowLayout, useDataProvider, useNotify, usePermissions, useRecordContext,
-  useRefresh, useResourceContext,
+  Button, Datagrid, DeleteButton, List, SaveButton, Show, TabbedShowLayout, Toolbar, useDataProvider, useNotify,
+  usePermissions, useRecordContext, useRefresh, useResourceContext,
 } from 'react-admin';
-import { useMutation, useQueryClient } from '@tanstack/react-query';
+import { useMutation } from '@tanstack/react-query';
 import { Box, Chip } from '@mui/material';
 import { useLiveList, useLiveRecord } from './useLiveRefresh.js';
 import { AsOfPanel, HistoryPanel } from './history.jsx';
 import { can } from './roles.js';
 
-/** LiveList is React Admin's List, refreshed when its resource changes. */
-// (Create and Edit buttons show only where App.jsx registered a create or
-// edit view for the role.)
+/**
+ * LiveList is React Admin's List, refreshed when its resource changes.
+ * (Create and Edit buttons show only where App.jsx registered a create or
+ * edit view for the role.)
+ */
 export function LiveList({ children, ...props }) {
   const resource = useResourceContext(props);
   useLiveList(resource);
@@ -86,13 +88,11 @@ export function LiveShow({ children, also, actions, title, ...props }) {
 export function useAction(fn, { success = 'Done' } = {}) {
   const dataProvider = useDataProvider();
   const notify = useNotify();
-  const refresh = useRefresh();
-  const queryClient = useQueryClient();
+  const refresh = useRefresh(); // invalidates every query: what is on screen is read again
   return useMutation({
     mutationFn: (arg) => fn(dataProvider, arg),
     onSuccess: () => {
       notify(success, { type: 'success' });
-      queryClient.invalidateQueries();
       refresh();
     },
     onError: (err) => notify(err.message || 'The request failed', { type: 'error' }),
