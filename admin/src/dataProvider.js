@@ -37,6 +37,7 @@
  *   history(resource, id, {skip, limit})  GET  /api/{resource}/{id}/history → {data, total}
  *   getOneAsOf(resource, id, asOf)        GET  /api/{resource}/{id}?as_of=<RFC 3339>
  *   post(path, body?) / get(path)         any other endpoint (operations: projections, reactions)
+ *   download(path, filename)              GET a file with the token and save it (attachments, exports)
  *   markAllRead()                         POST /api/notifications/read_all
  *   sync(agentId, type)                   POST /api/agents/{id}/integrations/{type}/sync
  *
@@ -146,7 +147,6 @@ export function createDataProvider(apiUrl = defaultApiUrl()) {
   const realtime = createRealtime({ apiUrl: base, getToken });
 
   const dp = {
-    apiUrl: base,
     async getList(resource, params) {
       const { data, total } = await request(listQuery(resource, params));
       return { data, total };
@@ -251,6 +251,28 @@ export function createDataProvider(apiUrl = defaultApiUrl()) {
     },
     post(path, body) {
       return request(path, { method: 'POST', body });
+    },
+    /** download fetches a file with the token and hands it to the browser to save. */
+    async download(path, filename) {
+      const token = getToken();
+      const res = await fetch(`${base}${path}`, { headers: token ? { Authorization: `Bearer ${token}` } : {} });
+      if (!res.ok) {
+        let json;
+        try {
+          json = await res.json();
+        } catch {
+          json = undefined;
+        }
+        throw toHttpError(res.status, json, '', 'GET');
+      }
+      const url = URL.createObjectURL(await res.blob());
+      const a = document.createElement('a');
+      a.href = url;
+      a.download = filename || 'download';
+      document.body.appendChild(a);
+      a.click();
+      a.remove();
+      setTimeout(() => URL.revokeObjectURL(url), 10_000);
     },
     get(path) {
       return request(path);

@@ -3,7 +3,7 @@
 import {
   AutocompleteInput, Datagrid, DateField, DateTimeInput, List, ReferenceField, ReferenceInput, SelectInput,
   TextField, TextInput, TopToolbar, FilterButton, useListContext, usePermissions, useRecordContext, Link,
-  useNotify,
+  useNotify, useDataProvider,
 } from 'react-admin';
 import { Button as MuiButton } from '@mui/material';
 
@@ -44,12 +44,13 @@ function Entity() {
     : <span>{r.entity_id.slice(0, 8)}</span>;
 }
 
-/** ExportButton downloads GET /api/audit/export (JSON lines) for the company. */
+/** ExportNdjson downloads GET /api/audit/export (JSON lines) for the company. */
 function ExportNdjson() {
   const { filterValues } = useListContext();
   const notify = useNotify();
+  const dataProvider = useDataProvider();
   const { permissions } = usePermissions();
-  const run = async () => {
+  const run = () => {
     const params = new URLSearchParams();
     if (permissions === 'superadmin') {
       if (!filterValues.company_id) {
@@ -58,19 +59,8 @@ function ExportNdjson() {
       }
       params.set('company_id', filterValues.company_id);
     }
-    const res = await fetch(`${window.location.origin}/api/audit/export?${params}`, {
-      headers: { Authorization: `Bearer ${localStorage.getItem('agentdesk.token')}` },
-    });
-    if (!res.ok) {
-      notify(`Export failed (HTTP ${res.status})`, { type: 'error' });
-      return;
-    }
-    const blob = await res.blob();
-    const a = document.createElement('a');
-    a.href = URL.createObjectURL(blob);
-    a.download = 'audit.ndjson';
-    a.click();
-    URL.revokeObjectURL(a.href);
+    dataProvider.download(`/api/audit/export?${params}`, 'audit.ndjson')
+      .catch((err) => notify(err.message, { type: 'error' }));
   };
   return <MuiButton size="small" onClick={run}>Export (NDJSON)</MuiButton>;
 }

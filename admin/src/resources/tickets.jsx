@@ -161,27 +161,15 @@ function AttachmentUpload() {
   );
 }
 
-/** DownloadButton fetches a file with the bearer token and saves it. */
+/** DownloadButton saves the record's file (fetched with the bearer token). */
 export function DownloadButton({ path, filenameSource = 'filename' }) {
   const record = useRecordContext();
   const notify = useNotify();
   const dataProvider = useDataProvider();
   if (!record) return null;
-  const download = async (e) => {
+  const download = (e) => {
     e.stopPropagation();
-    try {
-      const url = `${dataProvider.apiUrl ?? window.location.origin}${path(record)}`;
-      const res = await fetch(url, { headers: { Authorization: `Bearer ${localStorage.getItem('agentdesk.token')}` } });
-      if (!res.ok) throw new Error(`Download failed (HTTP ${res.status})`);
-      const blob = await res.blob();
-      const a = document.createElement('a');
-      a.href = URL.createObjectURL(blob);
-      a.download = record[filenameSource] || 'download';
-      a.click();
-      URL.revokeObjectURL(a.href);
-    } catch (err) {
-      notify(err.message, { type: 'error' });
-    }
+    dataProvider.download(path(record), record[filenameSource]).catch((err) => notify(err.message, { type: 'error' }));
   };
   return <MuiButton size="small" onClick={download}>Download</MuiButton>;
 }
