@@ -8,13 +8,12 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { adminDir, adminOrigin, Api, launchBrowser, startServer } from './harness.mjs';
+import { adminDir, Api, checkAdmin, launchBrowser, startServer } from './harness.mjs';
 
 const STALE = 'This record was changed by someone else: reload it';
 const T = 15_000; // the longest any one step may wait
 
 let server;
-let site;
 let browser;
 let root; // the superadmin, over the API
 let acme; // the company
@@ -26,7 +25,7 @@ const ADMIN_USER = 'acme-admin';
 const ADMIN_PW = 'Acme-admin-pw-2026';
 
 async function signIn(page, username, password) {
-  await page.goto(`${site.origin}/admin/#/login`);
+  await page.goto(`${server.api}/admin/#/login`);
   await page.locator('input[name="username"]').fill(username, { timeout: T });
   await page.locator('input[name="password"]').fill(password);
   await page.locator('button[type="submit"]').click();
@@ -35,21 +34,20 @@ async function signIn(page, username, password) {
     .waitFor({ timeout: T });
 }
 
-const go = (page, hash) => page.goto(`${site.origin}/admin/#${hash}`);
+const go = (page, hash) => page.goto(`${server.api}/admin/#${hash}`);
 
 // A notification (React Admin's snackbar) with this text.
 const notification = (page, text) => page.locator('.MuiSnackbar-root').getByText(text);
 
 before(async () => {
   server = await startServer();
-  site = await adminOrigin(server.api);
+  await checkAdmin(server.api);
   browser = await launchBrowser();
   root = await Api.login(server.api, 'admin', server.password);
 });
 
 after(async () => {
   await browser?.close();
-  await site?.close();
   await server?.stop();
 });
 

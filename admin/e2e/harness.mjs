@@ -2,10 +2,9 @@
 // server on 127.0.0.1:0 with a fresh data dir, a Chromium from Debian's
 // package, and talks to the API for setup. Not a test file itself.
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm, readFile, stat } from 'node:fs/promises';
-import { createServer, request as httpRequest } from 'node:http';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, dirname, resolve, extname, normalize } from 'node:path';
+import { join, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import { chromium } from 'playwright-core';
@@ -84,57 +83,16 @@ export async function startServer() {
   return server;
 }
 
-const types = {
-  '.html': 'text/html; charset=utf-8', '.js': 'text/javascript', '.css': 'text/css', '.svg': 'image/svg+xml',
-  '.png': 'image/png', '.json': 'application/json', '.ico': 'image/x-icon', '.woff2': 'font/woff2',
-};
-
 /**
- * adminOrigin returns the origin that serves the app at /admin/ and the
- * API beside it: the agentdesk server itself when it serves ADMIN_DIR,
- * else a small static server here that proxies /api and /auth to it (for
- * servers built before /admin was served).
+ * checkAdmin checks that the server serves the built app at /admin/
+ * (ADMIN_DIR), beside the API on the same origin.
  */
-export async function adminOrigin(api) {
-  const res = await fetch(`${api}/admin/`).catch(() => null);
-  const body = res && res.ok ? await res.text() : '';
-  if (body.includes('<div id="root">')) return { origin: api, close: async () => {} };
-  const target = new URL(api);
-  const srv = createServer(async (req, res) => {
-    const url = new URL(req.url, 'http://x');
-    if (url.pathname.startsWith('/api/') || url.pathname.startsWith('/auth/') || url.pathname === '/openapi.json') {
-      const p = httpRequest(
-        { host: target.hostname, port: target.port, path: req.url, method: req.method, headers: req.headers },
-        (up) => {
-          res.writeHead(up.statusCode, up.headers);
-          up.pipe(res);
-        },
-      );
-      p.on('error', () => res.destroy());
-      req.pipe(p);
-      return;
-    }
-    if (!url.pathname.startsWith('/admin')) {
-      res.writeHead(302, { Location: '/admin/' });
-      res.end();
-      return;
-    }
-    let rel = normalize(decodeURIComponent(url.pathname.slice('/admin'.length))).replace(/^(\.\.[/\\])+/, '');
-    let file = join(distDir, rel);
-    try {
-      if (!(await stat(file)).isFile()) throw new Error('dir');
-    } catch {
-      file = join(distDir, 'index.html');
-    }
-    res.writeHead(200, { 'Content-Type': types[extname(file)] ?? 'application/octet-stream' });
-    res.end(await readFile(file));
-  });
-  await new Promise((r) => srv.listen(0, '127.0.0.1', r));
-  const { port } = srv.address();
-  return {
-    origin: `http://127.0.0.1:${port}`,
-    close: () => new Promise((r) => { srv.closeAllConnections?.(); srv.close(() => r()); }),
-  };
+export async function checkAdmin(api) {
+  const res = await fetch(`${api}/admin/`);
+  const body = await res.text();
+  if (!res.ok || !body.includes('<div id="root">')) {
+    throw new Error(`the server does not serve the admin app at /admin/ (${res.status}): run npm run build in admin/ first\n${body.slice(0, 200)}`);
+  }
 }
 
 /** launchBrowser starts Debian's Chromium, headless. */
