@@ -176,9 +176,11 @@ export function createDataProvider(apiUrl = defaultApiUrl()) {
         body = writable(child ? omit(data, child.parent) : data);
       }
       const res = await request(path, { method: 'POST', body, raw: true });
-      // 202: recorded but not readable yet; React Admin goes on with the id.
       const rec = res.json ?? {};
-      return { data: { ...data, ...rec, id: rec.id } };
+      // 202: recorded but not readable yet (README "Write answers"): the
+      // answer is a receipt, not the record; React Admin goes on with the id.
+      if (res.status === 202) return { data: { ...omit(data, 'file'), id: rec.id } };
+      return { data: rec };
     },
     async update(resource, { id, data, previousData }) {
       const path = recordPath(resource, id, data ?? previousData);
