@@ -145,16 +145,6 @@ func (es *eventStream) until(topic, kind, id string) (sseMessage, []sseMessage) 
 	}
 }
 
-// quiet fails the test if a message arrives within d.
-func (es *eventStream) quiet(d time.Duration, why string) {
-	es.tb.Helper()
-	select {
-	case m := <-es.msgs:
-		es.tb.Fatalf("%s: got %+v", why, m)
-	case <-time.After(d):
-	}
-}
-
 // TestRealtimeEvents drives GET /api/events over HTTP: the messages of a
 // change, on the resource's and the record's topics, after the write is
 // readable; what each tenant and role hears; resuming with Last-Event-ID;
