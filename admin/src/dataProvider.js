@@ -175,12 +175,9 @@ export function createDataProvider(apiUrl = defaultApiUrl()) {
       } else {
         body = writable(child ? omit(data, child.parent) : data);
       }
-      const res = await request(path, { method: 'POST', body, raw: true });
-      const rec = res.json ?? {};
-      // 202: recorded but not readable yet (README "Write answers"): the
-      // answer is a receipt, not the record; React Admin goes on with the id.
-      if (res.status === 202) return { data: { ...omit(data, 'file'), id: rec.id } };
-      return { data: rec };
+      // A 202 (README "Write answers") is a receipt, not the record: React
+      // Admin goes on with its id.
+      return { data: written(await request(path, { method: 'POST', body, raw: true }), data) };
     },
     async update(resource, { id, data, previousData }) {
       const path = recordPath(resource, id, data ?? previousData);
@@ -190,10 +187,10 @@ export function createDataProvider(apiUrl = defaultApiUrl()) {
         if (data.title) fd.append('title', data.title);
         fd.append('file', data.file.rawFile, data.file.rawFile.name);
         const headers = revision !== undefined ? { 'If-Match': `"${revision}"` } : {};
-        return { data: await request(path, { method: 'PUT', body: fd, headers }) };
+        return { data: written(await request(path, { method: 'PUT', body: fd, headers, raw: true }), data) };
       }
       const body = writable(updateBody(resource, data));
-      return { data: await request(path, { method: 'PUT', body }) };
+      return { data: written(await request(path, { method: 'PUT', body, raw: true }), data) };
     },
     async updateMany(resource, { ids, data }) {
       const done = [];
@@ -287,6 +284,14 @@ export function createDataProvider(apiUrl = defaultApiUrl()) {
     closeRealtime: realtime.close,
   };
   return dp;
+}
+
+// written is the record a write answered, or, for a 202 (recorded, not
+// readable yet), what was sent with the id and revision of the receipt.
+function written(res, sent) {
+  const rec = res.json ?? {};
+  if (res.status === 202) return { ...omit(sent, 'file'), id: rec.id, revision: rec.revision };
+  return rec;
 }
 
 function omit(obj, key) {
