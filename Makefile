@@ -12,17 +12,51 @@ help: ## show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-13s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 .PHONY: run
-run: build ## start the server on the embedded stores (DATA_DIR=./data, HTTP_ADDR=127.0.0.1:8080)
+run: build admin ## build the server and the admin app, and start the server on the embedded stores (DATA_DIR=./data, HTTP_ADDR=127.0.0.1:8080, the admin app at /admin/)
 	exec ./bin/agentdesk serve
 
 .PHONY: build
 build: ## build bin/agentdesk
 	$(GO) build -o bin/agentdesk ./cmd/agentdesk
 
+# The admin app (admin/): its npm packages from the lockfile, then its
+# build into admin/dist, each redone only when what it comes from changed.
+ADMIN_SRC := $(shell find admin/src admin/index.html admin/vite.config.js -type f 2>/dev/null)
+
+admin/node_modules/.package-lock.json: admin/package-lock.json admin/package.json
+	cd admin && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+admin/dist/index.html: admin/node_modules/.package-lock.json $(ADMIN_SRC)
+	cd admin && npm run --silent build
+
+.PHONY: admin
+admin: admin/dist/index.html ## build the admin app into admin/dist (npm ci from the lockfile, then vite build)
+
+# The admin app's browser tests drive Debian's Chromium, never a
+# downloaded browser.
+CHROMIUM ?= /usr/bin/chromium
+
+.PHONY: browser
+browser: ## install Debian's chromium and chromium-driver for the browser tests (as root, or through sudo)
+	@if [ ! -x $(CHROMIUM) ]; then \
+		sudo=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+		$$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends chromium chromium-driver; \
+	fi
+
+.PHONY: test-admin
+test-admin: build browser admin ## drive the admin app in headless Chromium against the real server (playwright-core)
+	cd admin && AGENTDESK_BIN=$(CURDIR)/bin/agentdesk CHROMIUM=$(CHROMIUM) node --test --test-concurrency=1 e2e/
+
 .PHONY: test
-test: ## vet and run every test with the race detector
-	$(GO) vet $(PKGS)
-	$(GO) test -race -count=1 -timeout 15m $(PKGS)
+test: ## vet and run every Go test with the race detector, then the admin app's browser tests
+	@# The browser and the npm packages download while the Go tests run.
+	@log=$$(mktemp); ( $(MAKE) --no-print-directory browser admin/node_modules/.package-lock.json >$$log 2>&1; echo $$? >$$log.rc ) & \
+	prep=$$!; \
+	$(GO) vet $(PKGS) && $(GO) test -race -count=1 -timeout 15m $(PKGS); rc=$$?; \
+	wait $$prep; cat $$log; prc=$$(cat $$log.rc); rm -f $$log $$log.rc; \
+	[ $$rc = 0 ] || exit $$rc; [ $$prc = 0 ] || { echo "installing the browser or the admin app's packages failed"; exit $$prc; }; \
+	$(MAKE) --no-print-directory test-admin
 
 # The benchmarks' 1,000,000 tickets, filled once and kept here.
 BENCH_DIR ?= $(CURDIR)/.bench-data
