@@ -170,9 +170,17 @@ test('a forbidden action is a notification, not a logout', async () => {
   const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 } });
   const page = await ctx.newPage();
   await signIn(page, 'wanda', 'Wanda-writer-pw-1');
-  // A writer may change the status of tickets assigned to them only.
+  // A writer may edit only the tickets assigned to them: the page offers
+  // no Edit button here, but a link to the form still leads there.
   await go(page, `/tickets/${ticketId}/show`);
-  await page.getByRole('button', { name: 'Resolve' }).click({ timeout: T });
+  await page.getByRole('button', { name: 'Comment', exact: true }).waitFor({ timeout: T });
+  assert.equal(await page.getByRole('link', { name: 'Edit' }).count(), 0, 'no Edit button');
+  assert.equal(await page.getByRole('button', { name: 'Resolve' }).count(), 0, 'no status buttons');
+  await go(page, `/tickets/${ticketId}`);
+  const title = page.locator('input[name="title"]');
+  await title.waitFor({ timeout: T });
+  await title.fill('Not mine to rename');
+  await page.getByRole('button', { name: 'Save' }).click();
   await notification(page, 'forbidden').waitFor({ timeout: T });
   await page.waitForTimeout(500);
   assert.match(page.url(), /\/tickets\//, 'still on the ticket');

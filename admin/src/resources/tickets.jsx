@@ -62,11 +62,22 @@ export const TicketList = () => {
   );
 };
 
+/**
+ * useMayChange tells whether the user may edit, assign and move the
+ * ticket on: staff, but a content writer only when it is assigned to them.
+ */
+function useMayChange(record) {
+  const { permissions } = usePermissions();
+  const { identity } = useGetIdentity();
+  if (!record || !isStaff(permissions)) return false;
+  if (permissions !== 'content_writer') return true;
+  return !!identity && record.assignee_id === identity.id;
+}
+
 /** StatusButtons offers the statuses the ticket may move to. */
 export function StatusButtons() {
   const record = useRecordContext();
-  const { permissions } = usePermissions();
-  if (!record || !isStaff(permissions)) return null;
+  if (!useMayChange(record)) return null;
   return (
     <>
       {(NEXT[record.status] ?? []).map(([status, label]) => (
@@ -79,13 +90,16 @@ export function StatusButtons() {
 function AssignMe() {
   const record = useRecordContext();
   const { identity } = useGetIdentity();
-  const { permissions } = usePermissions();
-  if (!record || !identity || !isStaff(permissions) || record.assignee_id === identity.id) return null;
+  const may = useMayChange(record);
+  if (!may || !identity || record.assignee_id === identity.id) return null;
   return <ActionButton label="Assign to me" action="assign" body={{ assignee_id: identity.id }} resource="tickets" />;
 }
 
 const ShowActions = () => {
-  const mayEdit = useCan('tickets', 'edit');
+  const record = useRecordContext();
+  const mayEditTickets = useCan('tickets', 'edit');
+  const mayChange = useMayChange(record);
+  const mayEdit = mayEditTickets && mayChange;
   return (
     <TopToolbar>
       <StatusButtons />
@@ -98,12 +112,12 @@ const ShowActions = () => {
 /** AssignForm assigns the ticket to a user of its company (or nobody). */
 function AssignForm() {
   const record = useRecordContext();
-  const { permissions } = usePermissions();
+  const may = useMayChange(record);
   const { mutate, isPending } = useAction(
     (dp, assignee_id) => dp.action('tickets', record.id, 'assign', { assignee_id: assignee_id || null }),
     { success: 'Assigned' },
   );
-  if (!record || !isStaff(permissions)) return null;
+  if (!may) return null;
   return (
     <Form record={{ assignee_id: record.assignee_id }} onSubmit={(v) => mutate(v.assignee_id)}>
       <Stack direction="row" spacing={2} alignItems="center">
