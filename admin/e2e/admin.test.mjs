@@ -185,6 +185,10 @@ test('a forbidden action is a notification, not a logout', async () => {
   await page.waitForTimeout(500);
   assert.match(page.url(), /\/tickets\//, 'still on the ticket');
   assert.equal(await page.locator('input[name="password"]').count(), 0, 'not sent to the login page');
+  // Still signed in: the next page loads as wanda.
+  await go(page, '/tickets');
+  await page.getByRole('cell', { name: 'Printer on fire (3rd floor)' }).waitFor({ timeout: T });
+  assert.ok(await page.evaluate(() => !!localStorage.getItem('agentdesk.token')), 'the token is kept');
   await ctx.close();
 });
 
