@@ -26,6 +26,12 @@ const NEXT = {
   closed: [['open', 'Reopen']],
 };
 
+const companyFilter = (
+  <ReferenceInput key="company_id" source="company_id" reference="companies">
+    <AutocompleteInput optionText="name" label="Company" />
+  </ReferenceInput>
+);
+
 const filters = [
   <TextInput key="q" source="q" label="Search" alwaysOn />,
   <SelectArrayInput key="status" source="status" choices={STATUSES} alwaysOn />,
@@ -39,7 +45,10 @@ const filters = [
 export const TicketList = () => {
   const { permissions } = usePermissions();
   return (
-    <LiveList filters={filters} sort={{ field: 'created_at', order: 'DESC' }}>
+    <LiveList
+      filters={permissions === 'superadmin' ? [...filters, companyFilter] : filters}
+      sort={{ field: 'created_at', order: 'DESC' }}
+    >
       <LiveGrid sx={{ '& .column-assignee_id, & .column-last_activity_at': { whiteSpace: 'nowrap' } }}>
         <TextField source="title" />
         <ChipField source="status" />
