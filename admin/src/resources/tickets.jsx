@@ -26,27 +26,37 @@ const NEXT = {
   closed: [['open', 'Reopen']],
 };
 
-const companyFilter = (
-  <ReferenceInput key="company_id" source="company_id" reference="companies">
-    <AutocompleteInput optionText="name" label="Company" />
-  </ReferenceInput>
-);
-
-const filters = [
-  <TextInput key="q" source="q" label="Search" alwaysOn />,
-  <SelectArrayInput key="status" source="status" choices={STATUSES} alwaysOn />,
-  <SelectArrayInput key="priority" source="priority" choices={PRIORITIES} />,
-  <TextInput key="tags" source="tags" label="Tag" />,
-  <ReferenceInput key="assignee_id" source="assignee_id" reference="users">
-    <AutocompleteInput optionText="username" label="Assignee" />
-  </ReferenceInput>,
-];
+// Filters by role: staff also by assignee (a client reads no users), the
+// superadmin also by company.
+function ticketFilters(permissions) {
+  const f = [
+    <TextInput key="q" source="q" label="Search" alwaysOn />,
+    <SelectArrayInput key="status" source="status" choices={STATUSES} alwaysOn />,
+    <SelectArrayInput key="priority" source="priority" choices={PRIORITIES} />,
+    <TextInput key="tags" source="tags" label="Tag" />,
+  ];
+  if (isStaff(permissions)) {
+    f.push(
+      <ReferenceInput key="assignee_id" source="assignee_id" reference="users">
+        <AutocompleteInput optionText="username" label="Assignee" />
+      </ReferenceInput>,
+    );
+  }
+  if (permissions === 'superadmin') {
+    f.push(
+      <ReferenceInput key="company_id" source="company_id" reference="companies">
+        <AutocompleteInput optionText="name" label="Company" />
+      </ReferenceInput>,
+    );
+  }
+  return f;
+}
 
 export const TicketList = () => {
   const { permissions } = usePermissions();
   return (
     <LiveList
-      filters={permissions === 'superadmin' ? [...filters, companyFilter] : filters}
+      filters={ticketFilters(permissions)}
       sort={{ field: 'created_at', order: 'DESC' }}
     >
       <LiveGrid sx={{ '& .column-assignee_id, & .column-last_activity_at': { whiteSpace: 'nowrap' } }}>
