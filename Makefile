@@ -46,7 +46,7 @@ browser: ## install Debian's chromium and chromium-driver for the browser tests 
 
 .PHONY: test-admin
 test-admin: build browser admin ## drive the admin app in headless Chromium against the real server (playwright-core)
-	cd admin && AGENTDESK_BIN=$(CURDIR)/bin/agentdesk CHROMIUM=$(CHROMIUM) node --test --test-concurrency=1 e2e/
+	cd admin && AGENTDESK_BIN=$(CURDIR)/bin/agentdesk CHROMIUM_BIN=$(CHROMIUM) node --test --test-concurrency=1 e2e/
 
 .PHONY: test
 test: ## vet and run every Go test with the race detector, then the admin app's browser tests
