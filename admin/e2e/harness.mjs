@@ -102,7 +102,7 @@ export async function checkAdmin(api) {
 /** launchBrowser starts Debian's Chromium, headless. */
 export function launchBrowser() {
   return chromium.launch({
-    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+    executablePath: process.env.CHROMIUM_BIN ?? process.env.CHROMIUM ?? '/usr/bin/chromium',
     headless: true,
     args: [
       '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
