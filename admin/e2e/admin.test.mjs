@@ -7,6 +7,8 @@
 // repo); SCREENSHOT=1 saves the tickets list to admin/e2e/screenshot.png.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { adminDir, Api, checkAdmin, launchBrowser, startServer } from './harness.mjs';
 
@@ -190,6 +192,37 @@ test('a forbidden action is a notification, not a logout', async () => {
   await page.getByRole('cell', { name: 'Printer on fire (3rd floor)' }).waitFor({ timeout: T });
   assert.ok(await page.evaluate(() => !!localStorage.getItem('agentdesk.token')), 'the token is kept');
   await ctx.close();
+});
+
+test('the company admin uploads a knowledge document and chats with an agent', async () => {
+  assert.ok(adminApi);
+  const page = adminPage;
+  const agent = await adminApi.post('/api/agents', { name: 'Returns bot', model: 'gpt-4o-mini' });
+  const dir = await mkdtemp(join(tmpdir(), 'agentdesk-doc-'));
+  const file = join(dir, 'returns.md');
+  await writeFile(file, '# Returns guide\n\nYou have 30 days.\n\n## Refunds\n\nFull refund within 14 days.\n');
+
+  await go(page, '/knowledge_documents/create');
+  await page.getByRole('combobox', { name: 'Agent' }).click({ timeout: T });
+  await page.getByRole('option', { name: 'Returns bot' }).click({ timeout: T });
+  await page.locator('input[name="title"]').fill('Returns guide');
+  await page.locator('input[type="file"]').setInputFiles(file);
+  await page.getByRole('button', { name: 'Save' }).click();
+  await page.getByText('ingested', { exact: true }).waitFor({ timeout: T });
+  const { data } = await adminApi.get(`/api/knowledge_documents?filter=${encodeURIComponent(JSON.stringify({ agent_id: agent.id }))}`);
+  assert.equal(data.length, 1);
+  assert.equal(data[0].title, 'Returns guide');
+  assert.ok(data[0].chunk_count >= 1, `chunks: ${data[0].chunk_count}`);
+  await rm(dir, { recursive: true, force: true });
+
+  // Asking for a person needs no model: the agent opens a ticket.
+  await go(page, `/agents/${agent.id}/show/chat`);
+  await page.getByLabel('Message').fill('Can I talk to a human?', { timeout: T });
+  await page.getByRole('button', { name: 'Send' }).click();
+  const chat = page.locator('[data-testid="chat"]');
+  await chat.getByText(/I have opened ticket/).waitFor({ timeout: T });
+  await chat.getByText('Escalated: ticket').waitFor({ timeout: T });
+  await chat.getByRole('link').first().waitFor({ timeout: T }); // the conversation
 });
 
 test('a client sees tickets, agents, conversations and notifications only', async () => {
