@@ -299,8 +299,8 @@ test('the tickets list shows a ticket created elsewhere without a reload', async
       }
     }
     await page.getByRole('cell', { name: 'Meeting room screen flickers' }).waitFor({ timeout: T });
-    await page.setViewportSize({ width: 1280, height: 590 });
-    await page.mouse.move(640, 585); // no row hovered
+    await page.setViewportSize({ width: 1280, height: 640 });
+    await page.mouse.move(640, 635); // no row hovered
     await page.waitForTimeout(1000);
     await page.screenshot({ path: join(adminDir, 'e2e', 'screenshot.png') });
   }
