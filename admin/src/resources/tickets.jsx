@@ -110,7 +110,7 @@ function AssignMe() {
   const record = useRecordContext();
   const { identity } = useGetIdentity();
   const may = useMayChange(record);
-  if (!may || !identity || record.assignee_id === identity.id) return null;
+  if (!may || !identity || record.assignee_id === identity.id || record.status === 'closed') return null;
   return <ActionButton label="Assign to me" action="assign" body={{ assignee_id: identity.id }} resource="tickets" />;
 }
 
@@ -118,7 +118,8 @@ const ShowActions = () => {
   const record = useRecordContext();
   const mayEditTickets = useCan('tickets', 'edit');
   const mayChange = useMayChange(record);
-  const mayEdit = mayEditTickets && mayChange;
+  // A closed ticket takes no edits until it is reopened.
+  const mayEdit = mayEditTickets && mayChange && record?.status !== 'closed';
   return (
     <TopToolbar>
       <StatusButtons />
@@ -136,7 +137,7 @@ function AssignForm() {
     (dp, assignee_id) => dp.action('tickets', record.id, 'assign', { assignee_id: assignee_id || null }),
     { success: 'Assigned' },
   );
-  if (!may) return null;
+  if (!may || record.status === 'closed') return null;
   return (
     <Form record={{ assignee_id: record.assignee_id }} onSubmit={(v) => mutate(v.assignee_id)}>
       <Stack direction="row" spacing={2} alignItems="center">
@@ -161,6 +162,9 @@ function CommentForm() {
     success: 'Comment added',
   });
   if (!record) return null;
+  if (record.status === 'closed') {
+    return <Typography variant="body2" color="text.secondary" sx={{ mt: 2 }}>Closed: reopen it to comment.</Typography>;
+  }
   return (
     <Box sx={{ display: 'flex', gap: 1, alignItems: 'flex-start', mt: 2 }}>
       <MuiTextField
