@@ -19,7 +19,8 @@
  *   create            POST /api/{resource}                 (multipart for files, see below)
  *   update            PUT  /api/{resource}/{id}            the whole record, with its `revision`
  *   delete            DELETE /api/{resource}/{id}          with If-Match: "<revision>"
- *   updateMany / deleteMany: one request per id.
+ *   updateMany / deleteMany: one record at a time (updateMany reads each
+ *                     record first, as a PUT takes the whole record).
  *
  * Child records are written under their parent: comments through
  * POST /api/tickets/{ticket_id}/comments, campaign content under
@@ -193,9 +194,13 @@ export function createDataProvider(apiUrl = defaultApiUrl()) {
       return { data: written(await request(path, { method: 'PUT', body, raw: true }), data) };
     },
     async updateMany(resource, { ids, data }) {
+      // A PUT takes the whole record (a field left out is emptied), so
+      // each record is read first and sent back with the changes and its
+      // revision: one changed meanwhile is a 409, not a silent overwrite.
       const done = [];
       for (const id of ids) {
-        await dp.update(resource, { id, data, previousData: { id } });
+        const { data: current } = await dp.getOne(resource, { id });
+        await dp.update(resource, { id, data: { ...current, ...data }, previousData: current });
         done.push(id);
       }
       return { data: done };
