@@ -7,6 +7,8 @@
 // repo); SCREENSHOT=1 saves the tickets list to admin/e2e/screenshot.png.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { adminDir, Api, checkAdmin, launchBrowser, startServer } from './harness.mjs';
 
@@ -170,14 +172,57 @@ test('a forbidden action is a notification, not a logout', async () => {
   const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 } });
   const page = await ctx.newPage();
   await signIn(page, 'wanda', 'Wanda-writer-pw-1');
-  // A writer may change the status of tickets assigned to them only.
+  // A writer may edit only the tickets assigned to them: the page offers
+  // no Edit button here, but a link to the form still leads there.
   await go(page, `/tickets/${ticketId}/show`);
-  await page.getByRole('button', { name: 'Resolve' }).click({ timeout: T });
+  await page.getByRole('button', { name: 'Comment', exact: true }).waitFor({ timeout: T });
+  assert.equal(await page.getByRole('link', { name: 'Edit' }).count(), 0, 'no Edit button');
+  assert.equal(await page.getByRole('button', { name: 'Resolve' }).count(), 0, 'no status buttons');
+  await go(page, `/tickets/${ticketId}`);
+  const title = page.locator('input[name="title"]');
+  await title.waitFor({ timeout: T });
+  await title.fill('Not mine to rename');
+  await page.getByRole('button', { name: 'Save' }).click();
   await notification(page, 'forbidden').waitFor({ timeout: T });
   await page.waitForTimeout(500);
   assert.match(page.url(), /\/tickets\//, 'still on the ticket');
   assert.equal(await page.locator('input[name="password"]').count(), 0, 'not sent to the login page');
+  // Still signed in: the next page loads as wanda.
+  await go(page, '/tickets');
+  await page.getByRole('cell', { name: 'Printer on fire (3rd floor)' }).waitFor({ timeout: T });
+  assert.ok(await page.evaluate(() => !!localStorage.getItem('agentdesk.token')), 'the token is kept');
   await ctx.close();
+});
+
+test('the company admin uploads a knowledge document and chats with an agent', async () => {
+  assert.ok(adminApi);
+  const page = adminPage;
+  const agent = await adminApi.post('/api/agents', { name: 'Returns bot', model: 'gpt-4o-mini' });
+  const dir = await mkdtemp(join(tmpdir(), 'agentdesk-doc-'));
+  const file = join(dir, 'returns.md');
+  await writeFile(file, '# Returns guide\n\nYou have 30 days.\n\n## Refunds\n\nFull refund within 14 days.\n');
+
+  await go(page, '/knowledge_documents/create');
+  await page.getByRole('combobox', { name: 'Agent' }).click({ timeout: T });
+  await page.getByRole('option', { name: 'Returns bot' }).click({ timeout: T });
+  await page.locator('input[name="title"]').fill('Returns guide');
+  await page.locator('input[type="file"]').setInputFiles(file);
+  await page.getByRole('button', { name: 'Save' }).click();
+  await page.getByText('ingested', { exact: true }).waitFor({ timeout: T });
+  const { data } = await adminApi.get(`/api/knowledge_documents?filter=${encodeURIComponent(JSON.stringify({ agent_id: agent.id }))}`);
+  assert.equal(data.length, 1);
+  assert.equal(data[0].title, 'Returns guide');
+  assert.ok(data[0].chunk_count >= 1, `chunks: ${data[0].chunk_count}`);
+  await rm(dir, { recursive: true, force: true });
+
+  // Asking for a person needs no model: the agent opens a ticket.
+  await go(page, `/agents/${agent.id}/show/chat`);
+  await page.getByLabel('Message').fill('Can I talk to a human?', { timeout: T });
+  await page.getByRole('button', { name: 'Send' }).click();
+  const chat = page.locator('[data-testid="chat"]');
+  await chat.getByText(/I have opened ticket/).waitFor({ timeout: T });
+  await chat.getByText('Escalated: ticket').waitFor({ timeout: T });
+  await chat.getByRole('link').first().waitFor({ timeout: T }); // the conversation
 });
 
 test('a client sees tickets, agents, conversations and notifications only', async () => {
@@ -254,7 +299,8 @@ test('the tickets list shows a ticket created elsewhere without a reload', async
       }
     }
     await page.getByRole('cell', { name: 'Meeting room screen flickers' }).waitFor({ timeout: T });
-    await page.setViewportSize({ width: 1280, height: 590 });
+    await page.setViewportSize({ width: 1280, height: 640 });
+    await page.mouse.move(640, 635); // no row hovered
     await page.waitForTimeout(1000);
     await page.screenshot({ path: join(adminDir, 'e2e', 'screenshot.png') });
   }

@@ -35,6 +35,9 @@ export async function startServer() {
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  // Should the test process die before stop(), the server dies with it.
+  const killOnExit = () => child.kill('SIGKILL');
+  process.once('exit', killOnExit);
   let log = '';
   const addr = await new Promise((resolveAddr, reject) => {
     const timer = setTimeout(() => reject(new Error(`server did not start in 30 s:\n${log}`)), 30_000);
@@ -66,6 +69,7 @@ export async function startServer() {
     dataDir,
     logs: () => log,
     async stop() {
+      process.off('exit', killOnExit);
       child.kill('SIGTERM');
       await new Promise((r) => {
         const t = setTimeout(() => {
@@ -98,7 +102,7 @@ export async function checkAdmin(api) {
 /** launchBrowser starts Debian's Chromium, headless. */
 export function launchBrowser() {
   return chromium.launch({
-    executablePath: process.env.CHROMIUM_BIN ?? '/usr/bin/chromium',
+    executablePath: process.env.CHROMIUM_BIN ?? process.env.CHROMIUM ?? '/usr/bin/chromium',
     headless: true,
     args: [
       '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',

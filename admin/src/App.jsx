@@ -33,6 +33,7 @@ import { UsageList } from './resources/usage.jsx';
 import { SyncRunList } from './resources/sync_runs.jsx';
 import { AuditList } from './resources/audit.jsx';
 import { OperationsPage } from './resources/operations.jsx';
+import { ProfilePage } from './profile.jsx';
 
 const dataProvider = createDataProvider();
 const authProvider = createAuthProvider(undefined, { onLogout: () => dataProvider.closeRealtime() });
@@ -95,13 +96,12 @@ function resourcesFor(role) {
       />,
     );
   }
-  if (can(role, 'operations')) {
-    out.push(
-      <CustomRoutes key="operations">
-        <Route path="/operations" element={<OperationsPage />} />
-      </CustomRoutes>,
-    );
-  }
+  out.push(
+    <CustomRoutes key="custom">
+      <Route path="/profile" element={<ProfilePage />} />
+      {can(role, 'operations') && <Route path="/operations" element={<OperationsPage />} />}
+    </CustomRoutes>,
+  );
   return out;
 }
 

@@ -6,6 +6,7 @@ import { useNavigate } from 'react-router-dom';
 import { Badge, IconButton, Tooltip } from '@mui/material';
 import NotificationsIcon from '@mui/icons-material/Notifications';
 import { useLiveList } from './useLiveRefresh.js';
+import { AppUserMenu } from './profile.jsx';
 
 function Bell() {
   const navigate = useNavigate();
@@ -28,6 +29,7 @@ function Bell() {
 
 export const AppAppBar = () => (
   <AppBar
+    userMenu={<AppUserMenu />}
     toolbar={
       <>
         <Bell />

@@ -19,7 +19,8 @@
  *   create            POST /api/{resource}                 (multipart for files, see below)
  *   update            PUT  /api/{resource}/{id}            the whole record, with its `revision`
  *   delete            DELETE /api/{resource}/{id}          with If-Match: "<revision>"
- *   updateMany / deleteMany: one request per id.
+ *   updateMany / deleteMany: one record at a time (updateMany reads each
+ *                     record first, as a PUT takes the whole record).
  *
  * Child records are written under their parent: comments through
  * POST /api/tickets/{ticket_id}/comments, campaign content under
@@ -175,12 +176,9 @@ export function createDataProvider(apiUrl = defaultApiUrl()) {
       } else {
         body = writable(child ? omit(data, child.parent) : data);
       }
-      const res = await request(path, { method: 'POST', body, raw: true });
-      const rec = res.json ?? {};
-      // 202: recorded but not readable yet (README "Write answers"): the
-      // answer is a receipt, not the record; React Admin goes on with the id.
-      if (res.status === 202) return { data: { ...omit(data, 'file'), id: rec.id } };
-      return { data: rec };
+      // A 202 (README "Write answers") is a receipt, not the record: React
+      // Admin goes on with its id.
+      return { data: written(await request(path, { method: 'POST', body, raw: true }), data) };
     },
     async update(resource, { id, data, previousData }) {
       const path = recordPath(resource, id, data ?? previousData);
@@ -190,15 +188,19 @@ export function createDataProvider(apiUrl = defaultApiUrl()) {
         if (data.title) fd.append('title', data.title);
         fd.append('file', data.file.rawFile, data.file.rawFile.name);
         const headers = revision !== undefined ? { 'If-Match': `"${revision}"` } : {};
-        return { data: await request(path, { method: 'PUT', body: fd, headers }) };
+        return { data: written(await request(path, { method: 'PUT', body: fd, headers, raw: true }), data) };
       }
       const body = writable(updateBody(resource, data));
-      return { data: await request(path, { method: 'PUT', body }) };
+      return { data: written(await request(path, { method: 'PUT', body, raw: true }), data) };
     },
     async updateMany(resource, { ids, data }) {
+      // A PUT takes the whole record (a field left out is emptied), so
+      // each record is read first and sent back with the changes and its
+      // revision: one changed meanwhile is a 409, not a silent overwrite.
       const done = [];
       for (const id of ids) {
-        await dp.update(resource, { id, data, previousData: { id } });
+        const { data: current } = await dp.getOne(resource, { id });
+        await dp.update(resource, { id, data: { ...current, ...data }, previousData: current });
         done.push(id);
       }
       return { data: done };
@@ -287,6 +289,14 @@ export function createDataProvider(apiUrl = defaultApiUrl()) {
     closeRealtime: realtime.close,
   };
   return dp;
+}
+
+// written is the record a write answered, or, for a 202 (recorded, not
+// readable yet), what was sent with the id and revision of the receipt.
+function written(res, sent) {
+  const rec = res.json ?? {};
+  if (res.status === 202) return { ...omit(sent, 'file'), id: rec.id, revision: rec.revision };
+  return rec;
 }
 
 function omit(obj, key) {

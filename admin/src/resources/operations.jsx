@@ -37,10 +37,12 @@ function Lag() {
   );
 }
 
+// A projection's last failure (error, error_position) or a reaction's (last_error).
 function LastError() {
   const r = useRecordContext();
-  if (!r?.error) return <span>—</span>;
-  return <Typography variant="body2" color="error">{r.error}{r.error_position ? ` (at ${r.error_position})` : ''}</Typography>;
+  const error = r?.error || r?.last_error;
+  if (!error) return <span>—</span>;
+  return <Typography variant="body2" color="error">{error}{r.error_position ? ` (at ${r.error_position})` : ''}</Typography>;
 }
 
 function Rebuild() {
@@ -109,6 +111,7 @@ function Reactions() {
         <NumberField source="lag_seconds" />
         <NumberField source="handled" />
         <NumberField source="parked" />
+        <LastError label="Last error" />
       </Datagrid>
     </List>
   );

@@ -26,20 +26,39 @@ const NEXT = {
   closed: [['open', 'Reopen']],
 };
 
-const filters = [
-  <TextInput key="q" source="q" label="Search" alwaysOn />,
-  <SelectArrayInput key="status" source="status" choices={STATUSES} alwaysOn />,
-  <SelectArrayInput key="priority" source="priority" choices={PRIORITIES} />,
-  <TextInput key="tags" source="tags" label="Tag" />,
-  <ReferenceInput key="assignee_id" source="assignee_id" reference="users">
-    <AutocompleteInput optionText="username" label="Assignee" />
-  </ReferenceInput>,
-];
+// Filters by role: staff also by assignee (a client reads no users), the
+// superadmin also by company.
+function ticketFilters(permissions) {
+  const f = [
+    <TextInput key="q" source="q" label="Search" alwaysOn />,
+    <SelectArrayInput key="status" source="status" choices={STATUSES} alwaysOn />,
+    <SelectArrayInput key="priority" source="priority" choices={PRIORITIES} />,
+    <TextInput key="tags" source="tags" label="Tag" />,
+  ];
+  if (isStaff(permissions)) {
+    f.push(
+      <ReferenceInput key="assignee_id" source="assignee_id" reference="users">
+        <AutocompleteInput optionText="username" label="Assignee" />
+      </ReferenceInput>,
+    );
+  }
+  if (permissions === 'superadmin') {
+    f.push(
+      <ReferenceInput key="company_id" source="company_id" reference="companies">
+        <AutocompleteInput optionText="name" label="Company" />
+      </ReferenceInput>,
+    );
+  }
+  return f;
+}
 
 export const TicketList = () => {
   const { permissions } = usePermissions();
   return (
-    <LiveList filters={filters} sort={{ field: 'created_at', order: 'DESC' }}>
+    <LiveList
+      filters={ticketFilters(permissions)}
+      sort={{ field: 'created_at', order: 'DESC' }}
+    >
       <LiveGrid sx={{ '& .column-assignee_id, & .column-last_activity_at': { whiteSpace: 'nowrap' } }}>
         <TextField source="title" />
         <ChipField source="status" />
@@ -62,11 +81,22 @@ export const TicketList = () => {
   );
 };
 
+/**
+ * useMayChange tells whether the user may edit, assign and move the
+ * ticket on: staff, but a content writer only when it is assigned to them.
+ */
+function useMayChange(record) {
+  const { permissions } = usePermissions();
+  const { identity } = useGetIdentity();
+  if (!record || !isStaff(permissions)) return false;
+  if (permissions !== 'content_writer') return true;
+  return !!identity && record.assignee_id === identity.id;
+}
+
 /** StatusButtons offers the statuses the ticket may move to. */
 export function StatusButtons() {
   const record = useRecordContext();
-  const { permissions } = usePermissions();
-  if (!record || !isStaff(permissions)) return null;
+  if (!useMayChange(record)) return null;
   return (
     <>
       {(NEXT[record.status] ?? []).map(([status, label]) => (
@@ -79,13 +109,17 @@ export function StatusButtons() {
 function AssignMe() {
   const record = useRecordContext();
   const { identity } = useGetIdentity();
-  const { permissions } = usePermissions();
-  if (!record || !identity || !isStaff(permissions) || record.assignee_id === identity.id) return null;
+  const may = useMayChange(record);
+  if (!may || !identity || record.assignee_id === identity.id || record.status === 'closed') return null;
   return <ActionButton label="Assign to me" action="assign" body={{ assignee_id: identity.id }} resource="tickets" />;
 }
 
 const ShowActions = () => {
-  const mayEdit = useCan('tickets', 'edit');
+  const record = useRecordContext();
+  const mayEditTickets = useCan('tickets', 'edit');
+  const mayChange = useMayChange(record);
+  // A closed ticket takes no edits until it is reopened.
+  const mayEdit = mayEditTickets && mayChange && record?.status !== 'closed';
   return (
     <TopToolbar>
       <StatusButtons />
@@ -98,12 +132,12 @@ const ShowActions = () => {
 /** AssignForm assigns the ticket to a user of its company (or nobody). */
 function AssignForm() {
   const record = useRecordContext();
-  const { permissions } = usePermissions();
+  const may = useMayChange(record);
   const { mutate, isPending } = useAction(
     (dp, assignee_id) => dp.action('tickets', record.id, 'assign', { assignee_id: assignee_id || null }),
     { success: 'Assigned' },
   );
-  if (!record || !isStaff(permissions)) return null;
+  if (!may || record.status === 'closed') return null;
   return (
     <Form record={{ assignee_id: record.assignee_id }} onSubmit={(v) => mutate(v.assignee_id)}>
       <Stack direction="row" spacing={2} alignItems="center">
@@ -128,6 +162,9 @@ function CommentForm() {
     success: 'Comment added',
   });
   if (!record) return null;
+  if (record.status === 'closed') {
+    return <Typography variant="body2" color="text.secondary" sx={{ mt: 2 }}>Closed: reopen it to comment.</Typography>;
+  }
   return (
     <Box sx={{ display: 'flex', gap: 1, alignItems: 'flex-start', mt: 2 }}>
       <MuiTextField
