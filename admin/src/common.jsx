@@ -1,8 +1,8 @@
 // Building blocks shared by the resources: live lists and shows (with the
 // History and As of tabs every record has), action buttons, chips.
 import {
-  Button, Datagrid, DeleteButton, List, SaveButton, Show, TabbedShowLayout, Toolbar, useDataProvider, useNotify,
-  usePermissions, useRecordContext, useRefresh, useResourceContext,
+  AutocompleteInput, Button, Datagrid, DeleteButton, List, ReferenceInput, SaveButton, Show, TabbedShowLayout, Toolbar,
+  required, useDataProvider, useNotify, usePermissions, useRecordContext, useRefresh, useResourceContext,
 } from 'react-admin';
 import { useMutation } from '@tanstack/react-query';
 import { Box, Chip } from '@mui/material';
@@ -152,6 +152,21 @@ export function TagsField({ source }) {
     <Box sx={{ display: 'flex', gap: 0.5, flexWrap: 'wrap' }}>
       {v.map((t) => <Chip key={t} size="small" variant="outlined" label={t} />)}
     </Box>
+  );
+}
+
+/**
+ * CompanyInput lets a superadmin name the company a new record belongs
+ * to; everyone else's records go to their own company, so it shows
+ * nothing for them.
+ */
+export function CompanyInput() {
+  const { permissions } = usePermissions();
+  if (permissions !== 'superadmin') return null;
+  return (
+    <ReferenceInput source="company_id" reference="companies">
+      <AutocompleteInput optionText="name" validate={required()} />
+    </ReferenceInput>
   );
 }
 

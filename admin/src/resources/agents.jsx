@@ -8,7 +8,7 @@ import {
   useRecordContext, Link,
 } from 'react-admin';
 import { Alert, Box, Button as MuiButton, Paper, TextField as MuiTextField, Typography } from '@mui/material';
-import { ActionButton, ChipField, FormToolbar, LiveGrid, LiveList, LiveShow, choices, useAction, useCan } from '../common.jsx';
+import { ActionButton, ChipField, FormToolbar, LiveGrid, LiveList, LiveShow, CompanyInput, choices, useAction, useCan } from '../common.jsx';
 
 const filters = [
   <TextInput key="q" source="q" label="Search" alwaysOn />,
@@ -172,14 +172,9 @@ export const AgentShow = () => {
 };
 
 function AgentForm({ edit }) {
-  const { permissions } = usePermissions();
   return (
     <SimpleForm toolbar={edit ? <FormToolbar /> : undefined}>
-      {!edit && permissions === 'superadmin' && (
-        <ReferenceInput source="company_id" reference="companies">
-          <AutocompleteInput optionText="name" validate={required()} />
-        </ReferenceInput>
-      )}
+      {!edit && <CompanyInput />}
       <TextInput source="name" validate={required()} />
       <TextInput source="description" multiline fullWidth />
       <TextInput source="model" defaultValue="gpt-4o-mini" validate={required()} />

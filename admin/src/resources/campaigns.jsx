@@ -7,7 +7,7 @@ import {
   required, usePermissions, useRecordContext,
 } from 'react-admin';
 import { Box, Button as MuiButton, TextField as MuiTextField, Typography } from '@mui/material';
-import { ActionButton, ChipField, FormToolbar, LiveGrid, LiveList, LiveShow, choices, useAction, useCan } from '../common.jsx';
+import { ActionButton, ChipField, FormToolbar, LiveGrid, LiveList, LiveShow, CompanyInput, choices, useAction, useCan } from '../common.jsx';
 
 const CHANNELS = choices('email', 'social', 'blog', 'web');
 const STATUSES = choices('draft', 'scheduled', 'active', 'paused', 'completed', 'archived');
@@ -140,14 +140,9 @@ export const CampaignShow = () => (
 );
 
 function CampaignForm({ edit }) {
-  const { permissions } = usePermissions();
   return (
     <SimpleForm toolbar={edit ? <FormToolbar /> : undefined}>
-      {!edit && permissions === 'superadmin' && (
-        <ReferenceInput source="company_id" reference="companies">
-          <AutocompleteInput optionText="name" validate={required()} />
-        </ReferenceInput>
-      )}
+      {!edit && <CompanyInput />}
       <TextInput source="name" validate={required()} />
       <TextInput source="description" multiline fullWidth />
       <SelectInput source="channel" choices={CHANNELS} defaultValue="email" validate={required()} />

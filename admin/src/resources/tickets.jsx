@@ -9,7 +9,7 @@ import {
 } from 'react-admin';
 import { Box, Button as MuiButton, TextField as MuiTextField, Typography, Stack } from '@mui/material';
 import {
-  ActionButton, ChipField, FormToolbar, LiveGrid, LiveList, LiveShow, TagsField, choices, useAction, useCan,
+  ActionButton, ChipField, FormToolbar, LiveGrid, LiveList, LiveShow, TagsField, CompanyInput, choices, useAction, useCan,
 } from '../common.jsx';
 import { isStaff } from '../roles.js';
 
@@ -272,11 +272,7 @@ function TicketForm({ edit }) {
   const { permissions } = usePermissions();
   return (
     <SimpleForm toolbar={edit ? <FormToolbar /> : undefined}>
-      {!edit && permissions === 'superadmin' && (
-        <ReferenceInput source="company_id" reference="companies">
-          <AutocompleteInput optionText="name" validate={required()} />
-        </ReferenceInput>
-      )}
+      {!edit && <CompanyInput />}
       <TextInput source="title" validate={required()} fullWidth />
       <TextInput source="description" multiline minRows={3} fullWidth />
       <SelectInput source="priority" choices={PRIORITIES} defaultValue="normal" />
