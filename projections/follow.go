@@ -62,6 +62,9 @@ func (r *Runner) followCheckpoints(ctx context.Context) {
 		}
 		if pos.Compare(t.pos()) > 0 {
 			t.advance(pos)
+			if r.onFollowed != nil {
+				r.onFollowed(t.p.Name(), t.p.Collection().Name)
+			}
 		}
 		// The process that runs it says whether it is current; here a
 		// projection that stops moving shows as lagging (markLag).
@@ -88,6 +91,7 @@ func (r *Runner) followStates(ctx context.Context) {
 		}
 		t.mu.Lock()
 		t.version, t.rebuild = st.Version, rb
+		switched := gen > 0 && t.gen > 0 && gen != t.gen
 		if gen > 0 {
 			t.gen = gen
 		}
@@ -99,6 +103,9 @@ func (r *Runner) followStates(ctx context.Context) {
 			t.lastErr = nil // resumed there
 		}
 		t.mu.Unlock()
+		if switched && r.onSwitched != nil {
+			r.onSwitched(t.p.Name(), t.p.Collection().Name)
+		}
 	}
 }
 

@@ -3,6 +3,7 @@ package projections_test
 import (
 	"context"
 	"log/slog"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -21,8 +22,19 @@ func TestFollowerWaitsOnTheStore(t *testing.T) {
 	defer stop()
 	waitFor(t, leader, last)
 
+	var followed, switched atomic.Int32
 	follower, err := projections.New(context.Background(), projections.Config{Events: s.es, Reads: s.rs,
-		Projectors: []projections.Projector{projections.TicketsProjector()}, Logger: slog.New(slog.DiscardHandler)})
+		Projectors: []projections.Projector{projections.TicketsProjector()}, Logger: slog.New(slog.DiscardHandler),
+		OnFollowed: func(name, collection string) {
+			if name == projections.Tickets && collection == projections.Tickets {
+				followed.Add(1)
+			}
+		},
+		OnSwitched: func(name, _ string) {
+			if name == projections.Tickets {
+				switched.Add(1)
+			}
+		}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -36,6 +48,8 @@ func TestFollowerWaitsOnTheStore(t *testing.T) {
 	waitFor(t, follower, last)
 	t.Logf("the follower saw the leader's write after %s", time.Since(start).Round(time.Millisecond))
 	poll(t, "the follower to be ready", follower.Ready)
+	// What a follower has instead of OnApplied: the checkpoint moved.
+	poll(t, "the follower to hear that tickets moved", func() bool { return followed.Load() > 0 })
 
 	poll(t, "the follower to take the request", func() bool {
 		return follower.Rebuild(context.Background(), projections.Tickets, "asked on the follower") == nil
@@ -43,6 +57,7 @@ func TestFollowerWaitsOnTheStore(t *testing.T) {
 	poll(t, "the leader to rebuild and the follower to see it", func() bool {
 		return statusOf(follower, projections.Tickets).Generation == 2 && statusOf(leader, projections.Tickets).Generation == 2
 	})
+	poll(t, "the follower to hear of the switch", func() bool { return switched.Load() == 1 })
 	if err := follower.Resume(projections.Tickets); err == nil {
 		t.Fatal("resuming a projection that is not halted, on the follower: no error")
 	}

@@ -48,8 +48,14 @@ type Config struct {
 	// or project is ever skipped; a failing store halts.
 	SkipFailing []string
 	// OnSwitched, if set, hears that a rebuilt generation of a
-	// projection's collection became the live one.
+	// projection's collection became the live one (on a process that
+	// follows, once it has seen so).
 	OnSwitched func(projection, collection string)
+	// OnFollowed, if set, hears on a process that follows (Follow) that
+	// another process applied more of a projection: its stored checkpoint
+	// moved, so documents of its collection may have changed. It is what
+	// a follower has instead of OnApplied. It must be quick.
+	OnFollowed func(projection, collection string)
 	// Shared says other processes may follow this one (Follow), on
 	// stores they share: they see a projection's progress only through
 	// its stored checkpoint, so every batch stores it (even one that
@@ -90,6 +96,7 @@ type Runner struct {
 	batchSize  int
 	onApplied  func(string, []readstore.Write)
 	onSwitched func(string, string)
+	onFollowed func(string, string)
 	maxLag     time.Duration
 	maxRetries int
 	// shared is Config.Shared.
@@ -190,7 +197,7 @@ func New(ctx context.Context, cfg Config) (*Runner, error) {
 		cfg.MaxRetries = 5
 	}
 	r := &Runner{events: cfg.Events, reads: cfg.Reads, log: cfg.Logger, retryDelay: cfg.RetryDelay, batchSize: cfg.BatchSize,
-		onApplied: cfg.OnApplied, onSwitched: cfg.OnSwitched, maxLag: cfg.MaxLag, maxRetries: cfg.MaxRetries, shared: cfg.Shared,
+		onApplied: cfg.OnApplied, onSwitched: cfg.OnSwitched, onFollowed: cfg.OnFollowed, maxLag: cfg.MaxLag, maxRetries: cfg.MaxRetries, shared: cfg.Shared,
 		tracks: map[string]*track{}, states: &states{reads: cfg.Reads}}
 	if err := r.states.ensure(ctx); err != nil {
 		return nil, fmt.Errorf("projections: %w", err)

@@ -81,6 +81,21 @@ func (a *API) CollectionSwitched(collection string) {
 	a.feed.rebuilt(collection)
 }
 
+// CollectionFollowed tells the API, on a process that follows another
+// (which runs the projections), that documents of collection may have
+// changed: it has no OnApplied to say which, so a change to users,
+// companies or credentials drops every cached principal. A deactivated
+// user, a suspended company, a new password or role then take effect
+// here within the follower's checkpoint poll (1 s, or 20 ms while a
+// write of this process waits).
+func (a *API) CollectionFollowed(collection string) {
+	switch collection {
+	case usersCollection, decl.Companies.CollectionName(), decl.CredentialsCollection:
+		a.principals.epoch.Add(1)
+		a.principals.cache.Purge()
+	}
+}
+
 // cachedPrincipal returns who userID is, from the cache or the read
 // models.
 func (a *API) cachedPrincipal(ctx context.Context, userID string) (domain.Principal, uint64, error) {

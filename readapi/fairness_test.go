@@ -233,3 +233,23 @@ func TestCompanyLimits(t *testing.T) {
 		again()
 	})
 }
+
+// TestPrincipalCacheOnAFollower: a process that follows hears only that
+// the users view moved, and that is enough to stop trusting its cache; a
+// move of another view keeps it.
+func TestPrincipalCacheOnAFollower(t *testing.T) {
+	api, reads := newFairnessAPI(t, Config{})
+	ctx := context.Background()
+	if _, _, err := api.cachedPrincipal(ctx, testUserID); err != nil {
+		t.Fatal(err)
+	}
+	putUser(t, reads.Store, "3", false) // applied by another process
+	api.CollectionFollowed(decl.Tickets.CollectionName())
+	if _, _, err := api.cachedPrincipal(ctx, testUserID); err != nil {
+		t.Fatalf("after the tickets view moved: %v; want the cached principal", err)
+	}
+	api.CollectionFollowed(decl.Users.CollectionName())
+	if _, _, err := api.cachedPrincipal(ctx, testUserID); !errors.Is(err, errUnauthorized) {
+		t.Fatalf("after the users view moved: err = %v; want errUnauthorized", err)
+	}
+}

@@ -261,6 +261,13 @@ func (s *Server) newRunner(ctx context.Context) (err error) {
 				api.Publish(writes)
 			}
 		},
+		// While another process runs the projections, this one hears
+		// only that their checkpoints moved.
+		OnFollowed: func(_, collection string) {
+			if api := s.api.Load(); api != nil {
+				api.CollectionFollowed(collection)
+			}
+		},
 		OnSwitched: func(_, collection string) {
 			if api := s.api.Load(); api != nil {
 				api.CollectionSwitched(collection)
