@@ -94,6 +94,16 @@ func TestLeaseTakeoverBetweenProcesses(t *testing.T) {
 	work(holder, 8, "on the holder")
 	work(other, 8, "on the follower")
 
+	// The follower caches principals too: a deactivation applied by the
+	// holder must reach it.
+	wf := login(t, other.URL, "shared-writer", "password-shared-writer")
+	wf.must(http.StatusOK, "GET", "/auth/me", nil)
+	root.must(http.StatusOK, "POST", "/api/users/"+writerID+"/deactivate", nil)
+	waitFor(t, "the follower to refuse the deactivated user", func() bool {
+		return wf.do("GET", "/auth/me", nil).Status == http.StatusUnauthorized
+	})
+	root.must(http.StatusOK, "POST", "/api/users/"+writerID+"/reactivate", nil)
+
 	if err := holder.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
