@@ -364,13 +364,30 @@ func (r *Runner) followRebuild(ctx context.Context, t *track, rb *rebuild) (swit
 	if switched {
 		// Outside the lock: dropping a large table takes a while, and the
 		// live projection applies to the new generation meanwhile.
-		old := readstore.Generation(name, rb.state.From)
-		if err := r.reads.Drop(ctx, old); err != nil {
-			// The new generation serves; the old one is only space.
-			r.log.Warn("could not drop a replaced generation", "collection", old, "err", err)
-		}
+		r.dropLater(ctx, readstore.Generation(name, rb.state.From))
 	}
 	return switched, err
+}
+
+// dropLater drops a generation a switch replaced once dropGrace has
+// passed, or at once when ctx ends (a stop: no reader is left). Until
+// then the readers that resolved it before the switch (a query in flight
+// here; another process until it reads which generation is live again)
+// still find it: dropped at once, a MongoDB query in flight answered
+// nothing, and FerretDB's failed. Run waits for it.
+func (r *Runner) dropLater(ctx context.Context, collection string) {
+	r.rebuilds.Add(1)
+	go func() {
+		defer r.rebuilds.Done()
+		select {
+		case <-time.After(r.dropGrace):
+		case <-ctx.Done():
+		}
+		if err := r.reads.Drop(context.WithoutCancel(ctx), collection); err != nil {
+			// The new generation serves; the old one is only space.
+			r.log.Warn("could not drop a replaced generation", "collection", collection, "err", err)
+		}
+	}()
 }
 
 // switchTo makes rb's generation the live one. The caller holds t's
@@ -406,10 +423,7 @@ func (r *Runner) finishSwitch(ctx context.Context, t *track, rb *rebuildState) e
 	if err := r.recordSwitch(ctx, t, rb); err != nil {
 		return err
 	}
-	old := readstore.Generation(t.p.Collection().Name, rb.From)
-	if err := r.reads.Drop(ctx, old); err != nil {
-		r.log.Warn("could not drop a replaced generation", "collection", old, "err", err)
-	}
+	r.dropLater(ctx, readstore.Generation(t.p.Collection().Name, rb.From))
 	return nil
 }
 

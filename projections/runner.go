@@ -51,6 +51,12 @@ type Config struct {
 	// projection's collection became the live one (on a process that
 	// follows, once it has seen so).
 	OnSwitched func(projection, collection string)
+	// DropGrace is how long a generation replaced by a rebuild is kept
+	// after the switch: readers that resolved it just before (a query in
+	// flight here; in another process, until it reads which generation
+	// is live again) still read it meanwhile. Default 10s; a stop drops
+	// it at once.
+	DropGrace time.Duration
 	// OnFollowed, if set, hears on a process that follows (Follow) that
 	// another process applied more of a projection: its stored checkpoint
 	// moved, so documents of its collection may have changed. It is what
@@ -97,6 +103,7 @@ type Runner struct {
 	onApplied  func(string, []readstore.Write)
 	onSwitched func(string, string)
 	onFollowed func(string, string)
+	dropGrace  time.Duration
 	maxLag     time.Duration
 	maxRetries int
 	// shared is Config.Shared.
@@ -196,8 +203,11 @@ func New(ctx context.Context, cfg Config) (*Runner, error) {
 	if cfg.MaxRetries <= 0 {
 		cfg.MaxRetries = 5
 	}
+	if cfg.DropGrace <= 0 {
+		cfg.DropGrace = 10 * time.Second
+	}
 	r := &Runner{events: cfg.Events, reads: cfg.Reads, log: cfg.Logger, retryDelay: cfg.RetryDelay, batchSize: cfg.BatchSize,
-		onApplied: cfg.OnApplied, onSwitched: cfg.OnSwitched, onFollowed: cfg.OnFollowed, maxLag: cfg.MaxLag, maxRetries: cfg.MaxRetries, shared: cfg.Shared,
+		onApplied: cfg.OnApplied, onSwitched: cfg.OnSwitched, onFollowed: cfg.OnFollowed, dropGrace: cfg.DropGrace, maxLag: cfg.MaxLag, maxRetries: cfg.MaxRetries, shared: cfg.Shared,
 		tracks: map[string]*track{}, states: &states{reads: cfg.Reads}}
 	if err := r.states.ensure(ctx); err != nil {
 		return nil, fmt.Errorf("projections: %w", err)
