@@ -16,6 +16,8 @@ import (
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
 
+	"agentdesk/eventstore"
+	"agentdesk/projections"
 	"agentdesk/readapi"
 )
 
@@ -61,6 +63,20 @@ func newAuditWorld(t *testing.T) *auditWorld {
 	w.waitAudit(t, admin, w.a.id, map[string]any{"entity_id": w.ticket, "type": "ticket.assigned"})
 	// The assignee's notification is recorded by a reaction, after.
 	w.waitAudit(t, admin, w.a.id, map[string]any{"resource": "notifications"})
+	// Whatever else the reactions record, the trail is to hold all of it:
+	// the log is still and the audit projection has applied its head
+	// (the trail lingers at the head, and an export reads the log).
+	var still eventstore.Position
+	waitFor(t, "the audit trail to hold the whole log", func() bool {
+		head, err := ts.srv.events.Head(t.Context())
+		applied, ok := ts.srv.runner.Applied(projections.AuditLog)
+		settled := err == nil && ok && head == still && applied.Compare(head) >= 0
+		still = head
+		if !settled {
+			time.Sleep(100 * time.Millisecond)
+		}
+		return settled
+	})
 	return w
 }
 
