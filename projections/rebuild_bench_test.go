@@ -117,6 +117,38 @@ func benchRebuild(b *testing.B, es eventstore.Store, rs readstore.Store, head ev
 	}
 	b.Logf("live generation built in %s", time.Since(built).Round(time.Millisecond))
 
+	// A live write every 20 ms during the rebuilds, to another
+	// collection of the same store: what the live projections' batches
+	// wait for the writer while a rebuild loads and builds its indexes.
+	if err := rs.Ensure(ctx, readstore.Collection{Name: "bench_live"}); err != nil {
+		b.Fatal(err)
+	}
+	var liveMax time.Duration
+	liveCtx, stopLive := context.WithCancel(ctx)
+	liveDone := make(chan struct{})
+	go func() {
+		defer close(liveDone)
+		for i := 0; liveCtx.Err() == nil; i++ {
+			w := readstore.Write{Collection: "bench_live", Doc: readstore.Doc{ID: "live", Version: fmt.Sprintf("%012d", i+1), Data: []byte(`{"id":"live"}`)}}
+			start := time.Now()
+			if err := rs.Apply(liveCtx, readstore.Batch{Writes: []readstore.Write{w}}); err != nil && liveCtx.Err() == nil {
+				b.Error(err)
+				return
+			}
+			liveMax = max(liveMax, time.Since(start))
+			select {
+			case <-liveCtx.Done():
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
+	}()
+	defer func() {
+		stopLive()
+		<-liveDone
+		b.Logf("a live write waited at most %s during the rebuilds", liveMax.Round(time.Millisecond))
+		b.ReportMetric(float64(liveMax.Microseconds())/1000, "live-write-max-ms")
+	}()
+
 	b.ResetTimer()
 	var total time.Duration
 	for range b.N {

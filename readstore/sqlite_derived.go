@@ -224,41 +224,66 @@ func (c *sqliteCollection) derive() derived {
 // created again and refilled from the rows. It runs inside migrate's
 // transaction, after the table's columns are in place.
 func (s *SQLiteStore) syncDerived(ctx context.Context, table string, d derived) error {
-	have, err := s.schemaNames(ctx, "trigger", table)
+	return s.syncDerivedIn(ctx, table, d, func(fn func() error) error { return fn() })
+}
+
+// syncDerivedIn is syncDerived with each of its steps run by run: at once
+// inside the caller's transaction, or (a bulk load's finish) each in a
+// transaction of its own, the writer free in between. A crash between
+// two steps leaves the signature unrecorded, so the next sync builds the
+// structures again.
+func (s *SQLiteStore) syncDerivedIn(ctx context.Context, table string, d derived, run func(func() error) error) error {
+	var stale bool
+	err := run(func() error {
+		have, err := s.schemaNames(ctx, "trigger", table)
+		if err != nil {
+			return err
+		}
+		slices.Sort(have)
+		want := slices.Sorted(slices.Values(d.triggers))
+		var sig int64
+		err = s.wconn.QueryRowContext(ctx, `SELECT value FROM `+metaTable+` WHERE key = ?`, "derived:"+table).Scan(&sig)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		stale = !slices.Equal(have, want) || sig != d.sig
+		if stale {
+			return s.dropDerived(ctx, table)
+		}
+		return nil
+	})
 	if err != nil {
 		return err
 	}
-	slices.Sort(have)
-	want := slices.Sorted(slices.Values(d.triggers))
-	var sig int64
-	err = s.wconn.QueryRowContext(ctx, `SELECT value FROM `+metaTable+` WHERE key = ?`, "derived:"+table).Scan(&sig)
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return err
-	}
-	if !slices.Equal(have, want) || sig != d.sig {
-		if err := s.dropDerived(ctx, table); err != nil {
-			return err
-		}
+	if stale {
 		for _, stmt := range append(slices.Clone(d.ddl), d.rebuild...) {
-			if _, err := s.wconn.ExecContext(ctx, stmt); err != nil {
+			if err := run(func() error {
+				_, err := s.wconn.ExecContext(ctx, stmt)
+				return err
+			}); err != nil {
 				return fmt.Errorf("derived structures of %s: %w", table, err)
 			}
 		}
-		if _, err := s.wconn.ExecContext(ctx, `INSERT OR REPLACE INTO `+metaTable+`(key, value) VALUES(?, ?)`, "derived:"+table, d.sig); err != nil {
+		if err := run(func() error {
+			_, err := s.wconn.ExecContext(ctx, `INSERT OR REPLACE INTO `+metaTable+`(key, value) VALUES(?, ?)`, "derived:"+table, d.sig)
+			return err
+		}); err != nil {
 			return err
 		}
 	}
 	// The TEMP triggers are the write connection's own: made again by
 	// every Ensure, in every process.
-	if err := s.dropTempTriggers(ctx, table); err != nil {
-		return err
-	}
-	for _, stmt := range d.temp {
-		if _, err := s.wconn.ExecContext(ctx, stmt); err != nil {
-			return fmt.Errorf("count triggers of %s: %w", table, err)
+	return run(func() error {
+		if err := s.dropTempTriggers(ctx, table); err != nil {
+			return err
 		}
-	}
-	return nil
+		for _, stmt := range d.temp {
+			if _, err := s.wconn.ExecContext(ctx, stmt); err != nil {
+				return fmt.Errorf("count triggers of %s: %w", table, err)
+			}
+		}
+		return nil
+	})
 }
 
 // dropTempTriggers drops the write connection's TEMP triggers on table.
@@ -441,11 +466,6 @@ func (s *SQLiteStore) BeginBulk(ctx context.Context, collection string) (finish 
 		return nil, fmt.Errorf("bulk %s: %w", collection, err)
 	}
 	return func(ctx context.Context) error {
-		s.wmu.Lock()
-		defer s.wmu.Unlock()
-		if s.closed.Load() {
-			return ErrClosed
-		}
 		// One transaction per index, so that the checkpointer copies each
 		// index's pages back into the database, on the other core, while
 		// the next one is sorted. In one transaction the 15 indexes of
@@ -453,15 +473,28 @@ func (s *SQLiteStore) BeginBulk(ctx context.Context, collection string) (finish 
 		// checkpoint, 1.3 s with the writer waiting (a rebuild's switch).
 		// A crash between two of them leaves indexes missing, which the
 		// next Ensure builds, as after a crash before finish.
+		//
+		// The writer is taken for one index at a time, not for them all:
+		// the live projections' batches, which wait for it, go in between
+		// (held across the 15 indexes and the text index of 200,000
+		// tickets, every live write waited seconds).
+		step := func(fn func() error) error {
+			s.wmu.Lock()
+			defer s.wmu.Unlock()
+			if s.closed.Load() {
+				return ErrClosed
+			}
+			return s.inTx(ctx, fn)
+		}
 		for _, stmt := range c.wantIndexes() {
-			if err := s.inTx(ctx, func() error {
+			if err := step(func() error {
 				_, err := s.wconn.ExecContext(ctx, stmt)
 				return err
 			}); err != nil {
 				return fmt.Errorf("finish bulk %s: %w", collection, err)
 			}
 		}
-		if err := s.inTx(ctx, func() error { return s.syncDerived(ctx, c.table, c.derived) }); err != nil {
+		if err := s.syncDerivedIn(ctx, c.table, c.derived, step); err != nil {
 			return fmt.Errorf("finish bulk %s: %w", collection, err)
 		}
 		return nil
