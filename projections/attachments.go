@@ -2,10 +2,9 @@ package projections
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
 	"time"
 
+	"agentdesk/domain"
 	"agentdesk/domain/resource"
 	"agentdesk/domain/ticket"
 	"agentdesk/eventstore"
@@ -60,37 +59,19 @@ func (attachmentsProjector) Filter() eventstore.Filter {
 		Types: []string{ticket.TypeAttachmentAdded, ticket.TypeAttachmentRemoved, ticket.TypeDeleted}}
 }
 
-// Fold implements Projector.
+// Fold implements Projector: an attachment is written once when added,
+// tombstoned when removed, and with every other one when its ticket is
+// deleted.
 func (p attachmentsProjector) Fold(ctx context.Context, rs readstore.Store, events []eventstore.RecordedEvent) ([]readstore.Write, error) {
-	var writes []readstore.Write
-	added := map[string][]string{} // ticket id → attachment ids added in this batch
-	for _, ev := range events {
-		ticketID := ev.StreamID[len(ticket.Category)+1:]
-		e, err := ticket.Events.Decode(ev.Type, ev.SchemaVersion, ev.Data)
-		if err != nil {
-			return nil, eventError(ev, err)
-		}
-		key := ev.Position.Key()
+	return foldTicketChildren(ctx, rs, events, TicketAttachments, "created_at", func(ev eventstore.RecordedEvent, ticketID string, e domain.Event) (string, any, bool) {
 		switch e := e.(type) {
 		case *ticket.AttachmentAdded:
-			raw, err := json.Marshal(TicketAttachment{ID: e.AttachmentID, TicketID: ticketID, CompanyID: ev.Metadata.CompanyID,
+			return e.AttachmentID, TicketAttachment{ID: e.AttachmentID, TicketID: ticketID, CompanyID: ev.Metadata.CompanyID,
 				UploaderID: e.UploaderID, Filename: e.Filename, ContentType: e.ContentType, Size: e.Size, SHA256: e.SHA256,
-				CreatedAt: ev.Metadata.RecordedAt, Revision: ev.Revision})
-			if err != nil {
-				return nil, fmt.Errorf("encode attachment %s: %w", e.AttachmentID, err)
-			}
-			writes = append(writes, readstore.Write{Collection: TicketAttachments, Doc: readstore.Doc{ID: e.AttachmentID, Version: key, Data: raw}, Created: true})
-			added[ticketID] = append(added[ticketID], e.AttachmentID)
+				CreatedAt: ev.Metadata.RecordedAt, Revision: ev.Revision}, false
 		case *ticket.AttachmentRemoved:
-			writes = append(writes, readstore.Write{Collection: TicketAttachments, Doc: readstore.Doc{ID: e.AttachmentID, Version: key}, Delete: true})
-		case *ticket.Deleted:
-			gone, err := tombstones(ctx, rs, TicketAttachments, "ticket_id", ticketID, "created_at", added[ticketID], key)
-			if err != nil {
-				return nil, err
-			}
-			delete(added, ticketID)
-			writes = append(writes, gone...)
+			return e.AttachmentID, nil, true
 		}
-	}
-	return writes, nil
+		return "", nil, false
+	})
 }

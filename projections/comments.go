@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"agentdesk/domain"
 	"agentdesk/domain/resource"
 	"agentdesk/domain/ticket"
 	"agentdesk/eventstore"
@@ -100,8 +101,25 @@ func (commentsProjector) Filter() eventstore.Filter {
 // deletion tombstones every comment of the ticket, those stored and those
 // added earlier in the same batch.
 func (p commentsProjector) Fold(ctx context.Context, rs readstore.Store, events []eventstore.RecordedEvent) ([]readstore.Write, error) {
+	return foldTicketChildren(ctx, rs, events, TicketComments, "seq", func(ev eventstore.RecordedEvent, ticketID string, e domain.Event) (string, any, bool) {
+		if c, ok := e.(*ticket.Commented); ok {
+			return c.CommentID, Comment{ID: c.CommentID, TicketID: ticketID, CompanyID: ev.Metadata.CompanyID,
+				AuthorID: c.AuthorID, Body: c.Body, CreatedAt: ev.Metadata.RecordedAt, Seq: ev.Revision}, false
+		}
+		return "", nil, false
+	})
+}
+
+// foldTicketChildren folds the events of a projector of one kind of a
+// ticket's child records (comments, attachments). child tells what an
+// event does to one: its id and its document when it adds one (written
+// once, at the event's position), its id and remove when it removes one,
+// "" when neither. The ticket's deletion tombstones every child, those
+// stored (sorted by sortField) and those added earlier in the batch.
+func foldTicketChildren(ctx context.Context, rs readstore.Store, events []eventstore.RecordedEvent, collection, sortField string,
+	child func(ev eventstore.RecordedEvent, ticketID string, e domain.Event) (id string, doc any, remove bool)) ([]readstore.Write, error) {
 	var writes []readstore.Write
-	added := map[string][]string{} // ticket id → comment ids added in this batch
+	added := map[string][]string{} // ticket id → children added in this batch
 	for _, ev := range events {
 		ticketID := ev.StreamID[len(ticket.Category)+1:]
 		e, err := ticket.Events.Decode(ev.Type, ev.SchemaVersion, ev.Data)
@@ -109,22 +127,27 @@ func (p commentsProjector) Fold(ctx context.Context, rs readstore.Store, events 
 			return nil, eventError(ev, err)
 		}
 		key := ev.Position.Key()
-		switch e := e.(type) {
-		case *ticket.Commented:
-			raw, err := json.Marshal(Comment{ID: e.CommentID, TicketID: ticketID, CompanyID: ev.Metadata.CompanyID,
-				AuthorID: e.AuthorID, Body: e.Body, CreatedAt: ev.Metadata.RecordedAt, Seq: ev.Revision})
-			if err != nil {
-				return nil, fmt.Errorf("encode comment %s: %w", e.CommentID, err)
-			}
-			writes = append(writes, readstore.Write{Collection: TicketComments, Doc: readstore.Doc{ID: e.CommentID, Version: key, Data: raw}, Created: true})
-			added[ticketID] = append(added[ticketID], e.CommentID)
-		case *ticket.Deleted:
-			gone, err := tombstones(ctx, rs, TicketComments, "ticket_id", ticketID, "seq", added[ticketID], key)
+		if _, ok := e.(*ticket.Deleted); ok {
+			gone, err := tombstones(ctx, rs, collection, "ticket_id", ticketID, sortField, added[ticketID], key)
 			if err != nil {
 				return nil, err
 			}
 			delete(added, ticketID)
 			writes = append(writes, gone...)
+			continue
+		}
+		id, doc, remove := child(ev, ticketID, e)
+		switch {
+		case id == "":
+		case remove:
+			writes = append(writes, readstore.Write{Collection: collection, Doc: readstore.Doc{ID: id, Version: key}, Delete: true})
+		default:
+			raw, err := json.Marshal(doc)
+			if err != nil {
+				return nil, fmt.Errorf("encode %s/%s: %w", collection, id, err)
+			}
+			writes = append(writes, readstore.Write{Collection: collection, Doc: readstore.Doc{ID: id, Version: key, Data: raw}, Created: true})
+			added[ticketID] = append(added[ticketID], id)
 		}
 	}
 	return writes, nil
