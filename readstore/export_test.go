@@ -77,3 +77,11 @@ func SetProbeLimit(n int) (restore func()) {
 	probeLimit = n
 	return func() { probeLimit = old }
 }
+
+// SetFillRows sets how many rows one step of a bulk load's fills covers
+// until the test ends.
+func SetFillRows(tb interface{ Cleanup(func()) }, n int64) {
+	old := fillRows
+	fillRows = n
+	tb.Cleanup(func() { fillRows = old })
+}

@@ -1009,6 +1009,11 @@ func TestSQLiteBulkLoad(t *testing.T) {
 	c := items()
 	c.Counts = [][]string{{"owner"}}
 	c.Indexes = append(c.Indexes, []string{"owner", "tags"})
+	c.Fields = append(c.Fields, readstore.Field{Name: "note", Type: readstore.String})
+	c.TextFields = []string{"note"}
+	// The text index and the tag pairs are filled 7 rows a step: the 50
+	// rows take 8 steps, with rows on both sides of every boundary.
+	readstore.SetFillRows(t, 7)
 	if err := s.Ensure(ctx, c); err != nil {
 		t.Fatal(err)
 	}
@@ -1035,7 +1040,7 @@ func TestSQLiteBulkLoad(t *testing.T) {
 	}
 	var b readstore.Batch
 	for i := range 50 {
-		b.Writes = append(b.Writes, item(t, fmt.Sprintf("d%02d", i), ver(1), map[string]any{"owner": []string{"ann", "bob"}[i%2], "tags": []string{"t" + strconv.Itoa(i%3)}}))
+		b.Writes = append(b.Writes, item(t, fmt.Sprintf("d%02d", i), ver(1), map[string]any{"owner": []string{"ann", "bob"}[i%2], "tags": []string{"t" + strconv.Itoa(i%3)}, "note": "printer " + []string{"smokes", "jams"}[i%2]}))
 	}
 	apply(t, s, b)
 	if err := finish(ctx); err != nil {
@@ -1051,6 +1056,12 @@ func TestSQLiteBulkLoad(t *testing.T) {
 	docs, _, err := s.Query(ctx, itemsName, readstore.Query{Where: []readstore.Condition{{Field: "tags", Op: readstore.Eq, Value: "t1"}}})
 	if err != nil || len(docs) != 17 {
 		t.Fatalf("tag t1 after finish: %d docs, %v; want 17", len(docs), err)
+	}
+	for word, want := range map[string]int{"printer": 50, "jams": 25} {
+		docs, _, err := s.Query(ctx, itemsName, readstore.Query{Where: []readstore.Condition{{Op: readstore.Text, Value: word}}, Limit: 100})
+		if err != nil || len(docs) != want {
+			t.Fatalf("text %q after finish: %d docs, %v; want %d", word, len(docs), err, want)
+		}
 	}
 
 	// A table with rows is not touched.
