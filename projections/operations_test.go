@@ -15,6 +15,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"agentdesk/domain"
 	"agentdesk/domain/ticket"
 	"agentdesk/eventstore"
 	"agentdesk/projections"
@@ -441,5 +442,68 @@ func TestVerifyCatchesTampering(t *testing.T) {
 	}
 	if _, _, err := s.rs.Query(ctx, readstore.Generation(projections.Tickets, 1_000_000), readstore.Query{Limit: 1}); err == nil {
 		t.Fatal("the scratch generation was left behind")
+	}
+}
+
+// slowApply is a read store whose writes take a while, so that a
+// rebuild's fold runs batches ahead of its writes.
+type slowApply struct {
+	readstore.Store
+	applies atomic.Int64
+}
+
+func (s *slowApply) Apply(ctx context.Context, b readstore.Batch) error {
+	s.applies.Add(1)
+	time.Sleep(3 * time.Millisecond)
+	return s.Store.Apply(ctx, b)
+}
+
+// TestRebuildFoldsAheadOfWrites: behind the head a rebuild folds the
+// next batch while the last one is written; a ticket changed in every
+// batch, its writes still pending, comes out as a fresh replay has it.
+// Also a ticket deleted while its last write is pending.
+func TestRebuildFoldsAheadOfWrites(t *testing.T) {
+	s := openStores(t, t.TempDir())
+	defer s.close()
+	ids, _ := openTickets(t, s.es, 6, "ahead")
+	for round := range 12 {
+		for i, id := range ids {
+			title := fmt.Sprintf("round %d", round)
+			evs := []domain.Event{&ticket.Edited{Title: &title}}
+			if i%2 == 0 {
+				evs = append(evs, &ticket.Commented{CommentID: uuid.NewString(), AuthorID: "u1", Body: title})
+			}
+			appendTicket(t, s.es, id, eventstore.Any, evs...)
+		}
+	}
+	appendTicket(t, s.es, ids[5], eventstore.Any, &ticket.Deleted{})
+	head, err := s.es.Head(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	slow := &slowApply{Store: s.rs}
+	r, stop := run(t, stores{s.es, slow}, projections.Config{Projectors: []projections.Projector{projections.TicketsProjector()}, BatchSize: 4, DropGrace: time.Millisecond})
+	defer stop()
+	waitFor(t, r, head)
+	before := slow.applies.Load()
+	if err := r.Rebuild(context.Background(), projections.Tickets, "test"); err != nil {
+		t.Fatal(err)
+	}
+	rctx, rcancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer rcancel()
+	if err := r.RebuildDone(rctx, projections.Tickets); err != nil {
+		t.Fatal(err)
+	}
+	if n := slow.applies.Load() - before; n < 20 {
+		t.Fatalf("the rebuild wrote %d batches; want the log's %d events in batches of 4", n, head.Commit)
+	}
+	got, want := snapshot(t, s.rs, projections.Tickets), freshReplay(t, s.es)
+	if len(got) != len(want) || len(want) != 5 {
+		t.Fatalf("rebuilt %d tickets, a fresh replay %d; want 5", len(got), len(want))
+	}
+	for id, doc := range want {
+		if got[id] != doc {
+			t.Fatalf("ticket %s: rebuilt %s, fresh replay %s", id, got[id], doc)
+		}
 	}
 }

@@ -312,8 +312,37 @@ func (r *Runner) followRebuild(ctx context.Context, t *track, rb *rebuild) (swit
 		}
 	}
 	defer unlock()
+	// Behind the head, batches are folded ahead of their writes (see
+	// writeBehind); from the batch that reaches the head on, one at a
+	// time as before.
+	behind := startWriteBehind(ctx, r.reads, target, func(last eventstore.Position) {
+		rb.mu.Lock()
+		rb.position = last
+		rb.mu.Unlock()
+	})
+	defer behind.stop()
+	view := overlay{Store: renamed{Store: r.reads, from: name, to: target}, collection: name, w: behind}
+	foldedTo := from
 	err = r.consume(ctx, from, t.p.Filter(), 0, func(ctx context.Context, b eventstore.Batch) error {
 		last := batchEnd(b)
+		if !b.CaughtUp {
+			if last.Compare(foldedTo) <= 0 {
+				return nil
+			}
+			var writes []readstore.Write
+			if events := t.unskipped(b.Events); len(events) > 0 {
+				var err error
+				if writes, err = p.Fold(ctx, view, events); err != nil {
+					return err
+				}
+				rb.applied.Add(uint64(len(events)))
+			}
+			foldedTo = last
+			return behind.send(ctx, folded{writes: writes, cp: &readstore.Checkpoint{Name: cpName, Position: last.Key()}, last: last})
+		}
+		if err := behind.flush(ctx); err != nil {
+			return err
+		}
 		if last.Compare(rb.pos()) > 0 {
 			var writes []readstore.Write
 			if events := t.unskipped(b.Events); len(events) > 0 {
