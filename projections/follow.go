@@ -2,6 +2,9 @@ package projections
 
 import (
 	"context"
+	"fmt"
+	"maps"
+	"slices"
 	"time"
 
 	"agentdesk/eventstore"
@@ -60,10 +63,10 @@ func (r *Runner) followCheckpoints(ctx context.Context) {
 		if err != nil {
 			continue
 		}
-		if pos.Compare(t.pos()) > 0 {
+		if from := t.pos(); pos.Compare(from) > 0 {
 			t.advance(pos)
 			if r.onFollowed != nil {
-				r.onFollowed(t.p.Name(), t.p.Collection().Name)
+				r.onFollowed(Followed{Projection: t.p.Name(), Collection: t.p.Collection().Name, From: from, To: pos})
 			}
 		}
 		// The process that runs it says whether it is current; here a
@@ -105,6 +108,53 @@ func (r *Runner) followStates(ctx context.Context) {
 		t.mu.Unlock()
 		if switched && r.onSwitched != nil {
 			r.onSwitched(t.p.Name(), t.p.Collection().Name)
+		}
+	}
+}
+
+// Followed is what a follower hears when another process applied more
+// of a projection (Config.OnFollowed).
+type Followed struct {
+	Projection, Collection string
+	// The projection's stored checkpoint moved from From to To: the
+	// events of its filter in (From, To] were applied.
+	From, To eventstore.Position
+}
+
+// Companies returns the companies of the events f says were applied: the
+// tenants whose records of f's collection may have changed ("" stands
+// for the platform's own events). It reads at most limit events, for at
+// most a few seconds; past either, ok is false and the answer is "any".
+func (r *Runner) Companies(ctx context.Context, f Followed, limit int) (companies []string, ok bool, err error) {
+	t, found := r.tracks[f.Projection]
+	if !found {
+		return nil, false, fmt.Errorf("projections: unknown projection %q", f.Projection)
+	}
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	sub, err := r.events.Subscribe(ctx, f.From, t.p.Filter())
+	if err != nil {
+		return nil, false, err
+	}
+	defer sub.Close()
+	seen := map[string]bool{}
+	read := 0
+	for {
+		b, err := sub.Next(ctx, min(256, limit+1))
+		if err != nil {
+			return nil, false, err
+		}
+		for _, ev := range b.Events {
+			if ev.Position.Compare(f.To) > 0 {
+				return slices.Sorted(maps.Keys(seen)), true, nil
+			}
+			if read++; read > limit {
+				return nil, false, nil
+			}
+			seen[ev.Metadata.CompanyID] = true
+		}
+		if batchEnd(b).Compare(f.To) >= 0 || b.CaughtUp {
+			return slices.Sorted(maps.Keys(seen)), true, nil
 		}
 	}
 }

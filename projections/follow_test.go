@@ -3,6 +3,7 @@ package projections_test
 import (
 	"context"
 	"log/slog"
+	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -23,11 +24,13 @@ func TestFollowerWaitsOnTheStore(t *testing.T) {
 	waitFor(t, leader, last)
 
 	var followed, switched atomic.Int32
+	var lastFollowed atomic.Value // projections.Followed
 	follower, err := projections.New(context.Background(), projections.Config{Events: s.es, Reads: s.rs,
 		Projectors: []projections.Projector{projections.TicketsProjector()}, Logger: slog.New(slog.DiscardHandler),
-		OnFollowed: func(name, collection string) {
-			if name == projections.Tickets && collection == projections.Tickets {
+		OnFollowed: func(f projections.Followed) {
+			if f.Projection == projections.Tickets && f.Collection == projections.Tickets && f.To.Compare(f.From) > 0 {
 				followed.Add(1)
+				lastFollowed.Store(f)
 			}
 		},
 		OnSwitched: func(name, _ string) {
@@ -50,6 +53,16 @@ func TestFollowerWaitsOnTheStore(t *testing.T) {
 	poll(t, "the follower to be ready", follower.Ready)
 	// What a follower has instead of OnApplied: the checkpoint moved.
 	poll(t, "the follower to hear that tickets moved", func() bool { return followed.Load() > 0 })
+	// Whose records moved: the companies of the events applied.
+	f := lastFollowed.Load().(projections.Followed)
+	if companies, ok, err := follower.Companies(context.Background(), f, 1000); err != nil || !ok || !slices.Equal(companies, []string{"c1"}) {
+		t.Fatalf("companies of %+v: %v %v %v; want [c1]", f, companies, ok, err)
+	}
+	// Past the limit, the answer is "any".
+	whole := projections.Followed{Projection: projections.Tickets, Collection: projections.Tickets, To: last}
+	if companies, ok, err := follower.Companies(context.Background(), whole, 3); err != nil || ok || companies != nil {
+		t.Fatalf("companies of the whole log, at most 3 events: %v %v %v; want not ok", companies, ok, err)
+	}
 
 	poll(t, "the follower to take the request", func() bool {
 		return follower.Rebuild(context.Background(), projections.Tickets, "asked on the follower") == nil

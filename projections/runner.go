@@ -60,8 +60,9 @@ type Config struct {
 	// OnFollowed, if set, hears on a process that follows (Follow) that
 	// another process applied more of a projection: its stored checkpoint
 	// moved, so documents of its collection may have changed. It is what
-	// a follower has instead of OnApplied. It must be quick.
-	OnFollowed func(projection, collection string)
+	// a follower has instead of OnApplied (Runner.Companies tells whose).
+	// It must be quick.
+	OnFollowed func(Followed)
 	// Shared says other processes may follow this one (Follow), on
 	// stores they share: they see a projection's progress only through
 	// its stored checkpoint, so every batch stores it (even one that
@@ -102,7 +103,7 @@ type Runner struct {
 	batchSize  int
 	onApplied  func(string, []readstore.Write)
 	onSwitched func(string, string)
-	onFollowed func(string, string)
+	onFollowed func(Followed)
 	dropGrace  time.Duration
 	maxLag     time.Duration
 	maxRetries int

@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -83,8 +85,11 @@ type change struct {
 	known  bool   // fields were read from the document
 	parent string // a child record's parent id
 	// all stands for every record of the resource (id is empty): its
-	// read model was rebuilt.
-	all bool
+	// read model was rebuilt, or another process changed records of it.
+	// companies, when not nil, are the only tenants whose records did
+	// ("" the platform's): only their streams and superadmins' hear.
+	all       bool
+	companies []string
 }
 
 // feed is the ring of recent changes and the streams reading it.
@@ -104,7 +109,24 @@ type feed struct {
 	open      int
 	idleSince time.Time
 	lost      uint64
+	// follows are the "read again" messages waiting on a following
+	// process, by collection (see followed).
+	follows map[string]*follow
 }
+
+// follow gathers, on a process that follows another, the tenants whose
+// records of a collection changed, until its message is sent.
+type follow struct {
+	companies map[string]bool
+	any       bool
+	timer     *time.Timer // set while a message is due
+	last      time.Time   // when the last message was sent
+}
+
+// followEvery is the least time between two "read again" messages of a
+// collection on a following process: each makes every list of it on
+// screen read again.
+const followEvery = time.Second
 
 func newFeed(size int) *feed {
 	f := &feed{
@@ -116,6 +138,7 @@ func newFeed(size int) *feed {
 		closed:    make(chan struct{}),
 		perUser:   map[string]int{},
 		keepAlive: eventsKeepAlive,
+		follows:   map[string]*follow{},
 	}
 	for _, res := range resources {
 		if res.Derived {
@@ -181,6 +204,63 @@ func (a *API) Publish(writes []readstore.Write) {
 	f.wake = make(chan struct{})
 	f.mu.Unlock()
 	close(wake)
+}
+
+// FollowedChanges tells the realtime feed, on a process that follows
+// another (which runs the projections and so alone knows each record a
+// batch wrote), that records of collection changed in companies (nil:
+// in any). The streams of those companies, and superadmins', get one
+// "updated" message with no ids on the resource's topic, "read again",
+// at most one a second per collection. Other tenants hear nothing, not
+// even that something changed.
+func (a *API) FollowedChanges(collection string, companies []string) {
+	f := a.feed
+	if _, ok := f.byColl[collection]; !ok {
+		return
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	fw := f.follows[collection]
+	if fw == nil {
+		fw = &follow{companies: map[string]bool{}}
+		f.follows[collection] = fw
+	}
+	if companies == nil {
+		fw.any = true
+	}
+	for _, c := range companies {
+		fw.companies[c] = true
+	}
+	if fw.timer == nil {
+		fw.timer = time.AfterFunc(max(0, time.Until(fw.last.Add(followEvery))), func() { f.sendFollow(collection) })
+	}
+}
+
+// sendFollow sends the "read again" message gathered for collection.
+func (f *feed) sendFollow(collection string) {
+	f.mu.Lock()
+	fw := f.follows[collection]
+	c := change{seq: f.next, res: f.byColl[collection], kind: "updated", all: true}
+	if !fw.any {
+		c.companies = slices.Sorted(maps.Keys(fw.companies))
+	}
+	fw.companies, fw.any, fw.timer, fw.last = map[string]bool{}, false, nil, time.Now()
+	f.ring[int(c.seq%uint64(len(f.ring)))] = c
+	f.next++
+	wake := f.wake
+	f.wake = make(chan struct{})
+	f.mu.Unlock()
+	close(wake)
+}
+
+// EventsListening reports whether the realtime feed keeps changes: a
+// stream is open, or was within the last few minutes. A following
+// process asks before it works out whose records changed.
+func (a *API) EventsListening() bool {
+	f := a.feed
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.open > 0 || time.Since(f.idleSince) <= feedIdle
 }
 
 // rebuilt tells the streams that every record of collection may have
@@ -374,6 +454,9 @@ func (st *stream) send(ctx context.Context, changes []change) error {
 		if c := changes[i]; c.all {
 			i++
 			if c.res.Scope(st.p).Denied {
+				continue
+			}
+			if c.companies != nil && !slices.ContainsFunc(c.companies, st.p.InCompany) {
 				continue
 			}
 			if err := st.s.Message(st.a.feed.eventID(c.seq), realtimeMessage{Topic: "resource/" + c.res.name,

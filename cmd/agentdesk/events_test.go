@@ -312,3 +312,52 @@ func TestRealtimeEvents(t *testing.T) {
 		}
 	})
 }
+
+// TestFollowedChangesReachOnlyTheirTenants: on a process that follows
+// another, the feed hears only that records of a collection changed in
+// some companies. The streams of those companies and superadmins get one
+// "read again" message (no ids) on the resource's topic, at most one a
+// second however many changes; another tenant hears nothing.
+func TestFollowedChangesReachOnlyTheirTenants(t *testing.T) {
+	dir := t.TempDir()
+	ts := startServerWith(t, dir, testConfig(t, dir))
+	root := login(t, ts.URL, "admin", testAdminPassword)
+	a := newTenant(t, ts, root, "Acme")
+	b := newTenant(t, ts, root, "Globex")
+	esRoot, esA, esB := openEvents(t, root, ""), openEvents(t, a.admin, ""), openEvents(t, b.admin, "")
+	api := ts.srv.api.Load()
+
+	start := time.Now()
+	for range 5 {
+		api.FollowedChanges("tickets", []string{a.id})
+	}
+	readAgain := func(es *eventStream, who string) time.Time {
+		t.Helper()
+		m := es.next()
+		if m.Topic != "resource/tickets" || m.Event.Type != "updated" || len(m.Event.Payload.IDs) != 0 || m.ID == "" {
+			t.Fatalf("%s heard %+v; want one updated message with no ids on resource/tickets", who, m)
+		}
+		return time.Now()
+	}
+	readAgain(esA, "Acme's admin")
+	readAgain(esRoot, "the superadmin")
+	// Changes within the second are gathered into one message, sent once
+	// the second is over; the sentinel for Globex comes after them.
+	api.FollowedChanges("tickets", []string{a.id})
+	api.FollowedChanges("tickets", []string{b.id})
+	second := readAgain(esA, "Acme's admin, the second time")
+	if gap := second.Sub(start); gap < 900*time.Millisecond {
+		t.Fatalf("a second message after %s; want at most one a second", gap)
+	}
+	readAgain(esB, "Globex's admin") // one message, its own (checked below: no other)
+	readAgain(esRoot, "the superadmin, the second time")
+	select {
+	case m := <-esA.msgs:
+		t.Fatalf("Acme's admin heard %+v more; want one message per second", m)
+	case m := <-esRoot.msgs:
+		t.Fatalf("the superadmin heard %+v more; want one message per second", m)
+	case m := <-esB.msgs:
+		t.Fatalf("Globex's admin heard %+v more: Acme's change reached it", m)
+	case <-time.After(1500 * time.Millisecond):
+	}
+}

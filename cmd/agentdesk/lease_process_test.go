@@ -91,8 +91,28 @@ func TestLeaseTakeoverBetweenProcesses(t *testing.T) {
 			mu.Unlock()
 		}
 	}
+	// The follower's realtime feed: tickets the holder's projections
+	// wrote reach a stream of their company on the follower, as "read
+	// again"; another company's stream hears nothing of them.
+	otherCo := root.must(http.StatusCreated, "POST", "/api/companies", map[string]any{"name": "Elsewhere"}).Map(t)
+	root.must(http.StatusCreated, "POST", "/api/users", map[string]any{"company_id": otherCo["id"], "username": "elsewhere-admin", "password": "password-elsewhere", "role": "company_admin"})
+	sharedFeed := openEvents(t, login(t, other.URL, "shared-admin", "password-shared-admin"), "")
+	elsewhereFeed := openEvents(t, login(t, other.URL, "elsewhere-admin", "password-elsewhere"), "")
 	work(holder, 8, "on the holder")
+	for m := sharedFeed.next(); m.Topic != "resource/tickets" || m.Event.Type != "updated" || len(m.Event.Payload.IDs) != 0; m = sharedFeed.next() {
+	}
 	work(other, 8, "on the follower")
+	for quiet := time.After(1500 * time.Millisecond); ; {
+		select {
+		case m := <-elsewhereFeed.msgs:
+			if strings.HasPrefix(m.Topic, "resource/tickets") {
+				t.Fatalf("another company's stream on the follower heard %+v", m)
+			}
+			continue
+		case <-quiet:
+		}
+		break
+	}
 
 	// The follower caches principals too: a deactivation applied by the
 	// holder must reach it.

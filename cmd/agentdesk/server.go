@@ -262,11 +262,25 @@ func (s *Server) newRunner(ctx context.Context) (err error) {
 			}
 		},
 		// While another process runs the projections, this one hears
-		// only that their checkpoints moved.
-		OnFollowed: func(_, collection string) {
-			if api := s.api.Load(); api != nil {
-				api.CollectionFollowed(collection)
+		// only that their checkpoints moved; its realtime feed tells the
+		// tenants whose events they applied to read again.
+		OnFollowed: func(f projections.Followed) {
+			api := s.api.Load()
+			if api == nil {
+				return
 			}
+			api.CollectionFollowed(f.Collection)
+			if !api.EventsListening() {
+				return
+			}
+			companies, ok, err := s.runner.Companies(context.Background(), f, followedEventsRead)
+			if err != nil {
+				return // the event store is failing: no message beats a wrong one
+			}
+			if !ok {
+				companies = nil // too many to read: every tenant reads again
+			}
+			api.FollowedChanges(f.Collection, companies)
 		},
 		OnSwitched: func(_, collection string) {
 			if api := s.api.Load(); api != nil {
@@ -277,6 +291,11 @@ func (s *Server) newRunner(ctx context.Context) (err error) {
 	}
 	return nil
 }
+
+// followedEventsRead bounds the events a following process reads to learn
+// whose records a projection's progress changed; past it, every tenant
+// that may read the resource is told to read it again.
+const followedEventsRead = 2000
 
 // openOffline opens the stores and the projections' runner, and nothing
 // else: the command line's projections commands work on them when no
