@@ -458,11 +458,12 @@ func (s *slowApply) Apply(ctx context.Context, b readstore.Batch) error {
 	return s.Store.Apply(ctx, b)
 }
 
-// TestRebuildFoldsAheadOfWrites: behind the head a rebuild folds the
-// next batch while the last one is written; a ticket changed in every
-// batch, its writes still pending, comes out as a fresh replay has it.
-// Also a ticket deleted while its last write is pending.
-func TestRebuildFoldsAheadOfWrites(t *testing.T) {
+// TestFoldsAheadOfWrites: behind the head, a projection catching up
+// after its start and a rebuild fold the next batch while the last one
+// is written; a ticket changed in every batch, its writes still pending,
+// comes out as a fresh replay (one batch) has it. Also a ticket deleted
+// while its last write is pending.
+func TestFoldsAheadOfWrites(t *testing.T) {
 	s := openStores(t, t.TempDir())
 	defer s.close()
 	ids, _ := openTickets(t, s.es, 6, "ahead")
@@ -485,6 +486,23 @@ func TestRebuildFoldsAheadOfWrites(t *testing.T) {
 	r, stop := run(t, stores{s.es, slow}, projections.Config{Projectors: []projections.Projector{projections.TicketsProjector()}, BatchSize: 4, DropGrace: time.Millisecond})
 	defer stop()
 	waitFor(t, r, head)
+	want := freshReplay(t, s.es)
+	same := func(when string) {
+		t.Helper()
+		got := snapshot(t, s.rs, projections.Tickets)
+		if len(got) != len(want) || len(want) != 5 {
+			t.Fatalf("%s: %d tickets, a fresh replay %d; want 5", when, len(got), len(want))
+		}
+		for id, doc := range want {
+			if got[id] != doc {
+				t.Fatalf("%s: ticket %s is %s, in a fresh replay %s", when, id, got[id], doc)
+			}
+		}
+	}
+	same("caught up")
+	if n := slow.applies.Load(); n < 20 {
+		t.Fatalf("the catch-up wrote %d batches; want the log's %d events in batches of 4", n, head.Commit)
+	}
 	before := slow.applies.Load()
 	if err := r.Rebuild(context.Background(), projections.Tickets, "test"); err != nil {
 		t.Fatal(err)
@@ -497,13 +515,5 @@ func TestRebuildFoldsAheadOfWrites(t *testing.T) {
 	if n := slow.applies.Load() - before; n < 20 {
 		t.Fatalf("the rebuild wrote %d batches; want the log's %d events in batches of 4", n, head.Commit)
 	}
-	got, want := snapshot(t, s.rs, projections.Tickets), freshReplay(t, s.es)
-	if len(got) != len(want) || len(want) != 5 {
-		t.Fatalf("rebuilt %d tickets, a fresh replay %d; want 5", len(got), len(want))
-	}
-	for id, doc := range want {
-		if got[id] != doc {
-			t.Fatalf("ticket %s: rebuilt %s, fresh replay %s", id, got[id], doc)
-		}
-	}
+	same("rebuilt")
 }

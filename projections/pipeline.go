@@ -9,8 +9,9 @@ import (
 	"agentdesk/readstore"
 )
 
-// A rebuild behind the head folds a batch while the one before it is
-// written: folding (decoding events, encoding documents) and writing
+// A rebuild behind the head, and a projection catching up after a start
+// until it first reaches the head, fold a batch while the one before it
+// is written: folding (decoding events, encoding documents) and writing
 // (the read store's inserts) each took about half of a rebuild's load,
 // one after the other on one goroutine, with the second core mostly
 // idle. The fold of batch k+1 must see what batch k wrote, so the
@@ -33,7 +34,7 @@ type writeBehind struct {
 	collection string // the collection pending holds, as writes name it
 	in         chan folded
 	done       chan struct{}
-	wrote      func(last eventstore.Position) // after each batch is written
+	wrote      func(folded) // after each batch is written
 
 	mu      sync.Mutex
 	pending map[string]readstore.Write // by document id: the newest folded write not yet written
@@ -43,7 +44,7 @@ type writeBehind struct {
 // startWriteBehind starts the writer. collection is the one whose
 // documents folds read back (the rebuilt generation's name as the
 // writes carry it). stop must be called once folding ends.
-func startWriteBehind(ctx context.Context, reads readstore.Store, collection string, wrote func(eventstore.Position)) *writeBehind {
+func startWriteBehind(ctx context.Context, reads readstore.Store, collection string, wrote func(folded)) *writeBehind {
 	w := &writeBehind{reads: reads, collection: collection, in: make(chan folded, 1), done: make(chan struct{}),
 		wrote: wrote, pending: map[string]readstore.Write{}}
 	go w.run(ctx)
@@ -73,7 +74,7 @@ func (w *writeBehind) run(ctx context.Context) {
 		}
 		w.mu.Unlock()
 		if err == nil {
-			w.wrote(f.last)
+			w.wrote(f)
 		}
 	}
 }

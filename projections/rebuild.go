@@ -315,9 +315,9 @@ func (r *Runner) followRebuild(ctx context.Context, t *track, rb *rebuild) (swit
 	// Behind the head, batches are folded ahead of their writes (see
 	// writeBehind); from the batch that reaches the head on, one at a
 	// time as before.
-	behind := startWriteBehind(ctx, r.reads, target, func(last eventstore.Position) {
+	behind := startWriteBehind(ctx, r.reads, target, func(f folded) {
 		rb.mu.Lock()
-		rb.position = last
+		rb.position = f.last
 		rb.mu.Unlock()
 	})
 	defer behind.stop()
