@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"runtime"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -258,6 +259,9 @@ func benchData(b *testing.B) (dir, userID, companyID string) {
 // command through commands.App, no HTTP, no wait for the view) and a bare
 // net/http handler answering a stored record.
 func BenchmarkHTTPCreates(b *testing.B) {
+	// As the binary runs (see moreProcs).
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	moreProcs(os.Getenv("GOMAXPROCS"))
 	conc := benchEnvInt(b, "AGENTDESK_BENCH_CONC", 64)
 	seconds := benchEnvInt(b, "AGENTDESK_BENCH_SECONDS", 10)
 	dir := b.TempDir()

@@ -64,16 +64,30 @@ READY_MAX_LAG, PROJECTION_RETRIES, PROJECTION_SKIP_FAILING, LEASE_TTL,
 OPENAI_API_KEY, OPENAI_BASE_URL, ANTHROPIC_API_KEY, ANTHROPIC_BASE_URL,
 LLM_MODEL, LLM_TIMEOUT, LLM_EMBEDDING_MODEL, LLM_MONTHLY_TOKEN_QUOTA, LOG_LEVEL, LOG_FORMAT,
 DEBUG_ADDR, AWS_S3_BUCKET, AWS_S3_PREFIX, AWS_S3_PATH_STYLE, ADMIN_DIR,
-EVENTS_KEEPALIVE). With
+EVENTS_KEEPALIVE, GOMAXPROCS). With
 AWS_SECRETS_MANAGER_SECRET_ID set, the keys of that JSON secret supply the
 variables the environment leaves unset (AWS_REGION and the standard AWS
 credential chain apply); see the README.`
 
 func main() {
+	moreProcs(os.Getenv("GOMAXPROCS"))
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr)
 	stop()
 	os.Exit(report(err, os.Stderr))
+}
+
+// moreProcs runs Go code on twice as many threads as the process has
+// CPUs, unless GOMAXPROCS says otherwise. A goroutine inside SQLite (a
+// cgo call: every read-store and event-store statement) holds its thread
+// and the runtime's slot with it until the scheduler notices, so with one
+// slot a CPU the HTTP handlers queued behind SQLite while a CPU idled:
+// on 2 CPUs, 64 connections creating tickets over loopback went from
+// 2,220–2,340 to 2,420–2,610 creates/s (p99 57–59 ms to 51–56 ms).
+func moreProcs(env string) {
+	if env == "" {
+		runtime.GOMAXPROCS(2 * runtime.GOMAXPROCS(0))
+	}
 }
 
 // run runs the command line args; it is main without the process: the
