@@ -2,6 +2,7 @@ package main
 
 import (
 	"os"
+	"runtime"
 	"testing"
 )
 
@@ -14,4 +15,18 @@ func TestMain(m *testing.M) {
 		os.RemoveAll(auditBench.dir)
 	}
 	os.Exit(code)
+}
+
+// TestMoreProcs: twice the threads unless GOMAXPROCS is set.
+func TestMoreProcs(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	runtime.GOMAXPROCS(3)
+	moreProcs("3")
+	if n := runtime.GOMAXPROCS(0); n != 3 {
+		t.Fatalf("GOMAXPROCS set: %d threads, want 3", n)
+	}
+	moreProcs("")
+	if n := runtime.GOMAXPROCS(0); n != 6 {
+		t.Fatalf("GOMAXPROCS unset: %d threads, want 6", n)
+	}
 }
