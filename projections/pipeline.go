@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	"agentdesk/eventstore"
 	"agentdesk/readstore"
@@ -137,6 +138,28 @@ func (w *writeBehind) lookup(id string) (readstore.Write, bool) {
 	defer w.mu.Unlock()
 	wr, ok := w.pending[id]
 	return wr, ok
+}
+
+// foldAhead folds b, a batch behind the head, with p (t's projector, or
+// one retargeted at a rebuild's generation) through view, counts its
+// events in applied, and hands its writes, with a checkpoint named cp,
+// to view's writer, which stores them and then moves the position.
+// *foldedTo is the end of what was folded.
+func foldAhead(ctx context.Context, t *track, p Projector, b eventstore.Batch, view overlay, cp string, applied *atomic.Uint64, foldedTo *eventstore.Position) error {
+	last := batchEnd(b)
+	if last.Compare(*foldedTo) <= 0 {
+		return nil
+	}
+	var writes []readstore.Write
+	if events := t.unskipped(b.Events); len(events) > 0 {
+		var err error
+		if writes, err = p.Fold(ctx, view, events); err != nil {
+			return err
+		}
+		applied.Add(uint64(len(events)))
+	}
+	*foldedTo = last
+	return view.w.send(ctx, folded{writes: writes, cp: &readstore.Checkpoint{Name: cp, Position: last.Key()}, last: last})
 }
 
 // overlay is the store a fold reads while writeBehind writes: the

@@ -326,19 +326,7 @@ func (r *Runner) followRebuild(ctx context.Context, t *track, rb *rebuild) (swit
 	err = r.consume(ctx, from, t.p.Filter(), 0, func(ctx context.Context, b eventstore.Batch) error {
 		last := batchEnd(b)
 		if !b.CaughtUp {
-			if last.Compare(foldedTo) <= 0 {
-				return nil
-			}
-			var writes []readstore.Write
-			if events := t.unskipped(b.Events); len(events) > 0 {
-				var err error
-				if writes, err = p.Fold(ctx, view, events); err != nil {
-					return err
-				}
-				rb.applied.Add(uint64(len(events)))
-			}
-			foldedTo = last
-			return behind.send(ctx, folded{writes: writes, cp: &readstore.Checkpoint{Name: cpName, Position: last.Key()}, last: last})
+			return foldAhead(ctx, t, p, b, view, cpName, &rb.applied, &foldedTo)
 		}
 		if err := behind.flush(ctx); err != nil {
 			return err

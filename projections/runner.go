@@ -466,7 +466,11 @@ func (r *Runner) follow(ctx context.Context, t *track) error {
 	foldedTo := from
 	return r.consume(ctx, from, t.p.Filter(), lingerOf(t.p), func(ctx context.Context, b eventstore.Batch) error {
 		if behind != nil && !b.CaughtUp && !t.isCaughtUp() {
-			return r.foldAhead(ctx, t, b, view, &foldedTo)
+			// The apply lock marks the projection's batches, as apply's
+			// does: a rebuild's switch comes between two of them.
+			t.applyMu.Lock()
+			defer t.applyMu.Unlock()
+			return foldAhead(ctx, t, t.p, b, view, t.p.Name(), &t.applied, &foldedTo)
 		}
 		if behind != nil {
 			if err := behind.flush(ctx); err != nil {
@@ -482,30 +486,6 @@ func (r *Runner) follow(ctx context.Context, t *track) error {
 		}
 		return nil
 	})
-}
-
-// foldAhead folds b, a batch of a projection catching up, and hands its
-// writes to view's writer, which stores them and then moves the
-// projection's position. *foldedTo is the end of what was folded.
-func (r *Runner) foldAhead(ctx context.Context, t *track, b eventstore.Batch, view overlay, foldedTo *eventstore.Position) error {
-	// The apply lock marks the projection's batches, as apply's does:
-	// a rebuild's switch comes between two of them.
-	t.applyMu.Lock()
-	defer t.applyMu.Unlock()
-	last := batchEnd(b)
-	if last.Compare(*foldedTo) <= 0 {
-		return nil
-	}
-	var writes []readstore.Write
-	if events := t.unskipped(b.Events); len(events) > 0 {
-		var err error
-		if writes, err = t.p.Fold(ctx, view, events); err != nil {
-			return err
-		}
-		t.applied.Add(uint64(len(events)))
-	}
-	*foldedTo = last
-	return view.w.send(ctx, folded{writes: writes, cp: &readstore.Checkpoint{Name: t.p.Name(), Position: last.Key()}, last: last})
 }
 
 // Lingerer is a Projector that no write waits on (the audit log), which

@@ -195,15 +195,23 @@ func (a *API) Publish(writes []readstore.Write) {
 		return
 	}
 	f.mu.Lock()
-	for _, c := range batch {
+	wake := f.pushLocked(batch...)
+	f.mu.Unlock()
+	close(wake)
+}
+
+// pushLocked numbers changes and keeps them in the ring. It returns the
+// channel that wakes the streams, for the caller to close once it has
+// released f.mu, which it holds.
+func (f *feed) pushLocked(changes ...change) (wake chan struct{}) {
+	for _, c := range changes {
 		c.seq = f.next
 		f.ring[int(c.seq%uint64(len(f.ring)))] = c
 		f.next++
 	}
-	wake := f.wake
+	wake = f.wake
 	f.wake = make(chan struct{})
-	f.mu.Unlock()
-	close(wake)
+	return wake
 }
 
 // FollowedChanges tells the realtime feed, on a process that follows
@@ -240,15 +248,12 @@ func (a *API) FollowedChanges(collection string, companies []string) {
 func (f *feed) sendFollow(collection string) {
 	f.mu.Lock()
 	fw := f.follows[collection]
-	c := change{seq: f.next, res: f.byColl[collection], kind: "updated", all: true}
+	c := change{res: f.byColl[collection], kind: "updated", all: true}
 	if !fw.any {
 		c.companies = slices.Sorted(maps.Keys(fw.companies))
 	}
 	fw.companies, fw.any, fw.timer, fw.last = map[string]bool{}, false, nil, time.Now()
-	f.ring[int(c.seq%uint64(len(f.ring)))] = c
-	f.next++
-	wake := f.wake
-	f.wake = make(chan struct{})
+	wake := f.pushLocked(c)
 	f.mu.Unlock()
 	close(wake)
 }
@@ -271,11 +276,7 @@ func (f *feed) rebuilt(collection string) {
 		return
 	}
 	f.mu.Lock()
-	c := change{seq: f.next, res: res, kind: "updated", all: true}
-	f.ring[int(c.seq%uint64(len(f.ring)))] = c
-	f.next++
-	wake := f.wake
-	f.wake = make(chan struct{})
+	wake := f.pushLocked(change{res: res, kind: "updated", all: true})
 	f.mu.Unlock()
 	close(wake)
 }
