@@ -16,8 +16,9 @@ import (
 // (the read store's inserts) each took about half of a rebuild's load,
 // one after the other on one goroutine, with the second core mostly
 // idle. The fold of batch k+1 must see what batch k wrote, so the
-// documents folded but not yet written are kept in memory (at most two
-// batches of them) and a fold reads them there first (see overlay).
+// documents folded but not yet written are kept in memory (at most three
+// batches of them: one being written, one waiting, one being handed
+// over) and a fold reads them there first (see overlay).
 
 // folded is a batch folded and waiting to be written; a batch with a
 // flush channel writes nothing and closes it once everything before it
@@ -43,8 +44,8 @@ type writeBehind struct {
 }
 
 // startWriteBehind starts the writer. collection is the one whose
-// documents folds read back (the rebuilt generation's name as the
-// writes carry it). stop must be called once folding ends.
+// documents folds read back, as the writes name it (the plain name, or a
+// rebuilt generation's). stop must be called once folding ends.
 func startWriteBehind(ctx context.Context, reads readstore.Store, collection string, wrote func(folded)) *writeBehind {
 	w := &writeBehind{reads: reads, collection: collection, in: make(chan folded, 1), done: make(chan struct{}),
 		wrote: wrote, pending: map[string]readstore.Write{}}
