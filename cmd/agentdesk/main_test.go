@@ -21,12 +21,13 @@ func TestMain(m *testing.M) {
 func TestMoreProcs(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
 	runtime.GOMAXPROCS(3)
+	defer func(c int) { cpus = c }(cpus)
 	moreProcs("3")
-	if n := runtime.GOMAXPROCS(0); n != 3 {
-		t.Fatalf("GOMAXPROCS set: %d threads, want 3", n)
+	if n := runtime.GOMAXPROCS(0); n != 3 || cpus != 3 {
+		t.Fatalf("GOMAXPROCS set: %d threads, %d CPUs; want 3, 3", n, cpus)
 	}
 	moreProcs("")
-	if n := runtime.GOMAXPROCS(0); n != 6 {
-		t.Fatalf("GOMAXPROCS unset: %d threads, want 6", n)
+	if n := runtime.GOMAXPROCS(0); n != 6 || cpus != 3 {
+		t.Fatalf("GOMAXPROCS unset: %d threads, %d CPUs; want 6, 3", n, cpus)
 	}
 }

@@ -96,7 +96,11 @@ func openStores(ctx context.Context, cfg config.Config, log *slog.Logger, commit
 		log.Info("read store: MongoDB", "server", serverOf(cfg.MongoURI), "database", cfg.MongoDatabase)
 	} else {
 		path := filepath.Join(cfg.DataDir, "reads.db")
-		s, err := readstore.OpenSQLite(readstore.SQLiteConfig{Path: path})
+		rc := readstore.SQLiteConfig{Path: path}
+		if cpus > 0 {
+			rc.ReadConns = max(4, cpus) // not the doubled GOMAXPROCS
+		}
+		s, err := readstore.OpenSQLite(rc)
 		if err != nil {
 			return stores{}, fmt.Errorf("read store: %w", err)
 		}
