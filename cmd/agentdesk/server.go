@@ -72,8 +72,11 @@ type Server struct {
 	reactions *reactionSet
 	// lease, on shared stores, lets one process at a time run the
 	// projections and reactions; leading is true while this one does.
-	lease     *projections.Lease
-	leading   atomic.Bool
+	lease   *projections.Lease
+	leading atomic.Bool
+	// followed gathers, while this process follows, what the realtime
+	// feed must work out from the projections' progress.
+	followed  followedFeed
 	closeOnce sync.Once
 }
 
@@ -265,22 +268,12 @@ func (s *Server) newRunner(ctx context.Context) (err error) {
 		// only that their checkpoints moved; its realtime feed tells the
 		// tenants whose events they applied to read again.
 		OnFollowed: func(f projections.Followed) {
-			api := s.api.Load()
-			if api == nil {
-				return
+			if api := s.api.Load(); api != nil {
+				api.CollectionFollowed(f.Collection)
+				if api.EventsListening() {
+					s.followed.add(f)
+				}
 			}
-			api.CollectionFollowed(f.Collection)
-			if !api.EventsListening() {
-				return
-			}
-			companies, ok, err := s.runner.Companies(context.Background(), f, followedEventsRead)
-			if err != nil {
-				return // the event store is failing: no message beats a wrong one
-			}
-			if !ok {
-				companies = nil // too many to read: every tenant reads again
-			}
-			api.FollowedChanges(f.Collection, companies)
 		},
 		OnSwitched: func(_, collection string) {
 			if api := s.api.Load(); api != nil {
@@ -296,6 +289,74 @@ func (s *Server) newRunner(ctx context.Context) (err error) {
 // whose records a projection's progress changed; past it, every tenant
 // that may read the resource is told to read it again.
 const followedEventsRead = 2000
+
+// followedFeed tells the realtime feed of a following process whose
+// records the projections' progress changed. Working that out reads the
+// events the progress covers, which is done on a goroutine of its own:
+// the follower's poll of the checkpoints, which read-your-writes waits
+// on, hands the progress over and goes on.
+type followedFeed struct {
+	mu      sync.Mutex
+	pending map[string]projections.Followed // by projection: the progress not yet told, gathered
+	wake    chan struct{}
+}
+
+// add hands progress over, gathered with what is pending of the same
+// projection.
+func (f *followedFeed) add(p projections.Followed) {
+	f.mu.Lock()
+	wake := f.wakeLocked()
+	if was, ok := f.pending[p.Projection]; ok {
+		p.From = was.From
+	}
+	f.pending[p.Projection] = p
+	f.mu.Unlock()
+	select {
+	case wake <- struct{}{}:
+	default: // a wake-up is due already
+	}
+}
+
+// wakeLocked returns the channel that wakes run, making f ready on first
+// use. f.mu is held.
+func (f *followedFeed) wakeLocked() chan struct{} {
+	if f.pending == nil {
+		f.pending, f.wake = map[string]projections.Followed{}, make(chan struct{}, 1)
+	}
+	return f.wake
+}
+
+// run tells the feed of the progress handed over until ctx ends.
+func (f *followedFeed) run(ctx context.Context, s *Server) {
+	f.mu.Lock()
+	wake := f.wakeLocked()
+	f.mu.Unlock()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-wake:
+		}
+		f.mu.Lock()
+		batch := f.pending
+		f.pending = map[string]projections.Followed{}
+		f.mu.Unlock()
+		api := s.api.Load()
+		for _, p := range batch {
+			if api == nil || ctx.Err() != nil {
+				return
+			}
+			companies, ok, err := s.runner.Companies(ctx, p, followedEventsRead)
+			if err != nil {
+				continue // the event store is failing: no message beats a wrong one
+			}
+			if !ok {
+				companies = nil // too many to read: every tenant reads again
+			}
+			api.FollowedChanges(p.Collection, companies)
+		}
+	}
+}
 
 // openOffline opens the stores and the projections' runner, and nothing
 // else: the command line's projections commands work on them when no
@@ -563,6 +624,7 @@ func (s *Server) lead(ctx context.Context) {
 			defer close(followed)
 			var wg sync.WaitGroup
 			wg.Go(func() { _ = s.runner.Follow(followCtx) })
+			wg.Go(func() { s.followed.run(followCtx, s) })
 			if s.cfg.NATSURL != "" {
 				// On a broker the holder's forwarders publish, and every
 				// process's handlers share the messages.
