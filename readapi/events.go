@@ -258,11 +258,15 @@ func (f *feed) sendFollow(collection string) {
 	close(wake)
 }
 
-// EventsListening reports whether the realtime feed keeps changes: a
-// stream is open, or was within the last few minutes. A following
+// EventsWanted reports whether the realtime feed would send changes of
+// collection: it streams the collection (not the audit log or usage),
+// and a stream is open or was within the last few minutes. A following
 // process asks before it works out whose records changed.
-func (a *API) EventsListening() bool {
+func (a *API) EventsWanted(collection string) bool {
 	f := a.feed
+	if _, ok := f.byColl[collection]; !ok {
+		return false
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.open > 0 || time.Since(f.idleSince) <= feedIdle

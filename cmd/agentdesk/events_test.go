@@ -326,6 +326,10 @@ func TestFollowedChangesReachOnlyTheirTenants(t *testing.T) {
 	b := newTenant(t, ts, root, "Globex")
 	esRoot, esA, esB := openEvents(t, root, ""), openEvents(t, a.admin, ""), openEvents(t, b.admin, "")
 	api := ts.srv.api.Load()
+	// A follower reads events only for what a stream may be told.
+	if !api.EventsWanted("tickets") || api.EventsWanted("audit_log") || api.EventsWanted("no_such") {
+		t.Fatal("EventsWanted: want tickets (streams are open), not the audit log nor an unknown collection")
+	}
 
 	start := time.Now()
 	for range 5 {

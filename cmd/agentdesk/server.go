@@ -270,7 +270,7 @@ func (s *Server) newRunner(ctx context.Context) (err error) {
 		OnFollowed: func(f projections.Followed) {
 			if api := s.api.Load(); api != nil {
 				api.CollectionFollowed(f.Collection)
-				if api.EventsListening() {
+				if api.EventsWanted(f.Collection) {
 					s.followed.add(f)
 				}
 			}
