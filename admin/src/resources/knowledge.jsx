@@ -2,10 +2,10 @@
 import {
   AutocompleteInput, Create, DateField, Edit, FileField, FileInput, NumberField, ReferenceField, ReferenceInput,
   ReferenceManyField, Datagrid, SelectInput, SimpleForm, TabbedShowLayout, TextArrayInput, TextField, TextInput,
-  required, usePermissions, TopToolbar, EditButton,
+  required, TopToolbar, EditButton,
 } from 'react-admin';
 import { Typography } from '@mui/material';
-import { ChipField, FormToolbar, LiveGrid, LiveList, LiveShow, TagsField, choices, useCan } from '../common.jsx';
+import { ChipField, CompanyInput, FormToolbar, LiveGrid, LiveList, LiveShow, TagsField, choices, useCan } from '../common.jsx';
 import { DownloadButton } from './tickets.jsx';
 
 const SOURCES = choices('manual', 'upload', 'shopify', 'wordpress', 'url');
@@ -70,30 +70,23 @@ export const DocumentShow = () => (
   </LiveShow>
 );
 
-export const DocumentCreate = () => {
-  const { permissions } = usePermissions();
-  return (
-    <Create redirect="show">
-      <SimpleForm>
-        {permissions === 'superadmin' && (
-          <ReferenceInput source="company_id" reference="companies">
-            <AutocompleteInput optionText="name" validate={required()} />
-          </ReferenceInput>
-        )}
-        <ReferenceInput source="agent_id" reference="agents">
-          <AutocompleteInput optionText="name" validate={required()} />
-        </ReferenceInput>
-        <TextInput source="title" helperText="Defaults to the file's name" />
-        <FileInput source="file" validate={required()} accept={{
-          'text/plain': ['.txt'], 'text/markdown': ['.md'], 'text/html': ['.html', '.htm'], 'application/pdf': ['.pdf'],
-        }}
-        >
-          <FileField source="src" title="title" />
-        </FileInput>
-      </SimpleForm>
-    </Create>
-  );
-};
+export const DocumentCreate = () => (
+  <Create redirect="show">
+    <SimpleForm>
+      <CompanyInput />
+      <ReferenceInput source="agent_id" reference="agents">
+        <AutocompleteInput optionText="name" validate={required()} />
+      </ReferenceInput>
+      <TextInput source="title" helperText="Defaults to the file's name" />
+      <FileInput source="file" validate={required()} accept={{
+        'text/plain': ['.txt'], 'text/markdown': ['.md'], 'text/html': ['.html', '.htm'], 'application/pdf': ['.pdf'],
+      }}
+      >
+        <FileField source="src" title="title" />
+      </FileInput>
+    </SimpleForm>
+  </Create>
+);
 
 export const DocumentEdit = () => (
   <Edit mutationMode="pessimistic" redirect="show">
