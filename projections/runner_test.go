@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -378,5 +380,77 @@ func TestLingererGathersBatches(t *testing.T) {
 	waitFor(t, r, last.Position)
 	if n := p.batches.Load() - before; n != 1 {
 		t.Errorf("5 events appended one by one while it lingered were folded in %d batches, want 1", n)
+	}
+}
+
+// gatedLingering lingers like lingering, holds its first fold until gate
+// closes, and records the size of every fold.
+type gatedLingering struct {
+	lingering
+	gate  chan struct{}
+	mu    sync.Mutex
+	sizes []int
+}
+
+func (l *gatedLingering) Fold(ctx context.Context, rs readstore.Store, evs []eventstore.RecordedEvent) ([]readstore.Write, error) {
+	l.mu.Lock()
+	first := len(l.sizes) == 0
+	l.sizes = append(l.sizes, len(evs))
+	l.mu.Unlock()
+	if first {
+		<-l.gate
+	}
+	return l.Projector.Fold(ctx, rs, evs)
+}
+
+// TestLingererAppliesInChunks: a lingering projection's large batch is
+// written in chunks of at most LingerChunk events, each with its
+// checkpoint, and the chunks add up to the whole batch.
+func TestLingererAppliesInChunks(t *testing.T) {
+	s := openStores(t, t.TempDir())
+	defer s.close()
+	p := &gatedLingering{lingering: lingering{Projector: projections.TicketsProjector()}, gate: make(chan struct{})}
+	ctx, cancel := context.WithCancel(context.Background())
+	r, err := projections.New(ctx, projections.Config{Events: s.es, Reads: s.rs, Projectors: []projections.Projector{p}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { defer close(done); _ = r.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+
+	// The first fold is held (and the projection lingers): the events
+	// arrive meanwhile and come as large batches.
+	first := appendTicket(t, s.es, uuid.NewString(), eventstore.NoStream, &ticket.Opened{TicketID: "first", CompanyID: "c1", Title: "first", Priority: ticket.Normal})
+	n := 2*projections.LingerChunk + 10
+	var last eventstore.AppendResult
+	for i := range n {
+		id := fmt.Sprintf("01a22b3c-0000-7000-8000-%012d", i)
+		last = appendTicket(t, s.es, id, eventstore.NoStream, &ticket.Opened{TicketID: id, CompanyID: "c1", Title: fmt.Sprint(i), Priority: ticket.Normal})
+	}
+	close(p.gate)
+	waitFor(t, r, last.Position)
+	if cp, err := s.rs.Checkpoint(context.Background(), projections.Tickets); err != nil || cp != last.Position.Key() {
+		t.Fatalf("checkpoint %q (%v), want %q", cp, err, last.Position.Key())
+	}
+	p.mu.Lock()
+	sizes := slices.Clone(p.sizes)
+	p.mu.Unlock()
+	total := 0
+	for _, size := range sizes {
+		if size > projections.LingerChunk {
+			t.Errorf("a fold of %d events; want at most %d (folds %v)", size, projections.LingerChunk, sizes)
+		}
+		total += size
+	}
+	if total != n+1 || len(sizes) < 3 {
+		t.Errorf("folds %v: %d events, want %d in at least 3 chunks", sizes, total, n+1)
+	}
+	waitFor(t, r, first.Position)
+	for _, i := range []int{0, n - 1} {
+		id := fmt.Sprintf("01a22b3c-0000-7000-8000-%012d", i)
+		if got := getTicket(t, s.rs, id); got.Title != fmt.Sprint(i) {
+			t.Errorf("ticket %d: title %q", i, got.Title)
+		}
 	}
 }

@@ -1,0 +1,4 @@
+package projections
+
+// LingerChunk is lingerChunk, for the tests.
+const LingerChunk = lingerChunk
