@@ -148,11 +148,11 @@ type SQLiteStore struct {
 	notifyMu sync.Mutex
 	notify   chan struct{}
 	head     uint64
-	// recent holds the categories of the last commits, oldest first, so
-	// that a subscription whose categories none of them touched moves
-	// past them without a query: with a projection per read model, each
+	// recent holds the categories and types of the last commits, oldest
+	// first, so that a subscription whose categories or types none of
+	// them touched moves past them without a query: with a projection per read model, each
 	// commit would otherwise cost every projection a read of the log.
-	recent []commitCategories
+	recent []commitSummary
 
 	// commits counts write transactions, so tests can check that group
 	// commit really shares transactions.
@@ -692,7 +692,8 @@ func (s *SQLiteStore) commitBatch(batch []*appendRequest) {
 		written = int(last - s.written)
 		from := s.written
 		s.written = last
-		s.published(from, last, batchCategories(batch))
+		cats, types := summarize(batch)
+		s.published(from, last, cats, types)
 	}
 	if s.cfg.Commits != nil {
 		s.cfg.Commits.Committed(len(batch), written, time.Since(start))
@@ -885,19 +886,19 @@ func (s *SQLiteStore) failBatch(batch []*appendRequest, err error) {
 	}
 }
 
-// commitCategories are the stream categories of the events one commit
-// wrote, the positions after from up to to.
-type commitCategories struct {
-	from, to uint64
-	cats     []string
+// commitSummary names the stream categories and the event types one
+// commit wrote, the positions after from up to to.
+type commitSummary struct {
+	from, to    uint64
+	cats, types []string
 }
 
-// recentCommits is how many commits' categories are kept.
+// recentCommits is how many commits' summaries are kept.
 const recentCommits = 512
 
-// batchCategories lists the categories a committed batch wrote to.
-func batchCategories(batch []*appendRequest) []string {
-	var cats []string
+// summarize lists the categories and the event types a committed batch
+// wrote.
+func summarize(batch []*appendRequest) (cats, types []string) {
 	for _, req := range batch {
 		if req.err != nil || len(req.rows) == 0 {
 			continue
@@ -905,30 +906,50 @@ func batchCategories(batch []*appendRequest) []string {
 		if c := Category(req.stream); !slices.Contains(cats, c) {
 			cats = append(cats, c)
 		}
+		for _, row := range req.rows {
+			if !slices.Contains(types, row.typ) {
+				types = append(types, row.typ)
+			}
+		}
 	}
-	return cats
+	return cats, types
 }
 
 // published announces a commit of the positions after from up to head:
-// it records the new head and the commit's categories, and wakes every
-// subscription waiting for one.
-func (s *SQLiteStore) published(from, head uint64, cats []string) {
+// it records the new head and the commit's categories and types, and
+// wakes every subscription waiting for one.
+func (s *SQLiteStore) published(from, head uint64, cats, types []string) {
 	s.notifyMu.Lock()
 	s.head = head
 	if len(s.recent) == recentCommits {
 		s.recent = append(s.recent[:0], s.recent[1:]...)
 	}
-	s.recent = append(s.recent, commitCategories{from: from, to: head, cats: cats})
+	s.recent = append(s.recent, commitSummary{from: from, to: head, cats: cats, types: types})
 	close(s.notify)
 	s.notify = make(chan struct{})
 	s.notifyMu.Unlock()
 }
 
 // untouched reports whether the commits after cursor up to head are all
-// known and none wrote to a category of cats: then a subscription to cats
-// has nothing to read there.
-func (s *SQLiteStore) untouched(cursor, head uint64, cats []string) bool {
-	if len(cats) == 0 || cursor >= head {
+// known and none of them wrote both a category and a type f asks for:
+// then a subscription with filter f has nothing to read there. A filter
+// with neither categories nor types asks for everything. A commit is
+// read when one of its events has a wanted category and one has a
+// wanted type, even if they are not the same event: reading too much is
+// harmless, skipping an event is not.
+func (s *SQLiteStore) untouched(cursor, head uint64, f Filter) bool {
+	if (len(f.Categories) == 0 && len(f.Types) == 0) || cursor >= head {
+		return false
+	}
+	wants := func(asked, wrote []string) bool {
+		if len(asked) == 0 {
+			return true
+		}
+		for _, w := range wrote {
+			if slices.Contains(asked, w) {
+				return true
+			}
+		}
 		return false
 	}
 	s.notifyMu.Lock()
@@ -941,10 +962,8 @@ func (s *SQLiteStore) untouched(cursor, head uint64, cats []string) bool {
 		if c.from <= cursor {
 			covered = true
 		}
-		for _, cat := range c.cats {
-			if slices.Contains(cats, cat) {
-				return false
-			}
+		if wants(f.Categories, c.cats) && wants(f.Types, c.types) {
+			return false
 		}
 	}
 	return covered
@@ -1428,7 +1447,7 @@ func (sub *sqliteSubscription) Next(ctx context.Context, max int) (Batch, error)
 		wake, head := sub.store.watch()
 		var events []RecordedEvent
 		var err error
-		if !sub.store.untouched(sub.cursor, head, sub.filter.Categories) {
+		if !sub.store.untouched(sub.cursor, head, sub.filter) {
 			events, err = sub.store.readAll(ctx, sub.cursor, head, max, sub.filter)
 		}
 		if err != nil {

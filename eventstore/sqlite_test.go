@@ -870,9 +870,9 @@ func TestSQLiteCommitObserver(t *testing.T) {
 }
 
 // TestUntouchedCommitsNeedNoRead: the store remembers which categories
-// recent commits wrote, so a subscription to other categories passes them
-// without reading; commits it does not remember, or that touched its
-// categories, are read.
+// and types recent commits wrote, so a subscription to others passes
+// them without reading; commits it does not remember, or that touched
+// what it asks for, are read.
 func TestUntouchedCommitsNeedNoRead(t *testing.T) {
 	ctx := context.Background()
 	s, err := OpenSQLite(SQLiteConfig{Path: filepath.Join(t.TempDir(), "events.db")})
@@ -887,21 +887,27 @@ func TestUntouchedCommitsNeedNoRead(t *testing.T) {
 	mustAppend(ctx, t, s, newStream("user"), NoStream, newEvent("user.registered", "c1"))
 	head, _ := s.Head(ctx)
 
+	users := Filter{Categories: []string{"user"}}
 	cases := []struct {
 		name      string
 		from, to  uint64
-		cats      []string
+		filter    Filter
 		untouched bool
 	}{
-		{"tickets only, asked for users", before.Commit, mid.Commit, []string{"user"}, true},
-		{"a user commit in range", before.Commit, head.Commit, []string{"user"}, false},
-		{"tickets asked for tickets", before.Commit, mid.Commit, []string{"ticket"}, false},
-		{"no categories means everything", before.Commit, mid.Commit, nil, false},
-		{"nothing new", head.Commit, head.Commit, []string{"user"}, false},
+		{"tickets only, asked for users", before.Commit, mid.Commit, users, true},
+		{"a user commit in range", before.Commit, head.Commit, users, false},
+		{"tickets asked for tickets", before.Commit, mid.Commit, Filter{Categories: []string{"ticket"}}, false},
+		{"no categories or types means everything", before.Commit, mid.Commit, Filter{}, false},
+		{"nothing new", head.Commit, head.Commit, users, false},
+		{"opened tickets, asked for assigned ones", before.Commit, mid.Commit, Filter{Types: []string{"ticket.assigned"}}, true},
+		{"opened tickets, asked for opened ones", before.Commit, mid.Commit, Filter{Types: []string{"ticket.assigned", "ticket.opened"}}, false},
+		{"a user registered, asked for it", before.Commit, head.Commit, Filter{Types: []string{"user.registered"}}, false},
+		{"the type, in another category", before.Commit, head.Commit, Filter{Categories: []string{"ticket"}, Types: []string{"user.registered"}}, true},
+		{"the category and the type", before.Commit, mid.Commit, Filter{Categories: []string{"ticket"}, Types: []string{"ticket.opened"}}, false},
 	}
 	for _, c := range cases {
-		if got := s.untouched(c.from, c.to, c.cats); got != c.untouched {
-			t.Errorf("%s: untouched(%d, %d, %v) = %v; want %v", c.name, c.from, c.to, c.cats, got, c.untouched)
+		if got := s.untouched(c.from, c.to, c.filter); got != c.untouched {
+			t.Errorf("%s: untouched(%d, %d, %+v) = %v; want %v", c.name, c.from, c.to, c.filter, got, c.untouched)
 		}
 	}
 
@@ -910,10 +916,10 @@ func TestUntouchedCommitsNeedNoRead(t *testing.T) {
 		mustAppend(ctx, t, s, newStream("ticket"), NoStream, newEvent("ticket.opened", "c1"))
 	}
 	now, _ := s.Head(ctx)
-	if s.untouched(before.Commit, now.Commit, []string{"company"}) {
+	if s.untouched(before.Commit, now.Commit, Filter{Categories: []string{"company"}}) {
 		t.Error("commits no longer remembered were passed without a read")
 	}
-	if !s.untouched(now.Commit-10, now.Commit, []string{"company"}) {
+	if !s.untouched(now.Commit-10, now.Commit, Filter{Categories: []string{"company"}}) {
 		t.Error("recent commits of other categories were read")
 	}
 
@@ -926,6 +932,19 @@ func TestUntouchedCommitsNeedNoRead(t *testing.T) {
 	got := collect(ctx, t, sub, 1)
 	if got[0].Type != "user.registered" {
 		t.Fatalf("subscription to users got %s", got[0].Type)
+	}
+	// So does a subscription to the type, past the many ticket commits.
+	byType, err := s.Subscribe(ctx, before, Filter{Types: []string{"user.registered"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer byType.Close()
+	if got := collect(ctx, t, byType, 1); got[0].Type != "user.registered" {
+		t.Fatalf("subscription to user.registered got %s", got[0].Type)
+	}
+	mustAppend(ctx, t, s, newStream("user"), NoStream, newEvent("user.registered", "c1"))
+	if got := collect(ctx, t, byType, 1); got[0].Type != "user.registered" {
+		t.Fatalf("subscription to user.registered got %s after a new commit", got[0].Type)
 	}
 }
 
