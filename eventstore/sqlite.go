@@ -150,8 +150,9 @@ type SQLiteStore struct {
 	head     uint64
 	// recent holds the categories and types of the last commits, oldest
 	// first, so that a subscription whose categories or types none of
-	// them touched moves past them without a query: with a projection per read model, each
-	// commit would otherwise cost every projection a read of the log.
+	// them touched moves past them without a query: with a projection
+	// per read model and a reaction per type, each commit would otherwise
+	// cost every one of them a read of the log.
 	recent []commitSummary
 
 	// commits counts write transactions, so tests can check that group

@@ -361,14 +361,8 @@ func TestLingererGathersBatches(t *testing.T) {
 	s := openStores(t, t.TempDir())
 	defer s.close()
 	p := &lingering{Projector: projections.TicketsProjector()}
-	ctx, cancel := context.WithCancel(context.Background())
-	r, err := projections.New(ctx, projections.Config{Events: s.es, Reads: s.rs, Projectors: []projections.Projector{p}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { defer close(done); _ = r.Run(ctx) }()
-	defer func() { cancel(); <-done }()
+	r, stop := runProjectors(t, s, 0, p)
+	defer stop()
 
 	first := appendTicket(t, s.es, uuid.NewString(), eventstore.NoStream, &ticket.Opened{TicketID: "t", CompanyID: "c1", Title: "first", Priority: ticket.Normal})
 	waitFor(t, r, first.Position)
@@ -410,14 +404,8 @@ func TestLingererAppliesInChunks(t *testing.T) {
 	s := openStores(t, t.TempDir())
 	defer s.close()
 	p := &gatedLingering{lingering: lingering{Projector: projections.TicketsProjector()}, gate: make(chan struct{})}
-	ctx, cancel := context.WithCancel(context.Background())
-	r, err := projections.New(ctx, projections.Config{Events: s.es, Reads: s.rs, Projectors: []projections.Projector{p}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { defer close(done); _ = r.Run(ctx) }()
-	defer func() { cancel(); <-done }()
+	r, stop := runProjectors(t, s, 0, p)
+	defer stop()
 
 	// The first fold is held (and the projection lingers): the events
 	// arrive meanwhile and come as large batches.
