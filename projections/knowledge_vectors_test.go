@@ -181,11 +181,7 @@ func TestKnowledgeVectorsRebuild(t *testing.T) {
 	if err := r.Rebuild(context.Background(), projections.KnowledgeVectors, "test"); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := r.RebuildDone(ctx, projections.KnowledgeVectors); err != nil {
-		t.Fatal(err)
-	}
+	waitRebuilt(t, r, projections.KnowledgeVectors)
 	if gen, _ := s.rs.LiveGeneration(context.Background(), projections.KnowledgeVectors); gen != 2 {
 		t.Fatalf("live generation %d, want 2", gen)
 	}

@@ -195,11 +195,7 @@ func TestRebuildUnderLoad(t *testing.T) {
 	if st := statusOf(r, projections.Tickets); st.State != projections.StateRebuilding || st.Rebuild == nil || st.Rebuild.Generation != 2 {
 		t.Fatalf("status during the rebuild: %+v", st)
 	}
-	rctx, rcancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer rcancel()
-	if err := r.RebuildDone(rctx, projections.Tickets); err != nil {
-		t.Fatal(err)
-	}
+	waitRebuilt(t, r, projections.Tickets)
 	if _, _, err := s.rs.Query(context.Background(), readstore.Generation(projections.Tickets, 1), readstore.Query{Limit: 1}); err != nil {
 		t.Errorf("the old generation was dropped at the switch, under readers that may have resolved it: %v", err)
 	}
@@ -291,11 +287,7 @@ func TestRebuildResumesAfterCrash(t *testing.T) {
 	if st := statusOf(r, projections.Tickets); st.Rebuild == nil || st.Rebuild.Done < 200 {
 		t.Fatalf("after the restart: %+v, want the rebuild resumed past 200", st.Rebuild)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := r.RebuildDone(ctx, projections.Tickets); err != nil {
-		t.Fatal(err)
-	}
+	waitRebuilt(t, r, projections.Tickets)
 	if n := counter.events.Load(); n >= 600 {
 		t.Fatalf("the resumed rebuild folded %d events: it started over", n)
 	}
@@ -507,13 +499,19 @@ func TestFoldsAheadOfWrites(t *testing.T) {
 	if err := r.Rebuild(context.Background(), projections.Tickets, "test"); err != nil {
 		t.Fatal(err)
 	}
-	rctx, rcancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer rcancel()
-	if err := r.RebuildDone(rctx, projections.Tickets); err != nil {
-		t.Fatal(err)
-	}
+	waitRebuilt(t, r, projections.Tickets)
 	if n := slow.applies.Load() - before; n < 20 {
 		t.Fatalf("the rebuild wrote %d batches; want the log's %d events in batches of 4", n, head.Commit)
 	}
 	same("rebuilt")
+}
+
+// waitRebuilt waits up to 30 s for the rebuild of name to go live.
+func waitRebuilt(t *testing.T, r *projections.Runner, name string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := r.RebuildDone(ctx, name); err != nil {
+		t.Fatalf("rebuild of %s: %v", name, err)
+	}
 }

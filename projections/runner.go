@@ -451,7 +451,8 @@ func (r *Runner) follow(ctx context.Context, t *track) error {
 		t.finishBulk = finish
 	}
 	// Until it first reaches the head, batches are folded ahead of their
-	// writes (see writeBehind); from then on, one at a time.
+	// writes (see writeBehind); from then on, one at a time, and the
+	// writer is stopped: a live batch is not handed to another goroutine.
 	var behind *writeBehind
 	if !t.isCaughtUp() {
 		behind = startWriteBehind(ctx, r.reads, t.p.Collection().Name, func(f folded) {
@@ -461,7 +462,11 @@ func (r *Runner) follow(ctx context.Context, t *track) error {
 			}
 			t.advance(f.last)
 		})
-		defer behind.stop()
+		defer func() {
+			if behind != nil {
+				behind.stop()
+			}
+		}()
 	}
 	view := overlay{Store: r.reads, collection: t.p.Collection().Name, w: behind}
 	foldedTo := from
@@ -474,7 +479,9 @@ func (r *Runner) follow(ctx context.Context, t *track) error {
 			return foldAhead(ctx, t, t.p, b, view, t.p.Name(), &t.applied, &foldedTo)
 		}
 		if behind != nil {
-			if err := behind.flush(ctx); err != nil {
+			err := behind.flush(ctx)
+			behind.stop()
+			if behind = nil; err != nil {
 				return err
 			}
 		}
