@@ -56,7 +56,7 @@ func AgentsProjector() Projector {
 }
 
 func projectAgent(ev eventstore.RecordedEvent, cur *Agent) (*Agent, error) {
-	e, err := agent.Events.Decode(ev.Type, ev.SchemaVersion, ev.Data)
+	e, err := decode(agent.Events, ev)
 	if err != nil {
 		return nil, err
 	}

@@ -2,7 +2,6 @@ package projections
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -86,7 +85,7 @@ func (auditProjector) Fold(_ context.Context, _ readstore.Store, events []events
 		if !ok {
 			continue
 		}
-		raw, err := json.Marshal(entry)
+		raw, err := encodeDoc(entry)
 		if err != nil {
 			return nil, fmt.Errorf("encode audit entry %s: %w", ev.ID, err)
 		}

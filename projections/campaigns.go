@@ -56,7 +56,7 @@ func CampaignsProjector() Projector {
 }
 
 func projectCampaign(ev eventstore.RecordedEvent, cur *Campaign) (*Campaign, error) {
-	e, err := campaign.Events.Decode(ev.Type, ev.SchemaVersion, ev.Data)
+	e, err := decode(campaign.Events, ev)
 	if err != nil {
 		return nil, err
 	}
@@ -206,7 +206,7 @@ func (contentProjector) Fold(ctx context.Context, rs readstore.Store, events []e
 	slots := make(map[string]*itemSlot, len(events))
 	var order, missing []string
 	for i, ev := range events {
-		e, err := campaign.Events.Decode(ev.Type, ev.SchemaVersion, ev.Data)
+		e, err := decode(campaign.Events, ev)
 		if err != nil {
 			return nil, eventError(ev, err)
 		}

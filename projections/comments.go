@@ -122,7 +122,7 @@ func foldTicketChildren(ctx context.Context, rs readstore.Store, events []events
 	added := map[string][]string{} // ticket id → children added in this batch
 	for _, ev := range events {
 		ticketID := ev.StreamID[len(ticket.Category)+1:]
-		e, err := ticket.Events.Decode(ev.Type, ev.SchemaVersion, ev.Data)
+		e, err := decode(ticket.Events, ev)
 		if err != nil {
 			return nil, eventError(ev, err)
 		}

@@ -48,7 +48,7 @@ func ConversationsProjector() Projector {
 }
 
 func projectConversation(ev eventstore.RecordedEvent, cur *Conversation) (*Conversation, error) {
-	e, err := conversation.Events.Decode(ev.Type, ev.SchemaVersion, ev.Data)
+	e, err := decode(conversation.Events, ev)
 	if err != nil {
 		return nil, err
 	}
@@ -136,7 +136,7 @@ func messageID(ev eventstore.RecordedEvent) string {
 	if ev.Type != conversation.TypeMessagePosted {
 		return ""
 	}
-	e, err := conversation.Events.Decode(ev.Type, ev.SchemaVersion, ev.Data)
+	e, err := decode(conversation.Events, ev)
 	if err != nil {
 		// Project decodes it again and reports the error with the event.
 		return ev.ID
@@ -145,7 +145,7 @@ func messageID(ev eventstore.RecordedEvent) string {
 }
 
 func projectMessage(ev eventstore.RecordedEvent, _ *ConversationMessage) (*ConversationMessage, error) {
-	e, err := conversation.Events.Decode(ev.Type, ev.SchemaVersion, ev.Data)
+	e, err := decode(conversation.Events, ev)
 	if err != nil {
 		return nil, err
 	}

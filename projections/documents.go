@@ -48,7 +48,7 @@ func KnowledgeDocumentsProjector() Projector {
 }
 
 func projectKnowledgeDocument(ev eventstore.RecordedEvent, cur *KnowledgeDocument) (*KnowledgeDocument, error) {
-	e, err := document.Events.Decode(ev.Type, ev.SchemaVersion, ev.Data)
+	e, err := decode(document.Events, ev)
 	if err != nil {
 		return nil, err
 	}

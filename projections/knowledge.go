@@ -54,7 +54,7 @@ func KnowledgeChunksProjector() Projector {
 }
 
 func projectKnowledgeChunk(ev eventstore.RecordedEvent, cur *KnowledgeChunk) (*KnowledgeChunk, error) {
-	e, err := knowledge.Events.Decode(ev.Type, ev.SchemaVersion, ev.Data)
+	e, err := decode(knowledge.Events, ev)
 	if err != nil {
 		return nil, err
 	}

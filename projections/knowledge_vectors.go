@@ -72,7 +72,7 @@ func KnowledgeVectorsProjector() Projector {
 }
 
 func projectKnowledgeVector(ev eventstore.RecordedEvent, cur *KnowledgeVector) (*KnowledgeVector, error) {
-	e, err := knowledge.Events.Decode(ev.Type, ev.SchemaVersion, ev.Data)
+	e, err := decode(knowledge.Events, ev)
 	if err != nil {
 		return nil, err
 	}

@@ -66,7 +66,7 @@ func CompaniesProjector() Projector {
 		// 2: monthly_token_quota.
 		ProjectorVersion: 2,
 		Project: func(ev eventstore.RecordedEvent, cur *Company) (*Company, error) {
-			e, err := company.Events.Decode(ev.Type, ev.SchemaVersion, ev.Data)
+			e, err := decode(company.Events, ev)
 			if err != nil {
 				return nil, err
 			}
@@ -128,7 +128,7 @@ func UsersProjector(opts ...Option) Projector {
 		DocID:          streamID(user.Category),
 		Creates:        []string{user.TypeCreated},
 		Project: func(ev eventstore.RecordedEvent, cur *User) (*User, error) {
-			e, err := user.Events.Decode(ev.Type, ev.SchemaVersion, ev.Data)
+			e, err := decode(user.Events, ev)
 			if err != nil {
 				return nil, err
 			}
@@ -195,7 +195,7 @@ func CredentialsProjector() Projector {
 		DocID:      streamID(user.Category),
 		Creates:    []string{user.TypeCreated},
 		Project: func(ev eventstore.RecordedEvent, cur *Credential) (*Credential, error) {
-			e, err := user.Events.Decode(ev.Type, ev.SchemaVersion, ev.Data)
+			e, err := decode(user.Events, ev)
 			if err != nil {
 				return nil, err
 			}
@@ -249,7 +249,7 @@ func TicketsProjector() Projector {
 }
 
 func projectTicket(ev eventstore.RecordedEvent, cur *Ticket) (*Ticket, error) {
-	e, err := ticket.Events.Decode(ev.Type, ev.SchemaVersion, ev.Data)
+	e, err := decode(ticket.Events, ev)
 	if err != nil {
 		return nil, err
 	}

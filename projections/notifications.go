@@ -47,7 +47,7 @@ func NotificationsProjector() Projector {
 }
 
 func projectNotification(ev eventstore.RecordedEvent, cur *Notification) (*Notification, error) {
-	e, err := notification.Events.Decode(ev.Type, ev.SchemaVersion, ev.Data)
+	e, err := decode(notification.Events, ev)
 	if err != nil {
 		return nil, err
 	}

@@ -44,7 +44,7 @@ func (o options) openPersonal(reg *domain.Registry, subject func(eventstore.Reco
 		return nil
 	}
 	return func(ctx context.Context, ev eventstore.RecordedEvent) (eventstore.RecordedEvent, error) {
-		e, err := reg.Decode(ev.Type, ev.SchemaVersion, ev.Data)
+		e, err := decode(reg, ev)
 		if err != nil {
 			return ev, err
 		}

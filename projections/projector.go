@@ -154,7 +154,7 @@ func (d *Def[D]) Fold(ctx context.Context, rs readstore.Store, events []eventsto
 		}
 		for _, doc := range docs {
 			var v D
-			if err := json.Unmarshal(doc.Data, &v); err != nil {
+			if err := decodeDoc(doc.Data, &v); err != nil {
 				return nil, fmt.Errorf("decode %s/%s: %w", d.Spec.Name, doc.ID, err)
 			}
 			s := slots[doc.ID]
@@ -204,7 +204,7 @@ func (d *Def[D]) Fold(ctx context.Context, rs readstore.Store, events []eventsto
 			// the deletion (the stores ignore it).
 			w.Delete, w.Doc.Data = true, s.stored
 		} else {
-			raw, err := json.Marshal(s.doc)
+			raw, err := encodeDoc(s.doc)
 			if err != nil {
 				return nil, fmt.Errorf("encode %s/%s: %w", d.Spec.Name, id, err)
 			}

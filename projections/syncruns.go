@@ -63,7 +63,7 @@ func syncRunID(ev eventstore.RecordedEvent) string {
 }
 
 func projectSyncRun(ev eventstore.RecordedEvent, cur *SyncRun) (*SyncRun, error) {
-	e, err := syncrun.Events.Decode(ev.Type, ev.SchemaVersion, ev.Data)
+	e, err := decode(syncrun.Events, ev)
 	if err != nil {
 		return nil, err
 	}

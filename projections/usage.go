@@ -77,7 +77,7 @@ func spending(ev eventstore.RecordedEvent) (spent, bool, error) {
 	at := ev.Metadata.RecordedAt
 	switch ev.Type {
 	case usage.TypeRecorded:
-		e, err := usage.Events.Decode(ev.Type, ev.SchemaVersion, ev.Data)
+		e, err := decode(usage.Events, ev)
 		if err != nil {
 			return spent{}, false, err
 		}
@@ -85,7 +85,7 @@ func spending(ev eventstore.RecordedEvent) (spent, bool, error) {
 		return spent{companyID: r.CompanyID, agentID: r.AgentID, at: at,
 			prompt: int64(r.PromptTokens), completion: int64(r.CompletionTokens), total: int64(r.TotalTokens)}, true, nil
 	case conversation.TypeMessagePosted:
-		e, err := conversation.Events.Decode(ev.Type, ev.SchemaVersion, ev.Data)
+		e, err := decode(conversation.Events, ev)
 		if err != nil {
 			return spent{}, false, err
 		}
@@ -96,7 +96,7 @@ func spending(ev eventstore.RecordedEvent) (spent, bool, error) {
 		return spent{companyID: ev.Metadata.CompanyID, agentID: m.AgentID, at: at,
 			prompt: int64(m.Usage.PromptTokens), completion: int64(m.Usage.CompletionTokens), total: int64(m.Usage.TotalTokens)}, true, nil
 	case knowledge.TypeEmbedded:
-		e, err := knowledge.Events.Decode(ev.Type, ev.SchemaVersion, ev.Data)
+		e, err := decode(knowledge.Events, ev)
 		if err != nil {
 			return spent{}, false, err
 		}
