@@ -1236,9 +1236,12 @@ func (s *SQLiteStore) query(ctx context.Context, op string, withPosition bool, s
 	}
 	for rows.Next() {
 		var (
-			ev        RecordedEvent
-			pos, rev  int64
-			data, raw []byte
+			ev       RecordedEvent
+			pos, rev int64
+			data     []byte
+			// The metadata is decoded into ev and dropped: read in
+			// place, not copied.
+			raw sql.RawBytes
 		)
 		if err := rows.Scan(&pos, &ev.ID, &ev.StreamID, &rev, &ev.Type, &ev.SchemaVersion, &data, &raw); err != nil {
 			return nil, s.readErr(op, err)
