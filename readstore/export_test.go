@@ -85,3 +85,11 @@ func SetFillRows(tb interface{ Cleanup(func()) }, n int64) {
 	fillRows = n
 	tb.Cleanup(func() { fillRows = old })
 }
+
+// SetBulkWALLimit sets the WAL size past which a bulk load's finish
+// restarts the WAL, until the test ends.
+func SetBulkWALLimit(tb interface{ Cleanup(func()) }, n int64) {
+	old := bulkWALLimit
+	bulkWALLimit = n
+	tb.Cleanup(func() { bulkWALLimit = old })
+}

@@ -126,6 +126,11 @@ type SQLiteStore struct {
 	walPath         string
 	stopCheckpoints chan struct{}
 	checkpointsDone chan struct{}
+	// checkpointNow wakes the checkpointer before its next tick.
+	checkpointNow chan struct{}
+	// finishing counts the bulk loads building their indexes, during
+	// which the writer lets the WAL grow to bulkWALLimit (see BeginBulk).
+	finishing atomic.Int32
 }
 
 // sqliteCollection is an Ensure'd collection. It is replaced, never
@@ -284,6 +289,7 @@ func OpenSQLite(cfg SQLiteConfig) (*SQLiteStore, error) {
 	s.cpdb.SetMaxOpenConns(1)
 	s.walPath = cfg.Path + "-wal"
 	s.stopCheckpoints = make(chan struct{})
+	s.checkpointNow = make(chan struct{}, 1)
 	s.checkpointsDone = make(chan struct{})
 	go s.checkpoint()
 	return s, nil
@@ -298,6 +304,12 @@ const walLimit = 4 << 20
 // holding old snapshots can keep a checkpoint from finishing).
 const walHardLimit = 16 << 20
 
+// bulkWALLimit is walHardLimit while a bulk load builds its indexes: each
+// index grows the WAL by 20-50 MB, which the checkpointer copies back on
+// the other core while the next one is sorted, and the WAL starts again
+// from its beginning at most every few indexes.
+var bulkWALLimit int64 = 64 << 20
+
 // checkpoint copies the WAL back into the database whenever it passes
 // walLimit, until Close. PASSIVE never waits for the writer or readers;
 // what it cannot copy yet it copies next time.
@@ -310,6 +322,7 @@ func (s *SQLiteStore) checkpoint() {
 		case <-s.stopCheckpoints:
 			return
 		case <-tick.C:
+		case <-s.checkpointNow:
 		}
 		if fi, err := os.Stat(s.walPath); err != nil || fi.Size() < walLimit {
 			continue
@@ -325,7 +338,11 @@ func (s *SQLiteStore) checkpoint() {
 // checkWAL checkpoints from the writer when the WAL is far past its
 // limit; it runs on wconn before a batch.
 func (s *SQLiteStore) checkWAL(ctx context.Context) {
-	if fi, err := os.Stat(s.walPath); err == nil && fi.Size() > walHardLimit {
+	limit := int64(walHardLimit)
+	if s.finishing.Load() > 0 {
+		limit = bulkWALLimit
+	}
+	if fi, err := os.Stat(s.walPath); err == nil && fi.Size() > limit {
 		// After the checkpointer's pass, if one is running: two
 		// checkpoints at once make the second give up at once.
 		s.ckMu.Lock()

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -995,6 +996,95 @@ func TestSQLiteWALStaysBounded(t *testing.T) {
 			t.Fatalf("WAL still %d bytes 10 s after the writes; want it cut back to about 4 MB", fi.Size())
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// TestSQLiteBulkFinishBoundsTheWAL: the WAL that a bulk load's finish
+// grows, an index at a time, starts again from its beginning once past
+// the bulk limit, rather than holding every index at once.
+func TestSQLiteBulkFinishBoundsTheWAL(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "read.db")
+	s := openTestSQLite(t, path)
+	ctx := t.Context()
+	c := items()
+	for _, f := range []string{"score", "active", "created_at"} {
+		c.Indexes = append(c.Indexes, []string{"owner", f}, []string{f})
+	}
+	readstore.SetBulkWALLimit(t, 1<<20)
+	if err := s.Ensure(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	finish, err := s.BeginBulk(ctx, itemsName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pad := strings.Repeat("o", 300)
+	for batch := range 10 {
+		var b readstore.Batch
+		for i := range 2000 {
+			n := batch*2000 + i
+			b.Writes = append(b.Writes, item(t, fmt.Sprintf("d%05d", n), ver(1), map[string]any{
+				"owner": fmt.Sprintf("%s%05d", pad, n*7919%20000), "score": n % 97, "active": n%2 == 0,
+				"created_at": time.Unix(int64(n*31337%1000000), 0).UTC().Format(time.RFC3339Nano),
+			}))
+		}
+		apply(t, s, b)
+	}
+	// Copy everything back and empty the WAL, so that what the indexes
+	// add is seen alone.
+	db, err := sql.Open("sqlite3", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	truncate := func() {
+		t.Helper()
+		if _, err := db.ExecContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	truncate()
+	before, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var largest atomic.Int64
+	done := make(chan struct{})
+	sampled := make(chan struct{})
+	go func() {
+		defer close(sampled)
+		for {
+			if fi, err := os.Stat(path + "-wal"); err == nil && fi.Size() > largest.Load() {
+				largest.Store(fi.Size())
+			}
+			select {
+			case <-done:
+				return
+			case <-time.After(time.Millisecond):
+			}
+		}
+	}()
+	err = finish(ctx)
+	close(done)
+	<-sampled
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Stat(path + "-wal"); err == nil && fi.Size() > largest.Load() {
+		largest.Store(fi.Size())
+	}
+	truncate()
+	after, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	grown := after.Size() - before.Size()
+	t.Logf("the indexes grew the database by %d KB; the largest WAL seen was %d KB", grown>>10, largest.Load()>>10)
+	if grown < 12<<20 {
+		t.Fatalf("the indexes took %d bytes: too few for the test to matter", grown)
+	}
+	if largest.Load() > grown/2 {
+		t.Fatalf("the WAL grew to %d KB while the indexes took %d KB; want it restarted past the bulk limit", largest.Load()>>10, grown>>10)
 	}
 }
 
