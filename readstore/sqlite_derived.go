@@ -563,8 +563,8 @@ func (s *SQLiteStore) BeginBulk(ctx context.Context, collection string) (finish 
 		if err := build(); err != nil {
 			return fmt.Errorf("finish bulk %s: %w", collection, err)
 		}
-		// Back under walHardLimit here, rather than in the next live
-		// write.
+		// A WAL left past walHardLimit is copied back here, rather than
+		// by the next live write.
 		s.wmu.Lock()
 		defer s.wmu.Unlock()
 		if s.closed.Load() {
