@@ -481,7 +481,8 @@ func (r *Runner) follow(ctx context.Context, t *track) error {
 		if behind != nil {
 			err := behind.flush(ctx)
 			behind.stop()
-			if behind = nil; err != nil {
+			behind = nil
+			if err != nil {
 				return err
 			}
 		}

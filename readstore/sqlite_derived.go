@@ -560,17 +560,15 @@ func (s *SQLiteStore) BeginBulk(ctx context.Context, collection string) (finish 
 			}
 			return s.syncDerivedIn(ctx, c.table, c.derived, step)
 		}
-		if err := build(); err != nil {
+		err := build()
+		if err == nil {
+			// A last, empty step copies back a WAL left past
+			// walHardLimit, rather than the next live write.
+			err = step(func() error { return nil })
+		}
+		if err != nil {
 			return fmt.Errorf("finish bulk %s: %w", collection, err)
 		}
-		// A WAL left past walHardLimit is copied back here, rather than
-		// by the next live write.
-		s.wmu.Lock()
-		defer s.wmu.Unlock()
-		if s.closed.Load() {
-			return ErrClosed
-		}
-		s.checkWAL(ctx)
 		return nil
 	}, nil
 }
