@@ -93,3 +93,14 @@ func SetBulkWALLimit(tb interface{ Cleanup(func()) }, n int64) {
 	bulkWALLimit = n
 	tb.Cleanup(func() { bulkWALLimit = old })
 }
+
+// WriterCacheKiB returns the writer connection's page cache in KiB.
+func (s *SQLiteStore) WriterCacheKiB(ctx context.Context) (int, error) {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	var n int
+	if err := s.wconn.QueryRowContext(ctx, "PRAGMA cache_size").Scan(&n); err != nil {
+		return 0, err
+	}
+	return -n, nil
+}
