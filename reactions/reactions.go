@@ -163,8 +163,13 @@ type Service struct {
 type track struct {
 	r Reaction
 
-	mu         sync.Mutex
+	mu sync.Mutex
+	// checkpoint is the position handed over up to; saved is the one
+	// stored last, at savedAt. A batch with no events of the reaction's
+	// types moves checkpoint but is stored at most once a second, so an
+	// idle reaction's status still shows it at the head of the log.
 	checkpoint eventstore.Position
+	saved      eventstore.Position
 	caughtUp   bool
 	// oldest is when the oldest event still being handed over was
 	// recorded; zero when none is.
@@ -381,7 +386,7 @@ func (s *Service) forward(ctx context.Context, t *track) error {
 	}
 	defer sub.Close()
 	t.mu.Lock()
-	t.checkpoint = from
+	t.checkpoint, t.saved = from, from
 	t.mu.Unlock()
 	for {
 		b, err := sub.Next(ctx, s.cfg.BatchSize)
@@ -406,7 +411,7 @@ func (s *Service) forward(ctx context.Context, t *track) error {
 			cp = b.Events[len(b.Events)-1].Position
 		}
 		t.mu.Lock()
-		save := !cp.IsZero() && cp.Compare(t.checkpoint) > 0 && (len(b.Events) > 0 || s.cfg.Now().Sub(t.savedAt) >= time.Second)
+		save := !cp.IsZero() && cp.Compare(t.saved) > 0 && (len(b.Events) > 0 || s.cfg.Now().Sub(t.savedAt) >= time.Second)
 		t.mu.Unlock()
 		if save {
 			if err := s.cfg.Checkpoints.SaveCheckpoint(ctx, name, cp); err != nil {
@@ -415,7 +420,10 @@ func (s *Service) forward(ctx context.Context, t *track) error {
 		}
 		t.mu.Lock()
 		if save {
-			t.checkpoint, t.savedAt = cp, s.cfg.Now()
+			t.saved, t.savedAt = cp, s.cfg.Now()
+		}
+		if !cp.IsZero() && cp.Compare(t.checkpoint) > 0 {
+			t.checkpoint = cp
 		}
 		t.caughtUp = t.caughtUp || b.CaughtUp
 		t.oldest = time.Time{}

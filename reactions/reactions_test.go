@@ -254,6 +254,39 @@ func TestPoisonIsParkedAndReplayed(t *testing.T) {
 	}
 }
 
+// TestIdleStatusReachesTheHead: events of other types move a reaction's
+// checkpoint in its status at once, though the store is written at most
+// once a second for them; an idle reaction shows no lag.
+func TestIdleStatusReachesTheHead(t *testing.T) {
+	w := newWorld(t)
+	offboarded(t, w, "acme", 1)
+	cps := &memCheckpoints{}
+	frozen := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC) // never a second later
+	r := start(t, reactions.Config{Events: w.events, Checkpoints: cps, Parking: &memParking{}, PubSub: reactions.NewGoChannel(slog.New(slog.DiscardHandler)),
+		Reactions: []reactions.Reaction{reactions.Offboarding(w.events, w.app)}, Now: func() time.Time { return frozen }})
+	name := "reaction:" + reactions.OffboardingName
+	eventually(t, "the deletion's checkpoint", func() bool {
+		cps.mu.Lock()
+		defer cps.mu.Unlock()
+		return !cps.pos[name].IsZero()
+	})
+	cps.mu.Lock()
+	stored := cps.pos[name]
+	cps.mu.Unlock()
+	w.company(t, "globex") // events the reaction skips
+	head, err := w.events.Head(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if head.Compare(stored) <= 0 {
+		t.Fatalf("head %s not past the stored checkpoint %s", head.Key(), stored.Key())
+	}
+	eventually(t, "the status at the head", func() bool {
+		st, err := r.svc.Status(context.Background())
+		return err == nil && len(st) == 1 && st[0].Checkpoint == head.Key()
+	})
+}
+
 // TestNATSTwoProcesses: two reaction processes on one embedded NATS
 // JetStream server, each with its own checkpoints, both forwarding every
 // event: each event is handled once, by one of them.
