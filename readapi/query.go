@@ -88,6 +88,9 @@ func parsePage(v url.Values) (skip, limit int, err error) {
 		if err := json.Unmarshal([]byte(s), &rng); err != nil || len(rng) != 2 || rng[0] < 0 || rng[1] < rng[0] {
 			return 0, 0, badRequestf("range must be [first, last] with 0 <= first <= last")
 		}
+		if rng[1]-rng[0] >= MaxLimit { // before adding 1, which may overflow
+			return 0, 0, badRequestf("at most %d records per page", MaxLimit)
+		}
 		skip, limit = rng[0], rng[1]-rng[0]+1
 	}
 	if s := v.Get("skip"); s != "" {

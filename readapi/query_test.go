@@ -61,7 +61,7 @@ func TestParseListQueryRejects(t *testing.T) {
 		"skip=-1", "limit=0", "limit=abc", "limit=1001", "range=[3,1]", "range=x", `sort=["title"]`,
 		"sort=description", "sort=title&order=sideways", "filter=[1]", `filter={"password_hash":"x"}`,
 		`filter={"status_like":"x"}`, `filter={"q":3}`, `filter={"status":["open",null]}`, `filter={"status":{"$ne":"x"}}`,
-		`filter={"comment_count_gte":[1,2]}`,
+		`filter={"comment_count_gte":[1,2]}`, "range=[0,1000]", "range=[0,9223372036854775807]",
 	} {
 		t.Run(q, func(t *testing.T) {
 			v, err := url.ParseQuery(q)
@@ -81,7 +81,7 @@ func TestParseListQueryRejects(t *testing.T) {
 func FuzzParseListQuery(f *testing.F) {
 	for _, seed := range []string{
 		"", `filter={"status":"open"}`, `range=[0,24]&sort=["title","ASC"]`, `filter={"id":["a"],"q":"x","created_at_gte":"2026-01-01T00:00:00Z"}`,
-		`filter={"password_hash":"x"}`, "skip=-1", `filter={"tags":["a",1,true]}`,
+		`filter={"password_hash":"x"}`, "skip=-1", `filter={"tags":["a",1,true]}`, "range=[0,9223372036854775807]",
 	} {
 		f.Add(seed)
 	}
