@@ -245,7 +245,8 @@ func (a *API) checkParent(ctx context.Context, p domain.Principal, res *resource
 			return err
 		}
 	}
-	return badRequestf("list %s of one %s: filter by %s", res.name, res.Parent.Name, res.ParentField)
+	return badRequestf("list %s of one %s at a time: filter by %s (an equality, such as {\"%s\": \"<id>\"})",
+		res.name, strings.TrimSuffix(res.ParentField, "_id"), res.ParentField, res.ParentField)
 }
 
 // checkRequired requires a list of a resource that declares

@@ -155,7 +155,10 @@ func TestReactAdminContract(t *testing.T) {
 		if l.Total != 2 || l.Data[0]["body"] != "First!" || l.Data[1]["body"] != "Second" {
 			t.Fatalf("comments of the ticket: %+v, want the two, oldest first", l)
 		}
-		admin.must(http.StatusBadRequest, "GET", "/api/comments", nil) // no ticket named
+		// No ticket named: the message says how to name one.
+		if got := admin.must(http.StatusBadRequest, "GET", "/api/comments", nil).Map(t)["detail"]; got != `list comments of one ticket at a time: filter by ticket_id (an equality, such as {"ticket_id": "<id>"})` {
+			t.Fatalf("comments of no ticket: %q", got)
+		}
 		b := newTenant(t, ts, root, "Initrode")
 		b.admin.must(http.StatusNotFound, "GET", "/api/comments"+filterQuery(map[string]any{"ticket_id": id}, ""), nil)
 		b.admin.must(http.StatusNotFound, "GET", "/api/comments/"+c["id"].(string), nil)
