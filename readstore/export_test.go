@@ -104,3 +104,17 @@ func (s *SQLiteStore) WriterCacheKiB(ctx context.Context) (int, error) {
 	}
 	return -n, nil
 }
+
+// ApplyAfter is Apply with between run after the writes are bound and
+// before the writer is taken, where another write may change the
+// collections.
+func (s *SQLiteStore) ApplyAfter(ctx context.Context, b Batch, between func()) error {
+	s.mu.RLock()
+	colls, args, err := s.bindAll(b.Writes)
+	s.mu.RUnlock()
+	if err != nil {
+		return err
+	}
+	between()
+	return s.applyBound(ctx, b, colls, args)
+}

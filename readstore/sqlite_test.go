@@ -725,6 +725,32 @@ func TestSQLiteEnsureTypeChange(t *testing.T) {
 	}
 }
 
+// TestSQLiteApplyBindsAgain: a write bound before the collection was
+// declared again (here its field became a time) is bound again for the
+// new declaration when the writer takes it, not stored as the old one.
+func TestSQLiteApplyBindsAgain(t *testing.T) {
+	ctx := t.Context()
+	s := openTestSQLite(t, "")
+	asText := readstore.Collection{Name: "events", Fields: []readstore.Field{{Name: "at", Type: readstore.String}}, Indexes: [][]string{{"at"}}}
+	asTime := readstore.Collection{Name: "events", Fields: []readstore.Field{{Name: "at", Type: readstore.Time}}, Indexes: [][]string{{"at"}}}
+	if err := s.Ensure(ctx, asText); err != nil {
+		t.Fatal(err)
+	}
+	w := readstore.Write{Collection: "events", Doc: readstore.Doc{ID: "e1", Version: ver(1), Data: json.RawMessage(`{"at":"2026-01-01T01:00:00+02:00"}`)}}
+	err := s.ApplyAfter(ctx, readstore.Batch{Writes: []readstore.Write{w}}, func() {
+		if err := s.Ensure(ctx, asTime); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	docs, _, err := s.Query(ctx, "events", readstore.Query{Where: []readstore.Condition{{Field: "at", Op: readstore.Eq, Value: "2025-12-31T23:00:00Z"}}})
+	if err != nil || len(docs) != 1 || docs[0].ID != "e1" {
+		t.Fatalf("Query at = 23:00Z: %v, %v; want e1, its time bound as a time", docs, err)
+	}
+}
+
 // FuzzScan checks the top-level field scanner against encoding/json.
 func FuzzScan(f *testing.F) {
 	for _, seed := range []string{
