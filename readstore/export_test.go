@@ -109,9 +109,7 @@ func (s *SQLiteStore) WriterCacheKiB(ctx context.Context) (int, error) {
 // before the writer is taken, where another write may change the
 // collections.
 func (s *SQLiteStore) ApplyAfter(ctx context.Context, b Batch, between func()) error {
-	s.mu.RLock()
 	colls, args, err := s.bindAll(b.Writes)
-	s.mu.RUnlock()
 	if err != nil {
 		return err
 	}

@@ -1170,9 +1170,7 @@ func (s *SQLiteStore) Apply(ctx context.Context, b Batch) error {
 	// reads only the document and its collection's declared fields, and
 	// under concurrent creates it was a tenth of the time the writer was
 	// held (json.Valid and the field scan), time every other write waited.
-	s.mu.RLock()
 	colls, args, err := s.bindAll(b.Writes)
-	s.mu.RUnlock()
 	if err != nil {
 		return err
 	}
@@ -1229,36 +1227,51 @@ func (s *SQLiteStore) applyBound(ctx context.Context, b Batch, colls []*sqliteCo
 }
 
 // bindAll finds each write's collection and binds its upsert's
-// parameters, all in one allocation; the caller holds mu or wmu. Every
-// collection is checked before any document is.
+// parameters, all in one allocation. Every collection is checked before
+// any document is. Only the lookup holds mu: a collection is never
+// changed once declared, and binding a large batch under mu would hold
+// up a generation switch and, behind it, every reader.
 func (s *SQLiteStore) bindAll(writes []Write) ([]*sqliteCollection, [][]any, error) {
+	colls, err := s.lookupAll(writes)
+	if err != nil {
+		return nil, nil, err
+	}
+	total, maxFields := 0, 0
+	for _, c := range colls {
+		total += 4 + len(c.fields)
+		maxFields = max(maxFields, len(c.fields))
+	}
+	flat := make([]any, total)
+	args := make([][]any, len(writes))
+	raw := make([][]byte, maxFields)
+	for i, c := range colls {
+		n := 4 + len(c.fields)
+		args[i], flat = flat[:n:n], flat[n:]
+		if err := c.bind(&writes[i], args[i], raw); err != nil {
+			return nil, nil, fmt.Errorf("apply: apply write %d (%s %q): %w", i, writes[i].Collection, writes[i].Doc.ID, err)
+		}
+	}
+	return colls, args, nil
+}
+
+// lookupAll returns each write's collection.
+func (s *SQLiteStore) lookupAll(writes []Write) ([]*sqliteCollection, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
 	colls := make([]*sqliteCollection, len(writes))
 	var c *sqliteCollection
 	name := ""
-	total, maxFields := 0, 0
 	for i, w := range writes {
 		// Batches mostly write one collection, so the name is looked up
 		// again only when it changes from one write to the next.
 		if c == nil || name != w.Collection {
 			if c, name = s.names[w.Collection], w.Collection; c == nil {
-				return nil, nil, fmt.Errorf("apply write %d: %w %q", i, ErrUnknownCollection, w.Collection)
+				return nil, fmt.Errorf("apply write %d: %w %q", i, ErrUnknownCollection, w.Collection)
 			}
-			maxFields = max(maxFields, len(c.fields))
 		}
 		colls[i] = c
-		total += 4 + len(c.fields)
 	}
-	flat := make([]any, total)
-	args := make([][]any, len(writes))
-	raw := make([][]byte, maxFields)
-	for i := range writes {
-		n := 4 + len(colls[i].fields)
-		args[i], flat = flat[:n:n], flat[n:]
-		if err := colls[i].bind(&writes[i], args[i], raw); err != nil {
-			return nil, nil, fmt.Errorf("apply: apply write %d (%s %q): %w", i, writes[i].Collection, writes[i].Doc.ID, err)
-		}
-	}
-	return colls, args, nil
+	return colls, nil
 }
 
 // bind fills args with the upsert's parameters for w.
