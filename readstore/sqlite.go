@@ -910,19 +910,45 @@ func (s *SQLiteStore) Query(ctx context.Context, collection string, q Query) ([]
 	if err != nil {
 		return nil, 0, fmt.Errorf("query %s: %w", collection, err)
 	}
+	// A text index is a virtual table, which each connection opens again
+	// after any change of the schema. When another change lands while it
+	// opens (a rebuild declaring a generation or building an index of any
+	// collection), SQLite fails the statement with "vtable constructor
+	// failed" rather than preparing it again as it does for a changed
+	// schema: under a loop of such changes, a third of the searches
+	// failed. Those are tried again, after a pause that grows by a
+	// millisecond each time, so that a burst of changes can pass.
+	for attempt := 1; ; attempt++ {
+		docs, total, err := s.query(ctx, c, q)
+		if err != nil && attempt < vtabAttempts && strings.Contains(err.Error(), "vtable constructor failed") {
+			select {
+			case <-time.After(time.Duration(attempt) * time.Millisecond):
+				continue
+			case <-ctx.Done():
+			}
+		}
+		if err != nil {
+			return nil, 0, fmt.Errorf("query %s: %w", collection, err)
+		}
+		return docs, total, nil
+	}
+}
+
+// vtabAttempts bounds the tries of a query whose text index could not be
+// opened (see Query).
+const vtabAttempts = 10
+
+// query plans and runs q, which check accepted.
+func (s *SQLiteStore) query(ctx context.Context, c *sqliteCollection, q Query) ([]Doc, int64, error) {
 	driven, err := s.smallMatchSet(ctx, c, q.Where)
 	if err != nil {
-		return nil, 0, fmt.Errorf("query %s: %w", collection, err)
+		return nil, 0, err
 	}
 	sq, err := c.buildQuery(q, driven)
 	if err != nil {
-		return nil, 0, fmt.Errorf("query %s: %w", collection, err)
+		return nil, 0, err
 	}
-	docs, total, err := s.runQuery(ctx, sq, q)
-	if err != nil {
-		return nil, 0, fmt.Errorf("query %s: %w", collection, err)
-	}
-	return docs, total, nil
+	return s.runQuery(ctx, sq, q)
 }
 
 func (s *SQLiteStore) runQuery(ctx context.Context, sq sqlQuery, q Query) (docs []Doc, total int64, err error) {
@@ -949,10 +975,16 @@ func (s *SQLiteStore) runQuery(ctx context.Context, sq sqlQuery, q Query) (docs 
 	if q.Limit > 0 {
 		docs = make([]Doc, 0, min(q.Limit, 1000))
 	}
+	total = -1
+	dest := make([]any, 3, 4)
+	if sq.counted {
+		dest = append(dest, &total)
+	}
 	for rows.Next() {
 		var id, version string
 		var data []byte
-		if err := rows.Scan(&id, &version, &data); err != nil {
+		dest[0], dest[1], dest[2] = &id, &version, &data
+		if err := rows.Scan(dest...); err != nil {
 			return nil, 0, err
 		}
 		docs = append(docs, Doc{ID: id, Version: version, Data: data})
@@ -960,8 +992,8 @@ func (s *SQLiteStore) runQuery(ctx context.Context, sq sqlQuery, q Query) (docs 
 	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
 		return nil, 0, err
 	}
-	total = -1
-	if q.Count {
+	// A counted page past the last row has no row to carry the count.
+	if q.Count && total < 0 {
 		if err := db.QueryRowContext(ctx, sq.count, sq.countArgs...).Scan(&total); err != nil {
 			return nil, 0, err
 		}
@@ -976,6 +1008,9 @@ type sqlQuery struct {
 	count     string
 	countArgs []any
 	args      []any
+	// counted is whether each row of page carries the total as a fourth
+	// column (see buildQuery); count still serves an empty page.
+	counted bool
 }
 
 // buildQuery compiles q, which Check has accepted: it only translates.
@@ -1033,6 +1068,12 @@ func (c *sqliteCollection) buildQuery(q Query, driven bool) (sqlQuery, error) {
 	if q.Count {
 		if lookup, largs, ok := c.countLookup(q.Where); ok {
 			sq.count, sq.countArgs = lookup, largs
+		} else if driven {
+			// A driven page reads and sorts every row of the match set
+			// anyway: it counts them on the way, rather than a second
+			// statement finding the set and looking each row up again.
+			sq.page = "SELECT id, version, data, COUNT(*) OVER () FROM " + c.table + where.String() + order.String()
+			sq.counted = true
 		}
 	}
 	sq.pageArgs = args

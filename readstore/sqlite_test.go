@@ -751,6 +751,69 @@ func TestSQLiteApplyBindsAgain(t *testing.T) {
 	}
 }
 
+// TestSQLiteTextSearchDuringSchemaChanges: text searches while another
+// collection's generations are declared, as a rebuild does, all succeed.
+// A connection opens the text index again after each schema change, and
+// a change landing meanwhile failed some of them ("vtable constructor
+// failed": 2 to 70 of about 3,300 here before they were tried again).
+func TestSQLiteTextSearchDuringSchemaChanges(t *testing.T) {
+	ctx := t.Context()
+	s := openTestSQLite(t, "")
+	c := items()
+	c.Fields = append(c.Fields, readstore.Field{Name: "note", Type: readstore.String})
+	c.TextFields = []string{"note"}
+	if err := s.Ensure(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	var b readstore.Batch
+	for i := range 200 {
+		b.Writes = append(b.Writes, item(t, fmt.Sprintf("d%03d", i), ver(1), map[string]any{"owner": "ann", "note": "printer smokes"}))
+	}
+	apply(t, s, b)
+	stop := make(chan struct{})
+	var ddl sync.WaitGroup
+	ddl.Go(func() {
+		for g := 2; ; g++ {
+			other := items()
+			other.Name = readstore.Generation("other", g)
+			if err := s.Ensure(ctx, other); err != nil {
+				t.Error(err)
+				return
+			}
+			select {
+			case <-stop:
+				return
+			case <-time.After(5 * time.Millisecond):
+			}
+		}
+	})
+	var searches sync.WaitGroup
+	var failed, done atomic.Int32
+	deadline := time.Now().Add(1500 * time.Millisecond)
+	for range 16 {
+		searches.Go(func() {
+			for time.Now().Before(deadline) {
+				_, total, err := s.Query(ctx, itemsName, readstore.Query{Where: []readstore.Condition{{Op: readstore.Text, Value: "printer"}}, Limit: 5, Count: true})
+				switch {
+				case err != nil:
+					if failed.Add(1) <= 3 {
+						t.Errorf("search: %v", err)
+					}
+				case total != 200:
+					t.Errorf("search: total %d, want 200", total)
+				}
+				done.Add(1)
+			}
+		})
+	}
+	searches.Wait()
+	close(stop)
+	ddl.Wait()
+	if failed.Load() > 0 {
+		t.Fatalf("%d of %d searches failed", failed.Load(), done.Load())
+	}
+}
+
 // FuzzScan checks the top-level field scanner against encoding/json.
 func FuzzScan(f *testing.F) {
 	for _, seed := range []string{
