@@ -1099,6 +1099,11 @@ func accCounts(t *testing.T, open func(t *testing.T) readstore.Store) {
 			if err != nil || total != int64(len(want)) {
 				t.Fatalf("round %d: Query %+v limit 2: total %d, %v; want %d", round, q.where, total, err, len(want))
 			}
+			// A page past the last row still carries the total.
+			docs, total, err := s.Query(ctx, accName, readstore.Query{Where: q.where, Count: true, Limit: 2, Skip: 100})
+			if err != nil || len(docs) != 0 || total != int64(len(want)) {
+				t.Fatalf("round %d: Query %+v past the end: %d docs, total %d, %v; want none, total %d", round, q.where, len(docs), total, err, len(want))
+			}
 		}
 	}
 }
