@@ -245,8 +245,14 @@ func (a *API) checkParent(ctx context.Context, p domain.Principal, res *resource
 			return err
 		}
 	}
+	return oneAtATime(res.name, res.ParentField)
+}
+
+// oneAtATime is the error of a list that must name one value of field
+// (a ticket's comments: one ticket_id).
+func oneAtATime(resource, field string) error {
 	return badRequestf("list %s of one %s at a time: filter by %s (an equality, such as {\"%s\": \"<id>\"})",
-		res.name, strings.TrimSuffix(res.ParentField, "_id"), res.ParentField, res.ParentField)
+		resource, strings.TrimSuffix(field, "_id"), field, field)
 }
 
 // checkRequired requires a list of a resource that declares
@@ -261,8 +267,7 @@ func (res *resource) checkRequired(scope, where []readstore.Condition) error {
 			return nil
 		}
 	}
-	return badRequestf("list %s of one %s at a time: filter by %s (an equality, such as {\"%s\": \"<id>\"})",
-		res.name, strings.TrimSuffix(res.RequireFilter, "_id"), res.RequireFilter, res.RequireFilter)
+	return oneAtATime(res.name, res.RequireFilter)
 }
 
 // comments answers GET /api/tickets/{id}/comments: the ticket's comments,

@@ -719,9 +719,16 @@ func TestSQLiteEnsureTypeChange(t *testing.T) {
 	if got := first(); got != "e1" {
 		t.Fatalf("first by time = %s; want e1", got)
 	}
-	docs, _, err := s.Query(ctx, "events", readstore.Query{Where: []readstore.Condition{{Field: "at", Op: readstore.Eq, Value: "2025-12-31T23:00:00Z"}}})
-	if err != nil || len(docs) != 1 || docs[0].ID != "e1" {
-		t.Fatalf("Query at = 23:00Z: %v, %v; want e1", docs, err)
+	wantOnlyAt2300(t, s, "e1")
+}
+
+// wantOnlyAt2300 checks that id is the only event at 23:00Z, which
+// "2026-01-01T01:00:00+02:00" is when its field is a time.
+func wantOnlyAt2300(t *testing.T, s *readstore.SQLiteStore, id string) {
+	t.Helper()
+	docs, _, err := s.Query(t.Context(), "events", readstore.Query{Where: []readstore.Condition{{Field: "at", Op: readstore.Eq, Value: "2025-12-31T23:00:00Z"}}})
+	if err != nil || len(docs) != 1 || docs[0].ID != id {
+		t.Fatalf("Query at = 23:00Z: %v, %v; want %s, its time bound as a time", docs, err, id)
 	}
 }
 
@@ -745,10 +752,7 @@ func TestSQLiteApplyBindsAgain(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	docs, _, err := s.Query(ctx, "events", readstore.Query{Where: []readstore.Condition{{Field: "at", Op: readstore.Eq, Value: "2025-12-31T23:00:00Z"}}})
-	if err != nil || len(docs) != 1 || docs[0].ID != "e1" {
-		t.Fatalf("Query at = 23:00Z: %v, %v; want e1, its time bound as a time", docs, err)
-	}
+	wantOnlyAt2300(t, s, "e1")
 }
 
 // TestSQLiteTextSearchDuringSchemaChanges: text searches while another
