@@ -50,13 +50,16 @@ func parseListQuery(v url.Values, res *resource) (readstore.Query, error) {
 	if sortField != "id" && !slices.Contains(res.sorts, sortField) {
 		return q, badRequestf("cannot sort %s by %q; sortable fields: %s", res.name, sortField, strings.Join(res.sorts, ", "))
 	}
+	var desc bool
 	switch strings.ToUpper(order) {
 	case "", "ASC":
-		q.Sort = []readstore.Sort{{Field: sortField}}
 	case "DESC":
-		q.Sort = []readstore.Sort{{Field: sortField, Desc: true}}
+		desc = true
 	default:
 		return q, badRequestf("order must be ASC or DESC")
+	}
+	for _, f := range res.SortKeys(sortField) {
+		q.Sort = append(q.Sort, readstore.Sort{Field: f, Desc: desc})
 	}
 	if s := v.Get("filter"); s != "" && s != "{}" {
 		where, err := parseFilter(s, res)

@@ -20,7 +20,10 @@ func TestParseListQuery(t *testing.T) {
 		{"skip limit sort order", "skip=50&limit=10&sort=title&order=asc",
 			readstore.Query{Skip: 50, Limit: 10, Count: true, Sort: []readstore.Sort{{Field: "title"}}}},
 		{"simple-rest range and sort", `range=[10,19]&sort=["priority","DESC"]`,
-			readstore.Query{Skip: 10, Limit: 10, Count: true, Sort: []readstore.Sort{{Field: "priority", Desc: true}}}},
+			// Tickets equal in priority are ordered by created_at.
+			readstore.Query{Skip: 10, Limit: 10, Count: true, Sort: []readstore.Sort{{Field: "priority", Desc: true}, {Field: "created_at", Desc: true}}}},
+		{"sort without ties", `sort=title&order=ASC`,
+			readstore.Query{Limit: 25, Count: true, Sort: []readstore.Sort{{Field: "title"}}}},
 		{"filters", `filter={"status":"open","priority":["high","urgent"],"comment_count_gte":2,"created_at_lt":"2026-01-01T00:00:00Z","assignee_id_ne":"x","q":" vpn "}`,
 			readstore.Query{Limit: 25, Count: true, Sort: []readstore.Sort{{Field: "created_at", Desc: true}}, Where: []readstore.Condition{
 				{Field: "assignee_id", Op: readstore.Ne, Value: "x"},

@@ -470,7 +470,7 @@ func ftsQuery(words []string) string {
 // is empty, its secondary indexes and derived structures are dropped, to
 // be built once from the loaded rows by finish: sorting a million rows
 // into an index at the end is several times faster than inserting into
-// fifteen indexes, counts, a text index and a tag index row by row. A
+// a dozen indexes, counts, a text index and a tag index row by row. A
 // table that holds rows is left as it is, and finish does nothing. Until
 // finish, queries on the collection are slow and text and tag matches
 // find nothing: its projection is not caught up, so the query API does

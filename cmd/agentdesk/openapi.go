@@ -574,8 +574,18 @@ func listParams(r *resource.Resource) openapi3.Parameters {
 	if !r.DefaultDesc {
 		by = "ascending"
 	}
+	var ties []string
+	for _, f := range sorts {
+		if keys := r.SortKeys(f); len(keys) > 1 {
+			ties = append(ties, fmt.Sprintf("%s by %s", f, strings.Join(keys[1:], ", ")))
+		}
+	}
+	tied := "Ties are ordered by id, in the same direction."
+	if len(ties) > 0 {
+		tied = "Ties are ordered, in the same direction, by id; sorted by " + strings.Join(ties, "; ") + " first."
+	}
 	sortParam := openapi3.NewQueryParameter("sort").WithSchema(sort).
-		WithDescription(fmt.Sprintf(`A field to sort by (with order), or ["field","ASC|DESC"]. Default: %s, %s. Enums sort in domain order.`, r.DefaultSort, by))
+		WithDescription(fmt.Sprintf(`A field to sort by (with order), or ["field","ASC|DESC"]. Default: %s, %s. Enums sort in domain order. %s`, r.DefaultSort, by, tied))
 
 	filter := openapi3.NewQueryParameter("filter")
 	filter.Description = "A JSON object: a field's value matches it (null: not set), a list of values means any of them; " +

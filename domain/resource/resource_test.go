@@ -47,6 +47,9 @@ func TestDeclarations(t *testing.T) {
 			if (f.Filter || f.Sort) && !indexed[f.Name] {
 				t.Errorf("%s: %s may be filtered or sorted on but is in no index", r.Name, f.Name)
 			}
+			if then, ok := r.Field(f.Then); f.Then != "" && (!f.Sort || !ok || !then.Sort || f.Then == f.Name) {
+				t.Errorf("%s: %s breaks its ties by %q, which needs both to be other sortable fields", r.Name, f.Name, f.Then)
+			}
 			if f.Sort && f.Kind == resource.TextList {
 				t.Errorf("%s: list field %s cannot be sorted", r.Name, f.Name)
 			}
@@ -136,9 +139,9 @@ func TestEverySortHasAnIndex(t *testing.T) {
 			partition = "company_id"
 		}
 		for _, f := range r.Sorts() {
-			want := []string{f}
+			want := r.SortKeys(f)
 			if partition != "" && f != partition {
-				want = []string{partition, f}
+				want = append([]string{partition}, want...)
 			}
 			if !slices.ContainsFunc(r.Indexes, func(idx []string) bool { return slices.Equal(idx, want) }) {
 				t.Errorf("%s: sorting by %s needs the index %v", r.Name, f, want)
