@@ -574,15 +574,20 @@ func listParams(r *resource.Resource) openapi3.Parameters {
 	if !r.DefaultDesc {
 		by = "ascending"
 	}
-	var ties []string
+	tied := "Records equal in the sort field are ordered by id, in the same direction."
+	thenBy := map[string][]string{} // a tie field → the sort fields it orders
+	var tieFields []string
 	for _, f := range sorts {
 		if keys := r.SortKeys(f); len(keys) > 1 {
-			ties = append(ties, fmt.Sprintf("%s by %s", f, strings.Join(keys[1:], ", ")))
+			then := strings.Join(keys[1:], ", ")
+			if thenBy[then] == nil {
+				tieFields = append(tieFields, then)
+			}
+			thenBy[then] = append(thenBy[then], f)
 		}
 	}
-	tied := "Ties are ordered by id, in the same direction."
-	if len(ties) > 0 {
-		tied = "Ties are ordered, in the same direction, by id; sorted by " + strings.Join(ties, "; ") + " first."
+	for _, then := range tieFields {
+		tied += fmt.Sprintf(" Sorted by %s, they are ordered by %s first.", strings.Join(thenBy[then], " or "), then)
 	}
 	sortParam := openapi3.NewQueryParameter("sort").WithSchema(sort).
 		WithDescription(fmt.Sprintf(`A field to sort by (with order), or ["field","ASC|DESC"]. Default: %s, %s. Enums sort in domain order. %s`, r.DefaultSort, by, tied))
