@@ -316,8 +316,8 @@ var bulkWALLimit int64 = 64 << 20
 // bulkCacheKiB is the writer's page cache while a bulk finish builds an
 // index or a derived table. SQLite sorts an index's keys in runs no
 // larger than the page cache before merging them: runs of 2 MiB, sorted
-// within the processor's caches, built the 14 indexes, text index and
-// tag table of 200,000 tickets 0.3-0.5 s faster than the 32 MiB default
+// within the processor's caches, built the (then 14) indexes, text index
+// and tag table of 200,000 tickets 0.3-0.5 s faster than the 32 MiB default
 // in every pair of alternating runs, 3.8-4.0 s against 4.3-4.4 s in one
 // hour (BenchmarkRebuild; 1 MiB and 4 MiB were slower than 2). The table scan each index makes gains
 // nothing from a larger cache either: the table is read once per index,
@@ -1213,7 +1213,7 @@ func (s *SQLiteStore) Apply(ctx context.Context, b Batch) error {
 	// held (json.Valid and the field scan), time every other write waited.
 	colls, args, err := s.bindAll(b.Writes)
 	if err != nil {
-		return err
+		return fmt.Errorf("apply: %w", err)
 	}
 	return s.applyBound(ctx, b, colls, args)
 }
@@ -1289,7 +1289,7 @@ func (s *SQLiteStore) bindAll(writes []Write) ([]*sqliteCollection, [][]any, err
 		n := 4 + len(c.fields)
 		args[i], flat = flat[:n:n], flat[n:]
 		if err := c.bind(&writes[i], args[i], raw); err != nil {
-			return nil, nil, fmt.Errorf("apply: apply write %d (%s %q): %w", i, writes[i].Collection, writes[i].Doc.ID, err)
+			return nil, nil, fmt.Errorf("apply write %d (%s %q): %w", i, writes[i].Collection, writes[i].Doc.ID, err)
 		}
 	}
 	return colls, args, nil

@@ -575,19 +575,14 @@ func listParams(r *resource.Resource) openapi3.Parameters {
 		by = "ascending"
 	}
 	tied := "Records equal in the sort field are ordered by id, in the same direction."
-	thenBy := map[string][]string{} // a tie field → the sort fields it orders
-	var tieFields []string
+	var ties []string
 	for _, f := range sorts {
 		if keys := r.SortKeys(f); len(keys) > 1 {
-			then := strings.Join(keys[1:], ", ")
-			if thenBy[then] == nil {
-				tieFields = append(tieFields, then)
-			}
-			thenBy[then] = append(thenBy[then], f)
+			ties = append(ties, f+" by "+strings.Join(keys[1:], ", "))
 		}
 	}
-	for _, then := range tieFields {
-		tied += fmt.Sprintf(" Sorted by %s, they are ordered by %s first.", strings.Join(thenBy[then], " or "), then)
+	if len(ties) > 0 {
+		tied += " Before id, sorted by " + strings.Join(ties, "; ") + "."
 	}
 	sortParam := openapi3.NewQueryParameter("sort").WithSchema(sort).
 		WithDescription(fmt.Sprintf(`A field to sort by (with order), or ["field","ASC|DESC"]. Default: %s, %s. Enums sort in domain order. %s`, r.DefaultSort, by, tied))
