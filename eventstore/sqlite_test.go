@@ -979,3 +979,55 @@ func FuzzDecodeMetadata(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkSubscriptionRead measures a subscription reading a log of
+// 100,000 events from the start in batches of 16,384, as a projection
+// catching up or rebuilding does: one op is the whole log. Its events
+// carry the metadata commands write (a company, an actor and a role
+// shared by many events; a command, a correlation and a causation of
+// their own), so allocs/op counts what reading costs per event: 23
+// allocations and 1.8 KB an event. Sharing the company, actor and role
+// strings across a read took that to 20 and 1.7 KB, but not the rate
+// (237,000–285,000 events/s against 268,000–288,000, three alternating
+// runs of 20 reads), so each event still has its own.
+func BenchmarkSubscriptionRead(b *testing.B) {
+	const n, perStream = 100_000, 100
+	store := openSQLite(b, filepath.Join(b.TempDir(), "events.db"))
+	ctx := context.Background()
+	company, actor := uuid.NewString(), uuid.NewString()
+	for s := 0; s < n/perStream; s++ {
+		events := make([]EventData, perStream)
+		for i := range events {
+			cmd := uuid.NewString()
+			events[i] = EventData{ID: newEventID(), Type: "ticket.edited", SchemaVersion: 1, Data: []byte(benchEventData),
+				Metadata: Metadata{CompanyID: company, ActorID: actor, ActorRole: "company_admin", CommandID: cmd,
+					CorrelationID: cmd, CausationID: cmd, RecordedAt: time.Now().UTC()}}
+		}
+		mustAppend(ctx, b, store, newStream("ticket"), NoStream, events...)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	start := time.Now()
+	for range b.N {
+		sub, err := store.Subscribe(ctx, Start, Filter{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		read := 0
+		for {
+			batch, err := sub.Next(ctx, 16384)
+			if err != nil {
+				b.Fatal(err)
+			}
+			read += len(batch.Events)
+			if batch.CaughtUp {
+				break
+			}
+		}
+		sub.Close()
+		if read != n {
+			b.Fatalf("read %d events, want %d", read, n)
+		}
+	}
+	b.ReportMetric(float64(n*b.N)/time.Since(start).Seconds(), "events/s")
+}
