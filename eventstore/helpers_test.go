@@ -78,20 +78,28 @@ func collect(ctx context.Context, tb testing.TB, sub Subscription, n int) []Reco
 // readAll returns every event after `after` that passes filter.
 func readAll(ctx context.Context, tb testing.TB, store Store, after Position, filter Filter) []RecordedEvent {
 	tb.Helper()
+	var all []RecordedEvent
+	drain(ctx, tb, store, after, filter, 0, func(events []RecordedEvent) { all = append(all, events...) })
+	return all
+}
+
+// drain subscribes after `after` with filter and hands each batch of at
+// most max events (0: the store's default) to each, until caught up.
+func drain(ctx context.Context, tb testing.TB, store Store, after Position, filter Filter, max int, each func([]RecordedEvent)) {
+	tb.Helper()
 	sub, err := store.Subscribe(ctx, after, filter)
 	if err != nil {
 		tb.Fatal(err)
 	}
 	defer sub.Close()
-	var all []RecordedEvent
 	for {
-		b, err := sub.Next(ctx, 0)
+		b, err := sub.Next(ctx, max)
 		if err != nil {
 			tb.Fatal(err)
 		}
-		all = append(all, b.Events...)
+		each(b.Events)
 		if b.CaughtUp {
-			return all
+			return
 		}
 	}
 }

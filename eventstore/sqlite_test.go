@@ -1009,22 +1009,8 @@ func BenchmarkSubscriptionRead(b *testing.B) {
 	b.ResetTimer()
 	start := time.Now()
 	for range b.N {
-		sub, err := store.Subscribe(ctx, Start, Filter{})
-		if err != nil {
-			b.Fatal(err)
-		}
 		read := 0
-		for {
-			batch, err := sub.Next(ctx, 16384)
-			if err != nil {
-				b.Fatal(err)
-			}
-			read += len(batch.Events)
-			if batch.CaughtUp {
-				break
-			}
-		}
-		sub.Close()
+		drain(ctx, b, store, Start, Filter{}, 16384, func(events []RecordedEvent) { read += len(events) })
 		if read != n {
 			b.Fatalf("read %d events, want %d", read, n)
 		}
