@@ -422,7 +422,7 @@ func (r *Runner) switchTo(ctx context.Context, t *track, rb *rebuild) error {
 	t.gen, t.caughtUp = rb.state.Generation, true
 	t.mu.Unlock()
 	t.advance(pos)
-	t.markStored()
+	t.markStored(pos)
 	if r.onSwitched != nil {
 		r.onSwitched(t.p.Name(), name)
 	}

@@ -142,9 +142,12 @@ type track struct {
 	mu       sync.Mutex
 	position eventstore.Position // everything up to here is applied
 	stored   time.Time           // when the checkpoint was last stored
-	advanced chan struct{}       // closed and replaced when position moves
-	caughtUp bool                // finished the catch-up from its checkpoint
-	lastErr  error
+	// storedPos is the position the stored checkpoint holds, as far as
+	// this runner knows.
+	storedPos eventstore.Position
+	advanced  chan struct{} // closed and replaced when position moves
+	caughtUp  bool          // finished the catch-up from its checkpoint
+	lastErr   error
 	// errAt is the position of the event that failed, when known (an
 	// *EventError), else where the projection stood.
 	errAt eventstore.Position
@@ -234,7 +237,7 @@ func New(ctx context.Context, cfg Config) (*Runner, error) {
 		if err != nil {
 			return nil, fmt.Errorf("parked events of %s: %w", p.Name(), err)
 		}
-		t := &track{p: p, position: pos, stored: time.Now(), advanced: make(chan struct{}), resume: make(chan struct{}, 1),
+		t := &track{p: p, position: pos, stored: time.Now(), storedPos: pos, advanced: make(chan struct{}), resume: make(chan struct{}, 1),
 			skip: skip, gen: gen, skipFailing: slices.Contains(cfg.SkipFailing, p.Name()) || slices.Contains(cfg.SkipFailing, "*")}
 		if err := r.restore(ctx, t, pos); err != nil {
 			return nil, err
@@ -337,6 +340,7 @@ func (r *Runner) markLag(now time.Time, head eventstore.Position) {
 func (r *Runner) runOne(ctx context.Context, t *track) {
 	failures := 0
 	var failedAt eventstore.Position
+	defer r.storeLast(t)
 	for ctx.Err() == nil {
 		err := r.follow(ctx, t)
 		if err == nil || ctx.Err() != nil {
@@ -393,6 +397,34 @@ func (r *Runner) runOne(ctx context.Context, t *track) {
 		failures = 0
 		r.log.Info("projection resumed", "projection", t.p.Name(), "position", t.pos())
 	}
+}
+
+// storeLast stores t's checkpoint at its position when that moved past
+// the stored one: batches that write nothing store theirs only every
+// checkpointEvery, and a stop leaves the stored checkpoint where the
+// projection stood, so that the status read with the server stopped shows
+// no lag and the next start rescans nothing. A follower stores nothing:
+// the lease holder does.
+func (r *Runner) storeLast(t *track) {
+	if r.following.Load() {
+		return
+	}
+	t.applyMu.Lock()
+	defer t.applyMu.Unlock()
+	t.mu.Lock()
+	pos, stored, halted := t.position, t.storedPos, t.halted
+	t.mu.Unlock()
+	if halted || pos.Compare(stored) <= 0 {
+		return
+	}
+	// The run's context has ended: the store gets a few seconds of its own.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := r.reads.Apply(ctx, readstore.Batch{Checkpoint: &readstore.Checkpoint{Name: t.p.Name(), Position: pos.Key()}}); err != nil {
+		r.log.Warn("projection could not store its checkpoint at stop; the next start reads again from the one stored before", "projection", t.p.Name(), "position", pos, "err", err)
+		return
+	}
+	t.markStored(pos)
 }
 
 // ErrNotHalted is returned by Resume for a projection that is not halted.
@@ -456,7 +488,7 @@ func (r *Runner) follow(ctx context.Context, t *track) error {
 	var behind *writeBehind
 	if !t.isCaughtUp() {
 		behind = startWriteBehind(ctx, r.reads, t.p.Collection().Name, func(f folded) {
-			t.markStored()
+			t.markStored(f.last)
 			if r.onApplied != nil && len(f.writes) > 0 {
 				r.onApplied(t.p.Name(), f.writes)
 			}
@@ -647,7 +679,7 @@ func (r *Runner) apply(ctx context.Context, t *track, b eventstore.Batch) error 
 		if err := r.reads.Apply(ctx, readstore.Batch{Writes: writes, Checkpoint: cp}); err != nil {
 			return fmt.Errorf("apply batch ending at %s: %w", last, err)
 		}
-		t.markStored()
+		t.markStored(last)
 		if r.onApplied != nil && len(writes) > 0 {
 			r.onApplied(t.p.Name(), writes)
 		}
@@ -926,9 +958,13 @@ func (t *track) storedAt() time.Time {
 	return t.stored
 }
 
-func (t *track) markStored() {
+// markStored records that the checkpoint at pos was just stored.
+func (t *track) markStored(pos eventstore.Position) {
 	t.mu.Lock()
 	t.stored = time.Now()
+	if pos.Compare(t.storedPos) > 0 {
+		t.storedPos = pos
+	}
 	t.mu.Unlock()
 }
 

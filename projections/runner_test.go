@@ -442,3 +442,42 @@ func TestLingererAppliesInChunks(t *testing.T) {
 		}
 	}
 }
+
+// ignoring wraps a projector and folds none of the events of one type,
+// as a projection does with events it reads but has nothing to write for.
+type ignoring struct {
+	projections.Projector
+	eventType string
+}
+
+func (g ignoring) Fold(ctx context.Context, rs readstore.Store, evs []eventstore.RecordedEvent) ([]readstore.Write, error) {
+	kept := slices.DeleteFunc(slices.Clone(evs), func(ev eventstore.RecordedEvent) bool { return ev.Type == g.eventType })
+	if len(kept) == 0 {
+		return nil, nil
+	}
+	return g.Projector.Fold(ctx, rs, kept)
+}
+
+// A batch that writes nothing stores its checkpoint only now and then; a
+// stop stores where the projection stands, so that the stored state (what
+// the status shows with the server stopped) is not behind.
+func TestStopStoresTheCheckpoint(t *testing.T) {
+	s := openStores(t, t.TempDir())
+	defer s.close()
+	id := uuid.NewString()
+	opened := appendTicket(t, s.es, id, eventstore.NoStream, &ticket.Opened{TicketID: id, CompanyID: "c1", Title: "t", Priority: ticket.Normal, RequesterID: "u1"})
+	r, stop := startRunner(t, s, ignoring{Projector: projections.TicketsProjector(), eventType: ticket.TypeCommented})
+	waitFor(t, r, opened.Position)
+	var last eventstore.AppendResult
+	for i := range 3 {
+		last = appendTicket(t, s.es, id, eventstore.Exact(uint64(i)), &ticket.Commented{CommentID: uuid.NewString(), AuthorID: "u1", Body: "quiet"})
+	}
+	waitFor(t, r, last.Position)
+	if cp, err := s.rs.Checkpoint(context.Background(), projections.Tickets); err != nil || cp != opened.Position.Key() {
+		t.Fatalf("checkpoint while running = %q, %v; want the last batch that wrote, %q", cp, err, opened.Position.Key())
+	}
+	stop()
+	if cp, err := s.rs.Checkpoint(context.Background(), projections.Tickets); err != nil || cp != last.Position.Key() {
+		t.Fatalf("checkpoint after the stop = %q, %v; want %q", cp, err, last.Position.Key())
+	}
+}
