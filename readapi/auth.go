@@ -183,8 +183,8 @@ func (a *API) token(w http.ResponseWriter, r *http.Request) {
 		username, password = r.PostForm.Get("username"), r.PostForm.Get("password")
 	}
 	username = strings.ToLower(strings.TrimSpace(username))
-	if username == "" || password == "" {
-		a.fail(w, r, &domain.ValidationError{Fields: map[string]string{"username": "is required", "password": "is required"}})
+	if missing := requiredFields(map[string]string{"username": username, "password": password}); missing != nil {
+		a.fail(w, r, missing)
 		return
 	}
 	client := clientAddr(r)
@@ -259,4 +259,22 @@ func writeRaw(w http.ResponseWriter, status int, body []byte) {
 	w.WriteHeader(status)
 	_, _ = w.Write(body)
 	_, _ = w.Write([]byte("\n"))
+}
+
+// requiredFields is a validation error naming each of fields that is
+// empty, or nil when none is.
+func requiredFields(fields map[string]string) error {
+	var missing map[string]string
+	for name, v := range fields {
+		if v == "" {
+			if missing == nil {
+				missing = map[string]string{}
+			}
+			missing[name] = "is required"
+		}
+	}
+	if missing == nil {
+		return nil
+	}
+	return &domain.ValidationError{Fields: missing}
 }

@@ -214,3 +214,23 @@ func TestSignInLimitPerClient(t *testing.T) {
 	}
 	signIn(t, ts.URL, "admin", testAdminPassword, "198.51.100.61").want(t, "another address", http.StatusOK)
 }
+
+// TestSignInNamesWhatIsMissing: a sign-in without a password or without a
+// username is a 422 that names the field left empty, and only that one.
+func TestSignInNamesWhatIsMissing(t *testing.T) {
+	s := startWithEnv(t, nil)
+	for _, c := range []struct {
+		username, password string
+		want, notWant      string
+	}{
+		{"admin", "", "password: is required", "username"},
+		{" ", "secret", "username: is required", "password"},
+		{"", "", "password: is required; username: is required", "-"},
+	} {
+		a := signIn(t, s.URL, c.username, c.password, "")
+		a.want(t, fmt.Sprintf("sign in as %q with password %q", c.username, c.password), http.StatusUnprocessableEntity)
+		if !strings.Contains(a.detail, c.want) || strings.Contains(a.detail, c.notWant) {
+			t.Errorf("sign in as %q with password %q: detail %q, want it to say %q and not mention %q", c.username, c.password, a.detail, c.want, c.notWant)
+		}
+	}
+}
