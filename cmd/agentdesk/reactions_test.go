@@ -97,10 +97,13 @@ func TestNotificationReactions(t *testing.T) {
 	for _, s := range st.Data {
 		names[s["id"].(string)] = s
 	}
-	for _, want := range []string{reactions.NotificationsName, reactions.OffboardingName, reactions.IntegrationName, reactions.SchedulerName} {
+	for _, want := range []string{reactions.NotificationsName, reactions.OffboardingName, reactions.SyncsName, reactions.SchedulerName} {
 		if names[want] == nil {
 			t.Errorf("status lists no %s: %v", want, st.Data)
 		}
+	}
+	if names[reactions.IntegrationName] != nil {
+		t.Errorf("integration events are published with no broker to publish them to: %v", st.Data)
 	}
 	if s := names[reactions.NotificationsName]; s["checkpoint"] == "" || s["caught_up"] != true || s["parked"] != float64(0) {
 		t.Errorf("notifications status %v", s)
@@ -228,6 +231,13 @@ func TestReactionsOnNATS(t *testing.T) {
 		info, err := js.StreamInfo(cfg.IntegrationTopic)
 		return err == nil && info.State.Msgs >= 2 // opened, assigned
 	})
+	found := false
+	for _, s := range root.list("/api/admin/reactions").Data {
+		found = found || s["id"] == reactions.IntegrationName
+	}
+	if !found {
+		t.Errorf("the reactions' status lists no %s on NATS", reactions.IntegrationName)
+	}
 }
 
 // TestReactionsWaitForNATS: a server whose NATS is not up yet serves

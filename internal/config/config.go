@@ -127,7 +127,8 @@ type Config struct {
 	// consumers: processes with the same group share the work.
 	NATSGroup string
 	// IntegrationTopic (INTEGRATION_TOPIC, default agentdesk_integration)
-	// is where integration events are published.
+	// is where integration events are published on NATS (they are not
+	// published without a broker).
 	IntegrationTopic string
 	// ReactionRetries (REACTION_RETRIES, default 5) is how many times a
 	// failing reaction message is tried again before it is parked.
