@@ -205,3 +205,31 @@ func TestRegistryUpcasts(t *testing.T) {
 		t.Fatalf("a failing step: err = %v, want its error", err)
 	}
 }
+
+func TestTags(t *testing.T) {
+	many := make([]string, 100_000)
+	for i := range many {
+		many[i] = fmt.Sprintf("tag%d", i)
+	}
+	for _, c := range []struct {
+		name    string
+		tags    []string
+		want    []string
+		problem string
+	}{
+		{"trimmed, lower-cased, de-duplicated in order", []string{" VPN", "wifi", "vpn ", "WiFi"}, []string{"vpn", "wifi"}, ""},
+		{"an empty tag", []string{"a", "  "}, []string{"a"}, "must not contain empty tags"},
+		{"a long tag", []string{strings.Repeat("x", 6)}, []string{}, "each tag must be at most 5 characters"},
+		{"duplicates do not count against the limit", []string{"a", "b", "A", "B", "c"}, []string{"a", "b", "c"}, ""},
+		{"one past the limit", []string{"a", "b", "c", "d"}, []string{"a", "b", "c"}, "at most 3 tags"},
+		{"a hundred thousand", many, many[:3], "at most 3 tags"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			p := domain.Problems{}
+			got := domain.Tags(p, c.tags, 3, 5)
+			if !slices.Equal(got, c.want) || p["tags"] != c.problem {
+				t.Errorf("Tags = %q, problem %q; want %q, %q", got, p["tags"], c.want, c.problem)
+			}
+		})
+	}
+}

@@ -173,7 +173,7 @@ func (c *Chunk) Create(cmd CreateCmd) ([]domain.Event, error) {
 		cmd.Source = Manual
 	}
 	checkSource(p, cmd.Source)
-	tags := normalizeTags(p, cmd.Tags)
+	tags := domain.Tags(p, cmd.Tags, MaxTags, MaxTag)
 	if len(cmd.RemoteID) > MaxRemoteID {
 		p.Add("remote_id", fmt.Sprintf("must be at most %d bytes", MaxRemoteID))
 	}
@@ -239,7 +239,7 @@ func (c *Chunk) Update(cmd UpdateCmd) ([]domain.Event, error) {
 		}
 	}
 	if cmd.Tags != nil {
-		tags := normalizeTags(p, *cmd.Tags)
+		tags := domain.Tags(p, *cmd.Tags, MaxTags, MaxTag)
 		if !slices.Equal(tags, c.Tags) {
 			e.Tags, changed = &tags, true
 		}
@@ -370,28 +370,4 @@ func checkSource(p domain.Problems, s Source) {
 	if !s.Valid() {
 		p.Add("source", "must be one of manual, upload, shopify, wordpress, url")
 	}
-}
-
-// normalizeTags trims, lower-cases and de-duplicates tags, keeping order,
-// as tickets do.
-func normalizeTags(p domain.Problems, tags []string) []string {
-	out := make([]string, 0, len(tags))
-	for _, tag := range tags {
-		tag = strings.ToLower(strings.TrimSpace(tag))
-		switch {
-		case tag == "":
-			p.Add("tags", "must not contain empty tags")
-			continue
-		case utf8.RuneCountInString(tag) > MaxTag:
-			p.Add("tags", fmt.Sprintf("each tag must be at most %d characters", MaxTag))
-			continue
-		}
-		if !slices.Contains(out, tag) {
-			out = append(out, tag)
-		}
-	}
-	if len(out) > MaxTags {
-		p.Add("tags", fmt.Sprintf("at most %d tags", MaxTags))
-	}
-	return out
 }

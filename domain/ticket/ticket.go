@@ -242,7 +242,7 @@ func (t *Ticket) Open(c OpenCmd) ([]domain.Event, error) {
 	if !c.Priority.Valid() {
 		p.Add("priority", "must be one of low, normal, high, urgent")
 	}
-	tags := normalizeTags(p, c.Tags)
+	tags := domain.Tags(p, c.Tags, MaxTags, MaxTag)
 	if err := p.Err(); err != nil {
 		return nil, err
 	}
@@ -290,7 +290,7 @@ func (t *Ticket) Edit(c EditCmd) ([]domain.Event, error) {
 		}
 	}
 	if c.Tags != nil {
-		tags := normalizeTags(p, *c.Tags)
+		tags := domain.Tags(p, *c.Tags, MaxTags, MaxTag)
 		if !slices.Equal(tags, t.Tags) {
 			e.Tags, changed = &tags, true
 		}
@@ -418,27 +418,4 @@ func checkDescription(p domain.Problems, d string) {
 	if utf8.RuneCountInString(d) > MaxDescription {
 		p.Add("description", "must be at most 20000 characters")
 	}
-}
-
-// normalizeTags trims, lower-cases and de-duplicates tags, keeping order.
-func normalizeTags(p domain.Problems, tags []string) []string {
-	out := make([]string, 0, len(tags))
-	for _, tag := range tags {
-		tag = strings.ToLower(strings.TrimSpace(tag))
-		switch {
-		case tag == "":
-			p.Add("tags", "must not contain empty tags")
-			continue
-		case utf8.RuneCountInString(tag) > MaxTag:
-			p.Add("tags", "each tag must be at most 50 characters")
-			continue
-		}
-		if !slices.Contains(out, tag) {
-			out = append(out, tag)
-		}
-	}
-	if len(out) > MaxTags {
-		p.Add("tags", "at most 20 tags")
-	}
-	return out
 }
