@@ -115,6 +115,9 @@ func (a *App) DeleteCampaign(ctx context.Context, m Meta, id string, expected *u
 type AddCampaignContent struct {
 	Title string
 	Body  string
+	// CompanyID, when sent (a record read back and posted again), must
+	// be the campaign's company.
+	CompanyID *string
 }
 
 // AddCampaignContent adds a content item by the actor to a campaign, as a
@@ -125,6 +128,9 @@ func (a *App) AddCampaignContent(ctx context.Context, m Meta, campaignID string,
 	return a.onCampaign(ctx, m, campaignID, itemID, domain.EditContent, nil, func(c *campaign.Campaign) ([]domain.Event, error) {
 		if m.CommandID != "" && c.KnowsItem(itemID) {
 			return nil, nil
+		}
+		if in.CompanyID != nil && *in.CompanyID != c.CompanyID {
+			return nil, &domain.ValidationError{Fields: map[string]string{"company_id": "must be the campaign's company"}}
 		}
 		return c.AddContent(campaign.AddContentCmd{ItemID: itemID, AuthorID: m.Principal.UserID, Title: in.Title, Body: in.Body})
 	})
@@ -140,8 +146,8 @@ type EditCampaignContent struct {
 	// item (see campaign.Item). Changes to other items do not conflict.
 	// Meta.IfRevision, on content item commands, is read the same way.
 	ExpectedRevision *uint64
-	// Fixed holds campaign_id as sent back; changing it is a validation
-	// error.
+	// Fixed holds campaign_id and company_id as sent back; changing
+	// either is a validation error.
 	Fixed Fixed
 }
 
@@ -149,7 +155,12 @@ type EditCampaignContent struct {
 // draft again. The result's ID is the item's id.
 func (a *App) EditCampaignContent(ctx context.Context, m Meta, campaignID, itemID string, in EditCampaignContent) (Result, error) {
 	return a.onContent(ctx, m, campaignID, itemID, domain.EditContent, in.ExpectedRevision, func(c *campaign.Campaign) ([]domain.Event, error) {
-		if err := in.Fixed.check(func(string) string { return c.ID }); err != nil {
+		if err := in.Fixed.check(func(field string) string {
+			if field == "company_id" {
+				return c.CompanyID
+			}
+			return c.ID
+		}); err != nil {
 			return nil, err
 		}
 		return c.EditContent(campaign.EditContentCmd{ItemID: itemID, Title: in.Title, Body: in.Body})

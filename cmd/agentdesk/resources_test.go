@@ -395,6 +395,11 @@ func contentWrites(t *testing.T, a, b tenant) {
 	fieldError(t, admin.do("POST", under, map[string]any{"title": "  "}), "title")
 	admin.must(http.StatusNotFound, "POST", "/api/campaigns/"+noSuchID+"/content", map[string]any{"title": "nowhere"})
 	admin.must(http.StatusBadRequest, "POST", under, map[string]any{"title": "x", "priority": "high"})
+	// The company an item is in is its campaign's: another one sent with
+	// it is a 422, on an add as on an edit, never silently ignored.
+	fieldError(t, admin.do("POST", "/api/campaign_content", map[string]any{"campaign_id": cid, "title": "x", "company_id": noSuchID}), "company_id")
+	fieldError(t, admin.do("POST", under, map[string]any{"title": "x", "company_id": noSuchID}), "company_id")
+	fieldError(t, admin.do("PUT", under+"/"+sid, map[string]any{"title": "x", "company_id": noSuchID}), "company_id")
 
 	// Edits are conditional on the item's revision, not the campaign's:
 	// a change to another item does not conflict.

@@ -166,16 +166,17 @@ func (h *Handler) campaignStatus(c *call) (outcome, error) {
 // contentReadOnly are the fields of a content item record no write sets
 // directly.
 type contentReadOnly struct {
-	CompanyID json.RawMessage `json:"company_id"`
-	Status    json.RawMessage `json:"status"`
-	AuthorID  json.RawMessage `json:"author_id"`
+	Status   json.RawMessage `json:"status"`
+	AuthorID json.RawMessage `json:"author_id"`
 }
 
 // contentBody is what adding and editing an item read.
 type contentBody struct {
 	CampaignID *string `json:"campaign_id"`
-	Title      *string `json:"title"`
-	Body       *string `json:"body"`
+	// CompanyID is the campaign's: sent back, it must be that one.
+	CompanyID *string `json:"company_id"`
+	Title     *string `json:"title"`
+	Body      *string `json:"body"`
 }
 
 // addContentBody is what adding a content item reads.
@@ -206,7 +207,7 @@ func (h *Handler) addContent(c *call) (outcome, error) {
 		return outcome{}, &domain.ValidationError{Fields: map[string]string{"campaign_id": "does not match the URL"}}
 	}
 	res, err := h.app.AddCampaignContent(c.r.Context(), c.meta, campaignID, commands.AddCampaignContent{
-		Title: deref(b.Title), Body: deref(b.Body)})
+		Title: deref(b.Title), Body: deref(b.Body), CompanyID: b.CompanyID})
 	if err != nil {
 		return outcome{}, err
 	}
@@ -234,7 +235,7 @@ func (h *Handler) editContent(c *call) (outcome, error) {
 	}
 	campaignID := chi.URLParam(c.r, "campaign_id")
 	res, err := h.app.EditCampaignContent(c.r.Context(), c.meta, campaignID, c.id, commands.EditCampaignContent{
-		Title: b.Title, Body: b.Body, Fixed: commands.Fixed{"campaign_id": b.CampaignID}})
+		Title: b.Title, Body: b.Body, Fixed: commands.Fixed{"campaign_id": b.CampaignID, "company_id": b.CompanyID}})
 	if err != nil {
 		return outcome{}, err
 	}
