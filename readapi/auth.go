@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"mime"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"agentdesk/domain"
@@ -161,26 +162,48 @@ type tokenResponse struct {
 	ExpiresIn   int64  `json:"expires_in"`
 }
 
+// maxSignInBody bounds a sign-in's body (a 413 beyond).
+const maxSignInBody = 64 << 10
+
+// signInFields are the keys of a JSON sign-in.
+var signInFields = map[string]bool{"username": true, "password": true}
+
 // token signs a user in with a form-encoded username and password.
 func (a *API) token(w http.ResponseWriter, r *http.Request) {
-	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+	raw, err := readBody(w, r, maxSignInBody)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
 	var username, password string
-	if ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); ct == "application/json" {
+	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	switch ct {
+	case "application/json", "application/x-www-form-urlencoded", "":
+	default:
+		a.fail(w, r, &requestError{status: http.StatusUnsupportedMediaType, msg: "the body must be form-encoded or JSON: send Content-Type: application/x-www-form-urlencoded or application/json"})
+		return
+	}
+	if ct == "application/json" {
 		var body struct {
 			Username string `json:"username"`
 			Password string `json:"password"`
 		}
-		if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
+		if _, err := objectKeys(raw, signInFields); err != nil {
+			a.fail(w, r, err)
+			return
+		}
+		if err := json.Unmarshal(raw, &body); err != nil {
 			a.fail(w, r, badRequestf("the body must be a JSON object with username and password"))
 			return
 		}
 		username, password = body.Username, body.Password
 	} else {
-		if err := r.ParseForm(); err != nil {
+		form, err := url.ParseQuery(string(raw))
+		if err != nil {
 			a.fail(w, r, badRequestf("the body must be form-encoded or JSON username and password"))
 			return
 		}
-		username, password = r.PostForm.Get("username"), r.PostForm.Get("password")
+		username, password = form.Get("username"), form.Get("password")
 	}
 	username = strings.ToLower(strings.TrimSpace(username))
 	if missing := requiredFields(map[string]string{"username": username, "password": password}); missing != nil {

@@ -1,6 +1,7 @@
 package readapi
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -238,13 +239,9 @@ func decodeCompletion(w http.ResponseWriter, r *http.Request) (completionBody, e
 			return b, &requestError{status: http.StatusUnsupportedMediaType, msg: "the body must be JSON: send Content-Type: application/json"}
 		}
 	}
-	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxCompletionBody))
+	raw, err := readBody(w, r, maxCompletionBody)
 	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			return b, &requestError{status: http.StatusRequestEntityTooLarge, msg: fmt.Sprintf("the body must be at most %d bytes", maxCompletionBody)}
-		}
-		return b, &requestError{status: http.StatusBadRequest, msg: "cannot read the body"}
+		return b, err
 	}
 	if !utf8.Valid(raw) {
 		return b, &requestError{status: http.StatusBadRequest, msg: "the body must be UTF-8 JSON"}
@@ -268,20 +265,12 @@ func decodeCompletion(w http.ResponseWriter, r *http.Request) (completionBody, e
 	if dec.Decode(&struct{}{}) != io.EOF {
 		return b, &requestError{status: http.StatusBadRequest, msg: "the body must hold a single JSON object"}
 	}
-	var keys map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &keys); err != nil {
-		return b, &requestError{status: http.StatusBadRequest, msg: "the body must be a JSON object"}
-	}
-	for k := range keys {
-		// encoding/json matches keys regardless of case; the API's
-		// field names are exact.
-		if !completionFields[k] {
-			return b, &requestError{status: http.StatusBadRequest, msg: fmt.Sprintf("unknown field %q (field names are lower-case)", k),
-				fields: map[string]string{k: "unknown field"}}
-		}
+	keys, err := objectKeys(raw, completionFields)
+	if err != nil {
+		return b, err
 	}
 	// Tell "messages": [] from no messages at all.
-	_, b.hasMessages = keys["messages"]
+	b.hasMessages = keys["messages"]
 	return b, nil
 }
 
@@ -350,6 +339,66 @@ type requestError struct {
 }
 
 func (e *requestError) Error() string { return e.msg }
+
+// readBody reads a request's body, at most limit bytes: a longer one is a
+// 413, refused before it is read when its Content-Length says so (a
+// client that declares more than it sends would hold the connection
+// until the read timeout).
+func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
+	tooBig := &requestError{status: http.StatusRequestEntityTooLarge, msg: fmt.Sprintf("the body must be at most %d bytes", limit)}
+	if r.ContentLength > limit {
+		return nil, tooBig
+	}
+	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, tooBig
+		}
+		return nil, &requestError{status: http.StatusBadRequest, msg: "cannot read the body"}
+	}
+	return raw, nil
+}
+
+// objectKeys returns the keys of raw, which must be one JSON object whose
+// keys are each given once and are among fields, exactly as written:
+// encoding/json matches keys regardless of case and lets the last of two
+// equal keys win, and the API's field names are exact. Anything else is
+// a 400.
+func objectKeys(raw []byte, fields map[string]bool) (map[string]bool, error) {
+	notObject := &requestError{status: http.StatusBadRequest, msg: "the body must be a JSON object"}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return nil, notObject
+	}
+	keys := map[string]bool{}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, notObject
+		}
+		k, _ := tok.(string)
+		switch {
+		case keys[k]:
+			return nil, &requestError{status: http.StatusBadRequest, msg: fmt.Sprintf("field %q is given twice", k), fields: map[string]string{k: "given twice"}}
+		case !fields[k]:
+			return nil, &requestError{status: http.StatusBadRequest, msg: fmt.Sprintf("unknown field %q (field names are lower-case)", k),
+				fields: map[string]string{k: "unknown field"}}
+		}
+		keys[k] = true
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			return nil, notObject
+		}
+	}
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('}') {
+		return nil, notObject
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, &requestError{status: http.StatusBadRequest, msg: "the body must hold a single JSON object"}
+	}
+	return keys, nil
+}
 
 // HTTPStatus gives the API's error mapping the status.
 func (e *requestError) HTTPStatus() int { return e.status }

@@ -287,7 +287,7 @@ func (d *describer) public() {
 		Responses: responses(200, openapi3.NewResponse().WithDescription("An OpenAPI 3.0 document.").WithJSONSchema(openapi3.NewObjectSchema())),
 	}, true)
 
-	credentials := openapi3.NewObjectSchema().
+	credentials := openapi3.NewObjectSchema().WithoutAdditionalProperties().
 		WithProperty("username", openapi3.NewStringSchema()).
 		WithProperty("password", openapi3.NewStringSchema().WithFormat("password")).
 		WithRequired([]string{"username", "password"})
@@ -302,7 +302,7 @@ func (d *describer) public() {
 			WithSchema(credentials, []string{"application/x-www-form-urlencoded", "application/json"})},
 		Responses: responses(200, openapi3.NewResponse().WithDescription("Signed in.").WithJSONSchema(token)),
 	}
-	d.problems(op, 400, 401, 422, 429, 500, 503)
+	d.problems(op, 400, 401, 413, 415, 422, 429, 500, 503)
 	d.add(http.MethodPost, "/auth/token", op, true)
 
 	op = &openapi3.Operation{

@@ -42,8 +42,14 @@ var multiLine = map[string]bool{
 // *requestError: 400 for what is not a well-formed body of v's shape,
 // 422 (naming the fields) for text that breaks the text rule.
 func decodeBody(body []byte, v any) error {
-	if len(bytes.TrimSpace(body)) == 0 {
+	trimmed := bytes.TrimSpace(body)
+	if len(trimmed) == 0 {
 		return &requestError{status: http.StatusBadRequest, msg: "a JSON body is required"}
+	}
+	if trimmed[0] != '{' {
+		// null would decode into v as an empty object, and an array or
+		// a scalar says nothing a command reads.
+		return &requestError{status: http.StatusBadRequest, msg: "the body must be a JSON object"}
 	}
 	s := scanBody(body)
 	if s.keyErr != nil {

@@ -32,11 +32,9 @@ const chatWriteWait = time.Minute
 // server-sent events ("chunk" with the text as it comes, then "done"
 // with the whole reply, or "error").
 func (h *Handler) chat(w http.ResponseWriter, r *http.Request) {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBody))
+	body, err := readBody(w, r)
 	if err != nil {
-		// run answers the same failure with its status.
-		r.Body = io.NopCloser(bytes.NewReader(nil))
-		h.run(resource.Conversations.Name, h.chatOnce)(w, r)
+		h.writeErr(w, r, err)
 		return
 	}
 	r.Body = io.NopCloser(bytes.NewReader(body))
