@@ -361,10 +361,10 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, erro
 }
 
 // objectKeys returns the keys of raw, which must be one JSON object whose
-// keys are each given once and are among fields, exactly as written:
-// encoding/json matches keys regardless of case and lets the last of two
-// equal keys win, and the API's field names are exact. Anything else is
-// a 400.
+// keys are each given once and, unless fields is nil, are among fields,
+// exactly as written: encoding/json matches keys regardless of case and
+// lets the last of two equal keys win, and the API's field names are
+// exact. Anything else is a 400.
 func objectKeys(raw []byte, fields map[string]bool) (map[string]bool, error) {
 	notObject := &requestError{status: http.StatusBadRequest, msg: "the body must be a JSON object"}
 	dec := json.NewDecoder(bytes.NewReader(raw))
@@ -381,7 +381,7 @@ func objectKeys(raw []byte, fields map[string]bool) (map[string]bool, error) {
 		switch {
 		case keys[k]:
 			return nil, &requestError{status: http.StatusBadRequest, msg: fmt.Sprintf("field %q is given twice", k), fields: map[string]string{k: "given twice"}}
-		case !fields[k]:
+		case fields != nil && !fields[k]:
 			return nil, &requestError{status: http.StatusBadRequest, msg: fmt.Sprintf("unknown field %q (field names are lower-case)", k),
 				fields: map[string]string{k: "unknown field"}}
 		}

@@ -146,10 +146,13 @@ func (a *API) exportAudit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var asOf time.Time
-	if s := r.URL.Query().Get("as_of"); s != "" || r.URL.Query().Has("as_of") {
-		t, err := time.Parse(time.RFC3339Nano, s)
-		if err != nil || a.audit == nil {
-			a.fail(w, r, badRequestf("as_of must be an RFC 3339 time, such as 2026-11-30T09:00:00Z"))
+	if r.URL.Query().Has("as_of") {
+		t, err := parseAsOf(r.URL.Query().Get("as_of"))
+		if err == nil && a.audit == nil {
+			err = badRequestf("as_of is not served here")
+		}
+		if err != nil {
+			a.fail(w, r, err)
 			return
 		}
 		asOf = t

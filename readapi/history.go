@@ -207,6 +207,21 @@ func (a *API) mayReadPast(ctx context.Context, p domain.Principal, res *resource
 	return nil
 }
 
+// parseAsOf reads an as_of parameter. The stores take the zero time for
+// "now", so a time before 1970, before anything was recorded, is read as
+// the first instant of 1970: Go's zero time (0001-01-01T00:00:00Z)
+// answered the current state.
+func parseAsOf(s string) (time.Time, error) {
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}, badRequestf("as_of must be an RFC 3339 time, such as 2026-11-30T09:00:00Z")
+	}
+	if epoch := time.Unix(0, 0).UTC(); t.Before(epoch) {
+		return epoch, nil
+	}
+	return t, nil
+}
+
 // stateAt answers GET /api/{resource}/{id}?as_of=…|revision=…: the
 // record replayed from the log; ok is false when neither is asked for.
 func (a *API) stateAt(w http.ResponseWriter, r *http.Request, res *resource) (ok bool) {
@@ -220,10 +235,10 @@ func (a *API) stateAt(w http.ResponseWriter, r *http.Request, res *resource) (ok
 	}
 	var asOf time.Time
 	var rev *uint64
-	if s := q.Get("as_of"); s != "" || q.Has("as_of") {
-		t, err := time.Parse(time.RFC3339Nano, s)
+	if q.Has("as_of") {
+		t, err := parseAsOf(q.Get("as_of"))
 		if err != nil {
-			a.fail(w, r, badRequestf("as_of must be an RFC 3339 time, such as 2026-11-30T09:00:00Z"))
+			a.fail(w, r, err)
 			return true
 		}
 		asOf = t

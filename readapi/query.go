@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"agentdesk/readstore"
 )
@@ -61,7 +62,7 @@ func parseListQuery(v url.Values, res *resource) (readstore.Query, error) {
 	for _, f := range res.SortKeys(sortField) {
 		q.Sort = append(q.Sort, readstore.Sort{Field: f, Desc: desc})
 	}
-	if s := v.Get("filter"); s != "" && s != "{}" {
+	if s := v.Get("filter"); s != "" {
 		where, err := parseFilter(s, res)
 		if err != nil {
 			return q, err
@@ -87,14 +88,15 @@ func parseListQuery(v url.Values, res *resource) (readstore.Query, error) {
 func parsePage(v url.Values) (skip, limit int, err error) {
 	limit = DefaultLimit
 	if s := v.Get("range"); s != "" {
-		var rng []int
-		if err := json.Unmarshal([]byte(s), &rng); err != nil || len(rng) != 2 || rng[0] < 0 || rng[1] < rng[0] {
+		var rng []*int // null would read as 0
+		if err := json.Unmarshal([]byte(s), &rng); err != nil || len(rng) != 2 || rng[0] == nil || rng[1] == nil || *rng[0] < 0 || *rng[1] < *rng[0] {
 			return 0, 0, badRequestf("range must be [first, last] with 0 <= first <= last")
 		}
-		if rng[1]-rng[0] >= MaxLimit { // before adding 1, which may overflow
+		first, last := *rng[0], *rng[1]
+		if last-first >= MaxLimit { // before adding 1, which may overflow
 			return 0, 0, badRequestf("at most %d records per page", MaxLimit)
 		}
-		skip, limit = rng[0], rng[1]-rng[0]+1
+		skip, limit = first, last-first+1
 	}
 	if s := v.Get("skip"); s != "" {
 		n, err := strconv.Atoi(s)
@@ -127,6 +129,14 @@ func FilterSuffixes() []string {
 }
 
 func parseFilter(s string, res *resource) ([]readstore.Condition, error) {
+	// One JSON object, each key once (the last of two would win), valid
+	// UTF-8 (invalid bytes would read as U+FFFD): as every body.
+	if !utf8.ValidString(s) {
+		return nil, badRequestf("filter must be UTF-8 JSON")
+	}
+	if _, err := objectKeys([]byte(s), nil); err != nil {
+		return nil, badRequestf("filter must be a JSON object, each key given once: %v", err)
+	}
 	dec := json.NewDecoder(strings.NewReader(s))
 	dec.UseNumber()
 	var raw map[string]any

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 )
@@ -30,6 +31,21 @@ func TestBodiesRefused(t *testing.T) {
 		if got := declaredTooLong(t, ts.URL, path, root.token); got != http.StatusRequestEntityTooLarge {
 			t.Errorf("POST %s declaring 99999999999 bytes: got %d, want 413", path, got)
 		}
+	}
+
+	// List parameters follow the same rules.
+	for _, q := range []string{
+		"filter=null", "filter=%5B%5D", `filter=` + url.QueryEscape(`{"status":"open","status":"closed"}`), "filter=%7B%22title%22%3A%22%C3%28%22%7D",
+		"range=" + url.QueryEscape("[null,null]"), "range=" + url.QueryEscape("[0,null]"), "range=" + url.QueryEscape("[null,5]"),
+	} {
+		root.must(http.StatusBadRequest, "GET", "/api/tickets?"+q, nil)
+	}
+	root.must(http.StatusOK, "GET", "/api/tickets?filter=%7B%7D&range="+url.QueryEscape("[0,9]"), nil)
+	// A time before anything was recorded, Go's zero time included, is
+	// before the record existed, not "now".
+	root.must(http.StatusNotFound, "GET", "/api/tickets/"+tk["id"].(string)+"?as_of=0001-01-01T00:00:00Z", nil)
+	if r := root.must(http.StatusOK, "GET", "/api/audit/export?company_id="+co["id"].(string)+"&as_of=0001-01-01T00:00:00Z", nil); len(strings.TrimSpace(string(r.Body))) != 0 {
+		t.Errorf("export as of 0001-01-01: got %s, want nothing", r.Body)
 	}
 
 	signIn := func(contentType, body string) int {
