@@ -62,7 +62,9 @@ func parseListQuery(v url.Values, res *resource) (readstore.Query, error) {
 	for _, f := range res.SortKeys(sortField) {
 		q.Sort = append(q.Sort, readstore.Sort{Field: f, Desc: desc})
 	}
-	if s := v.Get("filter"); s != "" {
+	// null is no filter, as an empty object (a client's JSON.stringify of
+	// a filter it does not have).
+	if s := v.Get("filter"); s != "" && strings.TrimSpace(s) != "null" {
 		where, err := parseFilter(s, res)
 		if err != nil {
 			return q, err
