@@ -12,6 +12,7 @@ import (
 
 	"agentdesk/domain"
 	decl "agentdesk/domain/resource"
+	"agentdesk/internal/reqbody"
 	"agentdesk/readstore"
 )
 
@@ -170,7 +171,7 @@ var signInFields = map[string]bool{"username": true, "password": true}
 
 // token signs a user in with a form-encoded username and password.
 func (a *API) token(w http.ResponseWriter, r *http.Request) {
-	raw, err := readBody(w, r, maxSignInBody)
+	raw, err := reqbody.Read(w, r, maxSignInBody)
 	if err != nil {
 		a.fail(w, r, err)
 		return

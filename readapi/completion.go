@@ -14,6 +14,7 @@ import (
 	"unicode/utf8"
 
 	"agentdesk/domain"
+	"agentdesk/internal/reqbody"
 	"agentdesk/internal/sse"
 )
 
@@ -239,7 +240,7 @@ func decodeCompletion(w http.ResponseWriter, r *http.Request) (completionBody, e
 			return b, &requestError{status: http.StatusUnsupportedMediaType, msg: "the body must be JSON: send Content-Type: application/json"}
 		}
 	}
-	raw, err := readBody(w, r, maxCompletionBody)
+	raw, err := reqbody.Read(w, r, maxCompletionBody)
 	if err != nil {
 		return b, err
 	}
@@ -339,26 +340,6 @@ type requestError struct {
 }
 
 func (e *requestError) Error() string { return e.msg }
-
-// readBody reads a request's body, at most limit bytes: a longer one is a
-// 413, refused before it is read when its Content-Length says so (a
-// client that declares more than it sends would hold the connection
-// until the read timeout).
-func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
-	tooBig := &requestError{status: http.StatusRequestEntityTooLarge, msg: fmt.Sprintf("the body must be at most %d bytes", limit)}
-	if r.ContentLength > limit {
-		return nil, tooBig
-	}
-	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
-	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return nil, tooBig
-		}
-		return nil, &requestError{status: http.StatusBadRequest, msg: "cannot read the body"}
-	}
-	return raw, nil
-}
 
 // objectKeys returns the keys of raw, which must be one JSON object whose
 // keys are each given once and, unless fields is nil, are among fields,

@@ -13,6 +13,7 @@ import (
 
 	"agentdesk/commands"
 	"agentdesk/domain/resource"
+	"agentdesk/internal/reqbody"
 	"agentdesk/internal/sse"
 )
 
@@ -32,7 +33,7 @@ const chatWriteWait = time.Minute
 // server-sent events ("chunk" with the text as it comes, then "done"
 // with the whole reply, or "error").
 func (h *Handler) chat(w http.ResponseWriter, r *http.Request) {
-	body, err := readBody(w, r)
+	body, err := reqbody.Read(w, r, MaxBody)
 	if err != nil {
 		h.writeErr(w, r, err)
 		return

@@ -14,7 +14,6 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
-	"io"
 	"log/slog"
 	"mime"
 	"net/http"
@@ -31,6 +30,7 @@ import (
 	"agentdesk/domain/resource"
 	"agentdesk/eventstore"
 	"agentdesk/internal/blob"
+	"agentdesk/internal/reqbody"
 )
 
 // MaxBody is the largest request body accepted (413 beyond).
@@ -237,26 +237,6 @@ type outcome struct {
 
 // run wraps a command handler: principal, body limit, idempotency, the
 // command, then the read-your-writes response.
-// readBody reads a request's body, at most MaxBody bytes: a longer one
-// is a 413, refused before it is read when its Content-Length says so (a
-// client that declares more than it sends would hold the connection
-// until the read timeout).
-func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
-	tooBig := &requestError{status: http.StatusRequestEntityTooLarge, msg: fmt.Sprintf("the body must be at most %d bytes", MaxBody)}
-	if r.ContentLength > MaxBody {
-		return nil, tooBig
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBody))
-	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return nil, tooBig
-		}
-		return nil, &requestError{status: http.StatusBadRequest, msg: "cannot read the body"}
-	}
-	return body, nil
-}
-
 func (h *Handler) run(kind string, fn func(c *call) (outcome, error)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		p, ok := h.principal(r.Context())
@@ -264,7 +244,7 @@ func (h *Handler) run(kind string, fn func(c *call) (outcome, error)) http.Handl
 			h.writeErr(w, r, &requestError{status: http.StatusUnauthorized, msg: "not authenticated"})
 			return
 		}
-		body, err := readBody(w, r)
+		body, err := reqbody.Read(w, r, MaxBody)
 		if err != nil {
 			h.writeErr(w, r, err)
 			return
