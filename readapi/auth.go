@@ -169,7 +169,8 @@ const maxSignInBody = 64 << 10
 // signInFields are the keys of a JSON sign-in.
 var signInFields = map[string]bool{"username": true, "password": true}
 
-// token signs a user in with a form-encoded username and password.
+// token signs a user in with a username and password, form-encoded or
+// JSON.
 func (a *API) token(w http.ResponseWriter, r *http.Request) {
 	raw, err := reqbody.Read(w, r, maxSignInBody)
 	if err != nil {
