@@ -2,6 +2,7 @@ package projections_test
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -514,4 +515,54 @@ func waitRebuilt(t *testing.T, r *projections.Runner, name string) {
 	if err := r.RebuildDone(ctx, name); err != nil {
 		t.Fatalf("rebuild of %s: %v", name, err)
 	}
+}
+
+// TestReplacedGenerationDroppedAfterCrash: a process that dies within the
+// grace period after a switch leaves the replaced generation behind; the
+// next start drops it.
+func TestReplacedGenerationDroppedAfterCrash(t *testing.T) {
+	dir := t.TempDir()
+	s := openStores(t, dir)
+	_, last := openTickets(t, s.es, 20, "g")
+	r, stop := run(t, s, projections.Config{Projectors: []projections.Projector{projections.TicketsProjector()}, DropGrace: time.Hour})
+	waitFor(t, r, last)
+	if err := r.Rebuild(context.Background(), projections.Tickets, "test"); err != nil {
+		t.Fatal(err)
+	}
+	waitRebuilt(t, r, projections.Tickets)
+	if !hasTable(t, dir, "rs_tickets") {
+		t.Fatal("the replaced generation was dropped within its grace period")
+	}
+	// The process dies: the drop its stop would make finds the store gone.
+	s.close()
+	stop()
+	if !hasTable(t, dir, "rs_tickets") {
+		t.Fatal("the replaced generation was dropped by a stop that could not reach the store")
+	}
+
+	s = openStores(t, dir)
+	defer s.close()
+	_, stop = run(t, s, projections.Config{Projectors: []projections.Projector{projections.TicketsProjector()}})
+	defer stop()
+	if hasTable(t, dir, "rs_tickets") {
+		t.Fatal("the replaced generation is still there after the next start")
+	}
+	if got := len(snapshot(t, s.rs, projections.Tickets)); got != 20 {
+		t.Fatalf("%d tickets in the live generation, want 20", got)
+	}
+}
+
+// hasTable reports whether the read store in dir has the table.
+func hasTable(t *testing.T, dir, table string) bool {
+	t.Helper()
+	db, err := sql.Open("sqlite3", filepath.Join(dir, "reads.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var n int
+	if err := db.QueryRow(`SELECT COUNT(*) FROM sqlite_schema WHERE type = 'table' AND name = ?`, table).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n == 1
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -54,6 +55,11 @@ func (r *Runner) restore(ctx context.Context, t *track, checkpoint eventstore.Po
 		return err
 	}
 	want := t.p.Version()
+	if len(st.Replaced) > 0 {
+		if st, err = r.dropReplaced(ctx, t, st); err != nil {
+			return err
+		}
+	}
 	if !found {
 		// A read model from before versions were stored was built by
 		// version 1; a new one is about to be built by this version.
@@ -381,7 +387,7 @@ func (r *Runner) followRebuild(ctx context.Context, t *track, rb *rebuild) (swit
 	if switched {
 		// Outside the lock: dropping a large table takes a while, and the
 		// live projection applies to the new generation meanwhile.
-		r.dropLater(ctx, readstore.Generation(name, rb.state.From))
+		r.dropLater(ctx, t, rb.state.From)
 	}
 	return switched, err
 }
@@ -392,7 +398,12 @@ func (r *Runner) followRebuild(ctx context.Context, t *track, rb *rebuild) (swit
 // here; another process until it reads which generation is live again)
 // still find it: dropped at once, a MongoDB query in flight answered
 // nothing, and FerretDB's failed. Run waits for it.
-func (r *Runner) dropLater(ctx context.Context, collection string) {
+//
+// The switch recorded gen among the state's Replaced generations, which
+// the next start drops should the process die before the grace is over;
+// once dropped, gen leaves that list.
+func (r *Runner) dropLater(ctx context.Context, t *track, gen int) {
+	collection := readstore.Generation(t.p.Collection().Name, gen)
 	r.rebuilds.Add(1)
 	go func() {
 		defer r.rebuilds.Done()
@@ -400,11 +411,47 @@ func (r *Runner) dropLater(ctx context.Context, collection string) {
 		case <-time.After(r.dropGrace):
 		case <-ctx.Done():
 		}
-		if err := r.reads.Drop(context.WithoutCancel(ctx), collection); err != nil {
+		ctx := context.WithoutCancel(ctx)
+		if err := r.reads.Drop(ctx, collection); err != nil {
 			// The new generation serves; the old one is only space.
 			r.log.Warn("could not drop a replaced generation", "collection", collection, "err", err)
+			return
+		}
+		// Best effort: a state saved meanwhile by another change wins,
+		// and the next start drops gen again, which finds nothing.
+		st, _, err := r.states.load(ctx, t.p.Name())
+		if err == nil && slices.Contains(st.Replaced, gen) {
+			st.Replaced = slices.DeleteFunc(st.Replaced, func(g int) bool { return g == gen })
+			err = r.states.save(ctx, st)
+		}
+		if err != nil {
+			r.log.Warn("could not record that a replaced generation was dropped; the next start drops it again", "collection", collection, "err", err)
 		}
 	}()
+}
+
+// dropReplaced drops, at New, the generations of t that a switch replaced
+// and that were not dropped before the process stopped (it died within
+// the grace period), and returns the state without them. The live
+// generation and a rebuild's are never among them.
+func (r *Runner) dropReplaced(ctx context.Context, t *track, st projectionState) (projectionState, error) {
+	for _, gen := range st.Replaced {
+		if gen == t.gen || (st.Rebuild != nil && gen == st.Rebuild.Generation) {
+			continue
+		}
+		collection := readstore.Generation(t.p.Collection().Name, gen)
+		if err := r.reads.Drop(ctx, collection); err != nil {
+			return st, fmt.Errorf("drop replaced generation %d of %s: %w", gen, t.p.Collection().Name, err)
+		}
+		r.log.Info("dropped a generation replaced before the last stop", "collection", t.p.Collection().Name, "generation", gen)
+	}
+	st.Replaced = nil
+	if err := r.states.save(ctx, st); err != nil {
+		return st, err
+	}
+	// Loaded again: the save moved the stored version on.
+	st, _, err := r.states.load(ctx, t.p.Name())
+	return st, err
 }
 
 // switchTo makes rb's generation the live one. The caller holds t's
@@ -440,7 +487,7 @@ func (r *Runner) finishSwitch(ctx context.Context, t *track, rb *rebuildState) e
 	if err := r.recordSwitch(ctx, t, rb); err != nil {
 		return err
 	}
-	r.dropLater(ctx, readstore.Generation(t.p.Collection().Name, rb.From))
+	r.dropLater(ctx, t, rb.From)
 	return nil
 }
 
@@ -451,6 +498,9 @@ func (r *Runner) recordSwitch(ctx context.Context, t *track, rb *rebuildState) e
 		return err
 	}
 	st.Version, st.Rebuild = rb.Version, nil
+	if !slices.Contains(st.Replaced, rb.From) {
+		st.Replaced = append(st.Replaced, rb.From)
+	}
 	if err := r.states.save(ctx, st); err != nil {
 		return err
 	}

@@ -47,6 +47,10 @@ type projectionState struct {
 	Halted *haltedState `json:"halted,omitempty"`
 	// Handled is the Seq of the last request carried out.
 	Handled int64 `json:"handled,omitempty"`
+	// Replaced are the generations a switch replaced, which are dropped
+	// a grace period later: a crash before that leaves them to the next
+	// start to drop.
+	Replaced []int `json:"replaced,omitempty"`
 	// ver is the stored document's version, as loaded.
 	ver string
 }
