@@ -298,7 +298,9 @@ func (r *Runner) followRebuild(ctx context.Context, t *track, rb *rebuild) (swit
 	}
 	rb.mu.Lock()
 	rb.position = from
-	bulk := rb.finishBulk == nil && from.IsZero()
+	// Resumed too: the store loads a generation that is not live yet
+	// without its indexes, rows or none (see readstore.SQLiteStore.BeginBulk).
+	bulk := rb.finishBulk == nil
 	rb.mu.Unlock()
 	if bl, ok := r.reads.(bulkLoader); ok && bulk {
 		finish, err := bl.BeginBulk(ctx, target)

@@ -470,8 +470,14 @@ func ftsQuery(words []string) string {
 // is empty, its secondary indexes and derived structures are dropped, to
 // be built once from the loaded rows by finish: sorting a million rows
 // into an index at the end is several times faster than inserting into
-// a dozen indexes, counts, a text index and a tag index row by row. A
-// table that holds rows is left as it is, and finish does nothing. Until
+// a dozen indexes, counts, a text index and a tag index row by row. So
+// are a generation's that is not live, rows or none: no query reads it,
+// and a rebuild resumed after a crash goes on loading it that way: one of
+// 500,000 ticket events resumed at a third finished in 4.6-4.7 s, against
+// 6.3-8.1 s with its indexes kept row by row (over HTTP, with writers
+// beside it, 5,000-12,000 events/s against 43,000 before the crash). A
+// live table that holds rows is left as
+// it is, and finish does nothing. Until
 // finish, queries on the collection are slow and text and tag matches
 // find nothing: its projection is not caught up, so the query API does
 // not serve it. After a crash before finish, the next Ensure builds what
@@ -489,12 +495,14 @@ func (s *SQLiteStore) BeginBulk(ctx context.Context, collection string) (finish 
 		return nil, fmt.Errorf("bulk %s: %w", collection, ErrUnknownCollection)
 	}
 	noop := func(context.Context) error { return nil }
-	var one int
-	switch err := s.wconn.QueryRowContext(ctx, "SELECT 1 FROM "+c.table+" LIMIT 1").Scan(&one); {
-	case err == nil:
-		return noop, nil
-	case !errors.Is(err, sql.ErrNoRows):
-		return nil, fmt.Errorf("bulk %s: %w", collection, err)
+	if s.liveGen(c.base) == c.gen {
+		var one int
+		switch err := s.wconn.QueryRowContext(ctx, "SELECT 1 FROM "+c.table+" LIMIT 1").Scan(&one); {
+		case err == nil:
+			return noop, nil
+		case !errors.Is(err, sql.ErrNoRows):
+			return nil, fmt.Errorf("bulk %s: %w", collection, err)
+		}
 	}
 	err = s.inTx(ctx, func() error {
 		for name := range c.wantIndexes() {
