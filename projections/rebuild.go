@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -588,5 +589,6 @@ func (r *rate) perSecond() float64 {
 	if d <= 0 {
 		return 0
 	}
-	return float64(r.count[newest]-r.count[oldest]) / d
+	// A tenth of an event a second is all a rate of ~10 s says.
+	return math.Round(float64(r.count[newest]-r.count[oldest])/d*10) / 10
 }

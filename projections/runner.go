@@ -807,7 +807,8 @@ type RebuildStatus struct {
 	Position   string    `json:"position"`
 	// Done and Total are its position and the log's head when it
 	// started, in the log's unit (events in the embedded store, bytes of
-	// log in EventStoreDB).
+	// log in EventStoreDB). Done passes Total when events were appended
+	// while it ran: it follows the log to its head before it switches.
 	Done            uint64  `json:"done"`
 	Total           uint64  `json:"total"`
 	CaughtUp        bool    `json:"caught_up"`
