@@ -56,11 +56,13 @@ func (r *Runner) restore(ctx context.Context, t *track, checkpoint eventstore.Po
 		return err
 	}
 	want := t.p.Version()
-	if len(st.Replaced) > 0 {
-		if st, err = r.dropReplaced(ctx, t, st); err != nil {
-			return err
-		}
-	}
+	// Generations a switch replaced that were not dropped before the
+	// process stopped: the runner drops them when it runs, after the same
+	// grace (on shared stores another process's readers may still be on
+	// one).
+	t.replaced = slices.DeleteFunc(slices.Clone(st.Replaced), func(gen int) bool {
+		return gen == t.gen || (st.Rebuild != nil && gen == st.Rebuild.Generation)
+	})
 	if !found {
 		// A read model from before versions were stored was built by
 		// version 1; a new one is about to be built by this version.
@@ -403,7 +405,7 @@ func (r *Runner) followRebuild(ctx context.Context, t *track, rb *rebuild) (swit
 // nothing, and FerretDB's failed. Run waits for it.
 //
 // The switch recorded gen among the state's Replaced generations, which
-// the next start drops should the process die before the grace is over;
+// the next Run drops should the process die before the grace is over;
 // once dropped, gen leaves that list.
 func (r *Runner) dropLater(ctx context.Context, t *track, gen int) {
 	collection := readstore.Generation(t.p.Collection().Name, gen)
@@ -431,30 +433,6 @@ func (r *Runner) dropLater(ctx context.Context, t *track, gen int) {
 			r.log.Warn("could not record that a replaced generation was dropped; the next start drops it again", "collection", collection, "err", err)
 		}
 	}()
-}
-
-// dropReplaced drops, at New, the generations of t that a switch replaced
-// and that were not dropped before the process stopped (it died within
-// the grace period), and returns the state without them. The live
-// generation and a rebuild's are never among them.
-func (r *Runner) dropReplaced(ctx context.Context, t *track, st projectionState) (projectionState, error) {
-	for _, gen := range st.Replaced {
-		if gen == t.gen || (st.Rebuild != nil && gen == st.Rebuild.Generation) {
-			continue
-		}
-		collection := readstore.Generation(t.p.Collection().Name, gen)
-		if err := r.reads.Drop(ctx, collection); err != nil {
-			return st, fmt.Errorf("drop replaced generation %d of %s: %w", gen, t.p.Collection().Name, err)
-		}
-		r.log.Info("dropped a generation replaced before the last stop", "collection", t.p.Collection().Name, "generation", gen)
-	}
-	st.Replaced = nil
-	if err := r.states.save(ctx, st); err != nil {
-		return st, err
-	}
-	// Loaded again: the save moved the stored version on.
-	st, _, err := r.states.load(ctx, t.p.Name())
-	return st, err
 }
 
 // switchTo makes rb's generation the live one. The caller holds t's

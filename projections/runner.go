@@ -162,6 +162,9 @@ type track struct {
 	version, gen int
 	// rebuild is the rebuild in progress, if any.
 	rebuild *rebuild
+	// replaced are generations a switch replaced that are still to be
+	// dropped (the process stopped within the grace): Run drops them.
+	replaced []int
 	// rate samples applied, for the recent events a second.
 	rate rate
 	// caughtUpAt is when follow saw it catch up, for the log line; only
@@ -261,6 +264,15 @@ func (r *Runner) Run(ctx context.Context) error {
 	for _, t := range r.order {
 		if err := r.planVersion(ctx, t); err != nil {
 			r.log.Error("could not start the rebuild a projector's new version needs; it will be tried at the next start", "projection", t.p.Name(), "err", err)
+		}
+	}
+	for _, t := range r.order {
+		t.mu.Lock()
+		replaced := t.replaced
+		t.replaced = nil
+		t.mu.Unlock()
+		for _, gen := range replaced {
+			r.dropLater(ctx, t, gen)
 		}
 	}
 	var wg sync.WaitGroup
