@@ -100,7 +100,13 @@ func TestKnowledgeEmbeddings(t *testing.T) {
 	if _, ok := hist.Data[0].Changes["revision"]; !ok || len(hist.Data[0].Changes) != 1 || hist.Data[0].Data["dimension"] != float64(llmtest.DefaultDimensions) {
 		t.Fatalf("the embedding's history entry: changes %v, data %v; want the revision alone changed", hist.Data[0].Changes, hist.Data[0].Data)
 	}
-	now := admin.must(http.StatusOK, "GET", "/api/knowledge_chunks/"+id, nil).Map(t)
+	// The reaction's event is in the log; its view may apply it a moment
+	// later (a write by someone else is not the reader's own).
+	var now map[string]any
+	waitFor(t, "the chunk's view to apply the embedding", func() bool {
+		now = admin.must(http.StatusOK, "GET", "/api/knowledge_chunks/"+id, nil).Map(t)
+		return now["revision"] == float64(1)
+	})
 	if now["revision"] != float64(1) || now["updated_at"] != rec["updated_at"] || now["content"] != content {
 		t.Fatalf("record after the embedding: %v, want revision 1, updated_at as created", now)
 	}
