@@ -166,8 +166,9 @@ type tokenResponse struct {
 // maxSignInBody bounds a sign-in's body (a 413 beyond).
 const maxSignInBody = 64 << 10
 
-// signInFields are the keys of a JSON sign-in.
-var signInFields = map[string]bool{"username": true, "password": true}
+// signInFields are the keys of a JSON sign-in: OAuth2's password grant
+// may send its grant_type and scope as well, which are ignored.
+var signInFields = map[string]bool{"username": true, "password": true, "grant_type": true, "scope": true}
 
 // token signs a user in with a username and password, form-encoded or
 // JSON.

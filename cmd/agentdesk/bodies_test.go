@@ -65,6 +65,7 @@ func TestBodiesRefused(t *testing.T) {
 	}{
 		{"JSON", "application/json", `{"username":"admin","password":` + pw + `}`, http.StatusOK},
 		{"form", "application/x-www-form-urlencoded", "username=admin&password=" + testAdminPassword, http.StatusOK},
+		{"JSON with OAuth2's grant_type", "application/json", `{"grant_type":"password","username":"admin","password":` + pw + `}`, http.StatusOK},
 		{"a key in capitals", "application/json", `{"USERNAME":"admin","password":` + pw + `}`, http.StatusBadRequest},
 		{"a key given twice", "application/json", `{"username":"nobody","username":"admin","password":` + pw + `}`, http.StatusBadRequest},
 		{"an unknown key", "application/json", `{"username":"admin","password":` + pw + `,"role":"superadmin"}`, http.StatusBadRequest},

@@ -290,6 +290,9 @@ func (d *describer) public() {
 	credentials := openapi3.NewObjectSchema().WithoutAdditionalProperties().
 		WithProperty("username", openapi3.NewStringSchema()).
 		WithProperty("password", openapi3.NewStringSchema().WithFormat("password")).
+		// OAuth2's password grant may send these too; they are ignored.
+		WithProperty("grant_type", openapi3.NewStringSchema()).
+		WithProperty("scope", openapi3.NewStringSchema()).
 		WithRequired([]string{"username", "password"})
 	token := openapi3.NewObjectSchema().WithoutAdditionalProperties().
 		WithProperty("access_token", openapi3.NewStringSchema()).
