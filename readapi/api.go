@@ -5,10 +5,12 @@
 package readapi
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math"
 	"net/http"
@@ -405,4 +407,44 @@ func (e *badRequest) HTTPStatus() int { return http.StatusBadRequest }
 
 func badRequestf(format string, args ...any) error {
 	return &badRequest{msg: fmt.Sprintf(format, args...)}
+}
+
+// objectKeys returns the keys of raw, which must be one JSON object whose
+// keys are each given once and, unless fields is nil, are among fields,
+// exactly as written: encoding/json matches keys regardless of case and
+// lets the last of two equal keys win, and the API's field names are
+// exact. Anything else is a 400.
+func objectKeys(raw []byte, fields map[string]bool) (map[string]bool, error) {
+	notObject := &requestError{status: http.StatusBadRequest, msg: "the body must be a JSON object"}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return nil, notObject
+	}
+	keys := map[string]bool{}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, notObject
+		}
+		k, _ := tok.(string)
+		switch {
+		case keys[k]:
+			return nil, &requestError{status: http.StatusBadRequest, msg: fmt.Sprintf("field %q is given twice", k), fields: map[string]string{k: "given twice"}}
+		case fields != nil && !fields[k]:
+			return nil, &requestError{status: http.StatusBadRequest, msg: fmt.Sprintf("unknown field %q (field names are lower-case)", k),
+				fields: map[string]string{k: "unknown field"}}
+		}
+		keys[k] = true
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			return nil, notObject
+		}
+	}
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('}') {
+		return nil, notObject
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, &requestError{status: http.StatusBadRequest, msg: "the body must hold a single JSON object"}
+	}
+	return keys, nil
 }

@@ -1221,16 +1221,7 @@ func TestSQLiteBulkLoad(t *testing.T) {
 	}
 	schema := func() int {
 		t.Helper()
-		db, err := sql.Open("sqlite3", path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer db.Close()
-		var n int
-		if err := db.QueryRow(`SELECT COUNT(*) FROM sqlite_schema WHERE (type IN ('index', 'trigger') AND tbl_name = 'rs_items' AND name NOT LIKE 'sqlite_autoindex%') OR name LIKE 'rs\_items\_\_%' ESCAPE '\'`).Scan(&n); err != nil {
-			t.Fatal(err)
-		}
-		return n
+		return countSchema(t, path, `(type IN ('index', 'trigger') AND tbl_name = 'rs_items' AND name NOT LIKE 'sqlite_autoindex%') OR name LIKE 'rs\_items\_\_%' ESCAPE '\'`)
 	}
 	full := schema()
 	finish, err := s.BeginBulk(ctx, itemsName)
@@ -1251,9 +1242,8 @@ func TestSQLiteBulkLoad(t *testing.T) {
 	if got := schema(); got != full {
 		t.Fatalf("after finish: %d schema objects; want %d", got, full)
 	}
-	_, total, err := s.Query(ctx, itemsName, readstore.Query{Where: []readstore.Condition{{Field: "owner", Op: readstore.Eq, Value: "ann"}}, Count: true, Limit: 1})
-	if err != nil || total != 25 {
-		t.Fatalf("owner ann after finish: total %d, %v; want 25 from the rebuilt counts", total, err)
+	if total := ownerTotal(t, s, itemsName, "ann"); total != 25 {
+		t.Fatalf("owner ann after finish: total %d; want 25 from the rebuilt counts", total)
 	}
 	docs, _, err := s.Query(ctx, itemsName, readstore.Query{Where: []readstore.Condition{{Field: "tags", Op: readstore.Eq, Value: "t1"}}})
 	if err != nil || len(docs) != 17 {
@@ -1330,16 +1320,7 @@ func TestSQLiteBulkLoadResumedGeneration(t *testing.T) {
 	write(0, 20) // before the crash, with its indexes (as Ensure made them at the restart)
 	indexes := func() int {
 		t.Helper()
-		db, err := sql.Open("sqlite3", path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer db.Close()
-		var n int
-		if err := db.QueryRow(`SELECT COUNT(*) FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'rs_items__g2' AND name NOT LIKE 'sqlite_autoindex%'`).Scan(&n); err != nil {
-			t.Fatal(err)
-		}
-		return n
+		return countSchema(t, path, `type = 'index' AND tbl_name = 'rs_items__g2' AND name NOT LIKE 'sqlite_autoindex%'`)
 	}
 	full := indexes()
 	if full == 0 {
@@ -1359,8 +1340,33 @@ func TestSQLiteBulkLoadResumedGeneration(t *testing.T) {
 	if got := indexes(); got != full {
 		t.Fatalf("after finish: %d indexes; want %d", got, full)
 	}
-	_, total, err := s.Query(ctx, gen, readstore.Query{Where: []readstore.Condition{{Field: "owner", Op: readstore.Eq, Value: "ann"}}, Count: true, Limit: 1})
-	if err != nil || total != 25 {
-		t.Fatalf("owner ann after finish: total %d, %v; want 25 (rows from before and after the bulk)", total, err)
+	if total := ownerTotal(t, s, gen, "ann"); total != 25 {
+		t.Fatalf("owner ann after finish: total %d; want 25 (rows from before and after the bulk)", total)
 	}
+}
+
+// countSchema counts the objects of the SQLite file at path that match
+// where, a condition on sqlite_schema.
+func countSchema(tb testing.TB, path, where string) int {
+	tb.Helper()
+	db, err := sql.Open("sqlite3", path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer db.Close()
+	var n int
+	if err := db.QueryRow(`SELECT COUNT(*) FROM sqlite_schema WHERE ` + where).Scan(&n); err != nil {
+		tb.Fatal(err)
+	}
+	return n
+}
+
+// ownerTotal is the counted total of collection's documents owned by owner.
+func ownerTotal(tb testing.TB, s readstore.Store, collection, owner string) int64 {
+	tb.Helper()
+	_, total, err := s.Query(tb.Context(), collection, readstore.Query{Where: []readstore.Condition{{Field: "owner", Op: readstore.Eq, Value: owner}}, Count: true, Limit: 1})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return total
 }
