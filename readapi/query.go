@@ -63,8 +63,8 @@ func parseListQuery(v url.Values, res *resource) (readstore.Query, error) {
 		q.Sort = append(q.Sort, readstore.Sort{Field: f, Desc: desc})
 	}
 	// null is no filter, as an empty object (a client's JSON.stringify of
-	// a filter it does not have).
-	if s := v.Get("filter"); s != "" && strings.TrimSpace(s) != "null" {
+	// a filter it does not have); {} is what React Admin sends most.
+	if s := v.Get("filter"); s != "" && s != "{}" && strings.TrimSpace(s) != "null" {
 		where, err := parseFilter(s, res)
 		if err != nil {
 			return q, err
