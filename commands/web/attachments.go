@@ -73,7 +73,8 @@ func (h *Handler) detach(c *call) (outcome, error) {
 	if err != nil {
 		return outcome{}, err
 	}
-	return outcome{res: res, snapshot: before}, nil
+	res.ChildID = c.id // the record answered, should it be accepted before its view shows the removal
+	return outcome{res: res, snapshot: before, child: resource.TicketAttachments.Name}, nil
 }
 
 // downloadAttachment serves an attachment's file.

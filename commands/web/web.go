@@ -340,8 +340,15 @@ func (h *Handler) render(c *call, kind string, out outcome) (int, json.RawMessag
 		status = http.StatusOK
 	}
 	if out.snapshot != nil {
-		if err := h.records.Await(c.r.Context(), kind, out.res.Position); err != nil {
-			return 0, nil, err
+		// The views of the record answered, a child's (a removed
+		// attachment) as well as the aggregate's, show the write first.
+		for _, k := range []string{kind, out.child} {
+			if k == "" {
+				continue
+			}
+			if err := h.records.Await(c.r.Context(), k, out.res.Position); err != nil {
+				return 0, nil, err
+			}
 		}
 		return status, out.snapshot, nil
 	}
