@@ -5,10 +5,12 @@ import (
 	"context"
 	"crypto/sha256"
 	"database/sql"
+	"database/sql/driver"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"net/url"
 	"os"
@@ -22,6 +24,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/mattn/go-sqlite3" // also registers the "sqlite3" driver
+	segjson "github.com/segmentio/encoding/json"
 )
 
 // Defaults of SQLiteConfig.
@@ -585,7 +588,10 @@ func encodeEvents(stream string, events []EventData) ([]eventRow, error) {
 		if ev.Type == "" {
 			return nil, fmt.Errorf("%w: event %d (%s): empty type", ErrInvalidEvent, i, canon)
 		}
-		if !json.Valid(ev.Data) {
+		// The read store's check, eight times as fast as encoding/json's
+		// and held to its answers (readstore's
+		// FuzzValidMatchesStandardLibrary).
+		if !segjson.Valid(ev.Data) {
 			return nil, fmt.Errorf("%w: event %d (%s): data is not valid JSON", ErrInvalidEvent, i, canon)
 		}
 		// Refused here, an oversized event fails only its own append, not
@@ -1224,41 +1230,100 @@ func seq(n uint64) Position { return Position{Commit: n, Prepare: n} }
 // query runs a select of events; withPosition says whether to report the
 // events' global positions (stream reads do not, as the contract says).
 // sizeHint is the most events expected, 0 if unknown.
+//
+// It reads the rows from the driver's connection itself, not through
+// database/sql's Rows, whose Scan converts every column and copies every
+// event's data a second time: BenchmarkSubscriptionRead went from 23 to
+// 19 allocations and from 1.85 to 1.62 KB an event, and from
+// 253,000–306,000 to 279,000–358,000 events/s (three alternating runs).
 func (s *SQLiteStore) query(ctx context.Context, op string, withPosition bool, sizeHint int, query string, args ...any) ([]RecordedEvent, error) {
-	rows, err := s.readDB.QueryContext(ctx, query, args...)
+	conn, err := s.readDB.Conn(ctx)
 	if err != nil {
 		return nil, s.readErr(op, err)
 	}
-	defer rows.Close()
+	defer conn.Close()
+	named := make([]driver.NamedValue, len(args))
+	for i, a := range args {
+		v, err := driver.DefaultParameterConverter.ConvertValue(a) // as database/sql would
+		if err != nil {
+			return nil, fmt.Errorf("%s: argument %d: %w", op, i+1, err)
+		}
+		named[i] = driver.NamedValue{Ordinal: i + 1, Value: v}
+	}
 	var events []RecordedEvent
 	if sizeHint > 0 {
 		events = make([]RecordedEvent, 0, sizeHint)
 	}
-	for rows.Next() {
-		var (
-			ev       RecordedEvent
-			pos, rev int64
-			data     []byte
-			// The metadata is decoded into ev and dropped: read in
-			// place, not copied.
-			raw sql.RawBytes
-		)
-		if err := rows.Scan(&pos, &ev.ID, &ev.StreamID, &rev, &ev.Type, &ev.SchemaVersion, &data, &raw); err != nil {
-			return nil, s.readErr(op, err)
+	err = conn.Raw(func(dc any) error {
+		rows, err := dc.(driver.QueryerContext).QueryContext(ctx, query, named)
+		if err != nil {
+			return err
 		}
-		if err := decodeMetadata(raw, &ev.Metadata); err != nil {
-			return nil, fmt.Errorf("%s: event at position %d: decode metadata: %w", op, pos, err)
+		defer rows.Close()
+		row := make([]driver.Value, 8)
+		for {
+			switch err := rows.Next(row); {
+			case errors.Is(err, io.EOF):
+				return nil
+			case err != nil:
+				return err
+			}
+			ev, pos, err := eventFromRow(row)
+			if err != nil {
+				return fmt.Errorf("event at position %d: %w", pos, err)
+			}
+			if withPosition {
+				ev.Position = seq(uint64(pos))
+			}
+			events = append(events, ev)
 		}
-		ev.Revision, ev.Data = uint64(rev), data
-		if withPosition {
-			ev.Position = seq(uint64(pos))
-		}
-		events = append(events, ev)
-	}
-	if err := rows.Err(); err != nil {
+	})
+	if err != nil {
 		return nil, s.readErr(op, err)
 	}
 	return events, nil
+}
+
+// eventFromRow makes an event of a row of selectEvents, as the driver
+// returns it, and returns its position.
+func eventFromRow(row []driver.Value) (RecordedEvent, int64, error) {
+	pos, _ := row[0].(int64)
+	var ev RecordedEvent
+	var ok [6]bool
+	var rev, version int64
+	rev, ok[0] = row[3].(int64)
+	version, ok[1] = row[5].(int64)
+	ev.ID, ok[2] = row[1].(string)
+	ev.StreamID, ok[3] = row[2].(string)
+	ev.Type, ok[4] = row[4].(string)
+	_, ok[5] = row[0].(int64)
+	if ok != [6]bool{true, true, true, true, true, true} {
+		return ev, pos, fmt.Errorf("unexpected column types %T", row)
+	}
+	ev.Revision, ev.SchemaVersion = uint64(rev), int(version)
+	switch d := row[6].(type) {
+	case []byte:
+		ev.Data = d
+	case string:
+		ev.Data = []byte(d)
+	case nil:
+	default:
+		return ev, pos, fmt.Errorf("data: unexpected type %T", d)
+	}
+	var meta []byte
+	switch m := row[7].(type) {
+	case []byte:
+		meta = m
+	case string:
+		meta = []byte(m)
+	case nil:
+	default:
+		return ev, pos, fmt.Errorf("metadata: unexpected type %T", m)
+	}
+	if err := decodeMetadata(meta, &ev.Metadata); err != nil {
+		return ev, pos, fmt.Errorf("decode metadata: %w", err)
+	}
+	return ev, pos, nil
 }
 
 // decodeMetadata decodes an event's stored metadata into m, which must be

@@ -11,6 +11,7 @@ import (
 	"runtime/pprof"
 	"strconv"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -150,10 +151,11 @@ func benchRebuild(b *testing.B, es eventstore.Store, rs readstore.Store, head ev
 	}()
 
 	b.ResetTimer()
-	var total time.Duration
+	var total, cpuTotal time.Duration
 	for range b.N {
 		peak := watchPeakRSS(b)
 		stopProfile := profileCPU(b)
+		cpuStart := processCPU(b)
 		start := time.Now()
 		startRebuild(ctx, b, r)
 		loaded := make(chan time.Duration, 1)
@@ -162,6 +164,7 @@ func benchRebuild(b *testing.B, es eventstore.Store, rs readstore.Store, head ev
 			b.Fatal(err)
 		}
 		took := time.Since(start)
+		cpu := processCPU(b) - cpuStart
 		total += took
 		stopProfile()
 		mb, how := peak()
@@ -170,8 +173,12 @@ func benchRebuild(b *testing.B, es eventstore.Store, rs readstore.Store, head ev
 		if load := <-loaded; load > 0 {
 			split = fmt.Sprintf(": loaded in %s, then indexes and switch in %s", load.Round(time.Millisecond), (took - load).Round(time.Millisecond))
 		}
-		b.Logf("rebuilt %d events in %s%s; peak RSS %.0f MB (%s)", head.Commit, took.Round(time.Millisecond), split, mb, how)
+		b.Logf("rebuilt %d events in %s%s; %.2f s of CPU (%.2f cores); peak RSS %.0f MB (%s)", head.Commit, took.Round(time.Millisecond), split, cpu.Seconds(), cpu.Seconds()/took.Seconds(), mb, how)
+		cpuTotal += cpu
 	}
+	// CPU seconds per million events: a figure that moves less than the
+	// wall time with what else the machine runs.
+	b.ReportMetric(cpuTotal.Seconds()*1e6/(float64(head.Commit)*float64(b.N)), "cpu-s/1M-events")
 	b.StopTimer()
 	st := r.Status()[0]
 	if st.Generation != 1+b.N {
@@ -345,4 +352,14 @@ func procStatusKB(name string) (float64, error) {
 		return strconv.ParseFloat(string(fields[0]), 64)
 	}
 	return 0, fmt.Errorf("no %s in /proc/self/status", name)
+}
+
+// processCPU is the user and system CPU time this process has used.
+func processCPU(tb testing.TB) time.Duration {
+	tb.Helper()
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		tb.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

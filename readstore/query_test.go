@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	segjson "github.com/segmentio/encoding/json"
 )
 
 // checkCollection declares one field of each type, and text search.
@@ -350,4 +352,37 @@ func TestCheckCapsIn(t *testing.T) {
 	if _, err := Check(c, Query{Where: []Condition{{Field: "title", Op: In, Value: values[:MaxIn]}}}); err != nil {
 		t.Fatalf("In with %d values: %v", MaxIn, err)
 	}
+}
+
+// FuzzIsTimeKey holds the write path's shortcut to TimeKey: a time it
+// keeps as given is one TimeKey writes the same.
+func FuzzIsTimeKey(f *testing.F) {
+	for _, s := range []string{"2026-12-01T01:48:18.330084494Z", "2026-12-01T01:48:18.33008449Z", "2026-12-01T02:48:18.330084494+01:00",
+		"2026-02-30T01:48:18.330084494Z", "0000-01-01T00:00:00.000000000Z", "2026-12-01T01:48:18,330084494Z"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		tm, err := time.Parse(time.RFC3339Nano, s)
+		if err != nil || !isTimeKey(s) {
+			return
+		}
+		if got := TimeKey(tm); got != s {
+			t.Fatalf("isTimeKey(%q) but TimeKey gives %q", s, got)
+		}
+	})
+}
+
+// FuzzValidMatchesStandardLibrary holds the stores' JSON check
+// (github.com/segmentio/encoding/json's Valid, several times faster) to
+// encoding/json's answer on any input.
+func FuzzValidMatchesStandardLibrary(f *testing.F) {
+	for _, s := range []string{`{"id":"a","n":1.5e3,"tags":["x"],"ok":true,"z":null}`, `{"a":1}x`, "{\"a\":\"\x01\"}", `{"a":"\u00e9\ud800"}`,
+		`[1,2`, `{"a":-}`, `{"a":01}`, " {} ", `"\xff"`, `{"a":1,}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if got, want := segjson.Valid(b), json.Valid(b); got != want {
+			t.Fatalf("Valid(%q) = %v, encoding/json says %v", b, got, want)
+		}
+	})
 }
