@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -259,9 +260,13 @@ func benchData(b *testing.B) (dir, userID, companyID string) {
 // command through commands.App, no HTTP, no wait for the view) and a bare
 // net/http handler answering a stored record.
 func BenchmarkHTTPCreates(b *testing.B) {
-	// As the binary runs (see moreProcs).
+	// As the binary runs (see moreProcs and lessGC).
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
 	moreProcs(os.Getenv("GOMAXPROCS"))
+	old := debug.SetGCPercent(100)
+	debug.SetGCPercent(old)
+	defer debug.SetGCPercent(old)
+	lessGC(os.Getenv("GOGC"))
 	conc := benchEnvInt(b, "AGENTDESK_BENCH_CONC", 64)
 	seconds := benchEnvInt(b, "AGENTDESK_BENCH_SECONDS", 10)
 	dir := b.TempDir()

@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 	"runtime"
+	"runtime/debug"
 	"testing"
 )
 
@@ -15,6 +16,19 @@ func TestMain(m *testing.M) {
 		os.RemoveAll(auditBench.dir)
 	}
 	os.Exit(code)
+}
+
+// TestLessGC: GOGC is gcPercent unless the environment sets it.
+func TestLessGC(t *testing.T) {
+	defer debug.SetGCPercent(debug.SetGCPercent(100))
+	lessGC("100")
+	if got := debug.SetGCPercent(100); got != 100 {
+		t.Fatalf("GOGC set: GC percent %d, want 100", got)
+	}
+	lessGC("")
+	if got := debug.SetGCPercent(100); got != gcPercent {
+		t.Fatalf("GOGC unset: GC percent %d, want %d", got, gcPercent)
+	}
 }
 
 // TestMoreProcs: twice the threads unless GOMAXPROCS is set.
