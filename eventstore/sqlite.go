@@ -1291,16 +1291,14 @@ func (s *SQLiteStore) query(ctx context.Context, op string, withPosition bool, s
 // eventFromRow fills ev, which must be zero, from a row of selectEvents
 // as the driver returns it, and returns its position.
 func eventFromRow(row []driver.Value, ev *RecordedEvent) (int64, error) {
-	pos, _ := row[0].(int64)
-	var ok [6]bool
-	var rev, version int64
-	rev, ok[0] = row[3].(int64)
-	version, ok[1] = row[5].(int64)
-	ev.ID, ok[2] = row[1].(string)
-	ev.StreamID, ok[3] = row[2].(string)
-	ev.Type, ok[4] = row[4].(string)
-	_, ok[5] = row[0].(int64)
-	if ok != [6]bool{true, true, true, true, true, true} {
+	pos, okPos := row[0].(int64)
+	rev, okRev := row[3].(int64)
+	version, okVersion := row[5].(int64)
+	var okID, okStream, okType bool
+	ev.ID, okID = row[1].(string)
+	ev.StreamID, okStream = row[2].(string)
+	ev.Type, okType = row[4].(string)
+	if !okPos || !okRev || !okVersion || !okID || !okStream || !okType {
 		return pos, fmt.Errorf("unexpected column types %T, %T, %T, %T, %T, %T", row[0], row[1], row[2], row[3], row[4], row[5])
 	}
 	ev.Revision, ev.SchemaVersion = uint64(rev), int(version)

@@ -411,4 +411,7 @@ func SplitGeneration(collection string) (name string, gen int, err error) {
 
 // TimeKey formats t the way stores keep Time fields: UTC with a fixed
 // width, so that text order is chronological order.
-func TimeKey(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000000000Z") }
+func TimeKey(t time.Time) string { return t.UTC().Format(timeKeyLayout) }
+
+// timeKeyLayout is TimeKey's layout.
+const timeKeyLayout = "2006-01-02T15:04:05.000000000Z"

@@ -263,7 +263,7 @@ func BenchmarkHTTPCreates(b *testing.B) {
 	// As the binary runs (see moreProcs and lessGC).
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
 	moreProcs(os.Getenv("GOMAXPROCS"))
-	old := debug.SetGCPercent(100)
+	old := debug.SetGCPercent(100) // the only way to read the setting
 	debug.SetGCPercent(old)
 	defer debug.SetGCPercent(old)
 	lessGC(os.Getenv("GOGC"))
