@@ -1344,7 +1344,10 @@ func decodeMetadata(raw []byte, m *Metadata) error {
 
 // fastMetadata decodes raw into m if raw is a JSON object of Metadata's
 // keys with plain string values and nothing between the tokens, and
-// reports whether it did; m may be partly set when it did not.
+// reports whether it did; m may be partly set when it did not. The
+// values are cut from one copy of raw: one allocation for the whole
+// object rather than one a field (five fewer an event for the metadata
+// this store writes).
 func fastMetadata(raw []byte, m *Metadata) bool {
 	if len(raw) < 2 || raw[0] != '{' {
 		return false
@@ -1352,47 +1355,49 @@ func fastMetadata(raw []byte, m *Metadata) bool {
 	if raw[1] == '}' {
 		return len(raw) == 2
 	}
+	s := string(raw)
 	i := 1
 	for {
-		key, next, ok := plainString(raw, i)
-		if !ok || next >= len(raw) || raw[next] != ':' {
+		key, next, ok := plainString(s, i)
+		if !ok || next >= len(s) || s[next] != ':' {
 			return false
 		}
-		val, next, ok := plainString(raw, next+1)
+		val, next, ok := plainString(s, next+1)
 		if !ok {
 			return false
 		}
-		switch string(key) {
+		switch key {
 		case "company_id":
-			m.CompanyID = string(val)
+			m.CompanyID = val
 		case "actor_id":
-			m.ActorID = string(val)
+			m.ActorID = val
 		case "actor_role":
-			m.ActorRole = string(val)
+			m.ActorRole = val
 		case "correlation_id":
-			m.CorrelationID = string(val)
+			m.CorrelationID = val
 		case "causation_id":
-			m.CausationID = string(val)
+			m.CausationID = val
 		case "command_id":
-			m.CommandID = string(val)
+			m.CommandID = val
 		case "request_id":
-			m.RequestID = string(val)
+			m.RequestID = val
 		case "hash":
-			m.Hash = string(val)
+			m.Hash = val
 		case "recorded_at":
-			// The strict RFC 3339 parse that time.Time's UnmarshalJSON does.
-			if m.RecordedAt.UnmarshalText(val) != nil {
+			// The strict RFC 3339 parse that time.Time's UnmarshalJSON
+			// does, on raw's bytes of the value.
+			if m.RecordedAt.UnmarshalText(raw[next-1-len(val) : next-1]) != nil {
 				return false
 			}
 		default:
 			return false
 		}
-		if next >= len(raw) {
+		if next >= len(s) {
 			return false
 		}
-		switch raw[next] {
+		switch s[next] {
 		case '}':
-			return next+1 == len(raw)
+			return next+1 == len(s)
 		case ',':
 			i = next + 1
 		default:
@@ -1401,23 +1406,23 @@ func fastMetadata(raw []byte, m *Metadata) bool {
 	}
 }
 
-// plainString returns the body of the JSON string starting at raw[i] and
+// plainString returns the body of the JSON string starting at s[i] and
 // the index past it, if it is valid UTF-8 without escapes or control
 // characters (a body json.Unmarshal would copy as it is).
-func plainString(raw []byte, i int) (body []byte, next int, ok bool) {
-	if i >= len(raw) || raw[i] != '"' {
-		return nil, 0, false
+func plainString(s string, i int) (body string, next int, ok bool) {
+	if i >= len(s) || s[i] != '"' {
+		return "", 0, false
 	}
-	for j := i + 1; j < len(raw); j++ {
-		switch c := raw[j]; {
+	for j := i + 1; j < len(s); j++ {
+		switch c := s[j]; {
 		case c == '"':
-			body = raw[i+1 : j]
-			return body, j + 1, utf8.Valid(body)
+			body = s[i+1 : j]
+			return body, j + 1, utf8.ValidString(body)
 		case c == '\\' || c < 0x20:
-			return nil, 0, false
+			return "", 0, false
 		}
 	}
-	return nil, 0, false
+	return "", 0, false
 }
 
 // sqlLimit maps "no limit" to SQLite's -1.
