@@ -116,3 +116,7 @@ func (s *SQLiteStore) ApplyAfter(ctx context.Context, b Batch, between func()) e
 	between()
 	return s.applyBound(ctx, b, colls, args)
 }
+
+// MemstatusRC returns what turning SQLite's memory statistics off
+// answered.
+func MemstatusRC() int { return memstatusRC }

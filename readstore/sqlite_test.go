@@ -1370,3 +1370,11 @@ func ownerTotal(tb testing.TB, s readstore.Store, collection, owner string) int6
 	}
 	return total
 }
+
+// TestSQLiteMemstatusOff: SQLite's memory statistics, and the global
+// mutex every allocation takes for them, are off (see memstatusRC).
+func TestSQLiteMemstatusOff(t *testing.T) {
+	if got := readstore.MemstatusRC(); got != 0 {
+		t.Fatalf("sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0) = %d, want 0 (SQLITE_OK): SQLite started before the read store's package", got)
+	}
+}
