@@ -1386,7 +1386,7 @@ func fastMetadata(raw []byte, m *Metadata) bool {
 		case "recorded_at":
 			// The strict RFC 3339 parse that time.Time's UnmarshalJSON
 			// does, on raw's bytes of the value.
-			if m.RecordedAt.UnmarshalText(raw[next-1-len(val) : next-1]) != nil {
+			if m.RecordedAt.UnmarshalText(raw[next-1-len(val):next-1]) != nil {
 				return false
 			}
 		default:
