@@ -373,13 +373,20 @@ func createPrivate(path string) error {
 // sqliteDSN builds a file: URI so that paths with '?' or '#' stay paths, and
 // so that SQLite sees URI parameters such as mode=ro. The path is made
 // absolute because a relative one would read as the URI's authority.
+//
+// Every connection opens without SQLite's own per-connection mutex
+// (_mutex=no, SQLite's multi-thread mode): database/sql hands a
+// connection, and its statements, to one goroutine at a time, so the
+// mutex only cost a lock and an unlock around every call into SQLite.
+// Creates over HTTP, three alternating pairs with the read store's
+// connections opened the same way: +1–11 %.
 func sqliteDSN(path string, params ...string) (string, error) {
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return "", err
 	}
 	u := url.URL{Scheme: "file", Path: filepath.ToSlash(abs)}
-	return u.String() + "?" + strings.Join(params, "&"), nil
+	return u.String() + "?" + strings.Join(append(params, "_mutex=no"), "&"), nil
 }
 
 func (s *SQLiteStore) prepare(ctx context.Context) error {

@@ -208,7 +208,10 @@ func OpenSQLite(cfg SQLiteConfig) (*SQLiteStore, error) {
 	} else if !errors.Is(err, os.ErrExist) {
 		return nil, fmt.Errorf("readstore: create %s: %w", cfg.Path, err)
 	}
-	common := fmt.Sprintf("_busy_timeout=%d&_cache_size=-%d", cfg.BusyTimeout.Milliseconds(), cfg.CacheKiB)
+	// No per-connection mutex in SQLite (multi-thread mode):
+	// database/sql gives a connection to one goroutine at a time; see
+	// the event store's sqliteDSN.
+	common := fmt.Sprintf("_mutex=no&_busy_timeout=%d&_cache_size=-%d", cfg.BusyTimeout.Milliseconds(), cfg.CacheKiB)
 
 	wdb, err := sql.Open("sqlite3", cfg.Path+"?_journal_mode=WAL&_synchronous=NORMAL&"+common)
 	if err != nil {
