@@ -386,7 +386,7 @@ func sqliteDSN(path string, params ...string) (string, error) {
 		return "", err
 	}
 	u := url.URL{Scheme: "file", Path: filepath.ToSlash(abs)}
-	return u.String() + "?" + strings.Join(append(params, "_mutex=no"), "&"), nil
+	return u.String() + "?" + strings.Join(params, "&") + "&_mutex=no", nil
 }
 
 func (s *SQLiteStore) prepare(ctx context.Context) error {
