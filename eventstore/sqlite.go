@@ -21,6 +21,7 @@ import (
 	"sync/atomic"
 	"time"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/google/uuid"
 	"github.com/mattn/go-sqlite3" // also registers the "sqlite3" driver
@@ -1328,7 +1329,7 @@ func eventFromRow(row []driver.Value, ev *RecordedEvent) (int64, error) {
 	default:
 		return pos, fmt.Errorf("metadata: unexpected type %T", m)
 	}
-	if err := decodeMetadata(meta, &ev.Metadata); err != nil {
+	if err := decodeOwnedMetadata(meta, &ev.Metadata); err != nil {
 		return pos, fmt.Errorf("decode metadata: %w", err)
 	}
 	return pos, nil
@@ -1342,7 +1343,20 @@ func eventFromRow(row []driver.Value, ev *RecordedEvent) (int64, error) {
 // of CPU for 1,000,000 events), fastMetadata 0.5 s: a subscription reads
 // the whole log at 345,000 events/s instead of 193,000.
 func decodeMetadata(raw []byte, m *Metadata) error {
-	if fastMetadata(raw, m) {
+	if fastMetadata(raw, string(raw), m) {
+		return nil
+	}
+	*m = Metadata{}
+	return json.Unmarshal(raw, m)
+}
+
+// decodeOwnedMetadata is decodeMetadata for a raw that nothing else holds
+// or changes: a column as the driver returns it, a fresh copy for each
+// row (eventFromRow keeps the data column's the same way). The values
+// are cut from raw itself rather than from a copy of it: one allocation
+// and 300 bytes an event less when the log is read.
+func decodeOwnedMetadata(raw []byte, m *Metadata) error {
+	if fastMetadata(raw, unsafe.String(unsafe.SliceData(raw), len(raw)), m) {
 		return nil
 	}
 	*m = Metadata{}
@@ -1351,18 +1365,17 @@ func decodeMetadata(raw []byte, m *Metadata) error {
 
 // fastMetadata decodes raw into m if raw is a JSON object of Metadata's
 // keys with plain string values and nothing between the tokens, and
-// reports whether it did; m may be partly set when it did not. The
-// values are cut from one copy of raw: one allocation for the whole
-// object rather than one a field (five fewer an event for the metadata
-// this store writes).
-func fastMetadata(raw []byte, m *Metadata) bool {
+// reports whether it did; m may be partly set when it did not. s holds
+// raw's bytes, and the values are cut from it: one allocation for the
+// whole object, at most, rather than one a field (five fewer an event for
+// the metadata this store writes).
+func fastMetadata(raw []byte, s string, m *Metadata) bool {
 	if len(raw) < 2 || raw[0] != '{' {
 		return false
 	}
 	if raw[1] == '}' {
 		return len(raw) == 2
 	}
-	s := string(raw)
 	i := 1
 	for {
 		key, next, ok := plainString(s, i)

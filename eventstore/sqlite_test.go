@@ -1,6 +1,7 @@
 package eventstore
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -949,7 +950,8 @@ func TestUntouchedCommitsNeedNoRead(t *testing.T) {
 }
 
 // FuzzDecodeMetadata checks that the stored metadata decodes as
-// json.Unmarshal decodes it, on the fast path or off it.
+// json.Unmarshal decodes it, on the fast path or off it, from a copy
+// (decodeMetadata) or in place (decodeOwnedMetadata).
 func FuzzDecodeMetadata(f *testing.F) {
 	stored, _ := json.Marshal(Metadata{CompanyID: "c1", ActorID: "a1", ActorRole: "company_admin", CorrelationID: "k", CausationID: "z",
 		CommandID: "cmd", RecordedAt: time.Date(2026, 11, 30, 10, 4, 5, 123456789, time.UTC), RequestID: "r"})
@@ -972,6 +974,10 @@ func FuzzDecodeMetadata(f *testing.F) {
 		}
 		if !got.RecordedAt.Equal(want.RecordedAt) || got.RecordedAt.String() != want.RecordedAt.String() {
 			t.Fatalf("decode %q: recorded_at %v, want %v", raw, got.RecordedAt, want.RecordedAt)
+		}
+		var owned Metadata
+		if err := decodeOwnedMetadata(bytes.Clone(raw), &owned); err != nil || owned != got {
+			t.Fatalf("decode %q in place: %+v, %v; want %+v", raw, owned, err, got)
 		}
 		got.RecordedAt, want.RecordedAt = time.Time{}, time.Time{}
 		if got != want {
