@@ -21,7 +21,23 @@ import (
 
 // decode decodes ev with reg, at the current schema of its type.
 func decode(reg *domain.Registry, ev eventstore.RecordedEvent) (domain.Event, error) {
-	return reg.DecodeWith(segjson.Unmarshal, ev.Type, ev.SchemaVersion, ev.Data)
+	return reg.DecodeWith(unmarshalInPlace, ev.Type, ev.SchemaVersion, ev.Data)
+}
+
+// unmarshalInPlace is segjson.Unmarshal with the decoded strings cut
+// from data rather than copied from it (segjson.ZeroCopy): an event's
+// data is its own buffer, read from the store for this event and never
+// changed. A decoded string keeps that buffer alive, no longer than the
+// documents made from the event. A ticket.opened decodes in 0.81 µs with
+// 2 allocations instead of 1.1–1.2 µs and 10 (BenchmarkDecode).
+func unmarshalInPlace(data []byte, v any) error {
+	rest, err := segjson.Parse(data, v, segjson.ZeroCopy)
+	if len(rest) != 0 || err != nil {
+		// What is left after the value, or an error: Unmarshal says it
+		// as encoding/json does.
+		return segjson.Unmarshal(data, v)
+	}
+	return nil
 }
 
 // encodeDoc encodes a read-model document, as encoding/json's Marshal

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	segjson "github.com/segmentio/encoding/json"
+
 	"agentdesk/domain"
 	"agentdesk/domain/agent"
 	"agentdesk/domain/campaign"
@@ -181,4 +183,33 @@ func readSeed(tb testing.TB, path string) (string, int, []byte) {
 		tb.Fatalf("%s: %v", path, err)
 	}
 	return eventType, version, []byte(data)
+}
+
+// BenchmarkDecode decodes a ticket.opened event as the read side does,
+// in place (decode), and with its strings copied (segjson.Unmarshal):
+// 0.81 µs and 2 allocations against 1.1–1.2 µs and 10.
+func BenchmarkDecode(b *testing.B) {
+	data, err := json.Marshal(ticket.Opened{TicketID: "01a2340e-fd81-73b8-a7aa-98c1d91eb4fc", CompanyID: "e34c2cb5-22c5-434d-9933-64456ecca2c8",
+		Title: "Printer on fire", Description: "It smokes and it smells of burnt toner", Priority: ticket.High,
+		RequesterID: "85b8d2aa-d951-43bb-853a-ff2f9314d9cc", Tags: []string{"hardware", "urgent"}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ev := eventstore.RecordedEvent{Type: ticket.TypeOpened, SchemaVersion: domain.SchemaVersion(&ticket.Opened{}), Data: data}
+	b.Run("in-place", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := decode(ticket.Events, ev); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("copying", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := ticket.Events.DecodeWith(segjson.Unmarshal, ev.Type, ev.SchemaVersion, ev.Data); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }
