@@ -28,8 +28,10 @@ func decode(reg *domain.Registry, ev eventstore.RecordedEvent) (domain.Event, er
 // from data rather than copied from it (segjson.ZeroCopy): an event's
 // data is its own buffer, read from the store for this event and never
 // changed. A decoded string keeps that buffer alive, no longer than the
-// documents made from the event. A ticket.opened decodes in 0.81 µs with
-// 2 allocations instead of 1.1–1.2 µs and 10 (BenchmarkDecode).
+// documents made from the event. A ticket.opened decodes in 0.51 µs with
+// 2 allocations instead of 0.76 µs and 10 (BenchmarkDecode; 0.81 and
+// 1.1 µs before segjson's ASCII routines lost AVX2, see readstore's
+// segjson_cpu.go).
 func unmarshalInPlace(data []byte, v any) error {
 	rest, err := segjson.Parse(data, v, segjson.ZeroCopy)
 	if len(rest) != 0 || err != nil {

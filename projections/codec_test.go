@@ -187,7 +187,7 @@ func readSeed(tb testing.TB, path string) (string, int, []byte) {
 
 // BenchmarkDecode decodes a ticket.opened event as the read side does,
 // in place (decode), and with its strings copied (segjson.Unmarshal):
-// 0.81 µs and 2 allocations against 1.1–1.2 µs and 10.
+// 0.51 µs and 2 allocations against 0.76 µs and 10.
 func BenchmarkDecode(b *testing.B) {
 	data, err := json.Marshal(ticket.Opened{TicketID: "01a2340e-fd81-73b8-a7aa-98c1d91eb4fc", CompanyID: "e34c2cb5-22c5-434d-9933-64456ecca2c8",
 		Title: "Printer on fire", Description: "It smokes and it smells of burnt toner", Priority: ticket.High,

@@ -17,6 +17,9 @@ import (
 	"testing"
 	"time"
 
+	asmcpu "github.com/segmentio/asm/cpu"
+	"github.com/segmentio/asm/cpu/x86"
+
 	"agentdesk/readstore"
 	"agentdesk/readstore/readstoretest"
 )
@@ -1376,5 +1379,13 @@ func ownerTotal(tb testing.TB, s readstore.Store, collection, owner string) int6
 func TestSQLiteMemstatusOff(t *testing.T) {
 	if got := readstore.MemstatusRC(); got != 0 {
 		t.Fatalf("sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0) = %d, want 0 (SQLITE_OK): SQLite started before the read store's package", got)
+	}
+}
+
+// TestSegjsonWithoutAVX2 checks that segjson's ASCII routines run
+// without AVX2 (segjson_cpu.go).
+func TestSegjsonWithoutAVX2(t *testing.T) {
+	if asmcpu.X86.Has(x86.AVX2) {
+		t.Fatal("segmentio/asm still uses AVX2: the init of the stores (segjson_cpu.go) did not clear it")
 	}
 }
