@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"database/sql"
 	"database/sql/driver"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -1379,11 +1380,11 @@ func fastMetadata(raw []byte, s string, m *Metadata) bool {
 	}
 	i := 1
 	for {
-		key, next, ok := plainString(s, i)
+		key, next, ok := plainString(raw, s, i)
 		if !ok || next >= len(s) || s[next] != ':' {
 			return false
 		}
-		val, next, ok := plainString(s, next+1)
+		val, next, ok := plainString(raw, s, next+1)
 		if !ok {
 			return false
 		}
@@ -1427,23 +1428,46 @@ func fastMetadata(raw []byte, s string, m *Metadata) bool {
 	}
 }
 
-// plainString returns the body of the JSON string starting at s[i] and
-// the index past it, if it is valid UTF-8 without escapes or control
-// characters (a body json.Unmarshal would copy as it is).
-func plainString(s string, i int) (body string, next int, ok bool) {
-	if i >= len(s) || s[i] != '"' {
+// plainString returns the body of the JSON string starting at raw[i]
+// (s holds raw's bytes) and the index past it, if it is valid UTF-8
+// without escapes or control characters (a body json.Unmarshal would
+// copy as it is). It looks at eight bytes at a time while they are
+// plain ASCII: byte by byte, it took 3 % of a rebuild's CPU.
+func plainString(raw []byte, s string, i int) (body string, next int, ok bool) {
+	if i >= len(raw) || raw[i] != '"' {
 		return "", 0, false
 	}
-	for j := i + 1; j < len(s); j++ {
-		switch c := s[j]; {
+	ascii := true
+	j := i + 1
+	for ; j+8 <= len(raw); j += 8 {
+		if specialBytes(binary.LittleEndian.Uint64(raw[j:])) != 0 {
+			break
+		}
+	}
+	for ; j < len(raw); j++ {
+		switch c := raw[j]; {
 		case c == '"':
 			body = s[i+1 : j]
-			return body, j + 1, utf8.ValidString(body)
+			return body, j + 1, ascii || utf8.ValidString(body)
 		case c == '\\' || c < 0x20:
 			return "", 0, false
+		case c >= 0x80:
+			ascii = false
 		}
 	}
 	return "", 0, false
+}
+
+// specialBytes is non-zero when one of the eight bytes of w (bytes
+// in memory order) is a quote, a backslash, a control character or
+// not ASCII: the bytes plainString must look at one by one. Bytes past
+// the first such byte may be marked wrongly (a borrow); plainString
+// only asks whether there is one.
+func specialBytes(w uint64) uint64 {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	quote := w ^ (ones * '"')
+	backslash := w ^ (ones * '\\')
+	return (w | (w - ones*0x20) | (quote-ones)&^quote | (backslash-ones)&^backslash) & highs
 }
 
 // sqlLimit maps "no limit" to SQLite's -1.

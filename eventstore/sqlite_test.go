@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 )
@@ -959,6 +960,8 @@ func FuzzDecodeMetadata(f *testing.F) {
 		string(stored), `{}`, `{"company_id":"c"}`, `{"company_id":"c\u00e9"}`, `{ "company_id": "c" }`,
 		`{"Company_ID":"c"}`, `{"recorded_at":"2026-11-30T10:04:05+01:00"}`, `{"recorded_at":"2026-11-30 10:04:05Z"}`,
 		`{"company_id":null}`, `{"company_id":"a","company_id":"b"}`, `{"other":1}`, "{\"company_id\":\"\xff\"}", `{"company_id":"c"}x`, `[]`, ``,
+		`{"company_id":"0123456789abcdef\"0123"}`, "{\"company_id\":\"0123456789ab\x1fcdef\"}", `{"actor_role":"company_admin_élan_and_more"}`,
+		"{\"command_id\":\"0123456789abcdefgh\xc3\"}",
 	} {
 		f.Add([]byte(seed))
 	}
@@ -984,6 +987,39 @@ func FuzzDecodeMetadata(f *testing.F) {
 			t.Fatalf("decode %q: got %+v, want %+v", raw, got, want)
 		}
 	})
+}
+
+// TestPlainString holds plainString, which looks at eight bytes at a time,
+// to the byte-by-byte rule: a quoted body of valid UTF-8 without a
+// backslash or a control character, with each kind of byte at each
+// place of strings long enough for several words.
+func TestPlainString(t *testing.T) {
+	want := func(s string) (string, int, bool) {
+		for j := 1; j < len(s); j++ {
+			switch c := s[j]; {
+			case c == '"':
+				return s[1:j], j + 1, utf8.ValidString(s[1:j])
+			case c == '\\' || c < 0x20:
+				return "", 0, false
+			}
+		}
+		return "", 0, false
+	}
+	base := "0123456789abcdefghijklmnopqrstuv"
+	for _, odd := range []string{`"`, `\`, "\x00", "\x1f", "\x7f", " ", "\xc3\xa9", "\xff", "\xe2\x82", "~"} {
+		for n := 0; n <= len(base); n++ {
+			for at := 0; at <= n; at++ {
+				for _, tail := range []string{`"`, `","x":"y"}`, ""} {
+					s := `"` + base[:at] + odd + base[at:n] + tail
+					gotBody, gotNext, gotOK := plainString([]byte(s), s, 0)
+					wantBody, wantNext, wantOK := want(s)
+					if gotBody != wantBody || gotNext != wantNext || gotOK != wantOK {
+						t.Fatalf("plainString(%q) = %q, %d, %v; want %q, %d, %v", s, gotBody, gotNext, gotOK, wantBody, wantNext, wantOK)
+					}
+				}
+			}
+		}
+	}
 }
 
 // BenchmarkSubscriptionRead measures a subscription reading a log of
