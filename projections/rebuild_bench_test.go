@@ -114,8 +114,8 @@ func benchRebuild(b *testing.B, es eventstore.Store, rs readstore.Store, head ev
 	// The replaced generation is dropped at once, and waited for between
 	// two rebuilds: each is timed alone. With the server's 10 s grace,
 	// the third rebuild of a run dropped the first one's generation
-	// (200,000 tickets) meanwhile, and its indexes took 3.6-3.8 s
-	// against 2.7-3.0 s.
+	// (200,000 tickets) meanwhile, and its indexes took 3.55-3.81 s
+	// against 2.65-3.46 s for the first two (five runs).
 	r, err := projections.New(ctx, projections.Config{Events: es, Reads: rs, Projectors: []projections.Projector{projections.TicketsProjector()}, DropGrace: time.Millisecond})
 	if err != nil {
 		b.Fatal(err)
