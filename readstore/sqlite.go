@@ -149,6 +149,10 @@ type sqliteCollection struct {
 	pos     map[string]int // field name → index in fields
 	upsert  *sql.Stmt      // on wconn; used only under wmu
 	derived derived
+	// upserts holds the statements writing several documents at once,
+	// by row count, prepared on wconn the first time a batch needs one;
+	// used only under wmu.
+	upserts map[int]*sql.Stmt
 
 	// readers is read-locked by every Get and Query on the table, from
 	// the moment the collection is looked up, so that Drop can wait until
@@ -466,7 +470,7 @@ func (s *SQLiteStore) closeAll() error {
 		errs = append(errs, s.cpdb.Close())
 	}
 	for _, c := range s.colls {
-		errs = append(errs, c.upsert.Close())
+		errs = append(errs, c.closeStatements())
 	}
 	for _, stmt := range []*sql.Stmt{s.ckStmt, s.liveStmt} {
 		if stmt != nil {
@@ -667,7 +671,7 @@ func (s *SQLiteStore) Ensure(ctx context.Context, c Collection) error {
 	if err != nil {
 		return fmt.Errorf("ensure %s: %w", c.Name, err)
 	}
-	if sc.upsert, err = s.wconn.PrepareContext(ctx, sc.upsertSQL()); err != nil {
+	if sc.upsert, err = s.wconn.PrepareContext(ctx, sc.upsertSQL(1)); err != nil {
 		return fmt.Errorf("ensure %s: prepare upsert: %w", c.Name, err)
 	}
 	key := storageName(base, gen)
@@ -677,7 +681,7 @@ func (s *SQLiteStore) Ensure(ctx context.Context, c Collection) error {
 	s.setNames()
 	s.mu.Unlock()
 	if old != nil {
-		old.upsert.Close()
+		old.closeStatements()
 	}
 	return nil
 }
@@ -834,25 +838,80 @@ func (s *SQLiteStore) backfill(ctx context.Context, sc *sqliteCollection, add []
 	}
 }
 
-// upsertSQL writes a document or a tombstone; the WHERE makes the
-// version guard part of the statement, so a stale write costs one index
-// probe and changes nothing.
-func (c *sqliteCollection) upsertSQL() string {
+// upsertSQL writes rows documents or tombstones, one row each, in the
+// order given (a later row of the same id meets the earlier one as a
+// conflict, as a later statement would); the WHERE makes the version
+// guard part of the statement, so a stale write costs one index probe
+// and changes nothing.
+func (c *sqliteCollection) upsertSQL(rows int) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "INSERT INTO %s(id, version, deleted, data", c.table)
 	for _, f := range c.fields {
 		b.WriteString(", " + f.column)
 	}
-	b.WriteString(") VALUES(?, ?, ?, ?")
-	for range c.fields {
-		b.WriteString(", ?")
+	b.WriteString(") VALUES")
+	for r := range rows {
+		if r > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString("(?, ?, ?, ?")
+		for range c.fields {
+			b.WriteString(", ?")
+		}
+		b.WriteByte(')')
 	}
-	b.WriteString(") ON CONFLICT(id) DO UPDATE SET version = excluded.version, deleted = excluded.deleted, data = excluded.data")
+	b.WriteString(" ON CONFLICT(id) DO UPDATE SET version = excluded.version, deleted = excluded.deleted, data = excluded.data")
 	for _, f := range c.fields {
 		fmt.Fprintf(&b, ", %s = excluded.%s", f.column, f.column)
 	}
 	fmt.Fprintf(&b, " WHERE excluded.version > %s.version", c.table)
 	return b.String()
+}
+
+// maxUpsertRows is the most documents one statement writes. A batch is
+// written in statements of 64, 32, … 1 rows, so a collection prepares at
+// most seven of them.
+const maxUpsertRows = 64
+
+// upsertRows returns how many of n documents the next statement writes:
+// the largest power of two not above n, maxUpsertRows, or SQLite's limit
+// of 32,766 parameters.
+func (c *sqliteCollection) upsertRows(n int) int {
+	limit := min(n, maxUpsertRows, 32766/(4+len(c.fields)))
+	rows := 1
+	for rows*2 <= limit {
+		rows *= 2
+	}
+	return rows
+}
+
+// upsertStmt returns the statement writing rows documents, preparing it
+// on wconn the first time. It runs under wmu.
+func (s *SQLiteStore) upsertStmt(ctx context.Context, c *sqliteCollection, rows int) (*sql.Stmt, error) {
+	if rows == 1 {
+		return c.upsert, nil
+	}
+	if st := c.upserts[rows]; st != nil {
+		return st, nil
+	}
+	st, err := s.wconn.PrepareContext(ctx, c.upsertSQL(rows))
+	if err != nil {
+		return nil, err
+	}
+	if c.upserts == nil {
+		c.upserts = map[int]*sql.Stmt{}
+	}
+	c.upserts[rows] = st
+	return st, nil
+}
+
+// closeStatements closes the collection's write statements.
+func (c *sqliteCollection) closeStatements() error {
+	errs := []error{c.upsert.Close()}
+	for _, st := range c.upserts {
+		errs = append(errs, st.Close())
+	}
+	return errors.Join(errs...)
 }
 
 // inTx runs fn inside one write transaction on wconn. The transaction is
@@ -1237,9 +1296,6 @@ func (s *SQLiteStore) applyBound(ctx context.Context, b Batch, colls []*sqliteCo
 	err := s.inTx(ctx, func() error {
 		for i := range b.Writes {
 			w := &b.Writes[i]
-			if err := ctx.Err(); err != nil {
-				return err
-			}
 			// names cannot change while wmu is held. A generation switched
 			// or a collection declared again since the binding has a new
 			// collection (they are never changed in place): bind again.
@@ -1254,9 +1310,38 @@ func (s *SQLiteStore) applyBound(ctx context.Context, b Batch, colls []*sqliteCo
 				}
 				colls[i], args[i] = c, a
 			}
-			if _, err := c.upsert.ExecContext(execCtx, args[i]...); err != nil {
-				return fmt.Errorf("apply write %d (%s %q): %w", i, w.Collection, w.Doc.ID, err)
+		}
+		// Consecutive writes to one collection go in statements of up to
+		// maxUpsertRows rows. Every statement is a call into SQLite, and
+		// a goroutine coming back from a long one waits for a free
+		// processor while the HTTP handlers hold them all; one a document
+		// made the tickets view's batches wait that long once a write.
+		var vals []any
+		for i := 0; i < len(b.Writes); {
+			if err := ctx.Err(); err != nil {
+				return err
 			}
+			c := colls[i]
+			run := i + 1
+			for run < len(b.Writes) && colls[run] == c {
+				run++
+			}
+			rows := c.upsertRows(run - i)
+			st, err := s.upsertStmt(ctx, c, rows)
+			if err != nil {
+				return fmt.Errorf("apply writes %d-%d (%s): %w", i, i+rows-1, c.def.Name, err)
+			}
+			vals = vals[:0]
+			for _, a := range args[i : i+rows] {
+				vals = append(vals, a...)
+			}
+			if _, err := st.ExecContext(execCtx, vals...); err != nil {
+				if rows == 1 {
+					return fmt.Errorf("apply write %d (%s %q): %w", i, b.Writes[i].Collection, b.Writes[i].Doc.ID, err)
+				}
+				return fmt.Errorf("apply writes %d-%d (%s %q…): %w", i, i+rows-1, b.Writes[i].Collection, b.Writes[i].Doc.ID, err)
+			}
+			i += rows
 		}
 		if b.Checkpoint != nil {
 			if _, err := s.ckStmt.ExecContext(execCtx, b.Checkpoint.Name, b.Checkpoint.Position); err != nil {
@@ -1646,7 +1731,7 @@ func (s *SQLiteStore) Drop(ctx context.Context, collection string) error {
 		// An empty critical section: waiting for the readers is the point.
 		old.readers.Lock()
 		old.readers.Unlock() //lint:ignore SA2001 the lock is taken only to wait for the readers holding it
-		old.upsert.Close()
+		old.closeStatements()
 	}
 	if err := s.dropDerived(ctx, "rs_"+key); err != nil {
 		return fmt.Errorf("drop %s: %w", collection, err)
