@@ -74,8 +74,7 @@ func (res *resource) visible(p domain.Principal, data json.RawMessage) (bool, er
 		// segmentio's decoder (as the projections use it) skips the rest
 		// several times faster than encoding/json, which took 3.7 µs of
 		// every GET by id and create's answer (BenchmarkVisible: 1.0 µs
-		// now); FuzzScopeFields holds the two to the
-		// same answers.
+		// now); FuzzScopeFields holds the two to the same answers.
 		var f scopeFields
 		if err := segjson.Unmarshal(data, &f); err != nil {
 			return false, fmt.Errorf("decode %s document: %w", res.name, err)
