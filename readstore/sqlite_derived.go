@@ -62,9 +62,12 @@ type derived struct {
 // row and group, took a third off a ticket's write.
 const deltaTable = "rs__count_deltas"
 
-// flushDeltas is run by inTx before each commit.
-const flushDeltas = `INSERT INTO main.` + countTable + `(tbl, grp, key, n) SELECT tbl, grp, key, SUM(d) FROM temp.` + deltaTable +
-	` WHERE true GROUP BY tbl, grp, key ON CONFLICT(tbl, grp, key) DO UPDATE SET n = n + excluded.n; DELETE FROM temp.` + deltaTable
+// flushCounts and clearDeltas are run by inTx before each commit.
+const (
+	flushCounts = `INSERT INTO main.` + countTable + `(tbl, grp, key, n) SELECT tbl, grp, key, SUM(d) FROM temp.` + deltaTable +
+		` WHERE true GROUP BY tbl, grp, key ON CONFLICT(tbl, grp, key) DO UPDATE SET n = n + excluded.n`
+	clearDeltas = `DELETE FROM temp.` + deltaTable
+)
 
 // derive plans c's derived structures.
 func (c *sqliteCollection) derive() derived {
