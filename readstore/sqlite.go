@@ -956,7 +956,8 @@ func (s *SQLiteStore) inTx(ctx context.Context, fn func() error) error {
 		}
 	}
 	if err != nil {
-		// Its error is dropped because SQLite may already have rolled back.
+		// The rollback's error is dropped: SQLite may have rolled back
+		// already.
 		s.wconn.ExecContext(context.Background(), "ROLLBACK")
 		return err
 	}
@@ -1341,10 +1342,9 @@ func (s *SQLiteStore) applyBound(ctx context.Context, b Batch, colls []*sqliteCo
 			}
 		}
 		// Consecutive writes to one collection go in statements of up to
-		// maxUpsertRows rows. Every statement is a call into SQLite, and
-		// a goroutine coming back from a long one waits for a free
-		// processor while the HTTP handlers hold them all; one a document
-		// made the tickets view's batches wait that long once a write.
+		// maxUpsertRows rows: each statement is a call into SQLite with a
+		// setup of its own. One a document, a batch of 64 tickets cost
+		// 72-76 µs a ticket (ApplyLive), against 46-49 µs now.
 		var vals []any
 		for i := 0; i < len(b.Writes); {
 			if err := ctx.Err(); err != nil {
