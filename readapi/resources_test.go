@@ -4,9 +4,9 @@ import (
 	"encoding/json"
 	"testing"
 
-	"agentdesk/domain"
-
 	segjson "github.com/segmentio/encoding/json"
+
+	"agentdesk/domain"
 )
 
 // FuzzScopeFields holds the decoder visible uses for a document's scope

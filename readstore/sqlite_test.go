@@ -402,31 +402,33 @@ func TestSQLiteApplyRollsBack(t *testing.T) {
 // TestSQLiteApplyManyRows: a batch is written in statements of several
 // rows (64, 32, … 1), each run of writes to one collection apart. The
 // result is the one writing them one by one gives: a document written
-// twice in a batch keeps its higher version whichever comes first, a
-// tombstone in the middle of a run counts, the kept counts and the tag
-// index follow every row, and the runs of another collection in between
-// land in their own table.
+// twice within one statement keeps its higher version whichever comes
+// first, a tombstone counts, the kept counts and the tag index follow
+// every row, and a run of another collection in between lands in its own
+// table.
 func TestSQLiteApplyManyRows(t *testing.T) {
 	ctx := t.Context()
 	s := openTestSQLite(t, "")
+	mine := items()
+	mine.Counts = [][]string{{"owner"}, {"tags"}}
 	other := items()
 	other.Name = "others"
 	other.Counts = [][]string{{"owner"}}
-	for _, c := range []readstore.Collection{items(), other} {
+	for _, c := range []readstore.Collection{mine, other} {
 		if err := s.Ensure(ctx, c); err != nil {
 			t.Fatal(err)
 		}
 	}
 	var writes []readstore.Write
-	for i := range 131 { // 64 + 64 + 2 + 1
+	for i := range 131 {
 		writes = append(writes, item(t, fmt.Sprintf("d%03d", i), ver(10), map[string]any{"owner": "o" + strconv.Itoa(i%3), "tags": []string{"t" + strconv.Itoa(i%2)}}))
 	}
-	// Twice in the batch: a newer version after an older one, and an
-	// older one after a newer one.
-	writes = append(writes,
-		item(t, "d000", ver(11), map[string]any{"owner": "o9"}),
-		item(t, "d001", ver(9), map[string]any{"owner": "o9"}))
-	// A run of the other collection between two runs of items.
+	// Twice within the first statement (64 rows): a newer version after
+	// an older one, and an older one after a newer one.
+	writes = slices.Insert(writes, 10, item(t, "d003", ver(11), map[string]any{"owner": "o9"}))
+	writes = slices.Insert(writes, 20, item(t, "d004", ver(9), map[string]any{"owner": "o9"}))
+	// 133 rows of items (64 + 64 + 4 + 1), then 5 of the other
+	// collection (4 + 1), then 2 of items again.
 	for i := range 5 {
 		w := item(t, fmt.Sprintf("x%d", i), ver(10), map[string]any{"owner": "p"})
 		w.Collection = "others"
@@ -436,33 +438,29 @@ func TestSQLiteApplyManyRows(t *testing.T) {
 		item(t, "d131", ver(10), map[string]any{"owner": "o1"}))
 	apply(t, s, readstore.Batch{Writes: writes, Checkpoint: &readstore.Checkpoint{Name: "items", Position: ver(12)}})
 
-	wantVersion(t, s, itemsName, "d000", ver(11))
-	wantVersion(t, s, itemsName, "d001", ver(10))
+	wantVersion(t, s, itemsName, "d003", ver(11))
+	wantVersion(t, s, itemsName, "d004", ver(10))
 	wantVersion(t, s, itemsName, "d130", ver(10))
 	wantVersion(t, s, itemsName, "d131", ver(10))
 	wantMissing(t, s, itemsName, "d002")
 	wantVersion(t, s, "others", "x4", ver(10))
 	wantCheckpoint(t, s, "items", ver(12))
-	count := func(collection string, where ...readstore.Condition) int64 {
-		t.Helper()
-		_, n, err := s.Query(ctx, collection, readstore.Query{Where: where, Count: true, Limit: 1})
-		if err != nil {
-			t.Fatal(err)
+	for _, c := range []struct {
+		collection string
+		where      []readstore.Condition
+		want       int64
+		why        string
+	}{
+		{itemsName, nil, 131, "132 written, one deleted"},
+		{itemsName, []readstore.Condition{{Field: "owner", Op: readstore.Eq, Value: "o9"}}, 1, "d003 moved there, d004's older write ignored"},
+		{itemsName, []readstore.Condition{{Field: "tags", Op: readstore.Eq, Value: "t0"}}, 65, "66 even ones, d002 deleted"},
+		{itemsName, []readstore.Condition{{Field: "tags", Op: readstore.Eq, Value: "t1"}}, 64, "65 odd ones, d003 lost its tags"},
+		{"others", []readstore.Condition{{Field: "owner", Op: readstore.Eq, Value: "p"}}, 5, "all five"},
+	} {
+		_, n, err := s.Query(ctx, c.collection, readstore.Query{Where: c.where, Count: true, Limit: 1})
+		if err != nil || n != c.want {
+			t.Fatalf("count %s %+v = %d, %v; want %d (%s)", c.collection, c.where, n, err, c.want, c.why)
 		}
-		return n
-	}
-	if got := count(itemsName); got != 131 {
-		t.Fatalf("items: %d; want 131 (132 written, one deleted)", got)
-	}
-	if got := count(itemsName, readstore.Condition{Field: "owner", Op: readstore.Eq, Value: "o9"}); got != 1 {
-		t.Fatalf("items of o9: %d; want 1 (d000 moved there, d001's older write ignored)", got)
-	}
-	// d000 (t0) moved to o9 without tags; d002 (t0) deleted.
-	if got := count(itemsName, readstore.Condition{Field: "tags", Op: readstore.Eq, Value: "t0"}); got != 64 {
-		t.Fatalf("items tagged t0: %d; want 64", got)
-	}
-	if got := count("others", readstore.Condition{Field: "owner", Op: readstore.Eq, Value: "p"}); got != 5 {
-		t.Fatalf("others of p: %d; want 5", got)
 	}
 }
 
